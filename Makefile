@@ -1,0 +1,101 @@
+# hopmap: make, make check, make bench, make demo, make install PREFIX=...
+# A filter is filters/NAME.c and becomes $(BIN)/NAME; shell glue is
+# sh/NAME.sh and becomes $(BIN)/NAME; lib/ is the one shared library.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build/opt
+BIN     ?= bin
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2
+SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+ALL_CFLAGS = $(WARN) $(CFLAGS) -Ilib
+
+LIB_OBJ  = $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/*.c))
+LIBA     = $(BUILD)/libhopmap.a
+FILTERS  = $(basename $(notdir $(wildcard filters/*.c)))
+PROGS    = $(FILTERS:%=$(BIN)/%)
+SCRIPTS  = $(patsubst sh/%.sh,$(BIN)/%,$(wildcard sh/*.sh))
+UNITS    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+
+# Libraries beyond jansson, per program.
+LIBS_cooldown   = -lsqlite3
+LIBS_hopextract = -lsqlite3
+LIBS_sqlsink    = -lsqlite3 -lpthread
+LIBS_icmpprobe  = -lcap
+LIBS_tracehop   = -lcap
+
+# Debian 12 packages: to build, to test, to benchmark against.
+DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
+       libcap2-bin jq sqlite3 socat iproute2 mandoc shellcheck prips fping \
+       scamper clang
+
+all: $(PROGS) $(SCRIPTS)
+
+$(BUILD)/lib/%.o: lib/%.c lib/hopmap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(BIN)/%: filters/%.c $(LIBA) lib/hopmap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LIBS_$*) -ljansson -lm
+
+$(BIN)/%: sh/%.sh
+	@mkdir -p $(@D)
+	cp $< $@ && chmod 755 $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) lib/hopmap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) -ljansson -lm
+
+units: $(UNITS)
+
+# The sanitizer build (ASan+UBSan) that the tests run.
+san:
+	$(MAKE) BUILD=build/san BIN=build/san/bin CFLAGS="$(SAN)" all units
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p \
+	    2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing: $$missing"; \
+	    if [ "$$(id -u)" -ne 0 ]; then echo "run as root, or: sudo apt-get install $$missing" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+check: deps all
+	$(MAKE) san
+	HOPMAP_BIN=$(CURDIR)/build/san/bin HOPMAP_OPT_BIN=$(CURDIR)/$(BIN) \
+	    HOPMAP_UNITS=$(CURDIR)/build/san/tests tests/run
+
+bench: deps all
+	bench/run
+
+demo: deps all
+	sh/demo-offline.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7
+	# The raw-socket programs need CAP_NET_RAW and nothing else.
+	for p in icmpprobe tracehop; do \
+	    [ ! -f $(DESTDIR)$(PREFIX)/bin/$$p ] || \
+	    setcap cap_net_raw+p $(DESTDIR)$(PREFIX)/bin/$$p || \
+	    echo "warning: setcap failed; $$p needs root or CAP_NET_RAW" >&2; \
+	done
+
+clean:
+	rm -rf build bin tests/out bench/out
+
+.PHONY: all units san deps check bench demo install clean
+.SUFFIXES:
+.DELETE_ON_ERROR:

@@ -1,0 +1,234 @@
+/*
+ * hopmap.h: the small library every hopmap filter links.
+ *
+ * One header for the whole library keeps the filters' includes short; each
+ * section below is implemented in the .c file it names.
+ */
+#ifndef HOPMAP_H
+#define HOPMAP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#define HM_VERSION "0.1.0"
+
+/*
+ * Exit statuses, the same for every program (hopmap(7)).
+ */
+enum {
+	HM_EXIT_OK = 0,		/* all input was good, all output written */
+	HM_EXIT_BADINPUT = 1,	/* some input lines were reported and skipped,
+				   or --strict stopped at the first one */
+	HM_EXIT_USAGE = 2,	/* bad command line */
+	HM_EXIT_FAIL = 3	/* system error: I/O, database, sockets */
+};
+
+/* Records longer than this (bytes, without the newline) are refused. */
+#define HM_MAXLINE_DEFAULT 65536
+
+/* ---- diag.c: messages that begin with the program's name ---- */
+extern const char *hm_prog;
+/* Name the program after argv[0]'s last part (and make argv[0] that, so
+   getopt's own messages match ours). */
+void hm_setprog(char **argv);
+void hm_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void hm_errx(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+_Noreturn void hm_err(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "prog: file:line: reason" */
+void hm_linewarn(const char *file, unsigned long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- opts.c: options every program shares ---- */
+enum {
+	HM_OPT_METRICS = 0x1000,
+	HM_OPT_STRICT,
+	HM_OPT_MAXLINE,
+	HM_OPT_FIRST_PRIVATE = 0x1100	/* programs number their own from here */
+};
+#define HM_COMMON_LONGOPTS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }, \
+	{ "metrics", required_argument, NULL, HM_OPT_METRICS }, \
+	{ "strict", no_argument, NULL, HM_OPT_STRICT }, \
+	{ "max-line", required_argument, NULL, HM_OPT_MAXLINE }
+#define HM_COMMON_SHORTOPTS "hV"
+/* Text for the common options, for each program's --help. */
+#define HM_COMMON_HELP \
+	"      --metrics FILE  write Prometheus counters to FILE (atomically)\n" \
+	"      --strict        stop at the first bad input line\n" \
+	"      --max-line N    longest accepted line in bytes (default 65536)\n" \
+	"  -h, --help          show this help and exit\n" \
+	"  -V, --version       show the version and exit\n"
+
+struct hm_common {
+	const char *metrics;	/* --metrics FILE or NULL */
+	int strict;		/* --strict */
+	size_t maxline;		/* --max-line */
+};
+extern struct hm_common hm_opt;
+
+/*
+ * Handle an option that every program shares.  Returns 1 when c was one of
+ * them; prints usage and exits for -h, -V and unknown options ('?').
+ */
+int hm_common_option(int c, const char *arg, const char *usage);
+/* Print usage to stderr and exit HM_EXIT_USAGE. */
+_Noreturn void hm_usage_error(const char *usage);
+
+/* ---- num.c: bounded number parsing, never atoi ---- */
+/* Parse a decimal integer in [min, max]; on failure prints
+   "prog: WHAT value is too large: 300" (or small/invalid) and exits 2. */
+uint64_t hm_parse_uint(const char *s, uint64_t min, uint64_t max,
+    const char *what);
+/* The same without exiting: 0 on success, else sets *why. */
+int hm_strtou64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+    const char **why);
+/* Durations: "90", "90s", "500ms", "15m", "2h", "7d" -> milliseconds. */
+int hm_strtoms(const char *s, uint64_t *ms, const char **why);
+uint64_t hm_parse_duration(const char *s, const char *what);
+/* Sizes: "4096", "64k", "100M", "2G" (powers of 1024) -> bytes. */
+uint64_t hm_parse_size(const char *s, const char *what);
+/* A floating point number in [min, max]. */
+double hm_parse_double(const char *s, double min, double max,
+    const char *what);
+
+/* ---- ipv4.c: addresses as host-order uint32_t ---- */
+/* Strict dotted quad: four decimal octets, no leading zeros, no spaces.
+   Returns 0 and sets *ip, or -1. */
+int hm_ip_parse(const char *s, size_t len, uint32_t *ip);
+/* Writes the dotted quad and a NUL into buf (16 bytes); returns its length. */
+size_t hm_ip_format(uint32_t ip, char *buf);
+/* "a.b.c.d/len", "a.b.c.d" or "a.b.c.d-e.f.g.h" -> inclusive [lo, hi].
+   Host bits set under a prefix are ignored (the prefix's network is used).
+   Returns 0, or -1 with *why set to a reason for the diagnostic. */
+int hm_range_parse(const char *s, size_t len, uint32_t *lo, uint32_t *hi,
+    const char **why);
+/* True when s looks like an IPv6 address or prefix (has a ':'). */
+int hm_looks_ipv6(const char *s, size_t len);
+static inline uint32_t
+hm_prefix_mask(unsigned int len)
+{
+	return len == 0 ? 0 : 0xffffffffu << (32 - len);
+}
+
+/* ---- special.c: the IANA IPv4 special-purpose address registry ---- */
+struct hm_special {
+	uint32_t lo, hi;
+	const char *prefix;	/* "10.0.0.0/8" */
+	const char *name;	/* "Private-Use" */
+};
+extern const struct hm_special hm_special_table[];
+extern const size_t hm_special_count;	/* sorted by lo, disjoint */
+/* The entry holding ip, or NULL. */
+const struct hm_special *hm_special_lookup(uint32_t ip);
+
+/* ---- lines.c: bounded line reader ---- */
+struct hm_lines {
+	int fd;
+	const char *name;	/* for diagnostics: file name or "-" */
+	unsigned long lineno;	/* number of the line last returned */
+	size_t maxline;
+	char *buf;
+	size_t cap, start, end;
+	int eof, skipping;
+	unsigned long toolong;	/* lines refused for length */
+};
+/* name "-" means standard input.  Returns 0, or -1 with errno set. */
+int hm_lines_open(struct hm_lines *lr, const char *name, size_t maxline);
+/*
+ * Next line without its "\n" (and without a "\r" before it), NUL-terminated
+ * in place; *len is its length.  Over-long lines are reported and skipped.
+ * Before it waits for input it flushes stdout, so a slow producer's records
+ * are not held back in our buffer.  Returns 1, 0 at end of input (or when
+ * hm_stop is set), -1 on a read error (reported).
+ */
+int hm_lines_next(struct hm_lines *lr, char **line, size_t *len);
+void hm_lines_close(struct hm_lines *lr);
+
+/* ---- record.c: one NDJSON line as a target ---- */
+enum hm_rec_kind {
+	HM_REC_BAD = -1,	/* not a JSON object, nor an address: *why says */
+	HM_REC_EMPTY = 0,	/* blank line: skipped without a word */
+	HM_REC_OTHER = 1,	/* a JSON object without "ip" */
+	HM_REC_TARGET = 2	/* has an IPv4 "ip" (or was a bare address) */
+};
+struct hm_record {
+	json_t *obj;		/* owned; NULL for HM_REC_BAD */
+	uint32_t ip;		/* for HM_REC_TARGET */
+	int bare;		/* the line was a bare address */
+};
+/*
+ * Parse a line.  A bare address becomes {"ip": "..."}.  An "ip" that is not
+ * a dotted-quad string (IPv6, a number, a bad address) makes it HM_REC_BAD
+ * with a reason: such a line is a broken target, not something else.
+ */
+enum hm_rec_kind hm_record_parse(const char *line, size_t len,
+    struct hm_record *rec, const char **why);
+void hm_record_free(struct hm_record *rec);
+/* Only the address, without building the object: a fast path for filters
+   that pass lines through byte for byte.  Same kinds and reasons. */
+enum hm_rec_kind hm_record_ip(const char *line, size_t len, uint32_t *ip,
+    const char **why);
+/* Write obj as one compact line, keys in their original order. */
+int hm_json_write(FILE *fp, const json_t *obj);
+/* Write a line as it came (plus "\n"). */
+int hm_line_write(FILE *fp, const char *line, size_t len);
+/* Set "node" to the host name (or name) unless the record already has one. */
+void hm_record_set_node(json_t *obj, const char *name);
+/* An ISO 8601 UTC time stamp with milliseconds, into buf (32 bytes). */
+void hm_timestamp(char *buf, size_t size);
+
+/* ---- input.c: the loop over the input files, with bad-line policy ---- */
+struct hm_input {
+	char **files;		/* argv-style list; none means stdin */
+	int nfiles, next;
+	struct hm_lines lr;
+	int open;
+	unsigned long bad;	/* lines reported as bad */
+};
+void hm_input_init(struct hm_input *in, char **files, int nfiles);
+/* Next line across all files; 0 at the end.  Files that cannot be opened are
+   reported (and counted in bad). */
+int hm_input_next(struct hm_input *in, char **line, size_t *len);
+/* Report a bad line of the current file and count it; with --strict, stop
+   with HM_EXIT_BADINPUT after flushing stdout. */
+void hm_input_bad(struct hm_input *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Total of bad and over-long lines. */
+unsigned long hm_input_badcount(const struct hm_input *in);
+
+/* ---- metrics.c: Prometheus text-format counters in a file ---- */
+enum hm_metric_type { HM_COUNTER, HM_GAUGE };
+/* Register a value to export as hopmap_NAME{program="prog"}.  The value is
+   read when the file is written; keep it alive until hm_metrics_write(1). */
+void hm_metric(const char *name, enum hm_metric_type type, const char *help,
+    const uint64_t *value);
+/* Write the file if --metrics was given and (force or) a few seconds passed
+   since the last write.  Cheap to call per record. */
+void hm_metrics_write(int force);
+
+/* ---- signals.c: handlers only set flags; loops act on them ---- */
+extern volatile sig_atomic_t hm_stop;	/* SIGINT, SIGTERM */
+extern volatile sig_atomic_t hm_hup;	/* SIGHUP */
+/* Install the handlers (without SA_RESTART, so a blocked read returns). */
+void hm_signals_init(int want_hup);
+
+/* ---- output.c: buffering and the exit path ---- */
+/* Block-buffer stdout (flushes happen before waiting for input). */
+void hm_output_init(void);
+/* Flush stdout and exit with status, or HM_EXIT_FAIL if output failed. */
+_Noreturn void hm_exit(int status);
+
+/* ---- clock.c ---- */
+uint64_t hm_now_ms(void);		/* CLOCK_REALTIME in ms */
+uint64_t hm_mono_ms(void);		/* CLOCK_MONOTONIC in ms */
+
+#endif

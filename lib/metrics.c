@@ -1,0 +1,88 @@
+/*
+ * metrics.c: counters in the Prometheus text exposition format, written to
+ * the --metrics file for node_exporter's textfile collector (or the HTTP
+ * face).  The file is written to a temporary name and renamed, so a reader
+ * never sees half of it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hopmap.h"
+
+#define MAX_METRICS 48
+#define INTERVAL_MS 5000
+
+static struct {
+	const char *name, *help;
+	enum hm_metric_type type;
+	const uint64_t *value;
+} metrics[MAX_METRICS];
+static size_t nmetrics;
+static uint64_t last_write, calls;
+
+void
+hm_metric(const char *name, enum hm_metric_type type, const char *help,
+    const uint64_t *value)
+{
+	if (nmetrics == MAX_METRICS)
+		hm_errx(HM_EXIT_FAIL, "too many metrics (bug)");
+	metrics[nmetrics].name = name;
+	metrics[nmetrics].help = help;
+	metrics[nmetrics].type = type;
+	metrics[nmetrics].value = value;
+	nmetrics++;
+}
+
+static int
+write_file(const char *path)
+{
+	char tmp[4096];
+	FILE *fp;
+	size_t i;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp))
+		return -1;
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -1;
+	for (i = 0; i < nmetrics; i++) {
+		const char *suffix = metrics[i].type == HM_COUNTER ?
+		    "_total" : "";
+
+		fprintf(fp, "# HELP hopmap_%s%s %s\n# TYPE hopmap_%s%s %s\n"
+		    "hopmap_%s%s{program=\"%s\"} %" PRIu64 "\n",
+		    metrics[i].name, suffix, metrics[i].help,
+		    metrics[i].name, suffix,
+		    metrics[i].type == HM_COUNTER ? "counter" : "gauge",
+		    metrics[i].name, suffix, hm_prog, *metrics[i].value);
+	}
+	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void
+hm_metrics_write(int force)
+{
+	static int warned;
+	uint64_t now;
+
+	if (hm_opt.metrics == NULL)
+		return;
+	/* Look at the clock only every 1024 calls: this sits in hot loops. */
+	if (!force && (++calls & 1023) != 0)
+		return;
+	now = hm_mono_ms();
+	if (!force && now - last_write < INTERVAL_MS)
+		return;
+	last_write = now;
+	if (write_file(hm_opt.metrics) != 0 && !warned) {
+		hm_warn("metrics file %s", hm_opt.metrics);
+		warned = 1;
+	}
+}

@@ -1,0 +1,44 @@
+# tests/lib.sh: helpers every test script sources.
+#   check NAME CMD...     ok when CMD succeeds
+#   same NAME GOT WANT    ok when the two strings are equal (shows both if not)
+#   run CMD...            runs CMD; stdout in $T/out, stderr in $T/err, status in $rc
+# $T is a fresh temporary directory, removed at exit (add to cleanup_hooks).
+set -u
+: "${HOPMAP_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${HOPMAP_BIN:=$HOPMAP_TOP/bin}"
+: "${HOPMAP_OPT_BIN:=$HOPMAP_BIN}"
+PATH=$HOPMAP_BIN:$PATH
+RANGES=$HOPMAP_TOP/examples/ranges
+T=$(mktemp -d /tmp/hopmap-test.XXXXXX)
+cleanup_hooks=()
+_cleanup() {
+	local h
+	for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+}
+
+same() {
+	if [ "$2" = "$3" ]; then
+		echo "ok - $1"
+	else
+		echo "not ok - $1"
+		printf '    got:  %s\n    want: %s\n' "$2" "$3" | head -n 20
+	fi
+}
+
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# Sanitizer reports go to stderr; none may appear.
+no_sanitizer_report() {
+	! grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$@"
+}
