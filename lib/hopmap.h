@@ -198,8 +198,9 @@ void hm_input_init(struct hm_input *in, char **files, int nfiles);
 /* Next line across all files; 0 at the end.  Files that cannot be opened are
    reported (and counted in bad). */
 int hm_input_next(struct hm_input *in, char **line, size_t *len);
-/* Report a bad line of the current file and count it; with --strict, stop
-   with HM_EXIT_BADINPUT after flushing stdout. */
+/* Report a bad line of the current file and count it.  With --strict,
+   hm_input_next then returns 0 (end of input): the caller drains what it
+   holds and exits with HM_EXIT_BADINPUT, as it does for any bad line. */
 void hm_input_bad(struct hm_input *in, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Total of bad and over-long lines. */

@@ -24,6 +24,10 @@ int
 hm_input_next(struct hm_input *in, char **line, size_t *len)
 {
 	for (;;) {
+		/* --strict: no more input after the first bad line; the caller
+		   still drains what it holds, so good records are not lost. */
+		if (hm_opt.strict && hm_input_badcount(in) > 0)
+			return 0;
 		if (!in->open) {
 			if (in->next >= in->nfiles || hm_stop)
 				return 0;
@@ -31,8 +35,6 @@ hm_input_next(struct hm_input *in, char **line, size_t *len)
 			    hm_opt.maxline) != 0) {
 				hm_warn("%s", in->files[in->next - 1]);
 				in->bad++;
-				if (hm_opt.strict)
-					hm_exit(HM_EXIT_BADINPUT);
 				continue;
 			}
 			in->open = 1;
@@ -47,8 +49,6 @@ hm_input_next(struct hm_input *in, char **line, size_t *len)
 		in->bad += in->lr.toolong;
 		hm_lines_close(&in->lr);
 		in->open = 0;
-		if (hm_opt.strict && in->bad > 0)
-			hm_exit(HM_EXIT_BADINPUT);
 	}
 }
 
@@ -64,8 +64,6 @@ hm_input_bad(struct hm_input *in, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	in->bad++;
-	if (hm_opt.strict)
-		hm_exit(HM_EXIT_BADINPUT);
 }
 
 unsigned long
