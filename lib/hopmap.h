@@ -232,4 +232,84 @@ _Noreturn void hm_exit(int status);
 uint64_t hm_now_ms(void);		/* CLOCK_REALTIME in ms */
 uint64_t hm_mono_ms(void);		/* CLOCK_MONOTONIC in ms */
 
+/* ==== seenstore.c (cooldown, hopextract): addresses already let through ====
+ * Programs that call these link -lsqlite3 (LIBS_name in the Makefile). */
+struct hm_seen;
+struct hm_seen_stats {
+	uint64_t entries;	/* in memory: addresses held */
+	uint64_t evicted;	/* in memory: dropped at the entry bound */
+	uint64_t purged;	/* expired entries removed */
+	uint64_t commits;	/* SQLite transactions committed */
+};
+/*
+ * A seen set whose entries expire period_ms after their claim (0: never).
+ * With path, an SQLite file (WAL) in table TABLE (ip INTEGER PRIMARY KEY,
+ * t INTEGER ms since the epoch) that processes may share; without, memory
+ * holding at most max_entries, the oldest evicted first.  Errors exit 3.
+ */
+struct hm_seen *hm_seen_open(const char *path, const char *table,
+    uint64_t period_ms, size_t max_entries);
+/* 1 when ip is not in the set (or expired): it is recorded as claimed at
+   now_ms.  0 when it is there.  Atomic across processes sharing a file. */
+int hm_seen_claim(struct hm_seen *s, uint32_t ip, uint64_t now_ms);
+/* Write a line (plus "\n") to stdout once the claims before it are
+   committed: with a state file, output waits for its batch's commit. */
+void hm_seen_emit(struct hm_seen *s, const char *line, size_t len);
+/* True while a batch is open (output is waiting). */
+int hm_seen_pending(const struct hm_seen *s);
+/* Call once per record: commits the open batch when it is due (1000
+   claims, 1 MB of output or 100 ms) or when force (say, before input would
+   block), then writes its output; purges expired rows now and then. */
+void hm_seen_sync(struct hm_seen *s, int force, uint64_t now_ms);
+const struct hm_seen_stats *hm_seen_stats(const struct hm_seen *s);
+/* Commit, write what waits, and free. */
+void hm_seen_close(struct hm_seen *s, uint64_t now_ms);
+
+/* ==== inready.c: would the next hm_input_next wait? ==== */
+/* 1 when a whole line is already buffered, or the input is readable, at
+   its end, or a regular file; 0 when reading now would block. */
+int hm_input_ready(const struct hm_input *in);
+
+/* ==== cidr-expand's address sets (permute.c, rangeset.c) ==== */
+
+/* ---- permute.c: a keyed pseudo-random bijection on [0, n) ---- */
+#define HM_PERM_ROUNDS 6
+struct hm_perm {
+	uint64_t n;
+	unsigned int lbits, rbits;	/* Feistel halves: 2^(l+r) >= n */
+	uint64_t key[HM_PERM_ROUNDS];
+};
+/* n may be 0 .. 2^63; the same (n, seed) always gives the same order. */
+void hm_perm_init(struct hm_perm *p, uint64_t n, uint64_t seed);
+/* The image of i < n: each of [0, n) exactly once as i runs over [0, n). */
+uint64_t hm_perm_at(const struct hm_perm *p, uint64_t i);
+/* How many positions p in [0, total) have p % nshards == shard (0-based):
+   the share of one of nshards nodes, which together cover [0, total). */
+uint64_t hm_shard_size(uint64_t total, uint64_t shard, uint64_t nshards);
+
+/* ---- rangeset.c: disjoint, sorted, indexed IPv4 segments ---- */
+struct hm_span {
+	uint32_t lo, hi;	/* inclusive */
+};
+struct hm_seg {
+	uint32_t lo, hi;	/* inclusive */
+	uint32_t owner;		/* index of the first span holding it */
+	uint64_t base;		/* position of lo in the address order */
+};
+struct hm_rangeset {
+	struct hm_seg *seg;	/* sorted by address, disjoint */
+	size_t n;
+	uint64_t total;		/* addresses in all segments */
+};
+/* The union of spans[0..n) minus the union of excl[0..nexcl); where spans
+   overlap the lowest index owns the addresses.  Adjacent pieces of one
+   owner are joined. */
+void hm_rangeset_build(struct hm_rangeset *rs, const struct hm_span *spans,
+    size_t n, const struct hm_span *excl, size_t nexcl);
+/* The segment holding position pos < rs->total. */
+size_t hm_rangeset_seg(const struct hm_rangeset *rs, uint64_t pos);
+void hm_rangeset_free(struct hm_rangeset *rs);
+/* Sort and coalesce spans in place; returns how many remain. */
+size_t hm_spans_merge(struct hm_span *s, size_t n);
+
 #endif

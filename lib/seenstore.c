@@ -1,0 +1,403 @@
+/*
+ * seenstore.c: the set of addresses a filter has already let through, and
+ * when.  cooldown asks "was this passed within the period?", hopextract
+ * "was this hop ever emitted?"; both are one operation, claim, which
+ * answers and records in one step.
+ *
+ * In memory the set is a linear-probing hash of address -> time plus a FIFO
+ * of claims in time order, so expired entries are purged from the front as
+ * time goes on and, at the entry bound, the oldest is evicted.
+ *
+ * With a state file it is an SQLite table shared by every process using the
+ * file.  A claim is one atomic upsert that succeeds only when no row exists
+ * or the row is older than the cutoff, so of several processes claiming the
+ * same address exactly one gets changes() == 1.  Claims are batched in
+ * transactions for speed, and what must stay true is that output caused by
+ * a claim is written only after that claim's transaction commits: a crash
+ * may then lose a batch of output whose claims were recorded (those
+ * addresses wait out one period), but never write an address that another
+ * process will also write.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "hopmap.h"
+
+#define BATCH_CLAIMS	1000
+#define BATCH_MS	100
+#define BATCH_BYTES	(1u << 20)
+#define PURGE_MS	60000
+#define BUSY_MS		60000
+
+struct slot {
+	uint32_t ip;
+	uint32_t used;
+	uint64_t t;
+};
+
+struct fifo_ent {
+	uint32_t ip;
+	uint64_t t;
+};
+
+struct hm_seen {
+	uint64_t period;	/* ms; 0 means entries never expire */
+	struct hm_seen_stats st;
+
+	/* In memory. */
+	struct slot *slots;
+	size_t mask, max;	/* mask + 1 slots; at most max entries */
+	struct fifo_ent *fifo;	/* ring of claims, oldest at head */
+	size_t fhead, flen, fcap;
+
+	/* In SQLite. */
+	const char *path;
+	sqlite3 *db;
+	sqlite3_stmt *claim, *begin, *commit, *purge;
+	int intx;
+	unsigned batch_claims;
+	uint64_t batch_start, last_purge;
+	int purge_due;
+	char *out;		/* output waiting for the open batch's commit */
+	size_t outlen, outcap;
+};
+
+/* ---- in memory ---- */
+
+static size_t
+home(const struct hm_seen *s, uint32_t ip)
+{
+	return (size_t)((ip * 0x9E3779B97F4A7C15ull) >> 32) & s->mask;
+}
+
+static struct slot *
+mem_find(struct hm_seen *s, uint32_t ip)
+{
+	size_t i = home(s, ip);
+
+	while (s->slots[i].used && s->slots[i].ip != ip)
+		i = (i + 1) & s->mask;
+	return &s->slots[i];
+}
+
+/* Backward-shift deletion keeps every probe chain unbroken without
+   tombstones, so lookups stay short however many entries come and go. */
+static void
+mem_delete(struct hm_seen *s, struct slot *sl)
+{
+	size_t i = (size_t)(sl - s->slots), j = i, k;
+
+	for (;;) {
+		j = (j + 1) & s->mask;
+		if (!s->slots[j].used)
+			break;
+		k = home(s, s->slots[j].ip);
+		/* Move j into the hole unless its home lies in (i, j]. */
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			s->slots[i] = s->slots[j];
+			i = j;
+		}
+	}
+	s->slots[i].used = 0;
+	s->st.entries--;
+}
+
+static void
+mem_grow(struct hm_seen *s)
+{
+	struct slot *old = s->slots;
+	size_t n = s->mask + 1, i;
+
+	if ((s->slots = calloc(2 * n, sizeof(*s->slots))) == NULL)
+		hm_err(HM_EXIT_FAIL, "calloc");
+	s->mask = 2 * n - 1;
+	for (i = 0; i < n; i++)
+		if (old[i].used)
+			*mem_find(s, old[i].ip) = old[i];
+	free(old);
+}
+
+static void
+fifo_push(struct hm_seen *s, uint32_t ip, uint64_t t)
+{
+	if (s->flen == s->fcap) {
+		size_t n = s->fcap * 2, i;
+		struct fifo_ent *f = malloc(n * sizeof(*f));
+
+		if (f == NULL)
+			hm_err(HM_EXIT_FAIL, "malloc");
+		for (i = 0; i < s->flen; i++)
+			f[i] = s->fifo[(s->fhead + i) % s->fcap];
+		free(s->fifo);
+		s->fifo = f;
+		s->fhead = 0;
+		s->fcap = n;
+	}
+	s->fifo[(s->fhead + s->flen) % s->fcap] = (struct fifo_ent){ ip, t };
+	s->flen++;
+}
+
+/* Drop the oldest claim.  An entry claimed again since (its time differs)
+   has a newer FIFO element of its own and stays. */
+static void
+fifo_pop(struct hm_seen *s, uint64_t *counter)
+{
+	struct fifo_ent e = s->fifo[s->fhead];
+	struct slot *sl = mem_find(s, e.ip);
+
+	s->fhead = (s->fhead + 1) % s->fcap;
+	s->flen--;
+	if (sl->used && sl->t == e.t) {
+		mem_delete(s, sl);
+		(*counter)++;
+	}
+}
+
+static int
+mem_claim(struct hm_seen *s, uint32_t ip, uint64_t now)
+{
+	struct slot *sl;
+
+	if (s->period != 0)
+		while (s->flen > 0 && s->fifo[s->fhead].t + s->period <= now)
+			fifo_pop(s, &s->st.purged);
+	sl = mem_find(s, ip);
+	if (sl->used) {
+		/* Expired but not yet purged happens only when the clock went
+		   back; the entry then counts from now. */
+		if (s->period == 0 || sl->t + s->period > now)
+			return 0;
+		sl->t = now;
+		if (s->flen == s->max)
+			fifo_pop(s, &s->st.evicted);
+		fifo_push(s, ip, now);
+		return 1;
+	}
+	if (s->flen == s->max) {
+		fifo_pop(s, &s->st.evicted);
+		sl = mem_find(s, ip);
+	}
+	/* Keep the load at most one half. */
+	if (2 * (s->st.entries + 1) > s->mask + 1) {
+		mem_grow(s);
+		sl = mem_find(s, ip);
+	}
+	sl->ip = ip;
+	sl->used = 1;
+	sl->t = now;
+	s->st.entries++;
+	fifo_push(s, ip, now);
+	return 1;
+}
+
+/* ---- in SQLite ---- */
+
+_Noreturn static void
+db_fail(struct hm_seen *s, const char *what)
+{
+	hm_errx(HM_EXIT_FAIL, "%s: %s: %s", s->path, what,
+	    s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+}
+
+static void
+db_exec(struct hm_seen *s, const char *sql)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		db_fail(s, sql);
+}
+
+static sqlite3_stmt *
+db_prepare(struct hm_seen *s, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK)
+		db_fail(s, "prepare");
+	return st;
+}
+
+static void
+db_step(struct hm_seen *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(s, what);
+}
+
+static void
+db_open(struct hm_seen *s, const char *table)
+{
+	char sql[512];
+
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		db_fail(s, "open");
+	/* Set before anything else touches the file: two processes starting
+	   together contend for the WAL switch and the CREATE as well. */
+	sqlite3_busy_timeout(s->db, BUSY_MS);
+	db_exec(s, "PRAGMA journal_mode=WAL");
+	/* A power cut may lose the last commits, never the database. */
+	db_exec(s, "PRAGMA synchronous=NORMAL");
+	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS %s "
+	    "(ip INTEGER PRIMARY KEY, t INTEGER NOT NULL)", table);
+	db_exec(s, sql);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s (ip, t) VALUES (?1, ?2) "
+	    "ON CONFLICT (ip) DO UPDATE SET t = excluded.t WHERE t <= ?3",
+	    table);
+	s->claim = db_prepare(s, sql);
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE t <= ?1", table);
+	s->purge = db_prepare(s, sql);
+	/* IMMEDIATE takes the write lock up front, where the busy timeout
+	   applies; a deferred read that upgrades later could fail at once. */
+	s->begin = db_prepare(s, "BEGIN IMMEDIATE");
+	s->commit = db_prepare(s, "COMMIT");
+}
+
+static int
+db_claim(struct hm_seen *s, uint32_t ip, uint64_t now)
+{
+	/* With no period, the cutoff lies before every stored time. */
+	int64_t cutoff = s->period == 0 ? -1 : (int64_t)now - (int64_t)s->period;
+
+	if (!s->intx) {
+		db_step(s, s->begin, "begin");
+		s->intx = 1;
+		s->batch_claims = 0;
+		s->batch_start = hm_mono_ms();
+	}
+	sqlite3_bind_int64(s->claim, 1, ip);
+	sqlite3_bind_int64(s->claim, 2, (int64_t)now);
+	sqlite3_bind_int64(s->claim, 3, cutoff);
+	db_step(s, s->claim, "claim");
+	s->batch_claims++;
+	return sqlite3_changes(s->db) > 0;
+}
+
+static void
+db_purge(struct hm_seen *s, uint64_t now)
+{
+	if (s->period == 0 || now < s->period)
+		return;
+	if (!s->intx)
+		db_step(s, s->begin, "begin");
+	sqlite3_bind_int64(s->purge, 1, (int64_t)(now - s->period));
+	db_step(s, s->purge, "purge");
+	s->st.purged += (uint64_t)sqlite3_changes(s->db);
+	if (!s->intx)
+		db_step(s, s->commit, "commit");
+}
+
+/* ---- the interface ---- */
+
+struct hm_seen *
+hm_seen_open(const char *path, const char *table, uint64_t period_ms,
+    size_t max_entries)
+{
+	struct hm_seen *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		hm_err(HM_EXIT_FAIL, "calloc");
+	s->period = period_ms;
+	if (path != NULL) {
+		s->path = path;
+		db_open(s, table);
+		/* Clear out what went stale while no one was running. */
+		s->purge_due = 1;
+		return s;
+	}
+	s->max = max_entries > 0 ? max_entries : 1;
+	s->mask = 1023;
+	s->fcap = 1024;
+	if ((s->slots = calloc(s->mask + 1, sizeof(*s->slots))) == NULL ||
+	    (s->fifo = malloc(s->fcap * sizeof(*s->fifo))) == NULL)
+		hm_err(HM_EXIT_FAIL, "malloc");
+	return s;
+}
+
+int
+hm_seen_claim(struct hm_seen *s, uint32_t ip, uint64_t now_ms)
+{
+	return s->db != NULL ? db_claim(s, ip, now_ms) : mem_claim(s, ip, now_ms);
+}
+
+void
+hm_seen_emit(struct hm_seen *s, const char *line, size_t len)
+{
+	if (s->db == NULL || !s->intx) {
+		hm_line_write(stdout, line, len);
+		return;
+	}
+	if (s->outlen + len + 1 > s->outcap) {
+		size_t n = s->outcap ? s->outcap : 64 * 1024;
+
+		while (n < s->outlen + len + 1)
+			n *= 2;
+		if ((s->out = realloc(s->out, n)) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+		s->outcap = n;
+	}
+	memcpy(s->out + s->outlen, line, len);
+	s->out[s->outlen + len] = '\n';
+	s->outlen += len + 1;
+}
+
+int
+hm_seen_pending(const struct hm_seen *s)
+{
+	return s->intx;
+}
+
+void
+hm_seen_sync(struct hm_seen *s, int force, uint64_t now_ms)
+{
+	uint64_t mono;
+
+	if (s->db == NULL)
+		return;
+	mono = hm_mono_ms();
+	if (s->intx && (force || s->batch_claims >= BATCH_CLAIMS ||
+	    s->outlen >= BATCH_BYTES || mono - s->batch_start >= BATCH_MS)) {
+		db_step(s, s->commit, "commit");
+		s->intx = 0;
+		s->st.commits++;
+		/* Only now may the batch's output leave. */
+		fwrite(s->out, 1, s->outlen, stdout);
+		s->outlen = 0;
+		if (force)
+			fflush(stdout);
+	}
+	if (s->purge_due || mono - s->last_purge >= PURGE_MS) {
+		s->purge_due = 0;
+		s->last_purge = mono;
+		db_purge(s, now_ms);
+	}
+}
+
+const struct hm_seen_stats *
+hm_seen_stats(const struct hm_seen *s)
+{
+	return &s->st;
+}
+
+void
+hm_seen_close(struct hm_seen *s, uint64_t now_ms)
+{
+	if (s->db != NULL) {
+		hm_seen_sync(s, 1, now_ms);
+		sqlite3_finalize(s->claim);
+		sqlite3_finalize(s->purge);
+		sqlite3_finalize(s->begin);
+		sqlite3_finalize(s->commit);
+		if (sqlite3_close(s->db) != SQLITE_OK)
+			db_fail(s, "close");
+		free(s->out);
+	}
+	free(s->slots);
+	free(s->fifo);
+	free(s);
+}
