@@ -1,0 +1,46 @@
+# What every program promises: --help, --version, usage errors with exit 2,
+# a man page that lints clean and documents every option --help lists.
+. "$(dirname "$0")/lib.sh"
+top=$HOPMAP_TOP
+
+for src in "$top"/filters/*.c; do
+	p=$(basename "$src" .c)
+	run "$p" --help
+	same "$p --help: exit 0" "$rc" 0
+	check "$p --help: usage on stdout" grep -q "^usage: $p" "$T/out"
+	same "$p --help: nothing on stderr" "$(cat "$T/err")" ""
+	run "$p" -h
+	check "$p -h: same as --help" grep -q "^usage: $p" "$T/out"
+	run "$p" --version
+	same "$p --version" "$rc:$(cat "$T/out")" "0:$p (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")"
+	run "$p" --no-such-option </dev/null
+	same "$p: unknown option exits 2" "$rc" 2
+	check "$p: unknown option message names the program" grep -q "^$p: unrecognized option" "$T/err"
+	same "$p: unknown option writes nothing on stdout" "$(cat "$T/out")" ""
+
+	page=$top/man/$p.1
+	check "$p: man page exists" test -f "$page"
+	[ -f "$page" ] || continue
+	mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
+	check "$p: man page lints clean" test ! -s "$T/lint"
+	cat "$T/lint"
+	missing=
+	for opt in $("$p" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -q -- "Fl -${opt#--}\b" "$page" || missing="$missing $opt"
+	done
+	same "$p: every long option in --help is in the man page" "$missing" ""
+	for sect in SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+		check "$p: man page has $sect" grep -q "^\.Sh $sect" "$page"
+	done
+done
+
+for page in "$top"/man/*.[57]; do
+	mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
+	check "$(basename "$page"): lints clean" test ! -s "$T/lint"
+done
+
+# Shell glue: POSIX sh, shellcheck-clean.
+for s in "$top"/sh/*.sh; do
+	[ -e "$s" ] || continue
+	check "$(basename "$s"): shellcheck clean" shellcheck -s sh "$s"
+done
