@@ -1,0 +1,1534 @@
+/*
+ * sqlsink: store records in SQLite, the end of every hopmap pipeline.
+ *
+ * Two threads.  The main thread reads lines (standard input and, with
+ * --listen, any number of Unix-socket connections in one poll() loop),
+ * parses each with jansson once and classifies it; the writer thread owns
+ * the database and turns records into rows with prepared statements.  They
+ * meet in a bounded queue, so a slow disk slows the readers instead of
+ * growing memory.
+ *
+ * What must stay true:
+ * - Rows are written in batches, one transaction a batch, committed when
+ *   --batch records are in it or --interval has passed since its first
+ *   record.  A batch is reported (-v, metrics) only after COMMIT returned,
+ *   so everything reported is in the database even after a SIGKILL.
+ * - A line is stored whole or not at all: a connection's last line without
+ *   a newline is torn (its writer died mid-line) and is reported, not
+ *   stored.
+ * - Nothing valid is dropped: JSON that is not a ping, trace or target goes
+ *   to the raw table.  Only lines that are not JSON at all are skipped.
+ * - A record whose "id" is already in the database is ignored whole, so a
+ *   sender may retry a delivery without storing it twice.
+ * - The DB path is a symlink to the current file; rotated files are named
+ *   STEM-YYYYMMDDTHHMMSS.mmmZ.EXT so they sort by time.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "hopmap.h"
+
+static const char usage[] =
+"usage: sqlsink [-v] [-b N] [-i DURATION] [-l PATH] [--no-stdin]\n"
+"               [-s SIZE] [-a DURATION] [-k K] [--sync MODE]\n"
+"               [--metrics FILE] [--strict] [--max-line N] [DB]\n"
+"Store hopmap records in SQLite (DB, default map.db, a symlink to the\n"
+"current file of a rotated series).\n"
+"  -b, --batch N          commit every N records (default 1000)\n"
+"  -i, --interval DUR     or when a batch is this old (default 1s)\n"
+"  -l, --listen PATH      also accept writers on a Unix stream socket\n"
+"      --no-stdin         do not read standard input (with --listen)\n"
+"  -s, --max-size SIZE    rotate when the file passes SIZE (default 100M,\n"
+"                         0: never)\n"
+"  -a, --max-age DUR      rotate when the file is older (default 7d, 0: never)\n"
+"  -k, --keep K           keep the newest K files (default 5)\n"
+"      --sync MODE        normal (default) or full: fsync every commit\n"
+"  -v, --verbose          report commits, rotations and connections\n"
+HM_COMMON_HELP;
+
+enum {
+	OPT_NO_STDIN = HM_OPT_FIRST_PRIVATE,
+	OPT_SYNC
+};
+
+/* Options. */
+static unsigned batch_max = 1000;
+static uint64_t interval_ms = 1000;
+static const char *listen_path;
+static int no_stdin, verbose, sync_full;
+static uint64_t max_size = 100ull << 20, max_age_ms = 7ull * 86400000;
+static unsigned keep = 5;
+
+/* Counters, exported with --metrics.  The reader side's are written by the
+   main thread, the writer side's by the writer thread; each has one writer. */
+static uint64_t m_lines, m_bad, m_torn, m_conns, m_conns_open;
+static uint64_t m_records, m_dups, m_batches, m_pings, m_traces, m_hops,
+    m_links, m_targets, m_raw, m_rotations;
+static int strict_stopped;
+
+/* Messages from two threads: one message is one locked unit. */
+#define SAY(...) do { flockfile(stderr); hm_warnx(__VA_ARGS__); \
+	funlockfile(stderr); } while (0)
+
+/* ---- records ---- */
+
+enum kind { K_PROBED, K_TARGET, K_RAW };
+
+/*
+ * One parsed line, handed from the reader to the writer.  The json_t
+ * pointers are borrowed from obj; text is the line as it came (or the
+ * object a bare address stands for).
+ */
+struct item {
+	enum kind kind;
+	json_t *obj;
+	json_t *rid, *ip, *node, *src, *ping, *trace;
+	const char *reason;	/* why a raw record is raw */
+	size_t len;
+	char text[];
+};
+
+static struct item *
+item_new(const char *text, size_t len)
+{
+	struct item *it = calloc(1, sizeof(*it) + len + 1);
+
+	if (it == NULL)
+		hm_err(HM_EXIT_FAIL, "malloc");
+	memcpy(it->text, text, len);
+	it->len = len;
+	return it;
+}
+
+static void
+item_free(struct item *it)
+{
+	json_decref(it->obj);
+	free(it);
+}
+
+/* Fill in kind and the borrowed fields of an item whose obj is set. */
+static void
+classify(struct item *it)
+{
+	json_t *o = it->obj, *ip;
+	uint32_t addr;
+
+	it->kind = K_RAW;
+	if (!json_is_object(o)) {
+		it->reason = "not an object";
+		return;
+	}
+	it->node = json_object_get(o, "node");
+	it->src = json_object_get(o, "src");
+	it->rid = json_object_get(o, "id");
+	if (it->rid != NULL && !json_is_string(it->rid) &&
+	    !json_is_integer(it->rid)) {
+		it->reason = "\"id\" is neither a string nor an integer";
+		it->rid = NULL;
+		return;
+	}
+	ip = json_object_get(o, "ip");
+	if (ip == NULL) {
+		it->reason = "no \"ip\"";
+		return;
+	}
+	if (!json_is_string(ip) || hm_ip_parse(json_string_value(ip),
+	    json_string_length(ip), &addr) != 0) {
+		it->reason = "\"ip\" is not an IPv4 address";
+		return;
+	}
+	it->ip = ip;
+	it->ping = json_object_get(o, "ping");
+	it->trace = json_object_get(o, "trace");
+	if ((it->ping != NULL && !json_is_object(it->ping)) ||
+	    (it->trace != NULL && !json_is_object(it->trace))) {
+		it->reason = "\"ping\" or \"trace\" is not an object";
+		it->ping = it->trace = NULL;
+		return;
+	}
+	it->kind = it->ping != NULL || it->trace != NULL ? K_PROBED : K_TARGET;
+}
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
+ * Parse one line.  Returns the item, or NULL: blank (*why NULL) or bad
+ * (*why says why).  A bare address is a target, as for every filter.
+ */
+static struct item *
+parse_line(const char *line, size_t len, const char **why)
+{
+	static char msg[200];
+	json_error_t jerr;
+	struct item *it;
+	size_t b = 0, e = len;
+	uint32_t addr;
+	json_t *obj;
+
+	*why = NULL;
+	while (b < e && is_blank(line[b]))
+		b++;
+	while (e > b && is_blank(line[e - 1]))
+		e--;
+	if (b == e)
+		return NULL;
+	if (memchr(line, '\0', len) != NULL) {
+		*why = "NUL byte in line";
+		return NULL;
+	}
+	if (line[b] != '{' && hm_ip_parse(line + b, e - b, &addr) == 0) {
+		char text[48], ipbuf[16];
+
+		hm_ip_format(addr, ipbuf);
+		snprintf(text, sizeof(text), "{\"ip\":\"%s\"}", ipbuf);
+		it = item_new(text, strlen(text));
+		it->obj = json_pack("{s:s}", "ip", ipbuf);
+		classify(it);
+		return it;
+	}
+	obj = json_loadb(line + b, e - b, JSON_DECODE_ANY, &jerr);
+	if (obj == NULL) {
+		snprintf(msg, sizeof(msg), "bad JSON at column %d: %s",
+		    jerr.column, jerr.text);
+		*why = msg;
+		return NULL;
+	}
+	it = item_new(line + b, e - b);
+	it->obj = obj;
+	classify(it);
+	return it;
+}
+
+/* ---- the queue between the reader and the writer ---- */
+
+#define QCAP 4096
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t nonempty, nonfull;
+	struct item *ring[QCAP];
+	size_t head, count;
+	int done, rotate;
+} q = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+queue_init(void)
+{
+	pthread_condattr_t ca;
+
+	/* Deadlines are monotonic: a clock step must not stall a batch. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q.nonempty, &ca);
+	pthread_cond_init(&q.nonfull, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/* Hand n items to the writer, waiting while the queue is full. */
+static void
+queue_put(struct item **items, size_t n)
+{
+	size_t i = 0;
+
+	pthread_mutex_lock(&q.mu);
+	while (i < n) {
+		while (q.count == QCAP)
+			pthread_cond_wait(&q.nonfull, &q.mu);
+		while (i < n && q.count < QCAP) {
+			q.ring[(q.head + q.count) % QCAP] = items[i++];
+			q.count++;
+		}
+		pthread_cond_signal(&q.nonempty);
+	}
+	pthread_mutex_unlock(&q.mu);
+}
+
+/* Flags for the writer: set under the lock, then wake it. */
+static void
+queue_flag(int *flag)
+{
+	pthread_mutex_lock(&q.mu);
+	*flag = 1;
+	pthread_cond_signal(&q.nonempty);
+	pthread_mutex_unlock(&q.mu);
+}
+
+static void
+abstime(uint64_t mono_ms, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(mono_ms / 1000);
+	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
+}
+
+/*
+ * Take up to max items, waiting until there are some, the deadline (a
+ * monotonic time in ms; 0 for none) passes, or a flag is set.  *done and
+ * *rotate report the flags (rotate is consumed).
+ */
+static size_t
+queue_take(struct item **out, size_t max, uint64_t deadline, int *done,
+    int *rotate)
+{
+	struct timespec ts;
+	size_t n = 0;
+
+	/* An idle writer still wakes now and then, for the metrics file. */
+	if (deadline == 0)
+		deadline = hm_mono_ms() + 5000;
+	abstime(deadline, &ts);
+	pthread_mutex_lock(&q.mu);
+	while (q.count == 0 && !q.done && !q.rotate)
+		if (pthread_cond_timedwait(&q.nonempty, &q.mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+	while (n < max && q.count > 0) {
+		out[n++] = q.ring[q.head];
+		q.head = (q.head + 1) % QCAP;
+		q.count--;
+	}
+	if (n > 0)
+		pthread_cond_signal(&q.nonfull);
+	*done = q.done && q.count == 0;
+	*rotate = q.rotate;
+	q.rotate = 0;
+	pthread_mutex_unlock(&q.mu);
+	return n;
+}
+
+/* ---- the database ---- */
+
+/* The schema, documented column by column in sqlsink(1). */
+static const char schema[] =
+"CREATE TABLE IF NOT EXISTS pings (id INTEGER PRIMARY KEY, rid,"
+" ip TEXT NOT NULL, node TEXT, src TEXT, method TEXT, ok INTEGER,"
+" sent INTEGER, recv INTEGER, rtt_ms REAL, reply_ttl INTEGER, ts TEXT,"
+" json TEXT NOT NULL);"
+"CREATE TABLE IF NOT EXISTS traces (id INTEGER PRIMARY KEY, rid,"
+" ip TEXT NOT NULL, node TEXT, src TEXT, method TEXT, stop TEXT,"
+" hop_count INTEGER, ts TEXT, json TEXT NOT NULL);"
+"CREATE TABLE IF NOT EXISTS hops (trace_id INTEGER NOT NULL"
+" REFERENCES traces(id), ttl INTEGER, ip TEXT, rtt_ms REAL,"
+" icmp_type INTEGER, icmp_code INTEGER, reply_ttl INTEGER, node TEXT,"
+" src TEXT);"
+"CREATE TABLE IF NOT EXISTS links (a TEXT NOT NULL, b TEXT NOT NULL,"
+" node TEXT NOT NULL, src TEXT, count INTEGER NOT NULL, first_seen TEXT,"
+" last_seen TEXT, min_rtt_ms REAL, UNIQUE (a, b, node));"
+"CREATE TABLE IF NOT EXISTS targets (id INTEGER PRIMARY KEY, rid,"
+" ip TEXT NOT NULL, node TEXT, src TEXT, via TEXT, ttl INTEGER,"
+" json TEXT NOT NULL);"
+"CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, rid, node,"
+" src, reason TEXT, json TEXT NOT NULL);"
+"CREATE TABLE IF NOT EXISTS ids (rid PRIMARY KEY,"
+" inherited INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+"CREATE INDEX IF NOT EXISTS pings_ip ON pings (ip);"
+"CREATE INDEX IF NOT EXISTS traces_ip ON traces (ip);"
+"CREATE INDEX IF NOT EXISTS hops_trace ON hops (trace_id);"
+"CREATE INDEX IF NOT EXISTS targets_ip ON targets (ip);"
+"PRAGMA user_version = 1;";
+
+enum stmt_id {
+	S_ID, S_PING, S_TRACE, S_HOP, S_LINK, S_TARGET, S_RAW, S_BEGIN,
+	S_COMMIT, S_NSTMT
+};
+
+static const char *const stmt_sql[S_NSTMT] = {
+	[S_ID] = "INSERT OR IGNORE INTO ids (rid) VALUES (?1)",
+	[S_PING] = "INSERT INTO pings (rid, ip, node, src, method, ok, sent,"
+	    " recv, rtt_ms, reply_ttl, ts, json) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_TRACE] = "INSERT INTO traces (rid, ip, node, src, method, stop,"
+	    " hop_count, ts, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_HOP] = "INSERT INTO hops (trace_id, ttl, ip, rtt_ms, icmp_type,"
+	    " icmp_code, reply_ttl, node, src) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	/* min() of SQL is NULL when either side is: coalesce keeps the
+	   known RTT when one of them is unknown. */
+	[S_LINK] = "INSERT INTO links (a, b, node, src, count, first_seen,"
+	    " last_seen, min_rtt_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)"
+	    " ON CONFLICT (a, b, node) DO UPDATE SET count = count + 1,"
+	    " first_seen = min(first_seen, excluded.first_seen),"
+	    " last_seen = max(last_seen, excluded.last_seen),"
+	    " min_rtt_ms = coalesce(min(min_rtt_ms, excluded.min_rtt_ms),"
+	    " min_rtt_ms, excluded.min_rtt_ms)",
+	[S_TARGET] = "INSERT INTO targets (rid, ip, node, src, via, ttl, json)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_RAW] = "INSERT INTO raw (rid, node, src, reason, json)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_BEGIN] = "BEGIN",
+	[S_COMMIT] = "COMMIT",
+};
+
+static sqlite3 *db;
+static sqlite3_stmt *stmt[S_NSTMT];
+static char cur_path[PATH_MAX];	/* the current file */
+static uint64_t cur_created_ms;	/* from its name */
+
+static _Noreturn void
+db_fail(const char *what)
+{
+	hm_errx(HM_EXIT_FAIL, "%s: %s: %s", cur_path, what,
+	    db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+static void
+db_exec(const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		db_fail(sql);
+}
+
+static sqlite3_int64
+db_int(const char *sql)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 v = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		db_fail(sql);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+db_open(const char *path)
+{
+	size_t i;
+
+	snprintf(cur_path, sizeof(cur_path), "%s", path);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		db_fail("open");
+	sqlite3_busy_timeout(db, 10000);
+	/* WAL: readers (sqlite3, the manager) never block the sink.  With
+	   synchronous=NORMAL a commit survives a crash of this process (the
+	   WAL is written before COMMIT returns); only an OS crash or power
+	   loss may roll back the last batches, never corrupt the file. */
+	db_exec("PRAGMA journal_mode = WAL");
+	db_exec(sync_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL");
+	db_exec("PRAGMA cache_size = -32768");
+	if (db_int("PRAGMA user_version") > 1)
+		hm_errx(HM_EXIT_FAIL, "%s: made by a newer sqlsink", path);
+	db_exec(schema);
+	for (i = 0; i < S_NSTMT; i++)
+		if (sqlite3_prepare_v3(db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &stmt[i], NULL) != SQLITE_OK)
+			db_fail(stmt_sql[i]);
+}
+
+static void
+db_close(void)
+{
+	size_t i;
+
+	for (i = 0; i < S_NSTMT; i++) {
+		sqlite3_finalize(stmt[i]);
+		stmt[i] = NULL;
+	}
+	if (sqlite3_close(db) != SQLITE_OK)
+		db_fail("close");
+	db = NULL;
+}
+
+/* Run a statement whose parameters are bound, then reset it. */
+static void
+step(enum stmt_id s)
+{
+	int rc = sqlite3_step(stmt[s]);
+
+	if (rc != SQLITE_DONE)
+		db_fail(stmt_sql[s]);
+	sqlite3_reset(stmt[s]);
+	sqlite3_clear_bindings(stmt[s]);
+}
+
+/* Bind a JSON value as the SQL value closest to it; absent is NULL. */
+static void
+bind_json(enum stmt_id s, int i, const json_t *v)
+{
+	sqlite3_stmt *st = stmt[s];
+	char *text;
+
+	switch (v ? json_typeof(v) : JSON_NULL) {
+	case JSON_STRING:
+		sqlite3_bind_text(st, i, json_string_value(v),
+		    (int)json_string_length(v), SQLITE_STATIC);
+		break;
+	case JSON_INTEGER:
+		sqlite3_bind_int64(st, i, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		sqlite3_bind_double(st, i, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		sqlite3_bind_int(st, i, 1);
+		break;
+	case JSON_FALSE:
+		sqlite3_bind_int(st, i, 0);
+		break;
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		sqlite3_bind_text(st, i, text, -1, free);
+		break;
+	default:
+		sqlite3_bind_null(st, i);
+	}
+}
+
+static void
+bind_member(enum stmt_id s, int i, const json_t *obj, const char *key)
+{
+	bind_json(s, i, json_object_get(obj, key));
+}
+
+static void
+bind_text(enum stmt_id s, int i, const struct item *it)
+{
+	sqlite3_bind_text(stmt[s], i, it->text, (int)it->len, SQLITE_STATIC);
+}
+
+/* The columns every table starts with: rid, ip, node, src. */
+static void
+bind_head(enum stmt_id s, const struct item *it)
+{
+	bind_json(s, 1, it->rid);
+	bind_json(s, 2, it->ip);
+	bind_json(s, 3, it->node);
+	bind_json(s, 4, it->src);
+}
+
+static void
+store_ping(const struct item *it)
+{
+	const json_t *p = it->ping;
+
+	bind_head(S_PING, it);
+	bind_member(S_PING, 5, p, "method");
+	bind_member(S_PING, 6, p, "ok");
+	bind_member(S_PING, 7, p, "sent");
+	bind_member(S_PING, 8, p, "recv");
+	bind_member(S_PING, 9, p, "rtt_ms");
+	bind_member(S_PING, 10, p, "reply_ttl");
+	bind_member(S_PING, 11, p, "ts");
+	bind_text(S_PING, 12, it);
+	step(S_PING);
+	m_pings++;
+}
+
+/* A responsive hop, for links. */
+struct rhop {
+	json_int_t ttl;
+	const char *ip;
+	const json_t *rtt;
+};
+
+/* Responsive hops with an integer TTL, sorted by TTL (stable). */
+static size_t
+responsive_hops(const json_t *hops, struct rhop *out, size_t max)
+{
+	size_t i, n = 0;
+	const json_t *h;
+
+	json_array_foreach(hops, i, h) {
+		const json_t *ttl = json_object_get(h, "ttl");
+		const json_t *ip = json_object_get(h, "ip");
+		size_t j;
+
+		if (n == max || !json_is_integer(ttl) || !json_is_string(ip))
+			continue;
+		for (j = n; j > 0 && out[j - 1].ttl > json_integer_value(ttl);
+		    j--)
+			out[j] = out[j - 1];
+		out[j].ttl = json_integer_value(ttl);
+		out[j].ip = json_string_value(ip);
+		out[j].rtt = json_object_get(h, "rtt_ms");
+		n++;
+	}
+	return n;
+}
+
+static void
+store_link(const struct item *it, const struct rhop *a, const struct rhop *b,
+    const json_t *seen)
+{
+	sqlite3_bind_text(stmt[S_LINK], 1, a->ip, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt[S_LINK], 2, b->ip, -1, SQLITE_STATIC);
+	/* NULLs are distinct to UNIQUE: a missing node is "". */
+	if (it->node != NULL)
+		bind_json(S_LINK, 3, it->node);
+	else
+		sqlite3_bind_text(stmt[S_LINK], 3, "", 0, SQLITE_STATIC);
+	bind_json(S_LINK, 4, it->src);
+	bind_json(S_LINK, 5, seen);
+	bind_json(S_LINK, 6, b->rtt);
+	step(S_LINK);
+	m_links++;
+}
+
+/*
+ * Links: each pair of responsive hops a, b with ttl(b) = ttl(a) + 1, once
+ * per trace (a loop may show a pair twice).  A silent hop leaves a TTL
+ * gap, so it breaks the chain instead of joining its neighbours.
+ */
+static void
+store_links(const struct item *it, const json_t *hops, const json_t *seen)
+{
+	struct rhop h[256];
+	const char *done[256][2];
+	size_t n = responsive_hops(hops, h, 256), ndone = 0, i, j, k;
+
+	for (i = 0; i < n; i++) {
+		for (j = i + 1; j < n && h[j].ttl <= h[i].ttl + 1; j++) {
+			if (h[j].ttl != h[i].ttl + 1 ||
+			    strcmp(h[i].ip, h[j].ip) == 0)
+				continue;
+			for (k = 0; k < ndone; k++)
+				if (strcmp(done[k][0], h[i].ip) == 0 &&
+				    strcmp(done[k][1], h[j].ip) == 0)
+					break;
+			if (k < ndone)
+				continue;
+			if (ndone < 256) {
+				done[ndone][0] = h[i].ip;
+				done[ndone++][1] = h[j].ip;
+			}
+			store_link(it, &h[i], &h[j], seen);
+		}
+	}
+}
+
+static void
+store_trace(const struct item *it)
+{
+	const json_t *t = it->trace, *hops = json_object_get(t, "hops");
+	const json_t *ts = json_object_get(t, "ts"), *h;
+	json_t *now = NULL;
+	sqlite3_int64 trace_id;
+	size_t i;
+
+	bind_head(S_TRACE, it);
+	bind_member(S_TRACE, 5, t, "method");
+	bind_member(S_TRACE, 6, t, "stop");
+	if (json_is_array(hops))
+		sqlite3_bind_int64(stmt[S_TRACE], 7,
+		    (sqlite3_int64)json_array_size(hops));
+	bind_json(S_TRACE, 8, ts);
+	bind_text(S_TRACE, 9, it);
+	step(S_TRACE);
+	m_traces++;
+	if (!json_is_array(hops))
+		return;
+	trace_id = sqlite3_last_insert_rowid(db);
+	json_array_foreach(hops, i, h) {
+		if (!json_is_object(h))
+			continue;
+		sqlite3_bind_int64(stmt[S_HOP], 1, trace_id);
+		bind_member(S_HOP, 2, h, "ttl");
+		bind_member(S_HOP, 3, h, "ip");
+		bind_member(S_HOP, 4, h, "rtt_ms");
+		bind_member(S_HOP, 5, h, "icmp_type");
+		bind_member(S_HOP, 6, h, "icmp_code");
+		bind_member(S_HOP, 7, h, "reply_ttl");
+		bind_json(S_HOP, 8, it->node);
+		bind_json(S_HOP, 9, it->src);
+		step(S_HOP);
+		m_hops++;
+	}
+	/* A trace without a time stamp is seen when it is stored. */
+	if (!json_is_string(ts)) {
+		char buf[32];
+
+		hm_timestamp(buf, sizeof(buf));
+		ts = now = json_string(buf);
+	}
+	store_links(it, hops, ts);
+	json_decref(now);
+}
+
+static void
+store_target(const struct item *it)
+{
+	bind_head(S_TARGET, it);
+	bind_member(S_TARGET, 5, it->obj, "via");
+	bind_member(S_TARGET, 6, it->obj, "ttl");
+	bind_text(S_TARGET, 7, it);
+	step(S_TARGET);
+	m_targets++;
+}
+
+static void
+store_raw(const struct item *it)
+{
+	bind_json(S_RAW, 1, it->rid);
+	bind_json(S_RAW, 2, it->node);
+	bind_json(S_RAW, 3, it->src);
+	sqlite3_bind_text(stmt[S_RAW], 4, it->reason, -1, SQLITE_STATIC);
+	bind_text(S_RAW, 5, it);
+	step(S_RAW);
+	m_raw++;
+}
+
+/* Store one record; 0 when its id was stored before. */
+static int
+store(const struct item *it)
+{
+	if (it->rid != NULL) {
+		bind_json(S_ID, 1, it->rid);
+		step(S_ID);
+		if (sqlite3_changes(db) == 0)
+			return 0;
+	}
+	switch (it->kind) {
+	case K_PROBED:
+		if (it->ping != NULL)
+			store_ping(it);
+		if (it->trace != NULL)
+			store_trace(it);
+		break;
+	case K_TARGET:
+		store_target(it);
+		break;
+	case K_RAW:
+		store_raw(it);
+		break;
+	}
+	return 1;
+}
+
+/* ---- rotation ---- */
+
+static const char *db_link;		/* the stable name, a symlink */
+static char db_dir[PATH_MAX];		/* its directory, "" or ending in / */
+static char db_stem[NAME_MAX + 1], db_ext[NAME_MAX + 1];
+
+#define STAMP_LEN 20			/* 20261125T201500.123Z */
+
+static void
+names_init(const char *link)
+{
+	const char *base = strrchr(link, '/'), *dot;
+
+	db_link = link;
+	base = base ? base + 1 : link;
+	if (*base == '\0' || strlen(base) > NAME_MAX - STAMP_LEN - 2)
+		hm_errx(HM_EXIT_USAGE, "bad database name: %s", link);
+	snprintf(db_dir, sizeof(db_dir), "%.*s", (int)(base - link), link);
+	dot = strrchr(base, '.');
+	if (dot == NULL || dot == base)
+		dot = base + strlen(base);
+	snprintf(db_stem, sizeof(db_stem), "%.*s", (int)(dot - base), base);
+	snprintf(db_ext, sizeof(db_ext), "%s", dot);
+}
+
+/* The time in a rotated file's base name, or 0 if it is not one of ours. */
+static uint64_t
+name_time(const char *base)
+{
+	size_t sl = strlen(db_stem), el = strlen(db_ext), n = strlen(base);
+	const char *s = base + sl + 1;
+	struct tm tm;
+	char *end;
+
+	if (n != sl + 1 + STAMP_LEN + el || strncmp(base, db_stem, sl) != 0 ||
+	    base[sl] != '-' || strcmp(base + n - el, db_ext) != 0)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y%m%dT%H%M%S", &tm);
+	if (end != s + 15 || end[0] != '.' || end[4] != 'Z' ||
+	    strspn(end + 1, "0123456789") < 3)
+		return 0;
+	return (uint64_t)timegm(&tm) * 1000 +
+	    (uint64_t)((end[1] - '0') * 100 + (end[2] - '0') * 10 +
+	    (end[3] - '0'));
+}
+
+static void
+name_for(uint64_t ms, char *buf, size_t size)
+{
+	time_t sec = (time_t)(ms / 1000);
+	char stamp[32];
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	snprintf(buf, size, "%s-%s.%03uZ%s", db_stem, stamp,
+	    (unsigned)(ms % 1000), db_ext);
+}
+
+/* Point the stable name at base, atomically (rename over it). */
+static void
+point_link(const char *base)
+{
+	char tmp[PATH_MAX + 32];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", db_link, (long)getpid());
+	unlink(tmp);
+	if (symlink(base, tmp) != 0 || rename(tmp, db_link) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", db_link);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+remove_db_file(const char *base)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char path[PATH_MAX * 2];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s%s", db_dir, base, suffix[i]);
+		if (unlink(path) != 0 && errno != ENOENT)
+			SAY("%s: %s", path, strerror(errno));
+	}
+	if (verbose)
+		SAY("removed %s%s", db_dir, base);
+}
+
+/* Keep the newest `keep` files of the series; never the current one. */
+static void
+prune(void)
+{
+	const char *cur = strrchr(cur_path, '/');
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	DIR *d = opendir(*db_dir ? db_dir : ".");
+
+	if (d == NULL) {
+		SAY("%s: %s", *db_dir ? db_dir : ".", strerror(errno));
+		return;
+	}
+	cur = cur ? cur + 1 : cur_path;
+	while ((de = readdir(d)) != NULL) {
+		if (name_time(de->d_name) == 0)
+			continue;
+		if (n == cap && (names = realloc(names,
+		    (cap = cap ? 2 * cap : 16) * sizeof(*names))) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+		if ((names[n++] = strdup(de->d_name)) == NULL)
+			hm_err(HM_EXIT_FAIL, "strdup");
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 0; i < n; i++) {
+		if (i + keep < n && strcmp(names[i], cur) != 0)
+			remove_db_file(names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/*
+ * Start a new file, named after now (later than the current one even if
+ * the clock stepped back), carry over the ids the old file learnt itself,
+ * and point the stable name at it.
+ */
+static void
+rotate_to_new(const char *why)
+{
+	char base[2 * NAME_MAX + 64], path[PATH_MAX * 2], prev[PATH_MAX];
+	uint64_t ms = hm_now_ms();
+	struct stat sb;
+
+	if (ms <= cur_created_ms)
+		ms = cur_created_ms + 1;
+	for (;; ms++) {
+		name_for(ms, base, sizeof(base));
+		snprintf(path, sizeof(path), "%s%s", db_dir, base);
+		if (lstat(path, &sb) != 0)
+			break;
+	}
+	prev[0] = '\0';
+	if (db != NULL) {
+		snprintf(prev, sizeof(prev), "%s", cur_path);
+		db_close();
+	}
+	db_open(path);
+	cur_created_ms = ms;
+	if (prev[0] != '\0') {
+		/* Ids the old file inherited itself are not passed on again,
+		   so the set stays bounded: a retry is caught within about
+		   two files' time. */
+		char *sql = sqlite3_mprintf("ATTACH %Q AS prev;"
+		    "INSERT OR IGNORE INTO ids (rid, inherited) SELECT rid, 1"
+		    " FROM prev.ids WHERE inherited = 0; DETACH prev", prev);
+
+		db_exec(sql);
+		sqlite3_free(sql);
+	}
+	point_link(base);
+	m_rotations += prev[0] != '\0';
+	if (verbose)
+		SAY("%s: new database%s%s", path, why ? ", rotated by " : "",
+		    why ? why : "");
+	prune();
+}
+
+/* Open the current file behind the stable name, or start one. */
+static void
+open_current(void)
+{
+	char target[PATH_MAX], path[PATH_MAX * 2];
+	struct stat sb;
+	ssize_t n;
+
+	if (lstat(db_link, &sb) != 0) {
+		if (errno != ENOENT)
+			hm_err(HM_EXIT_FAIL, "%s", db_link);
+		rotate_to_new(NULL);
+		return;
+	}
+	if (!S_ISLNK(sb.st_mode))
+		hm_errx(HM_EXIT_FAIL, "%s: not a symlink to a database file "
+		    "(sqlsink keeps DB as a link to the current file of a "
+		    "series; move this file away or name another DB)",
+		    db_link);
+	n = readlink(db_link, target, sizeof(target) - 1);
+	if (n < 0)
+		hm_err(HM_EXIT_FAIL, "%s", db_link);
+	target[n] = '\0';
+	if (target[0] == '/')
+		snprintf(path, sizeof(path), "%s", target);
+	else
+		snprintf(path, sizeof(path), "%s%s", db_dir, target);
+	if (stat(path, &sb) != 0) {
+		rotate_to_new(NULL);	/* dangling: start afresh */
+		return;
+	}
+	db_open(path);
+	cur_created_ms = name_time(strrchr(path, '/') ?
+	    strrchr(path, '/') + 1 : path);
+	if (cur_created_ms == 0)
+		cur_created_ms = hm_now_ms();
+	prune();
+}
+
+/* Size and age checks, after a commit. */
+static const char *
+rotation_due(void)
+{
+	if (max_size > 0 && (uint64_t)(db_int("PRAGMA page_count") *
+	    db_int("PRAGMA page_size")) >= max_size)
+		return "size";
+	if (max_age_ms > 0 && hm_now_ms() - cur_created_ms >= max_age_ms)
+		return "age";
+	return NULL;
+}
+
+/* ---- the writer thread ---- */
+
+static struct {
+	int open;
+	unsigned n, dups;
+	uint64_t deadline;
+} batch;
+
+static void
+batch_commit(void)
+{
+	if (!batch.open)
+		return;
+	step(S_COMMIT);
+	batch.open = 0;
+	m_batches++;
+	m_records += batch.n;
+	m_dups += batch.dups;
+	/* Said only now that COMMIT returned: a test may hold us to it. */
+	if (verbose)
+		SAY("%s: committed batch %" PRIu64 ": %u records, %u duplicates"
+		    " ignored (%" PRIu64 " records in total)", cur_path,
+		    m_batches, batch.n, batch.dups, m_records);
+}
+
+/* Commit, then start a new file if this one is big or old enough. */
+static void
+batch_end(void)
+{
+	const char *why;
+
+	batch_commit();
+	if ((why = rotation_due()) != NULL)
+		rotate_to_new(why);
+}
+
+static void
+batch_add(const struct item *it)
+{
+	if (!batch.open) {
+		step(S_BEGIN);
+		batch.open = 1;
+		batch.n = batch.dups = 0;
+		batch.deadline = hm_mono_ms() + interval_ms;
+	}
+	if (store(it))
+		batch.n++;
+	else
+		batch.dups++;
+	if (batch.n + batch.dups >= batch_max)
+		batch_end();
+}
+
+/* hm_metrics_write(0) looks at the clock only every 1024 calls; the
+   writer may be idle, so it keeps its own time. */
+static void
+metrics_tick(void)
+{
+	static uint64_t last;
+	uint64_t now = hm_mono_ms();
+
+	if (now - last >= 5000) {
+		last = now;
+		hm_metrics_write(1);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct item *items[512];
+	int done = 0, hup;
+	size_t n, i;
+
+	(void)arg;
+	while (!done) {
+		n = queue_take(items, 512, batch.open ? batch.deadline : 0,
+		    &done, &hup);
+		for (i = 0; i < n; i++) {
+			batch_add(items[i]);
+			item_free(items[i]);
+		}
+		if (batch.open && (done || hm_mono_ms() >= batch.deadline))
+			batch_end();
+		if (hup) {
+			batch_commit();
+			rotate_to_new("signal");
+		}
+		metrics_tick();
+	}
+	return NULL;
+}
+
+/* ---- the readers: standard input and socket connections ---- */
+
+struct source {
+	int fd, is_conn;
+	char name[PATH_MAX + 32];
+	unsigned long lineno;
+	char *buf;
+	size_t cap, start, end;
+	int skipping;		/* inside an over-long line */
+};
+
+static struct item *pending[256];
+static size_t npending;
+
+static void
+flush_pending(void)
+{
+	queue_put(pending, npending);
+	npending = 0;
+}
+
+static void
+bad_line(const struct source *s, unsigned long lineno, const char *why)
+{
+	flockfile(stderr);
+	hm_linewarn(s->name, lineno, "%s", why);
+	funlockfile(stderr);
+	__atomic_fetch_add(&m_bad, 1, __ATOMIC_RELAXED);
+	if (hm_opt.strict) {
+		strict_stopped = 1;
+		hm_stop = 1;
+	}
+}
+
+static void
+handle_line(struct source *s, char *line, size_t len)
+{
+	struct item *it;
+	const char *why;
+
+	s->lineno++;
+	__atomic_fetch_add(&m_lines, 1, __ATOMIC_RELAXED);
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len > hm_opt.maxline) {
+		bad_line(s, s->lineno, "line too long, skipped");
+		return;
+	}
+	if ((it = parse_line(line, len, &why)) == NULL) {
+		if (why != NULL)
+			bad_line(s, s->lineno, why);
+		return;
+	}
+	pending[npending++] = it;
+	if (npending == sizeof(pending) / sizeof(pending[0]))
+		flush_pending();
+}
+
+/* Hand over every whole line in the buffer; skip over-long ones. */
+static void
+split_lines(struct source *s, size_t scan)
+{
+	char *nl;
+
+	while ((nl = memchr(s->buf + scan, '\n', s->end - scan)) != NULL) {
+		size_t len = (size_t)(nl - (s->buf + s->start));
+
+		if (strict_stopped)
+			break;
+		if (s->skipping)
+			s->skipping = 0;	/* the tail of a long line */
+		else
+			handle_line(s, s->buf + s->start, len);
+		s->start = scan = (size_t)(nl - s->buf) + 1;
+	}
+	if (!s->skipping && s->end - s->start > hm_opt.maxline + 1) {
+		/* No newline within the limit: report it now, then drop
+		   bytes until its end, so memory stays bounded. */
+		s->lineno++;
+		__atomic_fetch_add(&m_lines, 1, __ATOMIC_RELAXED);
+		bad_line(s, s->lineno, "line too long, skipped");
+		s->skipping = 1;
+	}
+	if (s->skipping)
+		s->start = s->end;
+	if (s->start == s->end)
+		s->start = s->end = 0;
+}
+
+/* At the end of a source: what is left has no newline. */
+static void
+finish_source(struct source *s, const char *how)
+{
+	size_t left = s->end - s->start;
+
+	if (left == 0 || s->skipping)
+		return;
+	if (!s->is_conn) {
+		/* A file's last line without a newline is a line, as for
+		   every filter. */
+		handle_line(s, s->buf + s->start, left);
+		return;
+	}
+	__atomic_fetch_add(&m_torn, 1, __ATOMIC_RELAXED);
+	s->lineno++;
+	{
+		char why[96];
+
+		snprintf(why, sizeof(why), "torn last line (%zu bytes without "
+		    "a newline) %s, not stored", left, how);
+		bad_line(s, s->lineno, why);
+	}
+}
+
+/* Read what is there; 0 when the source is finished. */
+static int
+read_source(struct source *s)
+{
+	size_t limit = hm_opt.maxline + 2 + 65536;
+	ssize_t n;
+
+	if (s->start > 0 && s->end == s->cap) {
+		memmove(s->buf, s->buf + s->start, s->end - s->start);
+		s->end -= s->start;
+		s->start = 0;
+	}
+	if (s->end == s->cap && s->cap < limit) {
+		s->cap = s->cap * 2 < limit ? s->cap * 2 : limit;
+		if ((s->buf = realloc(s->buf, s->cap)) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+	}
+	n = read(s->fd, s->buf + s->end, s->cap - s->end);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 1;
+		SAY("%s: %s", s->name, strerror(errno));
+		finish_source(s, "after a read error");
+		return 0;
+	}
+	if (n == 0) {
+		finish_source(s, "at disconnect");
+		return 0;
+	}
+	s->end += (size_t)n;
+	split_lines(s, s->end - (size_t)n);
+	return 1;
+}
+
+static struct source *
+source_new(int fd, int is_conn, size_t cap)
+{
+	struct source *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->buf = malloc(cap)) == NULL)
+		hm_err(HM_EXIT_FAIL, "malloc");
+	s->fd = fd;
+	s->is_conn = is_conn;
+	s->cap = cap;
+	return s;
+}
+
+static void
+source_free(struct source *s)
+{
+	if (s->fd > 0)
+		close(s->fd);
+	free(s->buf);
+	free(s);
+}
+
+/* ---- the listening socket ---- */
+
+static int
+listen_open(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		hm_errx(HM_EXIT_USAGE, "socket path is too long: %s", path);
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		hm_err(HM_EXIT_FAIL, "socket");
+	/* A socket file left by a dead sink is replaced; a live one is not. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		hm_errx(HM_EXIT_FAIL, "%s: another process is listening", path);
+	if (errno == ECONNREFUSED) {
+		struct stat sb;
+
+		if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			unlink(path);
+	}
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    listen(fd, 128) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", path);
+	return fd;
+}
+
+/* Accept all waiting connections; -1 when out of descriptors. */
+static int
+accept_all(int lfd, struct source ***conns, size_t *nconns, size_t *cap)
+{
+	static unsigned long serial;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct source *s;
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+	    >= 0) {
+		if (*nconns == *cap && (*conns = realloc(*conns,
+		    (*cap = *cap ? *cap * 2 : 16) * sizeof(**conns))) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+		s = source_new(fd, 1, 16384);
+		snprintf(s->name, sizeof(s->name), "%s#%lu", listen_path,
+		    ++serial);
+		(*conns)[(*nconns)++] = s;
+		m_conns++;
+		m_conns_open++;
+		if (verbose) {
+			memset(&cred, 0, sizeof(cred));
+			getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+			SAY("%s: connected (pid %ld, uid %ld)", s->name,
+			    (long)cred.pid, (long)cred.uid);
+		}
+	}
+	if (errno == EMFILE || errno == ENFILE) {
+		SAY("%s: accept: %s", listen_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the reader loop ---- */
+
+static struct source *in_stdin;
+static struct source **conns;
+static size_t nconns, conncap;
+static int lfd = -1;
+
+static void
+close_conn(size_t i)
+{
+	if (verbose)
+		SAY("%s: closed after %lu lines", conns[i]->name,
+		    conns[i]->lineno);
+	source_free(conns[i]);
+	conns[i] = conns[--nconns];
+	m_conns_open--;
+}
+
+static void
+reader_loop(const sigset_t *unblocked)
+{
+	struct pollfd *pfd = NULL;
+	size_t npfd = 0, n, i, base;
+	uint64_t paused_until = 0;
+
+	while (!hm_stop) {
+		int timeout = -1;
+		struct timespec ts, *tsp = NULL;
+
+		if (hm_hup) {
+			hm_hup = 0;
+			queue_flag(&q.rotate);
+		}
+		n = 0;
+		if (npfd < nconns + 2 &&
+		    (pfd = realloc(pfd, (npfd = nconns + 16) *
+		    sizeof(*pfd))) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+		if (in_stdin != NULL)
+			pfd[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		if (lfd >= 0 && hm_mono_ms() >= paused_until)
+			pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		else if (lfd >= 0)
+			timeout = 1000;
+		base = n;
+		for (i = 0; i < nconns; i++)
+			pfd[n++] = (struct pollfd){ .fd = conns[i]->fd,
+			    .events = POLLIN };
+		if (n == 0)
+			break;		/* stdin done, not listening */
+		/* About to wait: the writer gets what we have. */
+		flush_pending();
+		if (timeout >= 0) {
+			ts = (struct timespec){ timeout / 1000, 0 };
+			tsp = &ts;
+		}
+		if (ppoll(pfd, n, tsp, unblocked) < 0) {
+			if (errno == EINTR)
+				continue;
+			hm_err(HM_EXIT_FAIL, "poll");
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (pfd[i].fd == lfd && i < base) {
+				if (accept_all(lfd, &conns, &nconns,
+				    &conncap) < 0)
+					paused_until = hm_mono_ms() + 1000;
+			} else if (i < base) {
+				if (!read_source(in_stdin)) {
+					source_free(in_stdin);
+					in_stdin = NULL;
+				}
+			}
+		}
+		/* Connections last: close_conn reorders the array. */
+		for (i = n; i-- > base;)
+			if (pfd[i].revents != 0 && !read_source(conns[i - base]))
+				close_conn(i - base);
+	}
+	flush_pending();
+	free(pfd);
+}
+
+/* Stop: lines already read are stored, half lines are reported. */
+static void
+readers_close(void)
+{
+	while (nconns > 0) {
+		finish_source(conns[nconns - 1], "at shutdown");
+		close_conn(nconns - 1);
+	}
+	if (in_stdin != NULL) {
+		source_free(in_stdin);
+		in_stdin = NULL;
+	}
+	flush_pending();
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(listen_path);
+	}
+	free(conns);
+}
+
+static void
+metrics_init(void)
+{
+	static const struct {
+		const char *name;
+		enum hm_metric_type type;
+		const char *help;
+		const uint64_t *v;
+	} m[] = {
+		{ "lines_in", HM_COUNTER, "lines read", &m_lines },
+		{ "lines_bad", HM_COUNTER, "lines reported and skipped", &m_bad },
+		{ "lines_torn", HM_COUNTER, "torn last lines of connections",
+		    &m_torn },
+		{ "records_committed", HM_COUNTER, "records in committed batches",
+		    &m_records },
+		{ "records_duplicate", HM_COUNTER,
+		    "records ignored: their id was stored before", &m_dups },
+		{ "batches_committed", HM_COUNTER, "transactions committed",
+		    &m_batches },
+		{ "rows_pings", HM_COUNTER, "ping rows inserted", &m_pings },
+		{ "rows_traces", HM_COUNTER, "trace rows inserted", &m_traces },
+		{ "rows_hops", HM_COUNTER, "hop rows inserted", &m_hops },
+		{ "links_seen", HM_COUNTER, "link observations upserted",
+		    &m_links },
+		{ "rows_targets", HM_COUNTER, "target rows inserted",
+		    &m_targets },
+		{ "rows_raw", HM_COUNTER, "raw rows inserted", &m_raw },
+		{ "rotations", HM_COUNTER, "database files rotated",
+		    &m_rotations },
+		{ "connections", HM_COUNTER, "socket connections accepted",
+		    &m_conns },
+		{ "connections_open", HM_GAUGE, "socket connections open",
+		    &m_conns_open },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		hm_metric(m[i].name, m[i].type, m[i].help, m[i].v);
+}
+
+static void
+parse_options(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "batch", required_argument, NULL, 'b' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
+		{ "max-size", required_argument, NULL, 's' },
+		{ "max-age", required_argument, NULL, 'a' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "sync", required_argument, NULL, OPT_SYNC },
+		{ "verbose", no_argument, NULL, 'v' },
+		HM_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "b:i:l:s:a:k:v"
+	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (hm_common_option(c, optarg, usage))
+			continue;
+		switch (c) {
+		case 'b':
+			batch_max = (unsigned)hm_parse_uint(optarg, 1, 1000000,
+			    "batch");
+			break;
+		case 'i':
+			interval_ms = hm_parse_duration(optarg, "interval");
+			if (interval_ms == 0 || interval_ms > 86400000)
+				hm_errx(HM_EXIT_USAGE, "interval value is out "
+				    "of range (1ms..1d): %s", optarg);
+			break;
+		case 'l':
+			listen_path = optarg;
+			break;
+		case OPT_NO_STDIN:
+			no_stdin = 1;
+			break;
+		case 's':
+			max_size = hm_parse_size(optarg, "max-size");
+			break;
+		case 'a':
+			max_age_ms = hm_parse_duration(optarg, "max-age");
+			break;
+		case 'k':
+			keep = (unsigned)hm_parse_uint(optarg, 1, 100000,
+			    "keep");
+			break;
+		case OPT_SYNC:
+			if (strcmp(optarg, "full") != 0 &&
+			    strcmp(optarg, "normal") != 0)
+				hm_errx(HM_EXIT_USAGE, "sync value is invalid "
+				    "(normal, full): %s", optarg);
+			sync_full = strcmp(optarg, "full") == 0;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			hm_usage_error(usage);
+		}
+	}
+	if (argc - optind > 1)
+		hm_usage_error(usage);
+	if (no_stdin && listen_path == NULL)
+		hm_errx(HM_EXIT_USAGE, "--no-stdin needs --listen");
+}
+
+int
+main(int argc, char *argv[])
+{
+	sigset_t block, old;
+	pthread_t writer;
+
+	hm_setprog(argv);
+	parse_options(argc, argv);
+	names_init(optind < argc ? argv[optind] : "map.db");
+	hm_signals_init(1);
+	signal(SIGPIPE, SIG_IGN);
+	metrics_init();
+	queue_init();
+	/* With fd 0 closed, a socket could take it and pose as stdin. */
+	if (fcntl(0, F_GETFD) < 0 && open("/dev/null", O_RDONLY) != 0)
+		hm_err(HM_EXIT_FAIL, "/dev/null");
+	open_current();
+	if (listen_path != NULL)
+		lfd = listen_open(listen_path);
+	if (!no_stdin)
+		in_stdin = source_new(0, 0, 256 * 1024);
+	if (in_stdin != NULL)
+		snprintf(in_stdin->name, sizeof(in_stdin->name), "(stdin)");
+
+	/* Signals reach the main thread only, inside ppoll(), so a stop or
+	   a HUP is never lost between a flag check and the wait. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (pthread_create(&writer, NULL, writer_main, NULL) != 0)
+		hm_errx(HM_EXIT_FAIL, "cannot start the writer thread");
+	reader_loop(&old);
+	readers_close();
+	queue_flag(&q.done);
+	pthread_join(writer, NULL);
+	db_close();
+	if (verbose)
+		SAY("%" PRIu64 " records stored in %" PRIu64 " batches, %" PRIu64
+		    " duplicates ignored, %" PRIu64 " bad lines", m_records,
+		    m_batches, m_dups, m_bad);
+	hm_exit(m_bad > 0 || strict_stopped ? HM_EXIT_BADINPUT : HM_EXIT_OK);
+}
