@@ -1,0 +1,130 @@
+/*
+ * probe_sock.c: the sockets probes go out on.
+ *
+ * A raw ICMP socket when we hold CAP_NET_RAW; otherwise the ICMP datagram
+ * ("ping") socket that Linux gives to the groups in
+ * net.ipv4.ping_group_range.  The datagram socket rewrites the echo
+ * identifier to its own and delivers only replies carrying it, which is all
+ * an echo prober needs: our sequence numbers and payload pass unchanged.
+ */
+#include <errno.h>
+#include <linux/icmp.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+/* Replies come in bursts from thousands of targets: buffer plenty (the
+   kernel caps this at net.core.rmem_max, which is fine). */
+static void
+big_buffers(int fd)
+{
+	int size = 8 << 20;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+int
+probe_open_raw(int proto)
+{
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    proto);
+
+	if (fd >= 0)
+		big_buffers(fd);
+	return fd;
+}
+
+static int
+open_raw_icmp(void)
+{
+	struct icmp_filter filt;
+	int fd, saved;
+
+	if ((fd = probe_open_raw(IPPROTO_ICMP)) < 0)
+		return -1;
+	/* A raw ICMP socket sees every ICMP packet of the host; let the
+	   kernel drop all but echo replies before they cost us a read. */
+	filt.data = ~(1u << ICMP_ECHOREPLY);
+	if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &filt, sizeof(filt)) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+probe_open_icmp(int try_raw, enum probe_icmp_kind *kind, const char **why)
+{
+	int fd, on = 1;
+
+	if (try_raw) {
+		if ((fd = open_raw_icmp()) >= 0) {
+			*kind = PROBE_ICMP_RAW;
+			return fd;
+		}
+		/* EPERM/EACCES: the capability was not effective after all
+		   (a user namespace, a security module); try without. */
+		if (errno != EPERM && errno != EACCES) {
+			*why = "cannot open a raw ICMP socket";
+			return -1;
+		}
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_ICMP);
+	if (fd < 0) {
+		switch (errno) {
+		case EACCES:
+		case EPERM:
+			/* Our group is outside net.ipv4.ping_group_range. */
+			*why = "no CAP_NET_RAW for a raw socket, and "
+			    "net.ipv4.ping_group_range does not include our "
+			    "group for an ICMP datagram socket (run as root, "
+			    "grant cap_net_raw+p to the program, or widen "
+			    "ping_group_range)";
+			break;
+		case EPROTONOSUPPORT:
+		case EAFNOSUPPORT:
+		case ESOCKTNOSUPPORT:
+			/* A kernel built without ping sockets. */
+			*why = "no CAP_NET_RAW for a raw socket, and this "
+			    "kernel has no ICMP datagram sockets";
+			break;
+		default:
+			*why = "cannot open an ICMP datagram socket";
+		}
+		return -1;
+	}
+	big_buffers(fd);
+	/* The reply's TTL comes as ancillary data: there is no IP header. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on));
+	*kind = PROBE_ICMP_DGRAM;
+	return fd;
+}
+
+int
+probe_source_addr(uint32_t dst, uint32_t *src)
+{
+	static int fd = -1;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	/* One UDP socket, reconnected per question: connect() only asks the
+	   routing table, and needs no privilege. */
+	if (fd < 0 && (fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);
+	sin.sin_addr.s_addr = htonl(dst);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+		return -1;
+	*src = ntohl(sin.sin_addr.s_addr);
+	return 0;
+}

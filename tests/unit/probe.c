@@ -1,0 +1,121 @@
+/* Unit tests for the probing helpers: SipHash against its reference
+   vector, the internet checksum, the token bucket, RTT formatting and the
+   record writer that splices a result in. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hopmap.h"
+#include "probe.h"
+#include "tap.h"
+
+static void
+test_siphash(void)
+{
+	struct probe_key k;
+	uint8_t key[16], in[15];
+	size_t i;
+
+	/* The paper's test vector: key 00..0f, message 00..0e. */
+	for (i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (i = 0; i < 15; i++)
+		in[i] = (uint8_t)i;
+	memcpy(&k.k0, key, 8);
+	memcpy(&k.k1, key + 8, 8);
+	CHECK(probe_siphash(&k, in, 15) == 0xa129ca6149be45e5ull,
+	    "siphash-2-4 reference vector");
+	CHECK(probe_siphash(&k, in, 0) == 0x726fdb47dd0e0e31ull,
+	    "siphash-2-4 of the empty message");
+}
+
+static void
+test_cksum(void)
+{
+	/* An echo request header, id 0x1234 seq 1, checksum field zero. */
+	uint8_t pkt[8] = { 8, 0, 0, 0, 0x12, 0x34, 0, 1 };
+	uint16_t c = probe_cksum(pkt, sizeof(pkt));
+
+	memcpy(pkt + 2, &c, 2);
+	CHECK(pkt[2] == 0xe5 && pkt[3] == 0xca, "checksum of an echo header");
+	CHECK(probe_cksum(pkt, sizeof(pkt)) == 0,
+	    "a packet with its checksum sums to zero");
+	CHECK(probe_cksum("\x01", 1) == (uint16_t)~1u,
+	    "odd length pads with zero");
+}
+
+static void
+test_bucket(void)
+{
+	struct probe_bucket b;
+	uint64_t t = 1000000000ull;
+	int n = 0, i;
+
+	probe_bucket_init(&b, 1000, 10, t);
+	for (i = 0; i < 100; i++)
+		n += probe_bucket_take(&b, t);
+	CHECK(n == 1, "a new bucket holds one token, not a burst (%d)", n);
+	CHECK(probe_bucket_wait(&b, t) > 0 &&
+	    probe_bucket_wait(&b, t) <= 1000001, "wait for the next token");
+	n = 0;
+	for (i = 0; i < 100; i++)
+		n += probe_bucket_take(&b, t + 1000000000ull);
+	CHECK(n == 10, "a second later the bucket is full at its burst (%d)",
+	    n);
+	n = 0;
+	for (i = 0; i < 1000; i++)
+		n += probe_bucket_take(&b, t + 1000000000ull + i * 100000ull);
+	CHECK(n >= 99 && n <= 101, "100 tokens in 0.1 s at 1000/s (%d)", n);
+}
+
+static void
+test_ms(void)
+{
+	static const struct { double v; const char *s; } cases[] = {
+		{ 0.41, "0.41" }, { 0.4104, "0.41" }, { 12.3, "12.3" },
+		{ 0.0004, "0" }, { 0.0006, "0.001" }, { 1000, "1000" },
+		{ 123.4567, "123.457" }, { -1, "0" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[32];
+		size_t pos = 0;
+
+		probe_json_ms(buf, sizeof(buf), &pos, cases[i].v);
+		CHECK(strcmp(buf, cases[i].s) == 0 && pos == strlen(buf),
+		    "ms %g prints as %s (%s)", cases[i].v, cases[i].s, buf);
+	}
+}
+
+static void
+test_write_with(void)
+{
+	json_t *o = json_pack("{s:s,s:f,s:i}", "ip", "1.2.3.4", "x", 0.1,
+	    "ping", 5);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	probe_json_write_with(fp, o, "ping", "{\"ok\":true}");
+	json_decref(o);
+	o = json_object();
+	probe_json_write_with(fp, o, "k", "1");
+	json_decref(o);
+	fclose(fp);
+	CHECK(strcmp(text, "{\"ip\":\"1.2.3.4\",\"x\":0.10000000000000001,"
+	    "\"ping\":{\"ok\":true}}\n{\"k\":1}\n") == 0,
+	    "result spliced last, old member replaced, other numbers kept: %s",
+	    text);
+	free(text);
+}
+
+int
+main(void)
+{
+	test_siphash();
+	test_cksum();
+	test_bucket();
+	test_ms();
+	test_write_with();
+	return tap_failed ? 1 : 0;
+}
