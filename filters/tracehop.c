@@ -1,0 +1,407 @@
+/*
+ * tracehop: Paris traceroute of the targets in a record stream.
+ *
+ * Records whose "ping" says ok (or that have no "ping") are traced and
+ * written back with "trace" added; everything else passes through byte for
+ * byte, so `icmpprobe | tracehop | sqlsink` stores every record.  Many
+ * traces run at once under one probe rate (the engine in lib/trace_*.c);
+ * records come out as their traces end, so the output order is not the
+ * input order.
+ *
+ * Privilege: the raw sockets are opened first, with CAP_NET_RAW alone, and
+ * every capability is dropped (and --user switched to) before any input is
+ * read.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hopmap.h"
+#include "probe.h"
+#include "trace.h"
+
+static const char usage[] =
+"usage: tracehop [-m METHOD] [-f TTL] [-M TTL] [-q N] [-w WAIT] [-g N]\n"
+"                [-r PPS] [-n N] [-p PORT] [--window N] [--node NAME]\n"
+"                [--user USER] [--metrics FILE] [--strict] [FILE...]\n"
+"Paris traceroute to the target records that answered ping.\n"
+"  -m, --method METHOD  icmp-paris (default), udp-paris or tcp-paris\n"
+"  -f, --first-ttl TTL  first TTL probed, 1..255 (default 1)\n"
+"  -M, --max-ttl TTL    last TTL probed, 1..255 (default 30)\n"
+"  -q, --queries N      probes per hop, 1..16 (default 1)\n"
+"  -w, --wait WAIT      how long a probe may take, e.g. 500ms (default 1s)\n"
+"  -g, --gap-limit N    stop after N silent hops in a row (default 5)\n"
+"  -r, --rate PPS       probes per second, all traces (default 100)\n"
+"  -n, --in-flight N    traces probed at once, 1..16384 (default 64)\n"
+"  -p, --port PORT      destination port for udp-paris (default 33435)\n"
+"                       and tcp-paris (default 80)\n"
+"      --window N       TTLs of one trace in flight at once (default 1)\n"
+"      --node NAME      vantage point name for \"node\" (default hostname)\n"
+"      --user USER      switch to USER once the sockets are open\n"
+HM_COMMON_HELP;
+
+enum {
+	OPT_WINDOW = HM_OPT_FIRST_PRIVATE,
+	OPT_NODE,
+	OPT_USER
+};
+
+static const char *node_name, *run_user;
+static uint64_t records_in, records_traced, records_passed;
+
+/* A growing buffer for the "trace" member's text. */
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void
+text_add(struct text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			hm_errx(HM_EXIT_FAIL, "vsnprintf failed");
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		t->cap = 2 * t->cap + (size_t)n + 1;
+		if ((t->buf = realloc(t->buf, t->cap)) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+	}
+}
+
+static void
+text_ms(struct text *t, uint32_t us)
+{
+	char num[32];
+	size_t pos = 0;
+
+	probe_json_ms(num, sizeof(num), &pos, us / 1000.0);
+	text_add(t, "%s", num);
+}
+
+/* One hop entry: the replies of TTL ttl that came from r[k].from. */
+static void
+hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
+    unsigned queries)
+{
+	const struct trace_reply *a = &r[k];
+	uint32_t best = a->rtt_us;
+	char ip[16];
+	size_t i;
+
+	for (i = k; i < n; i++)
+		if (r[i].from == a->from && r[i].rtt_us < best)
+			best = r[i].rtt_us;
+	hm_ip_format(a->from, ip);
+	text_add(t, "{\"ttl\":%u,\"ip\":\"%s\",\"rtt_ms\":", a->ttl, ip);
+	text_ms(t, best);
+	if (a->is_tcp)
+		text_add(t, ",\"tcp_flags\":\"%s\"",
+		    (a->tcp_flags & 0x04) ? "RA" : "SA");
+	else
+		text_add(t, ",\"icmp_type\":%u,\"icmp_code\":%u",
+		    a->icmp_type, a->icmp_code);
+	text_add(t, ",\"reply_ttl\":%u", a->reply_ttl);
+	if (queries > 1) {
+		const char *sep = "";
+
+		text_add(t, ",\"rtts\":[");
+		for (i = k; i < n; i++)
+			if (r[i].from == a->from) {
+				text_add(t, "%s", sep);
+				text_ms(t, r[i].rtt_us);
+				sep = ",";
+			}
+		text_add(t, "]");
+	}
+	text_add(t, "}");
+}
+
+/* The hop list: every TTL from first to last, null where nothing came. */
+static void
+hops_text(struct text *t, const struct trace_result *res, unsigned queries)
+{
+	const struct trace_reply *r = res->replies;
+	size_t i = 0, j, k, m;
+	unsigned ttl;
+	const char *sep = "";
+
+	text_add(t, "\"hops\":[");
+	for (ttl = res->first_ttl; res->last_ttl != 0 && ttl <= res->last_ttl;
+	    ttl++) {
+		while (i < res->nreplies && r[i].ttl < ttl)
+			i++;
+		for (j = i; j < res->nreplies && r[j].ttl == ttl; j++)
+			;
+		if (j == i)
+			text_add(t, "%s{\"ttl\":%u,\"ip\":null}", sep, ttl);
+		/* One entry per address, in the order they first answered. */
+		for (k = i; k < j; k++) {
+			for (m = i; m < k && r[m].from != r[k].from; m++)
+				;
+			if (m < k)
+				continue;
+			text_add(t, "%s", sep);
+			hop_entry(t, r + i, j - i, k - i, queries);
+			sep = ",";
+		}
+		sep = ",";
+		i = j;
+	}
+	text_add(t, "]");
+}
+
+static void
+write_result(const struct trace_result *res, const struct trace_config *cfg)
+{
+	struct text t = { NULL, 0, 0 };
+	json_t *obj = res->user;
+	char ts[32], src[16];
+
+	hm_timestamp(ts, sizeof(ts));
+	hm_ip_format(res->src, src);
+	text_add(&t, "{\"method\":\"%s\",\"src\":\"%s\",\"first_ttl\":%u,"
+	    "\"max_ttl\":%u,\"queries\":%u,\"probes\":%u,",
+	    trace_method_name(cfg->method), src, cfg->first_ttl, cfg->max_ttl,
+	    cfg->queries, res->probes);
+	hops_text(&t, res, cfg->queries);
+	text_add(&t, ",\"stop\":\"%s\"", trace_stop_name(res->stop));
+	if (res->stop == TRACE_STOP_ERROR)
+		text_add(&t, ",\"error\":\"%s\"", strerror(res->error));
+	text_add(&t, ",\"ts\":\"%s\"}", ts);
+	hm_record_set_node(obj, node_name);
+	if (probe_json_write_with(stdout, obj, "trace", t.buf) != 0)
+		hm_err(HM_EXIT_FAIL, "write");
+	free(t.buf);
+	json_decref(obj);
+	records_traced++;
+}
+
+/* A record to trace: "ping" absent, or an object with "ok": true. */
+static int
+wants_trace(json_t *obj)
+{
+	json_t *ping = json_object_get(obj, "ping");
+
+	return ping == NULL || (json_is_object(ping) &&
+	    json_is_true(json_object_get(ping, "ok")));
+}
+
+static void
+take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
+    size_t len)
+{
+	struct hm_record rec;
+	const char *why;
+
+	records_in++;
+	switch (hm_record_parse(line, len, &rec, &why)) {
+	case HM_REC_EMPTY:
+		break;
+	case HM_REC_BAD:
+		hm_input_bad(in, "%s", why);
+		break;
+	case HM_REC_OTHER:
+		hm_line_write(stdout, line, len);
+		records_passed++;
+		hm_record_free(&rec);
+		break;
+	case HM_REC_TARGET:
+		if (!wants_trace(rec.obj)) {
+			hm_line_write(stdout, line, len);
+			records_passed++;
+			hm_record_free(&rec);
+			break;
+		}
+		/* The engine holds the record until its trace ends. */
+		if (trace_engine_add(eng, rec.ip, rec.obj) != 0)
+			hm_errx(HM_EXIT_FAIL, "engine full (bug)");
+		break;
+	}
+}
+
+static void
+parse_options(int argc, char *argv[], struct trace_config *cfg)
+{
+	static const struct option longopts[] = {
+		{ "method", required_argument, NULL, 'm' },
+		{ "first-ttl", required_argument, NULL, 'f' },
+		{ "max-ttl", required_argument, NULL, 'M' },
+		{ "queries", required_argument, NULL, 'q' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "gap-limit", required_argument, NULL, 'g' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "in-flight", required_argument, NULL, 'n' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "user", required_argument, NULL, OPT_USER },
+		HM_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	uint64_t ms;
+	int c, port = 0;
+
+	while ((c = getopt_long(argc, argv, "m:f:M:q:w:g:r:n:p:"
+	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (hm_common_option(c, optarg, usage))
+			continue;
+		switch (c) {
+		case 'm':
+			if (trace_method_parse(optarg, &cfg->method) != 0)
+				hm_errx(HM_EXIT_USAGE, "unknown method: %s "
+				    "(icmp-paris, udp-paris, tcp-paris)", optarg);
+			break;
+		case 'f':
+			cfg->first_ttl = (unsigned)hm_parse_uint(optarg, 1,
+			    TRACE_MAX_TTL, "first-ttl");
+			break;
+		case 'M':
+			cfg->max_ttl = (unsigned)hm_parse_uint(optarg, 1,
+			    TRACE_MAX_TTL, "max-ttl");
+			break;
+		case 'q':
+			cfg->queries = (unsigned)hm_parse_uint(optarg, 1,
+			    TRACE_MAX_QUERIES, "queries");
+			break;
+		case 'w':
+			ms = hm_parse_duration(optarg, "wait");
+			if (ms < 1 || ms > 60000)
+				hm_errx(HM_EXIT_USAGE, "wait value is out of "
+				    "range (1ms..60s): %s", optarg);
+			cfg->wait_ms = (unsigned)ms;
+			break;
+		case 'g':
+			cfg->gap_limit = (unsigned)hm_parse_uint(optarg, 1,
+			    TRACE_MAX_TTL, "gap-limit");
+			break;
+		case 'r':
+			cfg->rate = hm_parse_double(optarg, 1, 10000000, "rate");
+			break;
+		case 'n':
+			cfg->max_active = (unsigned)hm_parse_uint(optarg, 1,
+			    TRACE_MAX_ACTIVE, "in-flight");
+			break;
+		case 'p':
+			port = (int)hm_parse_uint(optarg, 1, 65535, "port");
+			break;
+		case OPT_WINDOW:
+			cfg->window = (unsigned)hm_parse_uint(optarg, 1,
+			    TRACE_MAX_TTL, "window");
+			break;
+		case OPT_NODE:
+			node_name = optarg;
+			break;
+		case OPT_USER:
+			run_user = optarg;
+			break;
+		default:
+			hm_usage_error(usage);
+		}
+	}
+	if (cfg->first_ttl > cfg->max_ttl)
+		hm_errx(HM_EXIT_USAGE, "first-ttl %u is above max-ttl %u",
+		    cfg->first_ttl, cfg->max_ttl);
+	cfg->dport = (uint16_t)(port != 0 ? port :
+	    cfg->method == TRACE_TCP_PARIS ? 80 : 33435);
+}
+
+static void
+flush_results(struct trace_engine *eng, const struct trace_config *cfg)
+{
+	struct trace_result *r;
+	int any = 0;
+
+	while ((r = trace_engine_result(eng)) != NULL) {
+		write_result(r, cfg);
+		trace_result_free(r);
+		any = 1;
+	}
+	/* Traces end in bursts: one flush a burst, not one a record. */
+	if (any)
+		fflush(stdout);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct trace_config cfg = {
+		.method = TRACE_ICMP_PARIS, .first_ttl = 1, .max_ttl = 30,
+		.queries = 1, .gap_limit = 5, .window = 1, .wait_ms = 1000,
+		.max_active = 64, .rate = 100
+	};
+	struct trace_sockets socks;
+	struct trace_engine *eng;
+	struct hm_input in;
+	const char *why;
+	char *line;
+	size_t len;
+	int more = 1;
+
+	hm_setprog(argv);
+	parse_options(argc, argv, &cfg);
+	if (!probe_priv_begin(run_user != NULL))
+		hm_errx(HM_EXIT_FAIL, "raw sockets need CAP_NET_RAW: run as "
+		    "root, or grant the file capability (setcap "
+		    "cap_net_raw+p %s)", hm_prog);
+	if (trace_sockets_open(cfg.method, &socks, &why) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", why);
+	probe_priv_drop(run_user);
+
+	if ((eng = trace_engine_new(&cfg, &socks)) == NULL)
+		hm_err(HM_EXIT_FAIL, "cannot start the trace engine");
+	hm_signals_init(0);
+	hm_output_init();
+	hm_metric("records_in", HM_COUNTER, "records read", &records_in);
+	hm_metric("records_traced", HM_COUNTER, "records written with a "
+	    "trace", &records_traced);
+	hm_metric("records_passed", HM_COUNTER, "records passed through "
+	    "untraced", &records_passed);
+	hm_metric("probes_sent", HM_COUNTER, "probes sent",
+	    &trace_engine_stats(eng)->probes);
+	hm_metric("replies_matched", HM_COUNTER, "replies matched to a probe",
+	    &trace_engine_stats(eng)->replies);
+	hm_metric("replies_stray", HM_COUNTER, "packets matching no probe",
+	    &trace_engine_stats(eng)->strays);
+	hm_input_init(&in, argv + optind, argc - optind);
+
+	while (more || trace_engine_pending(eng) > 0) {
+		/* Take input while there is room, waiting for it only when
+		   no trace is running (else the waits would stall). */
+		while (more && !hm_stop && !trace_engine_full(eng) &&
+		    (trace_engine_pending(eng) == 0 || hm_input_ready(&in))) {
+			if (!hm_input_next(&in, &line, &len)) {
+				more = 0;
+				break;
+			}
+			take_line(&in, eng, line, len);
+		}
+		if (hm_stop)
+			more = 0;	/* finish the traces under way */
+		flush_results(eng, &cfg);
+		hm_metrics_write(0);
+		if (trace_engine_pending(eng) == 0)
+			continue;
+		(void)trace_engine_poll(eng, more && !trace_engine_full(eng) ?
+		    (in.open ? in.lr.fd : 0) : -1, 100);
+		flush_results(eng, &cfg);
+	}
+	hm_metrics_write(1);
+	trace_engine_free(eng);
+	trace_sockets_close(&socks);
+	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
+}

@@ -1,0 +1,147 @@
+/*
+ * trace.h: the Paris traceroute engine behind tracehop.
+ *
+ * The engine owns sockets, timers, pacing and reply matching; it never
+ * formats output.  A caller adds destinations, polls, and collects results
+ * (the replies hop by hop and why the trace stopped), then renders them as
+ * it likes.  Split as scamper splits a measurement: packets (trace_pkt.c),
+ * sockets (trace_sock.c), the state machine (trace_engine.c).
+ */
+#ifndef HOPMAP_TRACE_H
+#define HOPMAP_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum trace_method { TRACE_ICMP_PARIS, TRACE_UDP_PARIS, TRACE_TCP_PARIS };
+
+enum trace_stop {
+	TRACE_STOP_NONE,
+	TRACE_STOP_COMPLETED,	/* the destination answered */
+	TRACE_STOP_UNREACH,	/* a router said destination unreachable */
+	TRACE_STOP_GAPLIMIT,	/* gap_limit silent hops in a row */
+	TRACE_STOP_MAXHOPS,	/* max_ttl probed without an end */
+	TRACE_STOP_LOOP,	/* a router appeared at two TTLs */
+	TRACE_STOP_ERROR	/* could not send (no route in the vantage) */
+};
+
+const char *trace_method_name(enum trace_method m);
+/* 0 and *m set, or -1 for an unknown name. */
+int trace_method_parse(const char *s, enum trace_method *m);
+const char *trace_stop_name(enum trace_stop s);
+
+/* Limits the engine relies on. */
+#define TRACE_MAX_TTL 255
+#define TRACE_MAX_QUERIES 16
+#define TRACE_MAX_ACTIVE 16384
+
+struct trace_config {
+	enum trace_method method;
+	unsigned first_ttl, max_ttl;	/* 1 <= first <= max <= 255 */
+	unsigned queries;		/* probes per hop, 1..16 */
+	unsigned gap_limit;		/* silent hops in a row that end it */
+	unsigned window;		/* TTLs of one trace in flight at once */
+	unsigned wait_ms;		/* how long a probe may take to answer */
+	uint16_t dport;			/* UDP and TCP destination port */
+	unsigned max_active;		/* traces probed at once */
+	double rate;			/* probes per second, all traces */
+};
+
+/* One reply to one probe. */
+struct trace_reply {
+	uint32_t from;			/* host order */
+	uint32_t rtt_us;
+	uint8_t ttl, attempt;
+	uint8_t icmp_type, icmp_code;	/* for ICMP replies */
+	uint8_t reply_ttl;		/* the reply's IP TTL on arrival */
+	uint8_t tcp_flags;		/* for a TCP reply from the target */
+	uint8_t is_tcp;
+};
+
+struct trace_result {
+	uint32_t dst, src;		/* host order */
+	void *user;			/* what trace_engine_add was given */
+	enum trace_stop stop;
+	int error;			/* errno when stop is TRACE_STOP_ERROR */
+	unsigned probes;		/* probes sent */
+	unsigned first_ttl;
+	unsigned last_ttl;		/* last hop judged (0: none) */
+	size_t nreplies;
+	struct trace_reply *replies;	/* by TTL, then by arrival */
+};
+
+void trace_result_free(struct trace_result *r);
+
+/* Raw sockets: open them while privileged, then drop privilege. */
+struct trace_sockets {
+	int send_fd;	/* IPPROTO_RAW: we write whole IP headers */
+	int icmp_fd;	/* raw ICMP: time exceeded, unreachable, echo reply */
+	int tcp_fd;	/* raw TCP, for tcp-paris's SYN-ACK/RST; else -1 */
+};
+/* 0, or -1 with errno set and *why saying what failed. */
+int trace_sockets_open(enum trace_method m, struct trace_sockets *s,
+    const char **why);
+void trace_sockets_close(struct trace_sockets *s);
+
+struct trace_stats {
+	uint64_t probes;	/* probes sent */
+	uint64_t replies;	/* replies matched to a probe */
+	uint64_t strays;	/* ICMP/TCP packets that matched nothing */
+	uint64_t dups;		/* second replies to one probe */
+	uint64_t started, done;	/* traces */
+	uint64_t send_errors;
+};
+
+struct trace_engine;
+
+/* The sockets stay the caller's.  NULL with errno set on failure. */
+struct trace_engine *trace_engine_new(const struct trace_config *cfg,
+    const struct trace_sockets *s);
+void trace_engine_free(struct trace_engine *e);
+/* True when max_active traces are running (or finished, uncollected). */
+int trace_engine_full(const struct trace_engine *e);
+/* Traces running plus finished ones not yet collected. */
+unsigned trace_engine_pending(const struct trace_engine *e);
+/* Start tracing dst (host order); -1 when full. */
+int trace_engine_add(struct trace_engine *e, uint32_t dst, void *user);
+/*
+ * Send what the rate allows, read replies, expire waits.  Waits at most
+ * timeout_ms (0: do not wait) and returns early when there are results or
+ * extra_fd (if >= 0) is readable; returns 1 in that last case.
+ */
+int trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms);
+/* A finished trace, or NULL; the caller frees it with trace_result_free. */
+struct trace_result *trace_engine_result(struct trace_engine *e);
+const struct trace_stats *trace_engine_stats(const struct trace_engine *e);
+
+/* ---- trace_pkt.c: probes and the replies they provoke ---- */
+/* What a probe carries: the flow (constant through a trace) and the tag
+   and keyed check (different for each probe). */
+struct trace_probe {
+	enum trace_method method;
+	uint32_t src, dst;		/* host order */
+	uint8_t ttl;
+	uint16_t flow;			/* ICMP id, or UDP/TCP source port */
+	uint16_t dport;			/* UDP/TCP */
+	uint16_t flow_sum;		/* ICMP: the constant checksum */
+	uint16_t tag;			/* which probe: ttl << 8 | attempt */
+	uint16_t check;			/* keyed check of tag, never 0/0xffff */
+};
+#define TRACE_PKT_MAX 64
+/* Build the whole IP packet into buf (TRACE_PKT_MAX bytes); its length. */
+size_t trace_pkt_build(const struct trace_probe *p, uint8_t *buf);
+
+/* What a received packet says about the probe it answers. */
+struct trace_match {
+	uint32_t dst;		/* the probe's destination */
+	uint16_t flow, tag, check;
+	uint32_t from;		/* the reply's source */
+	uint8_t reply_ttl, icmp_type, icmp_code, tcp_flags, is_tcp;
+	uint8_t from_target;	/* a direct answer from the destination */
+};
+/* Parse an IP packet from the raw ICMP or TCP socket.  1 when it answers
+   a probe of method m (fields in *mt), 0 when it is someone else's. */
+int trace_pkt_parse(enum trace_method m, uint16_t dport, const uint8_t *pkt,
+    size_t len, struct trace_match *mt);
+
+#endif
