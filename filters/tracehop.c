@@ -191,14 +191,24 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	records_traced++;
 }
 
-/* A record to trace: "ping" absent, or an object with "ok": true. */
+/* 1 to trace the record (no "ping", or "ok": true), 0 to pass it on
+   ("ok": false), -1 when "ping" is malformed (*why says how). */
 static int
-wants_trace(json_t *obj)
+wants_trace(json_t *obj, const char **why)
 {
-	json_t *ping = json_object_get(obj, "ping");
+	json_t *ping = json_object_get(obj, "ping"), *ok;
 
-	return ping == NULL || (json_is_object(ping) &&
-	    json_is_true(json_object_get(ping, "ok")));
+	if (ping == NULL)
+		return 1;
+	if (!json_is_object(ping)) {
+		*why = "\"ping\" is not an object";
+		return -1;
+	}
+	if (!json_is_boolean(ok = json_object_get(ping, "ok"))) {
+		*why = "\"ping\" has no boolean \"ok\"";
+		return -1;
+	}
+	return json_is_true(ok);
 }
 
 static void
@@ -221,11 +231,16 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 		hm_record_free(&rec);
 		break;
 	case HM_REC_TARGET:
-		if (!wants_trace(rec.obj)) {
+		switch (wants_trace(rec.obj, &why)) {
+		case -1:
+			hm_record_free(&rec);
+			hm_input_bad(in, "%s", why);
+			return;
+		case 0:
 			hm_line_write(stdout, line, len);
 			records_passed++;
 			hm_record_free(&rec);
-			break;
+			return;
 		}
 		/* The engine holds the record until its trace ends. */
 		if (trace_engine_add(eng, rec.ip, rec.obj) != 0)
