@@ -101,4 +101,74 @@ int probe_json_write_with(FILE *fp, json_t *obj, const char *key,
    zeros) to buf at *pos, within size. */
 void probe_json_ms(char *buf, size_t size, size_t *pos, double ms);
 
+/* ---- probe_ping.c: the icmpprobe engine (sockets, timers, matching) ---- */
+/*
+ * Many targets on one socket.  A target takes a slot of a fixed window for
+ * as long as it is in flight; each probe names its slot, the slot's
+ * generation and the probe's number, with a keyed check over these, the
+ * destination and the send time.  A reply is counted only when the check
+ * holds for the address it came from and the slot still holds the same
+ * generation, so replies from elsewhere, forged ones, duplicates and late
+ * ones (the slot has moved on) are told apart, however many millions of
+ * targets go through: nothing wraps at 65536 as a 16-bit sequence would.
+ */
+enum ping_method { PING_ICMP, PING_TCP };
+struct ping_result;
+typedef void ping_done_fn(const struct ping_result *r, void *ctx);
+/* Called before the engine waits a millisecond or more (to flush output). */
+typedef void ping_idle_fn(void *ctx);
+#define PING_MAX_COUNT 100
+#define PING_MAX_WINDOW (1u << 20)
+#define PING_NO_RTT UINT32_MAX
+
+struct ping_conf {
+	enum ping_method method;
+	uint16_t port;			/* TCP destination port */
+	unsigned count;			/* probes per target, 1..PING_MAX_COUNT */
+	uint64_t interval_ns;		/* between probes to one target */
+	uint64_t timeout_ns;		/* wait after a target's last probe */
+	double rate;			/* probes per second, all targets */
+	size_t window;			/* targets in flight, 1..PING_MAX_WINDOW */
+	int fd;				/* ICMP socket, or raw TCP for PING_TCP */
+	enum probe_icmp_kind kind;	/* of the ICMP socket */
+	ping_idle_fn *idle;		/* or NULL */
+};
+
+struct ping_result {
+	uint32_t ip;			/* host order */
+	void *user;			/* as given to ping_add */
+	unsigned sent, recv;
+	const uint32_t *rtt_us;		/* [sent]; PING_NO_RTT if unanswered */
+	int reply_ttl;			/* of the last reply, -1 if none */
+	uint8_t tcp_flags;		/* of the last TCP reply */
+};
+
+struct ping_stats {
+	uint64_t sent, recv;		/* probes, and replies matched to one */
+	uint64_t strays;		/* not ours: wrong id, check or address */
+	uint64_t late;			/* ours, but the target had finished */
+	uint64_t dups;			/* a second reply to one probe */
+	uint64_t send_errors;		/* sendto failed (no route, ...) */
+};
+
+struct ping_engine;
+/* NULL with errno set. The descriptor stays the caller's. */
+struct ping_engine *ping_new(const struct ping_conf *conf);
+void ping_free(struct ping_engine *e);
+/* True when a target can be added. */
+int ping_room(const struct ping_engine *e);
+/* Targets in flight. */
+size_t ping_active(const struct ping_engine *e);
+/* Queue a target; -1 when the window is full. */
+int ping_add(struct ping_engine *e, uint32_t ip, void *user);
+/*
+ * Send what is due and the rate allows, read replies, finish targets
+ * (calling done for each, in completion order).  Waits for the next event,
+ * and returns 1 early when extra_fd (if >= 0) is readable, else 0.  A
+ * signal ends the wait too.
+ */
+int ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done,
+    void *ctx);
+const struct ping_stats *ping_stats(const struct ping_engine *e);
+
 #endif

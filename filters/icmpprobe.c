@@ -1,0 +1,332 @@
+/*
+ * icmpprobe: ping many targets at once and add "ping" to each record.
+ *
+ * The engine (lib/probe_ping.c) owns the socket, pacing, timers and reply
+ * matching; this file reads records, hands the targets to the engine while
+ * its window has room, and writes each record back as its target finishes.
+ * Privilege: CAP_NET_RAW only, and only until the socket is open, which
+ * happens before the first input line is read.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hopmap.h"
+#include "probe.h"
+
+static const char usage[] =
+"usage: icmpprobe [-a] [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [-r RATE]\n"
+"                 [-w WINDOW] [-m icmp|tcp[:PORT]] [-n NODE] [-u USER]\n"
+"                 [--metrics FILE] [--strict] [FILE...]\n"
+"Ping target records and add \"ping\" to each.\n"
+"  -a, --alive          write only the targets that answered\n"
+"  -c, --count N        probes per target, 1..100 (default 1)\n"
+"  -i, --interval DUR   between probes to one target (default 1s)\n"
+"  -t, --timeout DUR    wait for a reply after the last probe (default 1s)\n"
+"  -r, --rate PPS       probes per second, all targets (default 1000)\n"
+"  -w, --window N       targets in flight at once (default: enough for the\n"
+"                       rate over the timeout)\n"
+"  -m, --method M       icmp (echo, the default) or tcp[:PORT] (a SYN;\n"
+"                       SYN-ACK or RST means alive; port 80 by default)\n"
+"  -n, --node NAME      vantage point name for \"node\" (default: host name)\n"
+"  -u, --user USER      started as root, switch to USER once the socket\n"
+"                       is open\n"
+HM_COMMON_HELP;
+
+static struct {
+	int alive;
+	const char *node, *user;
+	enum ping_method method;
+	uint16_t port;
+} opt = { 0, NULL, NULL, PING_ICMP, 80 };
+
+static uint64_t records_in, records_out, passed, targets, answered;
+static uint64_t outpending;
+
+static void
+parse_method(const char *s)
+{
+	if (strcmp(s, "icmp") == 0) {
+		opt.method = PING_ICMP;
+	} else if (strcmp(s, "tcp") == 0) {
+		opt.method = PING_TCP;
+	} else if (strncmp(s, "tcp:", 4) == 0) {
+		opt.method = PING_TCP;
+		opt.port = (uint16_t)hm_parse_uint(s + 4, 1, 65535, "port");
+	} else {
+		hm_errx(HM_EXIT_USAGE, "unknown method: %s (icmp or tcp[:PORT])",
+		    s);
+	}
+}
+
+/* The "ping" member, as JSON text made of numbers and fixed strings. */
+static void
+format_ping(const struct ping_result *r, char *buf, size_t size)
+{
+	char ts[32];
+	size_t pos, k;
+	uint32_t min = PING_NO_RTT;
+	int first = 1;
+
+#define PUT(...) do { if (pos < size) pos += (size_t)snprintf(buf + pos, \
+	size - pos, __VA_ARGS__); } while (0)
+	pos = 0;
+	PUT("{\"method\":\"%s\"", opt.method == PING_TCP ? "tcp" : "icmp");
+	if (opt.method == PING_TCP)
+		PUT(",\"port\":%u", opt.port);
+	PUT(",\"ok\":%s,\"sent\":%u,\"recv\":%u", r->recv > 0 ? "true" :
+	    "false", r->sent, r->recv);
+	for (k = 0; k < r->sent; k++)
+		if (r->rtt_us[k] < min)
+			min = r->rtt_us[k];
+	if (r->recv > 0) {
+		PUT(",\"rtt_ms\":");
+		probe_json_ms(buf, size, &pos, min / 1000.0);
+	}
+	if (r->recv > 0 && r->sent > 1) {
+		PUT(",\"rtts\":[");
+		for (k = 0; k < r->sent; k++) {
+			if (r->rtt_us[k] == PING_NO_RTT)
+				continue;
+			PUT("%s", first ? "" : ",");
+			probe_json_ms(buf, size, &pos, r->rtt_us[k] / 1000.0);
+			first = 0;
+		}
+		PUT("]");
+	}
+	if (r->reply_ttl >= 0)
+		PUT(",\"reply_ttl\":%d", r->reply_ttl);
+	if (opt.method == PING_TCP && r->recv > 0)
+		PUT(",\"tcp\":\"%s\"", (r->tcp_flags & 0x04) ? "rst" : "syn-ack");
+	hm_timestamp(ts, sizeof(ts));
+	PUT(",\"ts\":\"%s\"}", ts);
+#undef PUT
+}
+
+static void
+target_done(const struct ping_result *r, void *ctx)
+{
+	json_t *obj = r->user;
+	char raw[2048];
+
+	(void)ctx;
+	if (r->recv > 0)
+		answered++;
+	if (r->recv > 0 || !opt.alive) {
+		hm_record_set_node(obj, opt.node);
+		format_ping(r, raw, sizeof(raw));
+		probe_json_write_with(stdout, obj, "ping", raw);
+		records_out++;
+		outpending++;
+	}
+	json_decref(obj);
+}
+
+/* Before the engine waits: let downstream have what is finished. */
+static void
+flush_output(void *ctx)
+{
+	(void)ctx;
+	if (outpending > 0) {
+		fflush(stdout);
+		outpending = 0;
+	}
+}
+
+/* One input line: a target goes to the engine, anything else through. */
+static void
+take_line(struct hm_input *in, struct ping_engine *e, const char *line,
+    size_t len)
+{
+	struct hm_record rec;
+	const char *why;
+
+	records_in++;
+	switch (hm_record_parse(line, len, &rec, &why)) {
+	case HM_REC_TARGET:
+		targets++;
+		/* ping_add cannot fail: the caller checked ping_room. */
+		(void)ping_add(e, rec.ip, rec.obj);
+		return;
+	case HM_REC_OTHER:
+		hm_linewarn(in->lr.name, in->lr.lineno,
+		    "not a target (no \"ip\"), passed through");
+		hm_line_write(stdout, line, len);
+		passed++;
+		break;
+	case HM_REC_EMPTY:
+		break;
+	case HM_REC_BAD:
+		hm_input_bad(in, "%s", why);
+		break;
+	}
+	hm_record_free(&rec);
+}
+
+static int
+open_socket(enum probe_icmp_kind *kind)
+{
+	int raw = probe_priv_begin(opt.user != NULL), fd;
+	const char *why = NULL;
+
+	if (opt.method == PING_TCP) {
+		if (!raw)
+			hm_errx(HM_EXIT_FAIL, "--method tcp needs CAP_NET_RAW "
+			    "(run as root or grant cap_net_raw+p)");
+		if ((fd = probe_open_raw(IPPROTO_TCP)) < 0)
+			hm_err(HM_EXIT_FAIL, "raw TCP socket");
+		*kind = PROBE_ICMP_RAW;
+	} else if ((fd = probe_open_icmp(raw, kind, &why)) < 0) {
+		hm_err(HM_EXIT_FAIL, "%s", why);
+	}
+	probe_priv_drop(opt.user);
+	return fd;
+}
+
+static void
+register_metrics(struct ping_engine *e)
+{
+	const struct ping_stats *st = ping_stats(e);
+
+	hm_metric("records_in", HM_COUNTER, "records read", &records_in);
+	hm_metric("records_out", HM_COUNTER, "records written", &records_out);
+	hm_metric("records_passed", HM_COUNTER,
+	    "non-target records passed through", &passed);
+	hm_metric("targets", HM_COUNTER, "targets probed", &targets);
+	hm_metric("targets_alive", HM_COUNTER, "targets that answered",
+	    &answered);
+	hm_metric("probes_sent", HM_COUNTER, "probes sent", &st->sent);
+	hm_metric("replies", HM_COUNTER, "replies matched to a probe",
+	    &st->recv);
+	hm_metric("replies_stray", HM_COUNTER,
+	    "packets that failed the check", &st->strays);
+	hm_metric("replies_late", HM_COUNTER,
+	    "replies after their target finished", &st->late);
+	hm_metric("replies_dup", HM_COUNTER, "duplicate replies", &st->dups);
+	hm_metric("send_errors", HM_COUNTER, "probes the kernel refused",
+	    &st->send_errors);
+}
+
+static void
+run(struct ping_engine *e, struct hm_input *in)
+{
+	int eof = 0;
+	size_t len;
+	char *line;
+
+	for (;;) {
+		while (!eof && ping_room(e) && hm_input_ready(in)) {
+			if (!hm_input_next(in, &line, &len)) {
+				eof = 1;
+				break;
+			}
+			take_line(in, e, line, len);
+		}
+		if (hm_stop)
+			eof = 1;	/* finish what is in flight, read no more */
+		if (eof && ping_active(e) == 0)
+			break;
+		hm_metrics_write(0);
+		/* Not open yet means standard input is next (hm_input_ready). */
+		ping_poll(e, eof || !ping_room(e) ? -1 : in->open ? in->lr.fd : 0,
+		    target_done, NULL);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "alive", no_argument, NULL, 'a' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "user", required_argument, NULL, 'u' },
+		HM_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ping_conf conf = { .count = 1, .interval_ns = 1000000000,
+	    .timeout_ns = 1000000000, .rate = 1000, .idle = flush_output };
+	struct ping_engine *e;
+	struct hm_input in;
+	double span;
+	int c;
+
+	hm_setprog(argv);
+	while ((c = getopt_long(argc, argv, "ac:i:t:r:w:m:n:u:"
+	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (hm_common_option(c, optarg, usage))
+			continue;
+		switch (c) {
+		case 'a':
+			opt.alive = 1;
+			break;
+		case 'c':
+			conf.count = (unsigned)hm_parse_uint(optarg, 1,
+			    PING_MAX_COUNT, "count");
+			break;
+		case 'i':
+			conf.interval_ns = hm_parse_duration(optarg,
+			    "interval") * 1000000;
+			break;
+		case 't':
+			conf.timeout_ns = hm_parse_duration(optarg, "timeout") *
+			    1000000;
+			if (conf.timeout_ns == 0 ||
+			    conf.timeout_ns > 3600000000000ull)
+				hm_errx(HM_EXIT_USAGE, "timeout must be between "
+				    "1ms and 1h: %s", optarg);
+			break;
+		case 'r':
+			conf.rate = hm_parse_double(optarg, 1, 10000000, "rate");
+			break;
+		case 'w':
+			conf.window = hm_parse_uint(optarg, 1, PING_MAX_WINDOW,
+			    "window");
+			break;
+		case 'm':
+			parse_method(optarg);
+			break;
+		case 'n':
+			opt.node = optarg;
+			break;
+		case 'u':
+			opt.user = optarg;
+			break;
+		default:
+			hm_usage_error(usage);
+		}
+	}
+	if (conf.interval_ns > 3600000000000ull)
+		hm_errx(HM_EXIT_USAGE, "interval must be at most 1h");
+	conf.method = opt.method;
+	conf.port = opt.port;
+	conf.fd = open_socket(&conf.kind);
+
+	/* Enough slots to keep the rate up while replies are awaited, with
+	   room for the targets queued behind the pacing. */
+	if (conf.window == 0) {
+		span = (double)(conf.timeout_ns + (conf.count - 1) *
+		    conf.interval_ns) / 1e9;
+		span = ceil(conf.rate * span * 1.25 / conf.count) + 1024;
+		conf.window = span > PING_MAX_WINDOW ? PING_MAX_WINDOW :
+		    (size_t)span;
+	}
+	if ((e = ping_new(&conf)) == NULL)
+		hm_err(HM_EXIT_FAIL, "ping engine");
+
+	hm_signals_init(0);
+	hm_output_init();
+	register_metrics(e);
+	memset(&in, 0, sizeof(in));
+	hm_input_init(&in, argv + optind, argc - optind);
+	run(e, &in);
+	ping_free(e);
+	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
+}

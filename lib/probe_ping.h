@@ -1,0 +1,53 @@
+/*
+ * probe_ping.h: the ping engine's insides, shared by its two files
+ * (probe_ping.c: slots, lists and timing; probe_pingwire.c: packets).
+ * Nothing outside the engine includes this.
+ */
+#ifndef HOPMAP_PROBE_PING_H
+#define HOPMAP_PROBE_PING_H
+
+#include "probe.h"
+
+#define PING_NIL UINT32_MAX
+
+struct ping_slot {
+	uint32_t ip, src;		/* host order; src found at first send */
+	uint32_t gen;			/* changes when the target finishes */
+	uint32_t prev, next;		/* on the list named by list */
+	void *user;
+	uint64_t due_ns;		/* next probe, or the deadline */
+	uint16_t sent, recv;
+	int16_t reply_ttl;
+	uint8_t tcp_flags, list;
+};
+
+struct ping_engine {
+	struct ping_conf conf;
+	struct ping_slot *slot;		/* [window] */
+	uint32_t *rtt_us;		/* [window][count] */
+	uint64_t *sent_ns;		/* [window][count] */
+	uint32_t head[4], tail[4];
+	size_t active;
+	struct probe_key key;
+	uint16_t ident, seq;		/* ICMP identifier; cosmetic sequence */
+	struct probe_bucket bucket;
+	int blocked;			/* the socket would not take more */
+	struct ping_stats stats;
+};
+
+/* What a verified reply says besides which probe it answers. */
+struct ping_answer {
+	uint64_t now_ns;
+	int ttl;
+	uint8_t tcp_flags;
+};
+
+/* Send probe number slot->sent of slot i: 0 when done (sent, or failed for
+   good and counted in send_errors), -1 when the socket is full. */
+int ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now);
+/* Read every waiting packet, passing verified replies to ping_reply. */
+void ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx);
+void ping_reply(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,
+    const struct ping_answer *a, ping_done_fn *done, void *ctx);
+
+#endif
