@@ -50,6 +50,9 @@ enum {
 
 static const char *node_name, *run_user;
 static uint64_t records_in, records_traced, records_passed;
+/* The engine's counters, copied out so they outlive it (hm_exit writes the
+   metrics file once more). */
+static uint64_t probes_sent, replies_matched, replies_stray;
 
 /* A growing buffer for the "trace" member's text. */
 struct text {
@@ -338,9 +341,13 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 static void
 flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 {
+	const struct trace_stats *st = trace_engine_stats(eng);
 	struct trace_result *r;
 	int any = 0;
 
+	probes_sent = st->probes;
+	replies_matched = st->replies;
+	replies_stray = st->strays;
 	while ((r = trace_engine_result(eng)) != NULL) {
 		write_result(r, cfg);
 		trace_result_free(r);
@@ -386,12 +393,11 @@ main(int argc, char *argv[])
 	    "trace", &records_traced);
 	hm_metric("records_passed", HM_COUNTER, "records passed through "
 	    "untraced", &records_passed);
-	hm_metric("probes_sent", HM_COUNTER, "probes sent",
-	    &trace_engine_stats(eng)->probes);
+	hm_metric("probes_sent", HM_COUNTER, "probes sent", &probes_sent);
 	hm_metric("replies_matched", HM_COUNTER, "replies matched to a probe",
-	    &trace_engine_stats(eng)->replies);
+	    &replies_matched);
 	hm_metric("replies_stray", HM_COUNTER, "packets matching no probe",
-	    &trace_engine_stats(eng)->strays);
+	    &replies_stray);
 	hm_input_init(&in, argv + optind, argc - optind);
 
 	while (more || trace_engine_pending(eng) > 0) {

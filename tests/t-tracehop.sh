@@ -1,0 +1,208 @@
+# tracehop: options and input handling, then Paris traceroute in the
+# namespace lab (tests/lab/lab.sh): exact hop lists, no false links through
+# the ECMP diamond, stop reasons, nothing probed past the destination.
+# Probes go only to loopback or into this test's own namespaces.
+. "$(dirname "$0")/lib.sh"
+. "$HOPMAP_TOP/tests/corpus.sh"
+
+run tracehop --first-ttl 300 </dev/null
+same "--first-ttl 300: exit 2" "$rc" 2
+check "--first-ttl 300: message" grep -q "^tracehop: first-ttl value is too large: 300" "$T/err"
+run tracehop -f 9 -M 3 </dev/null
+same "first-ttl above max-ttl: exit 2" "$rc:$(cat "$T/err")" \
+    "2:tracehop: first-ttl 9 is above max-ttl 3"
+run tracehop -m carrier-pigeon </dev/null
+same "unknown method: exit 2" "$rc" 2
+check "unknown method: named" grep -q "unknown method: carrier-pigeon" "$T/err"
+for bad in "-q 17" "-q 0" "-w 0" "-w 2m" "-g 0" "-r 0" "-n 16385" "-p 65536" \
+    "--window 0" "--max-ttl 256"; do
+	# shellcheck disable=SC2086
+	run tracehop $bad </dev/null
+	same "tracehop $bad: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
+done
+
+# Without CAP_NET_RAW: a clear message and exit 3, never a crash.
+run setpriv --reuid=65534 --regid=65534 --clear-groups tracehop </dev/null
+same "unprivileged: exit 3" "$rc" 3
+check "unprivileged: says what is missing" grep -q "need CAP_NET_RAW" "$T/err"
+check "unprivileged: no sanitizer report" no_sanitizer_report "$T/err"
+same "unprivileged: nothing on stdout" "$(cat "$T/out")" ""
+
+# Loopback (root namespace, 127/8 only): pass-through and the ping rule.
+cat >"$T/lo.in" <<'IN'
+{ "ip" : "127.0.0.5",  "ping": {"ok": false, "x": [1, 2]}, "src":"a" }
+{"note":"not a target"}
+127.0.0.1
+{"ip":"127.0.0.2","ping":{"ok":true,"rtt_ms":0.1},"node":"elsewhere"}
+{"ip":"127.0.0.3","ping":{"sent":1}}
+{"ip":"2001:db8::1"}
+IN
+run tracehop -w 200ms --node lo-node "$T/lo.in"
+same "loopback: exit 1 (two bad lines)" "$rc" 1
+check "ok:false passes through byte for byte" \
+    grep -Fxq '{ "ip" : "127.0.0.5",  "ping": {"ok": false, "x": [1, 2]}, "src":"a" }' "$T/out"
+check "non-target passes through" grep -Fxq '{"note":"not a target"}' "$T/out"
+same "two records traced" "$(grep -c '"trace"' "$T/out")" 2
+same "bare address traced, completed at ttl 1" \
+    "$(jq -c 'select(.ip=="127.0.0.1") | [.node, .trace.stop, .trace.probes, [.trace.hops[].ip]]' "$T/out")" \
+    '["lo-node","completed",1,["127.0.0.1"]]'
+same "ok:true traced; its node kept" \
+    "$(jq -c 'select(.ip=="127.0.0.2") | [.node, .ping.rtt_ms, .trace.method, .trace.hops[0].icmp_type]' "$T/out")" \
+    '["elsewhere",0.1,"icmp-paris",0]'
+same "rtt_ms positive, below the wait" \
+    "$(jq -c 'select(.trace) | .trace.hops[0].rtt_ms > 0 and .trace.hops[0].rtt_ms < 200' "$T/out")" "$(printf 'true\ntrue')"
+check "ping without ok reported with its line" \
+    grep -q 'lo.in:5: "ping" has no boolean "ok"' "$T/err"
+check "IPv6 target reported with its line" grep -q 'lo.in:6: .*IPv6' "$T/err"
+same "exactly two diagnostics" "$(wc -l <"$T/err")" 2
+
+run tracehop --strict -w 200ms "$T/lo.in"
+same "--strict: exit 1 at the first bad line" "$rc" 1
+check "--strict: that line reported" grep -q 'lo.in:5:' "$T/err"
+check "--strict: nothing after it reported" sh -c "! grep -q 'lo.in:6:' '$T/err'"
+
+# A record longer than --max-line is reported and skipped.
+{ printf '{"ip":"127.0.0.7","pad":"'; printf '%0300d' 0; printf '"}\n'; echo 127.0.0.8; } >"$T/long.in"
+run tracehop --max-line 100 -w 200ms "$T/long.in"
+same "--max-line: exit 1, the short one traced" "$rc:$(jq -r .ip "$T/out")" "1:127.0.0.8"
+
+for m in udp-paris tcp-paris; do
+	echo 127.0.0.9 | tracehop -m "$m" -q 3 -w 200ms >"$T/out" 2>"$T/err"
+	same "$m -q 3 on loopback: one hop, three RTTs, three probes" \
+	    "$(jq -c '[.trace.method, .trace.stop, .trace.probes, (.trace.hops | length), (.trace.hops[0].rtts | length)]' "$T/out")" \
+	    "[\"$m\",\"completed\",3,1,3]"
+done
+
+if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
+	echo "ok - lab tests skipped: they need root and network namespaces"
+	exit 0
+fi
+. "$HOPMAP_TOP/tests/lab/lab.sh"
+cleanup_hooks+=('lab_down "$LAB_PREFIX"')
+if ! lab_up "hmth$$"; then
+	echo "not ok - the lab could not be built"
+	exit 1
+fi
+V() { ip netns exec "$LAB_VANTAGE" "$@"; }
+addr() { awk -v n="$1" '$1 == "router" && $2 == n { sub("addr=", "", $3); print $3 }' "$LAB_TOPO"; }
+# The hop lists the topology allows for target $2 in prefix $1.
+paths() {
+	awk -v p="$1" -v t="$2" '$1 == "path" && $2 == p {
+		s = ""; for (i = 3; i <= NF; i++) s = s ($i == "*" ? "null" : $i) " "
+		print s t }' "$LAB_TOPO"
+}
+hoplist() { jq -r --arg ip "$1" 'select(.ip == $ip) | [.trace.hops[] | .ip // "null"] | join(" ")' "$2"; }
+
+leaves="198.19.0.9 198.19.1.9 198.19.2.9 198.19.3.9"
+for m in icmp-paris udp-paris tcp-paris; do
+	printf '%s\n' $leaves 198.19.200.9 >"$T/lab.in"
+	V tracehop -m "$m" -w 300ms -r 2000 -n 8 "$T/lab.in" >"$T/$m.out" 2>"$T/$m.err"
+	same "$m: exit 0, no stderr" "$?:$(cat "$T/$m.err")" "0:"
+	same "$m: every record once" "$(jq -r .ip "$T/$m.out" | sort | tr '\n' ' ')" \
+	    "198.19.0.9 198.19.1.9 198.19.2.9 198.19.200.9 198.19.3.9 "
+	for ip in $leaves; do
+		got=$(hoplist "$ip" "$T/$m.out")
+		check "$m $ip: exact hop list ($got)" grep -Fxq "$got" <(paths "${ip%.*}.0/24" "$ip")
+		same "$m $ip: completed, one probe per hop, none past the target" \
+		    "$(jq -r --arg ip "$ip" 'select(.ip == $ip) | [.trace.stop, .trace.probes == (.trace.hops | length), .trace.hops[-1].ip == $ip, .trace.src] | join(" ")' "$T/$m.out")" \
+		    "completed true true $LAB_VANTAGE_IP"
+	done
+	same "$m: the silent router is a null hop" \
+	    "$(jq -c 'select(.ip == "198.19.2.9") | .trace.hops[2]' "$T/$m.out")" '{"ttl":3,"ip":null}'
+	same "$m: the blackholed prefix ends by the gap limit" \
+	    "$(jq -c 'select(.ip == "198.19.200.9") | [.trace.stop, .trace.probes, [.trace.hops[].ip]]' "$T/$m.out")" \
+	    "[\"gaplimit\",6,[\"$(addr r1)\",null,null,null,null,null]]"
+	# Linux sends a route error (host unreachable) only with a second of
+	# credit in its per-source bucket, and every other ICMP error to the
+	# same source (time exceeded) empties that bucket when
+	# icmp_ratelimit=0: trace the unreachable prefix alone, after a pause.
+	sleep 1.1
+	echo 198.19.201.9 | V tracehop -m "$m" -w 300ms >"$T/out" 2>&1
+	same "$m: the unreachable prefix ends unreach at r3a" \
+	    "$(jq -c '[.trace.stop, [.trace.hops[].ip], .trace.hops[-1].icmp_type, .trace.hops[-1].icmp_code]' "$T/out")" \
+	    "[\"unreach\",[\"$(addr r1)\",\"$(addr r2a)\",\"$(addr r3a)\"],3,1]"
+done
+same "tcp-paris: RST from a closed port" \
+    "$(jq -r 'select(.ip == "198.19.0.9") | .trace.hops[-1].tcp_flags' "$T/tcp-paris.out")" RA
+
+# Paris: 200 targets behind the per-flow ECMP diamond.  Every pair of
+# consecutive router hops must be a real link, and both branches used.
+awk '$1 == "link" { print $2, $3 }' "$LAB_TOPO" | sort >"$T/links"
+seq 1 200 | sed 's/^/198.19.3./' >"$T/diamond.in"
+for m in udp-paris tcp-paris; do
+	V tracehop -m "$m" -w 500ms -r 5000 -n 100 --metrics "$T/$m.prom" \
+	    "$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
+	same "$m diamond: exit 0" "$?:$(cat "$T/d.err")" "0:"
+	same "$m diamond: 200 traces, all completed at ttl 6" \
+	    "$(jq -r '[.trace.stop, (.trace.hops | length)] | join(" ")' "$T/d.out" | sort | uniq -c | tr -s ' ')" \
+	    " 200 completed 6"
+	jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' \
+	    "$T/d.out" | sort -u >"$T/pairs"
+	same "$m diamond: zero false links" "$(comm -23 "$T/pairs" "$T/links")" ""
+	same "$m diamond: both branches seen" \
+	    "$(jq -r '.trace.hops[2].ip' "$T/d.out" | sort -u | tr '\n' ' ')" \
+	    "$(addr dA1) $(addr dB1) "
+	check "$m: --metrics counts 1200 probes" \
+	    grep -q 'hopmap_probes_sent_total{program="tracehop"} 1200' "$T/$m.prom"
+done
+
+# Options at work.
+echo 198.19.3.5 | V tracehop -f 3 -M 4 -w 300ms >"$T/out" 2>&1
+same "--first-ttl 3 --max-ttl 4: hops 3 and 4, stop maxhops" \
+    "$(jq -c '[.trace.stop, [.trace.hops[].ttl], .trace.first_ttl, .trace.max_ttl]' "$T/out")" \
+    '["maxhops",[3,4],3,4]'
+echo 198.19.200.5 | V tracehop -g 2 -w 200ms >"$T/out" 2>&1
+same "--gap-limit 2: two silent hops end it" \
+    "$(jq -c '[.trace.stop, .trace.probes]' "$T/out")" '["gaplimit",3]'
+echo 198.19.1.5 | V tracehop -q 2 -w 300ms >"$T/out" 2>&1
+same "--queries 2: two probes a hop, none past the target" \
+    "$(jq -c '[.trace.stop, .trace.probes, (.trace.hops | length), ([.trace.hops[].rtts | length] | unique)]' "$T/out")" \
+    '["completed",8,4,[2]]'
+echo 198.19.2.5 | V tracehop --window 3 -w 300ms >"$T/out" 2>&1
+same "--window 3: same hop list as window 1" "$(hoplist 198.19.2.5 "$T/out")" \
+    "$(paths 198.19.2.0/24 198.19.2.5)"
+same "--window 3: at most 2 probes past the target" \
+    "$(jq '.trace.probes <= (.trace.hops | length) + 2' "$T/out")" true
+lab_exec l0 socat TCP-LISTEN:8080,fork,reuseaddr /dev/null 2>/dev/null &
+listener=$!
+cleanup_hooks+=("kill $listener")
+sleep 0.3
+echo 198.19.0.5 | V tracehop -m tcp-paris -p 8080 -w 300ms >"$T/out" 2>&1
+same "--port 8080: SYN-ACK from the listener" "$(jq -r '.trace.hops[-1].tcp_flags' "$T/out")" SA
+echo 198.19.0.5 | V tracehop -m udp-paris -p 53 -w 300ms >"$T/out" 2>&1
+same "udp-paris --port 53: port unreachable from the target" \
+    "$(jq -c '.trace.hops[-1] | [.ip, .icmp_type, .icmp_code]' "$T/out")" '["198.19.0.5",3,3]'
+echo 198.19.1.5 | V tracehop --user nobody -w 300ms >"$T/out" 2>"$T/err"
+same "--user nobody: traces after the switch" "$?:$(jq -r .trace.stop "$T/out")" "0:completed"
+run V tracehop --user no-such-user-here </dev/null
+same "--user unknown: exit 3" "$rc" 3
+
+# Two runs at once see each other's replies: each keeps only its own.
+seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"
+V tracehop -w 300ms -r 3000 -n 30 --metrics "$T/a.prom" "$T/two.in" >"$T/a.out" 2>"$T/a.err" &
+pa=$!
+V tracehop -w 300ms -r 3000 -n 30 --metrics "$T/b.prom" "$T/two.in" >"$T/b.out" 2>"$T/b.err"
+wait $pa
+same "concurrent runs: exit 0, no stderr" "$?:$(cat "$T/a.err" "$T/b.err")" "0:"
+for x in a b; do
+	same "concurrent run $x: 60 exact traces" \
+	    "$(jq -r '[.trace.hops[].ip] | .[:-1] | join(" ")' "$T/$x.out" | sort | uniq -c | tr -s ' ')" \
+	    " 60 $(addr r1) $(addr r2a) $(addr r3a)"
+done
+check "concurrent runs: the other's replies counted as strays" \
+    grep -q 'hopmap_replies_stray_total{program="tracehop"} [1-9]' "$T/a.prom"
+
+# The malformed-input corpus, inside the vantage point (its 1.2.3.x
+# targets have no route there: they end "error" and nothing is sent).
+corpus_bad "$T/c"
+echo 198.19.0.3 >"$T/good"
+corpus_mix "$T/good" "$T/c" >"$T/corpus.in"
+V tracehop -w 300ms "$T/corpus.in" >"$T/out" 2>"$T/err"
+same "corpus: exit 1" "$?" 1
+check "corpus: no sanitizer report" no_sanitizer_report "$T/err"
+check "corpus: every output line is JSON" jq . "$T/out" >/dev/null
+same "corpus: the good target traced" "$(hoplist 198.19.0.3 "$T/out")" "$(paths 198.19.0.0/24 198.19.0.3)"
+same "corpus: unroutable targets end in error, unsent" \
+    "$(jq -r 'select(.ip | startswith("1.2.3.")) | [.trace.stop, .trace.probes, .trace.error] | join(" ")' "$T/out" | sort -u)" \
+    "error 0 Network is unreachable"
+check "corpus: diagnostics name file and line" grep -q "corpus.in:[0-9]*: " "$T/err"
