@@ -17,10 +17,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -199,6 +201,22 @@ report_bad(struct hm_input *in, const char *text, size_t len, const char *why)
 		hm_input_bad(in, "%s: %s%s", why, shown, len > n ? "..." : "");
 }
 
+/* An IPv6 address, prefix or range: skipped and counted, not bad.  Other
+   text with a colon is just bad. */
+static int
+looks_ipv6(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!hm_looks_ipv6(s, len))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (strchr("0123456789abcdefABCDEF:./-", s[i]) == NULL ||
+		    s[i] == '\0')
+			return 0;
+	return 1;
+}
+
 /* Read one list: input ranges into spans (exclude = 0) or excl. */
 static void
 read_list(struct hm_input *in, int exclude)
@@ -217,7 +235,7 @@ read_list(struct hm_input *in, int exclude)
 		text = range_text(line, &len);
 		if (len == 0)
 			continue;
-		if (hm_looks_ipv6(text, len)) {
+		if (looks_ipv6(text, len)) {
 			ipv6_lines++;
 			continue;
 		}
@@ -283,6 +301,28 @@ output_init(void)
 	ob.buf = xrealloc(NULL, ob.cap, 1);
 }
 
+/* Where a write of the buffer may end: all of it, or, on a pipe, at most
+   PIPE_BUF bytes ending with a newline.  A pipe takes such a write whole
+   or not at all, so even SIGKILL never leaves half a record in it. */
+static size_t
+write_size(const char *p, size_t len)
+{
+	static int pipe_out = -1;
+	struct stat sb;
+	const char *nl;
+
+	if (pipe_out < 0)
+		pipe_out = fstat(STDOUT_FILENO, &sb) == 0 &&
+		    S_ISFIFO(sb.st_mode);
+	if (!pipe_out || len <= PIPE_BUF)
+		return len;
+	if ((nl = memrchr(p, '\n', PIPE_BUF)) != NULL)
+		return (size_t)(nl - p) + 1;
+	/* A record longer than PIPE_BUF cannot be atomic. */
+	nl = memchr(p + PIPE_BUF, '\n', len - PIPE_BUF);
+	return nl != NULL ? (size_t)(nl - p) + 1 : len;
+}
+
 /* All of the buffer to standard output.  A signal does not cut a record
    in half: an interrupted write is resumed. */
 static void
@@ -292,7 +332,8 @@ output_flush(void)
 	ssize_t n;
 
 	while (done < ob.len) {
-		n = write(STDOUT_FILENO, ob.buf + done, ob.len - done);
+		n = write(STDOUT_FILENO, ob.buf + done,
+		    write_size(ob.buf + done, ob.len - done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -484,10 +525,10 @@ emit_spread(uint64_t from, uint64_t to)
 /* ---- --resume: the state file ---- */
 
 /*
- * The state names what it is for: a hash of everything that decides the
- * output sequence (the segments with their labels, the shard, the shuffle
- * and its seed).  Resuming with anything else would skip or repeat
- * addresses, so it is refused.
+ * The state names what it is for: a hash of the inputs and options that
+ * decide the output sequence (every range with its text and file, every
+ * exclusion, the shard, the shuffle and its seed).  Resuming with anything
+ * else could skip or repeat addresses, so it is refused.
  */
 struct state {
 	uint64_t fingerprint, done, seed;
@@ -523,13 +564,17 @@ fingerprint(void)
 	uint64_t h = 0xcbf29ce484222325ull;
 	size_t i;
 
-	for (i = 0; i < rs.n; i++) {
-		const struct label *l = &labels[rs.seg[i].owner];
-
-		h = fnv_u64(h, (uint64_t)rs.seg[i].lo << 32 | rs.seg[i].hi);
-		h = fnv(h, labels_text + l->off, l->len);
-		h = fnv(h, srcs[l->src], srclens[l->src]);
+	for (i = 0; i < nspans; i++) {
+		h = fnv_u64(h, (uint64_t)spans[i].lo << 32 | spans[i].hi);
+		h = fnv(h, labels_text + labels[i].off, labels[i].len);
+		h = fnv(h, srcs[labels[i].src], srclens[labels[i].src]);
 	}
+	h = fnv_u64(h, nspans);
+	/* Exclusions as given (special-purpose ones unless -R), even those
+	   that change nothing today: the options differ, so does the run. */
+	for (i = 0; i < nexcl; i++)
+		h = fnv_u64(h, (uint64_t)excl[i].lo << 32 | excl[i].hi);
+	h = fnv_u64(h, nexcl);
 	h = fnv_u64(h, opt.shard);
 	h = fnv_u64(h, opt.nshards);
 	h = fnv_u64(h, (uint64_t)opt.shuffle);
@@ -795,6 +840,10 @@ main(int argc, char *argv[])
 	    &position);
 
 	read_inputs(argv + optind, argc - optind);
+	/* Half a list is not the list: with --strict a bad line (in an
+	   exclusion list above all) means no output at all. */
+	if (hm_opt.strict && bad_lines > 0)
+		hm_exit(HM_EXIT_BADINPUT);
 	hm_rangeset_build(&rs, spans, nspans, excl, nexcl);
 	shard_total = hm_shard_size(rs.total, opt.shard, opt.nshards);
 	hm_perm_init(&perm, rs.total, opt.seed);
