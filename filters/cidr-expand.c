@@ -250,6 +250,11 @@ read_list(struct hm_input *in, int exclude)
 			span_add(lo, hi, text, len, src);
 	}
 	bad_lines += hm_input_badcount(in);
+	/* --strict makes hm_input_next stop with the file still open. */
+	if (in->open) {
+		hm_lines_close(&in->lr);
+		in->open = 0;
+	}
 }
 
 static void
