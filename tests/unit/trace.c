@@ -1,0 +1,170 @@
+/* Unit tests for the Paris traceroute packets (lib/trace_pkt.c): the flow
+   stays constant, checksums stay valid, and replies parse back to the probe
+   they answer; strays and truncations do not. */
+#include <string.h>
+
+#include "probe.h"
+#include "tap.h"
+#include "trace.h"
+
+static struct trace_probe
+probe(enum trace_method m, uint16_t tag)
+{
+	struct trace_probe p;
+
+	memset(&p, 0, sizeof(p));
+	p.method = m;
+	p.src = 0xc6120001;	/* 198.18.0.1 */
+	p.dst = 0xc6130309;	/* 198.19.3.9 */
+	p.ttl = (uint8_t)(tag >> 8);
+	p.flow = 40001;
+	p.dport = 33435;
+	p.flow_sum = 0x1234;
+	p.tag = tag;
+	p.check = (uint16_t)(0x7000 + tag);
+	return p;
+}
+
+/* The transport checksum with its pseudo-header, 0 when valid. */
+static uint16_t
+l4_sum(const uint8_t *pkt, size_t len)
+{
+	uint8_t ph[12];
+
+	memcpy(ph, pkt + 12, 8);
+	ph[8] = 0;
+	ph[9] = pkt[9];
+	ph[10] = (uint8_t)((len - 20) >> 8);
+	ph[11] = (uint8_t)(len - 20);
+	return probe_cksum_fold(probe_cksum_add(probe_cksum_add(0, ph, 12),
+	    pkt + 20, len - 20));
+}
+
+/* A router's time exceeded quoting the first 28 bytes of pkt. */
+static size_t
+time_exceeded(const uint8_t *pkt, uint8_t *out)
+{
+	memset(out, 0, 28);
+	out[0] = 0x45;
+	out[3] = 56;
+	out[8] = 63;
+	out[9] = 1;
+	out[12] = 198, out[13] = 18, out[14] = 0, out[15] = 2;
+	memcpy(out + 16, pkt + 12, 4);
+	out[20] = 11;
+	memcpy(out + 28, pkt, 28);
+	return 56;
+}
+
+static void
+test_method(enum trace_method m, const char *name)
+{
+	uint8_t a[TRACE_PKT_MAX], b[TRACE_PKT_MAX], te[128];
+	struct trace_probe pa = probe(m, 0x0300), pb = probe(m, 0x0901);
+	size_t la = trace_pkt_build(&pa, a), lb = trace_pkt_build(&pb, b);
+	struct trace_match mt;
+
+	CHECK(la == lb, "%s: probes of one trace have one length", name);
+	CHECK(memcmp(a + 9, b + 9, 1) == 0 && memcmp(a + 12, b + 12, 8) == 0 &&
+	    memcmp(a + 20, b + 20, 4) == 0,
+	    "%s: protocol, addresses and first 4 transport bytes constant", name);
+	CHECK(a[8] == 3 && b[8] == 9, "%s: TTL set", name);
+	CHECK(probe_cksum(a, 20) == 0 && probe_cksum(b, 20) == 0,
+	    "%s: IP header checksums valid", name);
+	if (m == TRACE_ICMP_PARIS) {
+		CHECK(probe_cksum(a + 20, la - 20) == 0 &&
+		    probe_cksum(b + 20, lb - 20) == 0,
+		    "%s: ICMP checksums valid", name);
+		CHECK(a[22] == 0x12 && a[23] == 0x34,
+		    "%s: the checksum is the trace's constant", name);
+	} else {
+		CHECK(l4_sum(a, la) == 0 && l4_sum(b, lb) == 0,
+		    "%s: transport checksums valid", name);
+	}
+	if (m == TRACE_UDP_PARIS)
+		CHECK(b[26] == 0x79 && b[27] == 0x01,
+		    "%s: the UDP checksum carries the check", name);
+
+	time_exceeded(b, te);
+	CHECK(trace_pkt_parse(m, 33435, te, 56, &mt) == 1 &&
+	    mt.flow == 40001 && mt.tag == 0x0901 && mt.check == 0x7901 &&
+	    mt.dst == 0xc6130309 && mt.from == 0xc6120002 &&
+	    mt.icmp_type == 11 && mt.reply_ttl == 63 && !mt.from_target,
+	    "%s: a time exceeded parses back to its probe", name);
+	CHECK(trace_pkt_parse(m, 33435, te, 55, &mt) == 0,
+	    "%s: a quote shorter than 8 transport bytes is refused", name);
+	CHECK(trace_pkt_parse(m == TRACE_ICMP_PARIS ? TRACE_UDP_PARIS :
+	    TRACE_ICMP_PARIS, 33435, te, 56, &mt) == 0,
+	    "%s: another method's quote is refused", name);
+	te[16] = 198, te[17] = 19, te[18] = 3, te[19] = 9;
+	te[12] = 198, te[13] = 19, te[14] = 3, te[15] = 9;
+	CHECK(trace_pkt_parse(m, 33435, te, 56, &mt) == 1 && mt.from_target,
+	    "%s: an ICMP error from the target itself is the target", name);
+}
+
+static void
+test_replies(void)
+{
+	uint8_t pkt[TRACE_PKT_MAX], r[TRACE_PKT_MAX];
+	struct trace_probe p = probe(TRACE_ICMP_PARIS, 0x0400);
+	size_t len = trace_pkt_build(&p, pkt);
+	struct trace_match mt;
+
+	/* The echo reply: addresses swapped, type 0, the rest echoed. */
+	memcpy(r, pkt, len);
+	memcpy(r + 12, pkt + 16, 4);
+	memcpy(r + 16, pkt + 12, 4);
+	r[20] = 0;
+	CHECK(trace_pkt_parse(TRACE_ICMP_PARIS, 0, r, len, &mt) == 1 &&
+	    mt.from_target && mt.dst == p.dst && mt.tag == 0x0400 &&
+	    mt.check == 0x7400 && mt.flow == 40001,
+	    "icmp-paris: the echo reply carries flow, tag and check");
+	r[20] = 8;
+	CHECK(trace_pkt_parse(TRACE_ICMP_PARIS, 0, r, len, &mt) == 0,
+	    "an echo request (our own, on loopback) is not a reply");
+
+	p = probe(TRACE_TCP_PARIS, 0x0600);
+	p.dport = 80;
+	len = trace_pkt_build(&p, pkt);
+	memcpy(r, pkt, len);
+	memcpy(r + 12, pkt + 16, 4);
+	memcpy(r + 16, pkt + 12, 4);
+	r[20] = pkt[22], r[21] = pkt[23];	/* ports swapped */
+	r[22] = pkt[20], r[23] = pkt[21];
+	r[28] = pkt[24], r[29] = pkt[25], r[30] = pkt[26];
+	r[31] = (uint8_t)(pkt[27] + 1);		/* ack = seq + 1 */
+	r[33] = 0x14;				/* RST|ACK */
+	CHECK(trace_pkt_parse(TRACE_TCP_PARIS, 80, r, len, &mt) == 1 &&
+	    mt.is_tcp && mt.tcp_flags == 0x14 && mt.tag == 0x0600 &&
+	    mt.check == 0x7600 && mt.flow == 40001 && mt.dst == p.dst,
+	    "tcp-paris: a RST acknowledging seq + 1 matches");
+	r[33] = 0x02;
+	CHECK(trace_pkt_parse(TRACE_TCP_PARIS, 80, r, len, &mt) == 0,
+	    "tcp-paris: a bare SYN is not a reply");
+	CHECK(trace_pkt_parse(TRACE_TCP_PARIS, 80, r, 19, &mt) == 0,
+	    "a packet shorter than an IP header is refused");
+}
+
+static void
+test_names(void)
+{
+	enum trace_method m;
+
+	CHECK(trace_method_parse("udp-paris", &m) == 0 &&
+	    m == TRACE_UDP_PARIS && trace_method_parse("udp", &m) == -1,
+	    "method names parse");
+	CHECK(strcmp(trace_stop_name(TRACE_STOP_GAPLIMIT), "gaplimit") == 0 &&
+	    strcmp(trace_method_name(TRACE_TCP_PARIS), "tcp-paris") == 0,
+	    "stop and method names print");
+}
+
+int
+main(void)
+{
+	test_method(TRACE_ICMP_PARIS, "icmp-paris");
+	test_method(TRACE_UDP_PARIS, "udp-paris");
+	test_method(TRACE_TCP_PARIS, "tcp-paris");
+	test_replies();
+	test_names();
+	return tap_failed != 0;
+}
