@@ -29,7 +29,8 @@ HM_COMMON_HELP;
 
 enum { OPT_NOW = HM_OPT_FIRST_PRIVATE };
 
-static uint64_t records_in, passed, dropped, others;
+static struct hm_seen_stats seen_stats;
+static uint64_t records_in, others;
 static uint64_t fixed_now;	/* --now in ms, or 0 for the clock */
 
 /* The coarse clock costs a fraction of the precise one, and a cooldown
@@ -46,15 +47,13 @@ now_ms(void)
 }
 
 static void
-metrics_init(const struct hm_seen *seen, int state)
+metrics_init(const struct hm_seen_stats *st, int state)
 {
-	const struct hm_seen_stats *st = hm_seen_stats(seen);
-
 	hm_metric("records_in", HM_COUNTER, "records read", &records_in);
 	hm_metric("targets_passed", HM_COUNTER,
-	    "targets passed (not seen within the period)", &passed);
+	    "targets passed (not seen within the period)", &st->claimed);
 	hm_metric("targets_dropped", HM_COUNTER,
-	    "targets dropped (seen within the period)", &dropped);
+	    "targets dropped (seen within the period)", &st->refused);
 	hm_metric("records_passed", HM_COUNTER,
 	    "non-target records passed through", &others);
 	hm_metric("cooldown_purged", HM_COUNTER, "expired entries removed",
@@ -80,12 +79,7 @@ cool_line(struct hm_seen *seen, struct hm_input *in, const char *line,
 
 	switch (hm_record_ip(line, len, &ip, &why)) {
 	case HM_REC_TARGET:
-		if (hm_seen_claim(seen, ip, now_ms())) {
-			hm_seen_emit(seen, line, len);
-			passed++;
-		} else {
-			dropped++;
-		}
+		hm_seen_offer(seen, ip, line, len, now_ms());
 		break;
 	case HM_REC_OTHER:
 		hm_seen_emit(seen, line, len);
@@ -153,8 +147,9 @@ main(int argc, char *argv[])
 
 	hm_signals_init(0);
 	hm_output_init();
-	seen = hm_seen_open(state, "cooldown", period, max_entries);
-	metrics_init(seen, state != NULL);
+	seen = hm_seen_open(state, "cooldown", period, max_entries,
+	    &seen_stats);
+	metrics_init(&seen_stats, state != NULL);
 	hm_input_init(&in, argv + optind, argc - optind);
 
 	for (;;) {

@@ -37,7 +37,8 @@ static struct hop *hops;
 static size_t nhops, hops_cap;
 
 static int allow_reserved, passthrough;
-static uint64_t records_in, traces, no_trace, emitted, duplicates, reserved;
+static struct hm_seen_stats seen_stats;
+static uint64_t records_in, traces, no_trace, reserved;
 
 static void
 hop_add(uint32_t ip, unsigned int ttl)
@@ -126,27 +127,29 @@ trace_hops(json_t *trace, uint32_t dest)
 	return NULL;
 }
 
+/* Write obj if ip is a new hop. */
 static void
-emit_json(struct hm_seen *seen, const json_t *obj)
+offer_json(struct hm_seen *seen, uint32_t ip, const json_t *obj)
 {
 	char buf[1024];
 	size_t n = json_dumpb(obj, buf, sizeof(buf),
 	    JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	if (n > 0 && n <= sizeof(buf)) {
-		hm_seen_emit(seen, buf, n);
+		hm_seen_offer(seen, ip, buf, n, hm_now_ms());
 	} else {
 		/* A long "node" value: rare, so allocate. */
 		char *big = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 		if (big == NULL)
 			hm_errx(HM_EXIT_FAIL, "cannot encode a hop record");
-		hm_seen_emit(seen, big, strlen(big));
+		hm_seen_offer(seen, ip, big, strlen(big), hm_now_ms());
 		free(big);
 	}
 }
 
-/* The new targets of one record: new, allowed hops, in trace order. */
+/* The new targets of one record: allowed hops, in trace order, each offered
+   to the seen set, which writes the new ones. */
 static void
 emit_hops(struct hm_seen *seen, const struct hm_record *rec)
 {
@@ -162,10 +165,6 @@ emit_hops(struct hm_seen *seen, const struct hm_record *rec)
 			reserved++;
 			continue;
 		}
-		if (!hm_seen_claim(seen, hops[i].ip, hm_now_ms())) {
-			duplicates++;
-			continue;
-		}
 		hm_ip_format(hops[i].ip, ip);
 		out = json_pack("{s:s,s:s,s:s,s:i}", "ip", ip, "src", "hop",
 		    "via", via, "ttl", (int)hops[i].ttl);
@@ -173,9 +172,8 @@ emit_hops(struct hm_seen *seen, const struct hm_record *rec)
 			hm_errx(HM_EXIT_FAIL, "cannot build a hop record");
 		if (node != NULL)
 			json_object_set(out, "node", node);
-		emit_json(seen, out);
+		offer_json(seen, hops[i].ip, out);
 		json_decref(out);
-		emitted++;
 	}
 }
 
@@ -217,18 +215,16 @@ done:
 }
 
 static void
-metrics_init(const struct hm_seen *seen, int state)
+metrics_init(const struct hm_seen_stats *st, int state)
 {
-	const struct hm_seen_stats *st = hm_seen_stats(seen);
-
 	hm_metric("records_in", HM_COUNTER, "records read", &records_in);
 	hm_metric("traces", HM_COUNTER, "records with a good trace", &traces);
 	hm_metric("records_no_trace", HM_COUNTER,
 	    "records without a trace (consumed)", &no_trace);
 	hm_metric("hops_emitted", HM_COUNTER, "new hop targets written",
-	    &emitted);
+	    &st->claimed);
 	hm_metric("hops_duplicate", HM_COUNTER, "hops emitted before, dropped",
-	    &duplicates);
+	    &st->refused);
 	hm_metric("hops_reserved", HM_COUNTER,
 	    "special-purpose hop addresses dropped", &reserved);
 	if (state) {
@@ -291,8 +287,9 @@ main(int argc, char *argv[])
 	hm_signals_init(0);
 	hm_output_init();
 	/* Hops never expire: a router found once is fed back once. */
-	seen = hm_seen_open(state, "hopextract", 0, max_entries);
-	metrics_init(seen, state != NULL);
+	seen = hm_seen_open(state, "hopextract", 0, max_entries,
+	    &seen_stats);
+	metrics_init(&seen_stats, state != NULL);
 	hm_input_init(&in, argv + optind, argc - optind);
 
 	for (;;) {

@@ -11,15 +11,20 @@
  * With a state file it is an SQLite table shared by every process using the
  * file.  A claim is one atomic upsert that succeeds only when no row exists
  * or the row is older than the cutoff, so of several processes claiming the
- * same address exactly one gets changes() == 1.  Claims are batched in
- * transactions for speed, and what must stay true is that output caused by
- * a claim is written only after that claim's transaction commits: a crash
- * may then lose a batch of output whose claims were recorded (those
- * addresses wait out one period), but never write an address that another
- * process will also write.
+ * same address exactly one gets changes() == 1.  Claims are collected in
+ * batches and made in one short transaction each, and what must stay true
+ * is that output caused by a claim is written only after that claim's
+ * transaction commits: a crash may then lose a batch of output whose claims
+ * were recorded (those addresses wait out one period), but never write an
+ * address that another process will also write.  The write lock is held
+ * only while the batch's statements run, not while input is parsed, and a
+ * waiting process polls every millisecond or so, so processes sharing a
+ * file take turns instead of one starving the others.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -31,7 +36,7 @@
  * batches of 1000 spent most of their time rewriting the same pages; at
  * 10000 claims, or 100 ms, the write lock is still held only briefly.
  */
-#define BATCH_CLAIMS	10000
+#define BATCH_ITEMS	10000
 #define BATCH_MS	100
 #define BATCH_BYTES	(1u << 20)
 #define PURGE_MS	60000
@@ -43,6 +48,15 @@ struct slot {
 	uint64_t t;
 };
 
+/* A line of the batch: written at the commit if it has no claim
+   (claim == 0) or its claim succeeds. */
+struct item {
+	uint32_t ip;
+	int claim;
+	uint64_t now;
+	size_t off, len;	/* in out, with the "\n" */
+};
+
 struct fifo_ent {
 	uint32_t ip;
 	uint64_t t;
@@ -50,7 +64,7 @@ struct fifo_ent {
 
 struct hm_seen {
 	uint64_t period;	/* ms; 0 means entries never expire */
-	struct hm_seen_stats st;
+	struct hm_seen_stats *st;	/* the caller's */
 
 	/* In memory. */
 	struct slot *slots;
@@ -62,12 +76,14 @@ struct hm_seen {
 	const char *path;
 	sqlite3 *db;
 	sqlite3_stmt *claim, *begin, *commit, *purge;
-	int intx;
-	unsigned batch_claims;
-	uint64_t batch_start, last_purge;
+	uint64_t busy_start, last_purge;
+	unsigned int jitter;
 	int purge_due;
-	char *out;		/* output waiting for the open batch's commit */
+	struct item *items;	/* the batch, in input order */
+	size_t nitems, items_cap;
+	char *out;		/* the batch's lines, each with its "\n" */
 	size_t outlen, outcap;
+	uint64_t batch_start;
 };
 
 /* ---- in memory ---- */
@@ -107,7 +123,7 @@ mem_delete(struct hm_seen *s, struct slot *sl)
 		}
 	}
 	s->slots[i].used = 0;
-	s->st.entries--;
+	s->st->entries--;
 }
 
 static void
@@ -168,7 +184,7 @@ mem_claim(struct hm_seen *s, uint32_t ip, uint64_t now)
 
 	if (s->period != 0)
 		while (s->flen > 0 && s->fifo[s->fhead].t + s->period <= now)
-			fifo_pop(s, &s->st.purged);
+			fifo_pop(s, &s->st->purged);
 	sl = mem_find(s, ip);
 	if (sl->used) {
 		/* Expired but not yet purged happens only when the clock went
@@ -177,23 +193,23 @@ mem_claim(struct hm_seen *s, uint32_t ip, uint64_t now)
 			return 0;
 		sl->t = now;
 		if (s->flen == s->max)
-			fifo_pop(s, &s->st.evicted);
+			fifo_pop(s, &s->st->evicted);
 		fifo_push(s, ip, now);
 		return 1;
 	}
 	if (s->flen == s->max) {
-		fifo_pop(s, &s->st.evicted);
+		fifo_pop(s, &s->st->evicted);
 		sl = mem_find(s, ip);
 	}
 	/* Keep the load at most one half. */
-	if (2 * (s->st.entries + 1) > s->mask + 1) {
+	if (2 * (s->st->entries + 1) > s->mask + 1) {
 		mem_grow(s);
 		sl = mem_find(s, ip);
 	}
 	sl->ip = ip;
 	sl->used = 1;
 	sl->t = now;
-	s->st.entries++;
+	s->st->entries++;
 	fifo_push(s, ip, now);
 	return 1;
 }
@@ -235,6 +251,27 @@ db_step(struct hm_seen *s, sqlite3_stmt *st, const char *what)
 		db_fail(s, what);
 }
 
+/*
+ * SQLite's own busy handler backs off to 100 ms sleeps, and a process that
+ * commits and begins again at once slips through that gap every time: the
+ * waiter could starve.  Short, jittered sleeps catch the gap.
+ */
+static int
+db_busy(void *arg, int count)
+{
+	struct hm_seen *s = arg;
+	struct timespec ts = { 0, 0 };
+
+	if (count == 0)
+		s->busy_start = hm_mono_ms();
+	else if (hm_mono_ms() - s->busy_start >= BUSY_MS)
+		return 0;
+	s->jitter = s->jitter * 1103515245u + 12345u;
+	ts.tv_nsec = 200000 + (long)(s->jitter >> 8) % 800000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static void
 db_open(struct hm_seen *s, const char *table)
 {
@@ -245,7 +282,8 @@ db_open(struct hm_seen *s, const char *table)
 		db_fail(s, "open");
 	/* Set before anything else touches the file: two processes starting
 	   together contend for the WAL switch and the CREATE as well. */
-	sqlite3_busy_timeout(s->db, BUSY_MS);
+	s->jitter = (unsigned int)getpid();
+	sqlite3_busy_handler(s->db, db_busy, s);
 	db_exec(s, "PRAGMA journal_mode=WAL");
 	/* A power cut may lose the last commits, never the database. */
 	db_exec(s, "PRAGMA synchronous=NORMAL");
@@ -264,7 +302,7 @@ db_open(struct hm_seen *s, const char *table)
 	s->claim = db_prepare(s, sql);
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE t <= ?1", table);
 	s->purge = db_prepare(s, sql);
-	/* IMMEDIATE takes the write lock up front, where the busy timeout
+	/* IMMEDIATE takes the write lock up front, where the busy handler
 	   applies; a deferred read that upgrades later could fail at once. */
 	s->begin = db_prepare(s, "BEGIN IMMEDIATE");
 	s->commit = db_prepare(s, "COMMIT");
@@ -276,17 +314,10 @@ db_claim(struct hm_seen *s, uint32_t ip, uint64_t now)
 	/* With no period, the cutoff lies before every stored time. */
 	int64_t cutoff = s->period == 0 ? -1 : (int64_t)now - (int64_t)s->period;
 
-	if (!s->intx) {
-		db_step(s, s->begin, "begin");
-		s->intx = 1;
-		s->batch_claims = 0;
-		s->batch_start = hm_mono_ms();
-	}
 	sqlite3_bind_int64(s->claim, 1, ip);
 	sqlite3_bind_int64(s->claim, 2, (int64_t)now);
 	sqlite3_bind_int64(s->claim, 3, cutoff);
 	db_step(s, s->claim, "claim");
-	s->batch_claims++;
 	return sqlite3_changes(s->db) > 0;
 }
 
@@ -295,26 +326,89 @@ db_purge(struct hm_seen *s, uint64_t now)
 {
 	if (s->period == 0 || now < s->period)
 		return;
-	if (!s->intx)
-		db_step(s, s->begin, "begin");
+	db_step(s, s->begin, "begin");
 	sqlite3_bind_int64(s->purge, 1, (int64_t)(now - s->period));
 	db_step(s, s->purge, "purge");
-	s->st.purged += (uint64_t)sqlite3_changes(s->db);
-	if (!s->intx)
-		db_step(s, s->commit, "commit");
+	s->st->purged += (uint64_t)sqlite3_changes(s->db);
+	db_step(s, s->commit, "commit");
+}
+
+/* Append a line to the batch. */
+static void
+batch_add(struct hm_seen *s, uint32_t ip, int claim, uint64_t now,
+    const char *line, size_t len)
+{
+	struct item *it;
+
+	if (s->nitems == s->items_cap) {
+		s->items_cap = s->items_cap ? 2 * s->items_cap : 1024;
+		s->items = realloc(s->items, s->items_cap * sizeof(*s->items));
+		if (s->items == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+	}
+	if (s->outlen + len + 1 > s->outcap) {
+		size_t n = s->outcap ? s->outcap : 64 * 1024;
+
+		while (n < s->outlen + len + 1)
+			n *= 2;
+		if ((s->out = realloc(s->out, n)) == NULL)
+			hm_err(HM_EXIT_FAIL, "realloc");
+		s->outcap = n;
+	}
+	if (s->nitems == 0)
+		s->batch_start = hm_mono_ms();
+	it = &s->items[s->nitems++];
+	it->ip = ip;
+	it->claim = claim;
+	it->now = now;
+	it->off = s->outlen;
+	it->len = len + 1;
+	memcpy(s->out + s->outlen, line, len);
+	s->out[s->outlen + len] = '\n';
+	s->outlen += len + 1;
+}
+
+/* Make the batch's claims in one transaction; after the commit, write the
+   lines that may go. */
+static void
+batch_flush(struct hm_seen *s)
+{
+	size_t i;
+
+	db_step(s, s->begin, "begin");
+	for (i = 0; i < s->nitems; i++) {
+		struct item *it = &s->items[i];
+
+		if (!it->claim)
+			continue;
+		it->claim = db_claim(s, it->ip, it->now) ? 0 : -1;
+		if (it->claim == 0)
+			s->st->claimed++;
+		else
+			s->st->refused++;
+	}
+	db_step(s, s->commit, "commit");
+	s->st->commits++;
+	for (i = 0; i < s->nitems; i++)
+		if (s->items[i].claim == 0)
+			fwrite(s->out + s->items[i].off, 1, s->items[i].len,
+			    stdout);
+	s->nitems = 0;
+	s->outlen = 0;
 }
 
 /* ---- the interface ---- */
 
 struct hm_seen *
 hm_seen_open(const char *path, const char *table, uint64_t period_ms,
-    size_t max_entries)
+    size_t max_entries, struct hm_seen_stats *stats)
 {
 	struct hm_seen *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		hm_err(HM_EXIT_FAIL, "calloc");
 	s->period = period_ms;
+	s->st = stats;
 	if (path != NULL) {
 		s->path = path;
 		db_open(s, table);
@@ -331,37 +425,33 @@ hm_seen_open(const char *path, const char *table, uint64_t period_ms,
 	return s;
 }
 
-int
-hm_seen_claim(struct hm_seen *s, uint32_t ip, uint64_t now_ms)
+void
+hm_seen_offer(struct hm_seen *s, uint32_t ip, const char *line, size_t len,
+    uint64_t now_ms)
 {
-	return s->db != NULL ? db_claim(s, ip, now_ms) : mem_claim(s, ip, now_ms);
+	if (s->db != NULL) {
+		batch_add(s, ip, 1, now_ms, line, len);
+	} else if (mem_claim(s, ip, now_ms)) {
+		s->st->claimed++;
+		hm_line_write(stdout, line, len);
+	} else {
+		s->st->refused++;
+	}
 }
 
 void
 hm_seen_emit(struct hm_seen *s, const char *line, size_t len)
 {
-	if (s->db == NULL || !s->intx) {
+	if (s->db != NULL && s->nitems > 0)
+		batch_add(s, 0, 0, 0, line, len);
+	else
 		hm_line_write(stdout, line, len);
-		return;
-	}
-	if (s->outlen + len + 1 > s->outcap) {
-		size_t n = s->outcap ? s->outcap : 64 * 1024;
-
-		while (n < s->outlen + len + 1)
-			n *= 2;
-		if ((s->out = realloc(s->out, n)) == NULL)
-			hm_err(HM_EXIT_FAIL, "realloc");
-		s->outcap = n;
-	}
-	memcpy(s->out + s->outlen, line, len);
-	s->out[s->outlen + len] = '\n';
-	s->outlen += len + 1;
 }
 
 int
 hm_seen_pending(const struct hm_seen *s)
 {
-	return s->intx;
+	return s->nitems > 0;
 }
 
 void
@@ -372,14 +462,9 @@ hm_seen_sync(struct hm_seen *s, int force, uint64_t now_ms)
 	if (s->db == NULL)
 		return;
 	mono = hm_mono_ms();
-	if (s->intx && (force || s->batch_claims >= BATCH_CLAIMS ||
+	if (s->nitems > 0 && (force || s->nitems >= BATCH_ITEMS ||
 	    s->outlen >= BATCH_BYTES || mono - s->batch_start >= BATCH_MS)) {
-		db_step(s, s->commit, "commit");
-		s->intx = 0;
-		s->st.commits++;
-		/* Only now may the batch's output leave. */
-		fwrite(s->out, 1, s->outlen, stdout);
-		s->outlen = 0;
+		batch_flush(s);
 		if (force)
 			fflush(stdout);
 	}
@@ -388,12 +473,6 @@ hm_seen_sync(struct hm_seen *s, int force, uint64_t now_ms)
 		s->last_purge = mono;
 		db_purge(s, now_ms);
 	}
-}
-
-const struct hm_seen_stats *
-hm_seen_stats(const struct hm_seen *s)
-{
-	return &s->st;
 }
 
 void
@@ -407,6 +486,7 @@ hm_seen_close(struct hm_seen *s, uint64_t now_ms)
 		sqlite3_finalize(s->commit);
 		if (sqlite3_close(s->db) != SQLITE_OK)
 			db_fail(s, "close");
+		free(s->items);
 		free(s->out);
 	}
 	free(s->slots);
