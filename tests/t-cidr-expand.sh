@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cidr-expand: the bundled real lists, dedup, exclusions, shards, shuffle,
 # resume across SIGTERM and SIGKILL, errors, every option.
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 lines() { wc -l <"$1" | tr -d ' '; }
@@ -10,7 +11,10 @@ lines() { wc -l <"$1" | tr -d ' '; }
 table=$(grep '^| [a-z].*\.txt |' "$RANGES/SOURCE.md")
 same "SOURCE.md lists four files" "$(echo "$table" | wc -l | tr -d ' ')" 4
 while IFS='|' read -r _ file _ _ v6 _ _ _ uniq excl _; do
-	file=$(echo $file) v6=$(echo $v6) uniq=$(echo $uniq) excl=$(echo $excl)
+	read -r file <<<"$file"
+	read -r v6 <<<"$v6"
+	read -r uniq <<<"$uniq"
+	read -r excl <<<"$excl"
 	run cidr-expand -p "$RANGES/$file"
 	same "$file: exit status" "$rc" 0
 	same "$file: $excl unique addresses, special-purpose excluded" \
@@ -139,7 +143,7 @@ for n in 3 7; do
 	for seed in 1 987654321; do
 		: >"$T/union"
 		for k in $(seq 1 $n); do
-			cidr-expand -p --shuffle=$seed -s $k/$n "$T/mix.txt" >>"$T/union"
+			cidr-expand -p --shuffle="$seed" -s "$k/$n" "$T/mix.txt" >>"$T/union"
 		done
 		sort "$T/union" >"$T/union.sorted"
 		same "shuffle seed $seed, $n shards: union is every address once" \
@@ -147,7 +151,7 @@ for n in 3 7; do
 	done
 	: >"$T/union"
 	for k in $(seq 1 $n); do
-		cidr-expand -p --shard $k/$n "$T/mix.txt" >>"$T/union"
+		cidr-expand -p --shard "$k/$n" "$T/mix.txt" >>"$T/union"
 	done
 	same "$n plain shards: union is every address once" \
 	    "$(sort "$T/union" | cmp - "$T/mix.sorted" && echo same)" same
@@ -298,3 +302,10 @@ same "a failed write: exit 3 with a message" "$rc:$(cat "$T/err")" \
 run sh -c 'cidr-expand -pR "$1" | head -n 1' sh "$T/mix.txt"
 same "a closed pipe ends it quietly" "$(cat "$T/out"):$(cat "$T/err")" "20.0.0.0:"
 check "no sanitizer reports" no_sanitizer_report "$T/err" "$T/kerr"
+
+# The man page's examples.
+if command -v prips >/dev/null; then
+	same "man page: -p -R prints what prips prints" \
+	    "$(echo 198.18.0.0/24 | cidr-expand -p -R | cmp - <(prips 198.18.0.0/24) && echo same)" same
+fi
+same "man page: the count of vultr.txt" "$(cidr-expand -c "$RANGES/vultr.txt")" 1022976
