@@ -14,7 +14,10 @@
  */
 #include <getopt.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,7 +121,8 @@ hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
 	else
 		text_add(t, ",\"icmp_type\":%u,\"icmp_code\":%u",
 		    a->icmp_type, a->icmp_code);
-	text_add(t, ",\"reply_ttl\":%u", a->reply_ttl);
+	if (a->reply_ttl != 0)		/* 0: not known (datagram sockets) */
+		text_add(t, ",\"reply_ttl\":%u", a->reply_ttl);
 	if (queries > 1) {
 		const char *sep = "";
 
@@ -338,6 +342,43 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 	    cfg->method == TRACE_TCP_PARIS ? 80 : 33435);
 }
 
+/*
+ * Raw sockets when we hold CAP_NET_RAW; else the datagram fallback, one
+ * socket per trace (bounded by the descriptor limit): udp-paris always,
+ * icmp-paris where ping_group_range lets us open an ICMP datagram socket.
+ */
+static void
+open_sockets(struct trace_config *cfg, struct trace_sockets *socks, int raw)
+{
+	enum probe_icmp_kind kind;
+	struct rlimit rl;
+	const char *why;
+	int fd;
+
+	if (raw && trace_sockets_open(cfg->method, socks, &why) == 0)
+		return;
+	if (raw && errno != EPERM && errno != EACCES)
+		hm_err(HM_EXIT_FAIL, "%s", why);
+	socks->send_fd = socks->icmp_fd = socks->tcp_fd = -1;
+	if (cfg->method == TRACE_TCP_PARIS)
+		hm_errx(HM_EXIT_FAIL, "tcp-paris needs CAP_NET_RAW: run as "
+		    "root, or grant the file capability (setcap "
+		    "cap_net_raw+p %s), or use udp-paris", hm_prog);
+	if (cfg->method == TRACE_ICMP_PARIS) {
+		if ((fd = probe_open_icmp(0, &kind, &why)) < 0)
+			hm_errx(HM_EXIT_FAIL, "icmp-paris: %s; or use udp-paris",
+			    why);
+		close(fd);
+	}
+	cfg->dgram = 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)cfg->max_active + 32) {
+		if (rl.rlim_cur < 64)
+			hm_errx(HM_EXIT_FAIL, "too few file descriptors");
+		cfg->max_active = (unsigned)rl.rlim_cur - 32;
+	}
+}
+
 static void
 flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 {
@@ -369,19 +410,13 @@ main(int argc, char *argv[])
 	struct trace_sockets socks;
 	struct trace_engine *eng;
 	struct hm_input in;
-	const char *why;
 	char *line;
 	size_t len;
 	int more = 1;
 
 	hm_setprog(argv);
 	parse_options(argc, argv, &cfg);
-	if (!probe_priv_begin(run_user != NULL))
-		hm_errx(HM_EXIT_FAIL, "raw sockets need CAP_NET_RAW: run as "
-		    "root, or grant the file capability (setcap "
-		    "cap_net_raw+p %s)", hm_prog);
-	if (trace_sockets_open(cfg.method, &socks, &why) != 0)
-		hm_err(HM_EXIT_FAIL, "%s", why);
+	open_sockets(&cfg, &socks, probe_priv_begin(run_user != NULL));
 	probe_priv_drop(run_user);
 
 	if ((eng = trace_engine_new(&cfg, &socks)) == NULL)

@@ -45,6 +45,7 @@ struct trace_config {
 	uint16_t dport;			/* UDP and TCP destination port */
 	unsigned max_active;		/* traces probed at once */
 	double rate;			/* probes per second, all traces */
+	int dgram;			/* no CAP_NET_RAW: datagram sockets */
 };
 
 /* One reply to one probe. */
@@ -143,5 +144,20 @@ struct trace_match {
    a probe of method m (fields in *mt), 0 when it is someone else's. */
 int trace_pkt_parse(enum trace_method m, uint16_t dport, const uint8_t *pkt,
     size_t len, struct trace_match *mt);
+
+
+/* ---- trace_dgram.c: the unprivileged path, one socket per trace ---- */
+/* A datagram socket (UDP, or ICMP where ping_group_range allows) connected
+   to dst, reporting errors (IP_RECVERR); sets our address and the flow the
+   kernel chose.  -1 with errno set. */
+int trace_dgram_open(enum trace_method m, uint32_t dst, uint16_t dport,
+    uint32_t *src, uint16_t *flow);
+/* Send probe p (its ttl, tag and check) on fd.  0, or -1 with errno. */
+int trace_dgram_send(int fd, const struct trace_probe *p);
+/* Read one message (error queue first): 1 when it answers a probe of the
+   trace to dst (fields in *mt, *rx_us the arrival time or 0), 0 when it is
+   nothing of ours, -1 when nothing is left to read. */
+int trace_dgram_read(int fd, enum trace_method m, uint32_t dst,
+    struct trace_match *mt, uint64_t *rx_us);
 
 #endif

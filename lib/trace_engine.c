@@ -46,6 +46,7 @@ struct trace {
 	enum trace_stop stop;
 	int error, active, queued;
 	int ended;			/* the target or an unreachable answered */
+	int fd;				/* its own socket, in dgram mode */
 	struct hop *hops;		/* by TTL */
 	uint64_t *sent_us;		/* by TTL * queries + attempt */
 	struct trace_reply *rep;
@@ -71,6 +72,8 @@ struct trace_engine {
 	uint32_t next_nonce;
 	uint16_t flow_base;
 	struct probe_bucket bucket;
+	struct pollfd *pfd;		/* max_active + 3 */
+	unsigned *pslot;		/* dgram mode: pfd[i] is slot pslot[i] */
 	int blocked;			/* the last send found buffers full */
 	uint64_t next_scan_ms, scan_ms;
 	struct trace_stats st;
@@ -221,6 +224,10 @@ finish(struct trace_engine *e, struct trace *t)
 		e->rhead = n;
 	e->rtail = n;
 	e->nresults++;
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+	}
 	t->active = 0;
 	e->nactive--;
 	e->freelist[e->nfree++] = (unsigned)(t - e->slots);
@@ -270,13 +277,14 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 	p.flow_sum = t->flow_sum;
 	p.tag = (uint16_t)(ttl << 8 | h->sent);
 	p.check = keyed16(e, t, p.tag);
-	len = trace_pkt_build(&p, buf);
+	len = e->cfg.dgram ? 0 : trace_pkt_build(&p, buf);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(t->dst);
 	/* Before sending: on loopback the reply is in before sendto returns. */
 	stamp = clock_us(CLOCK_REALTIME);
-	if (sendto(e->s.send_fd, buf, len, 0, (struct sockaddr *)&sin,
+	if (e->cfg.dgram ? trace_dgram_send(t->fd, &p) < 0 :
+	    sendto(e->s.send_fd, buf, len, 0, (struct sockaddr *)&sin,
 	    sizeof(sin)) < 0) {
 		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return 1;
@@ -328,18 +336,35 @@ send_ready(struct trace_engine *e, uint64_t now)
 	}
 }
 
+static void accept_reply(struct trace_engine *, struct trace *,
+    const struct trace_match *, uint64_t);
+
+/* A reply on the shared raw sockets: its flow names the slot. */
 static void
 on_match(struct trace_engine *e, const struct trace_match *mt, uint64_t rx_us)
 {
 	unsigned idx = (uint16_t)(mt->flow - e->flow_base);
+
+	if (idx >= e->cfg.max_active || !e->slots[idx].active ||
+	    e->slots[idx].flow != mt->flow) {
+		e->st.strays++;
+		return;
+	}
+	accept_reply(e, &e->slots[idx], mt, rx_us);
+}
+
+static void
+accept_reply(struct trace_engine *e, struct trace *t,
+    const struct trace_match *mt, uint64_t rx_us)
+{
 	unsigned ttl = mt->tag >> 8, attempt = mt->tag & 0xff;
-	struct trace *t;
 	struct trace_reply *r;
 	struct hop *h;
 	uint64_t sent;
 
-	if (idx >= e->cfg.max_active || !(t = &e->slots[idx])->active ||
-	    t->dst != mt->dst || ttl < e->cfg.first_ttl ||
+	if (!rx_us)
+		rx_us = clock_us(CLOCK_REALTIME);
+	if (t->dst != mt->dst || ttl < e->cfg.first_ttl ||
 	    ttl > e->cfg.max_ttl || attempt >= e->cfg.queries ||
 	    mt->check != keyed16(e, t, mt->tag) ||
 	    attempt >= (h = &t->hops[ttl])->sent) {
@@ -448,13 +473,85 @@ scan(struct trace_engine *e, uint64_t now)
 			advance(e, &e->slots[i], now);
 }
 
+/* Read what waits on one trace's own socket (dgram mode). */
+static void
+drain_trace(struct trace_engine *e, struct trace *t)
+{
+	struct trace_match mt;
+	uint64_t rx;
+	int n, r;
+
+	/* The trace may end (and its socket close) on any reply. */
+	for (n = 0; n < 64 && t->active && t->fd >= 0; n++) {
+		if ((r = trace_dgram_read(t->fd, e->cfg.method, t->dst, &mt,
+		    &rx)) < 0)
+			return;
+		mt.flow = t->flow;
+		if (r > 0)
+			accept_reply(e, t, &mt, rx);
+		else
+			e->st.strays++;
+	}
+}
+
+/* The descriptors to wait on: the shared raw sockets, or in dgram mode
+   every running trace's socket (slot numbers in e->pslot); then extra. */
+static nfds_t
+poll_set(struct trace_engine *e, int extra_fd, nfds_t *extra)
+{
+	nfds_t n = 0;
+	unsigned i;
+
+	if (e->cfg.dgram) {
+		for (i = 0; i < e->cfg.max_active; i++)
+			if (e->slots[i].active && e->slots[i].fd >= 0) {
+				e->pslot[n] = i;
+				e->pfd[n].fd = e->slots[i].fd;
+				e->pfd[n++].events = POLLIN;
+			}
+	} else {
+		e->pfd[n].fd = e->s.icmp_fd;
+		e->pfd[n++].events = POLLIN;
+		if (e->s.tcp_fd >= 0) {
+			e->pfd[n].fd = e->s.tcp_fd;
+			e->pfd[n++].events = POLLIN;
+		}
+	}
+	*extra = n + 1;
+	if (extra_fd >= 0) {
+		*extra = n;
+		e->pfd[n].fd = extra_fd;
+		e->pfd[n++].events = POLLIN;
+	}
+	return n;
+}
+
+static void
+receive(struct trace_engine *e, nfds_t n, nfds_t extra)
+{
+	nfds_t i;
+
+	if (!e->cfg.dgram) {
+		drain(e, e->s.icmp_fd);
+		if (e->s.tcp_fd >= 0)
+			drain(e, e->s.tcp_fd);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct trace *t = &e->slots[e->pslot[i]];
+
+		if (i != extra && e->pfd[i].revents != 0 && t->active &&
+		    t->fd == e->pfd[i].fd)
+			drain_trace(e, t);
+	}
+}
+
 int
 trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 {
-	struct pollfd pfd[3];
 	struct timespec ts;
 	uint64_t now = clock_us(CLOCK_MONOTONIC) / 1000, wait_us;
-	nfds_t n = 0, extra = 3;
+	nfds_t n, extra;
 	int ready = 0;
 
 	send_ready(e, now);
@@ -473,25 +570,13 @@ trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 	}
 	if (e->nactive > 0 && (e->next_scan_ms - now) * 1000 < wait_us)
 		wait_us = (e->next_scan_ms - now) * 1000;
-	pfd[n].fd = e->s.icmp_fd;
-	pfd[n++].events = POLLIN;
-	if (e->s.tcp_fd >= 0) {
-		pfd[n].fd = e->s.tcp_fd;
-		pfd[n++].events = POLLIN;
-	}
-	if (extra_fd >= 0) {
-		extra = n;
-		pfd[n].fd = extra_fd;
-		pfd[n++].events = POLLIN;
-	}
+	n = poll_set(e, extra_fd, &extra);
 	ts.tv_sec = (time_t)(wait_us / 1000000);
 	ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
-	if (ppoll(pfd, n, &ts, NULL) > 0 && extra < n &&
-	    (pfd[extra].revents & (POLLIN | POLLHUP | POLLERR)))
+	if (ppoll(e->pfd, n, &ts, NULL) > 0 && extra < n &&
+	    (e->pfd[extra].revents & (POLLIN | POLLHUP | POLLERR)))
 		ready = 1;
-	drain(e, e->s.icmp_fd);
-	if (e->s.tcp_fd >= 0)
-		drain(e, e->s.tcp_fd);
+	receive(e, n, extra);
 	now = clock_us(CLOCK_MONOTONIC) / 1000;
 	send_ready(e, now);
 	scan(e, now);
@@ -541,7 +626,9 @@ trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
 	t->active = 1;
 	e->nactive++;
 	e->st.started++;
-	if (route_source(e, dst, &t->src) != 0) {
+	if (e->cfg.dgram ? (t->fd = trace_dgram_open(e->cfg.method, dst,
+	    e->cfg.dport, &t->src, &t->flow)) < 0 :
+	    route_source(e, dst, &t->src) != 0) {
 		t->src = 0;
 		t->stop = TRACE_STOP_ERROR;
 		t->error = errno;
@@ -566,7 +653,10 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 	e->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	e->slots = calloc(cfg->max_active, sizeof(*e->slots));
 	e->freelist = calloc(cfg->max_active, sizeof(*e->freelist));
+	e->pfd = calloc(cfg->max_active + 3, sizeof(*e->pfd));
+	e->pslot = calloc(cfg->max_active + 3, sizeof(*e->pslot));
 	if (e->route_fd < 0 || e->slots == NULL || e->freelist == NULL ||
+	    e->pfd == NULL || e->pslot == NULL ||
 	    getrandom(&e->flow_base, sizeof(e->flow_base), 0) !=
 	    sizeof(e->flow_base))
 		goto fail;
@@ -574,6 +664,7 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 	for (i = 0; i < cfg->max_active; i++) {
 		struct trace *t = &e->slots[i];
 
+		t->fd = -1;
 		t->hops = calloc(nhop, sizeof(*t->hops));
 		t->sent_us = calloc(nhop * cfg->queries, sizeof(*t->sent_us));
 		if (t->hops == NULL || t->sent_us == NULL)
@@ -615,8 +706,13 @@ trace_engine_free(struct trace_engine *e)
 	}
 	if (e->route_fd >= 0)
 		close(e->route_fd);
+	for (i = 0; e->slots != NULL && i < e->cfg.max_active; i++)
+		if (e->slots[i].fd >= 0)
+			close(e->slots[i].fd);
 	free(e->slots);
 	free(e->freelist);
+	free(e->pfd);
+	free(e->pslot);
 	free(e);
 }
 

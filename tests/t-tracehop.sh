@@ -24,7 +24,7 @@ done
 # Without CAP_NET_RAW: a clear message and exit 3, never a crash.
 run setpriv --reuid=65534 --regid=65534 --clear-groups tracehop </dev/null
 same "unprivileged: exit 3" "$rc" 3
-check "unprivileged: says what is missing" grep -q "need CAP_NET_RAW" "$T/err"
+check "unprivileged: says what is missing" grep -q "^tracehop: icmp-paris: no CAP_NET_RAW.*ping_group_range" "$T/err"
 check "unprivileged: no sanitizer report" no_sanitizer_report "$T/err"
 same "unprivileged: nothing on stdout" "$(cat "$T/out")" ""
 
@@ -176,6 +176,38 @@ echo 198.19.1.5 | V tracehop --user nobody -w 300ms >"$T/out" 2>"$T/err"
 same "--user nobody: traces after the switch" "$?:$(jq -r .trace.stop "$T/out")" "0:completed"
 run V tracehop --user no-such-user-here </dev/null
 same "--user unknown: exit 3" "$rc" 3
+
+# Without CAP_NET_RAW: datagram sockets and IP_RECVERR.  Input and output
+# are opened by root here (the test directory is private).
+U() { V setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+U tracehop -m udp-paris -w 300ms -r 2000 <"$T/lab.in" >"$T/out" 2>"$T/err"
+same "unprivileged udp-paris: exit 0" "$?:$(cat "$T/err")" "0:"
+for ip in $leaves; do
+	got=$(hoplist "$ip" "$T/out")
+	check "unprivileged udp-paris $ip: exact hop list ($got)" grep -Fxq "$got" <(paths "${ip%.*}.0/24" "$ip")
+done
+same "unprivileged udp-paris: blackhole, probes, reply TTLs" \
+    "$(jq -c 'select(.ip == "198.19.200.9") | [.trace.stop, .trace.probes, .trace.hops[0].reply_ttl]' "$T/out")" \
+    '["gaplimit",6,64]'
+U tracehop -m udp-paris -w 500ms -r 5000 -n 100 <"$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
+jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' \
+    "$T/d.out" | sort -u >"$T/pairs"
+same "unprivileged udp-paris diamond: 200 completed, zero false links, both branches" \
+    "$(jq -r .trace.stop "$T/d.out" | sort | uniq -c | tr -s ' '):$(comm -23 "$T/pairs" "$T/links"):$(jq -r '.trace.hops[2].ip' "$T/d.out" | sort -u | wc -l)" \
+    " 200 completed::2"
+run U tracehop -m tcp-paris </dev/null
+same "unprivileged tcp-paris: exit 3, says why" "$rc:$(grep -c 'tcp-paris needs CAP_NET_RAW' "$T/err")" "3:1"
+run U tracehop </dev/null
+check "unprivileged icmp-paris, ping_group_range closed: says so" grep -q "ping_group_range" "$T/err"
+V sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+U tracehop -w 300ms -r 2000 <"$T/lab.in" >"$T/out" 2>"$T/err"
+same "unprivileged icmp-paris (ping socket): exit 0" "$?:$(cat "$T/err")" "0:"
+for ip in $leaves; do
+	got=$(hoplist "$ip" "$T/out")
+	check "unprivileged icmp-paris $ip: exact hop list ($got)" grep -Fxq "$got" <(paths "${ip%.*}.0/24" "$ip")
+done
+same "unprivileged icmp-paris: echo reply from the target" \
+    "$(jq -c 'select(.ip == "198.19.1.9") | .trace.hops[-1] | [.icmp_type, .reply_ttl]' "$T/out")" '[0,61]'
 
 # Two runs at once see each other's replies: each keeps only its own.
 seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"
