@@ -305,7 +305,10 @@ struct hm_rangeset {
 	struct hm_seg *seg;	/* sorted by address, disjoint */
 	size_t n;
 	uint64_t total;		/* addresses in all segments */
+	uint64_t *top;		/* base of every HM_RS_STRIDE-th segment: a */
+	size_t ntop;		/* small index that stays in cache */
 };
+#define HM_RS_STRIDE 64
 /* The union of spans[0..n) minus the union of excl[0..nexcl); where spans
    overlap the lowest index owns the addresses.  Adjacent pieces of one
    owner are joined. */

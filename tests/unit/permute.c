@@ -215,6 +215,32 @@ test_rangeset(void)
 	hm_rangeset_free(&rs);
 }
 
+/* Many segments, so lookups go through the top index: addresses
+   0, 2, 4, ... given in reverse, position p must be address 2p. */
+static void
+test_many_segments(void)
+{
+	size_t n = 10007, i;
+	struct hm_span *sp = calloc(n, sizeof(*sp));
+	struct hm_rangeset rs;
+	uint64_t pos;
+	int ok = 1;
+
+	for (i = 0; i < n; i++)
+		sp[i].lo = sp[i].hi = (uint32_t)(2 * (n - 1 - i));
+	hm_rangeset_build(&rs, sp, n, NULL, 0);
+	CHECK(rs.n == n && rs.total == n, "%zu one-address segments", n);
+	for (pos = 0; pos < rs.total; pos++) {
+		const struct hm_seg *s = &rs.seg[hm_rangeset_seg(&rs, pos)];
+
+		ok &= s->lo + (pos - s->base) == 2 * pos &&
+		    s->owner == n - 1 - pos;
+	}
+	CHECK(ok, "each position finds its address among %zu segments", n);
+	hm_rangeset_free(&rs);
+	free(sp);
+}
+
 int
 main(void)
 {
@@ -224,5 +250,6 @@ main(void)
 	test_shards();
 	test_shuffled_shards();
 	test_rangeset();
+	test_many_segments();
 	return tap_failed ? 1 : 0;
 }
