@@ -27,8 +27,9 @@
 
 static const char usage[] =
 "usage: tracehop [-m METHOD] [-f TTL] [-M TTL] [-q N] [-w WAIT] [-g N]\n"
-"                [-r PPS] [-n N] [-p PORT] [--window N] [--node NAME]\n"
-"                [--user USER] [--metrics FILE] [--strict] [FILE...]\n"
+"                [-r PPS] [-n N] [-p PORT] [--window N] [--stop-set FILE]\n"
+"                [--node NAME] [--user USER] [--metrics FILE] [--strict]\n"
+"                [FILE...]\n"
 "Paris traceroute to the target records that answered ping.\n"
 "  -m, --method METHOD  icmp-paris (default), udp-paris or tcp-paris\n"
 "  -f, --first-ttl TTL  first TTL probed, 1..255 (default 1)\n"
@@ -41,6 +42,8 @@ static const char usage[] =
 "  -p, --port PORT      destination port for udp-paris (default 33435)\n"
 "                       and tcp-paris (default 80)\n"
 "      --window N       TTLs of one trace in flight at once (default 1)\n"
+"      --stop-set FILE  Doubletree: start at --first-ttl (default 3 here),\n"
+"                       then probe back only until a hop in FILE answers\n"
 "      --node NAME      vantage point name for \"node\" (default hostname)\n"
 "      --user USER      switch to USER once the sockets are open\n"
 HM_COMMON_HELP;
@@ -48,10 +51,11 @@ HM_COMMON_HELP;
 enum {
 	OPT_WINDOW = HM_OPT_FIRST_PRIVATE,
 	OPT_NODE,
-	OPT_USER
+	OPT_USER,
+	OPT_STOP_SET
 };
 
-static const char *node_name, *run_user;
+static const char *node_name, *run_user, *stop_set_path;
 static uint64_t records_in, records_traced, records_passed;
 /* The engine's counters, copied out so they outlive it (hm_exit writes the
    metrics file once more). */
@@ -181,10 +185,12 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 
 	hm_timestamp(ts, sizeof(ts));
 	hm_ip_format(res->src, src);
-	text_add(&t, "{\"method\":\"%s\",\"src\":\"%s\",\"first_ttl\":%u,"
-	    "\"max_ttl\":%u,\"queries\":%u,\"probes\":%u,",
-	    trace_method_name(cfg->method), src, cfg->first_ttl, cfg->max_ttl,
-	    cfg->queries, res->probes);
+	text_add(&t, "{\"method\":\"%s\",\"src\":\"%s\",\"first_ttl\":%u,",
+	    trace_method_name(cfg->method), src, res->first_ttl);
+	if (cfg->stop_set != NULL)
+		text_add(&t, "\"start_ttl\":%u,", cfg->first_ttl);
+	text_add(&t, "\"max_ttl\":%u,\"queries\":%u,\"probes\":%u,",
+	    cfg->max_ttl, cfg->queries, res->probes);
 	hops_text(&t, res, cfg->queries);
 	text_add(&t, ",\"stop\":\"%s\"", trace_stop_name(res->stop));
 	if (res->stop == TRACE_STOP_ERROR)
@@ -272,11 +278,12 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		{ "window", required_argument, NULL, OPT_WINDOW },
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "stop-set", required_argument, NULL, OPT_STOP_SET },
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	uint64_t ms;
-	int c, port = 0;
+	int c, port = 0, first_given = 0;
 
 	while ((c = getopt_long(argc, argv, "m:f:M:q:w:g:r:n:p:"
 	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
@@ -291,6 +298,7 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case 'f':
 			cfg->first_ttl = (unsigned)hm_parse_uint(optarg, 1,
 			    TRACE_MAX_TTL, "first-ttl");
+			first_given = 1;
 			break;
 		case 'M':
 			cfg->max_ttl = (unsigned)hm_parse_uint(optarg, 1,
@@ -331,10 +339,17 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case OPT_USER:
 			run_user = optarg;
 			break;
+		case OPT_STOP_SET:
+			stop_set_path = optarg;
+			break;
 		default:
 			hm_usage_error(usage);
 		}
 	}
+	/* Doubletree's h: a few hops out, past the vantage point's own
+	   network, where traces to different targets start to diverge. */
+	if (stop_set_path != NULL && !first_given)
+		cfg->first_ttl = cfg->max_ttl < 3 ? cfg->max_ttl : 3;
 	if (cfg->first_ttl > cfg->max_ttl)
 		hm_errx(HM_EXIT_USAGE, "first-ttl %u is above max-ttl %u",
 		    cfg->first_ttl, cfg->max_ttl);
@@ -419,6 +434,12 @@ main(int argc, char *argv[])
 	open_sockets(&cfg, &socks, probe_priv_begin(run_user != NULL));
 	probe_priv_drop(run_user);
 
+	if (stop_set_path != NULL) {
+		if ((cfg.stop_set = trace_stopset_new()) == NULL)
+			hm_err(HM_EXIT_FAIL, "malloc");
+		if (trace_stopset_load(cfg.stop_set, stop_set_path) != 0)
+			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
+	}
 	if ((eng = trace_engine_new(&cfg, &socks)) == NULL)
 		hm_err(HM_EXIT_FAIL, "cannot start the trace engine");
 	hm_signals_init(0);
@@ -457,6 +478,11 @@ main(int argc, char *argv[])
 		flush_results(eng, &cfg);
 	}
 	hm_metrics_write(1);
+	if (cfg.stop_set != NULL) {
+		if (trace_stopset_save(cfg.stop_set, stop_set_path) != 0)
+			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
+		trace_stopset_free(cfg.stop_set);
+	}
 	trace_engine_free(eng);
 	trace_sockets_close(&socks);
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);

@@ -46,6 +46,9 @@ struct trace_config {
 	unsigned max_active;		/* traces probed at once */
 	double rate;			/* probes per second, all traces */
 	int dgram;			/* no CAP_NET_RAW: datagram sockets */
+	/* Doubletree: after the forward part, probe back from first_ttl - 1
+	   until a hop in this set answers (NULL: off). */
+	struct trace_stopset *stop_set;
 };
 
 /* One reply to one probe. */
@@ -65,7 +68,7 @@ struct trace_result {
 	enum trace_stop stop;
 	int error;			/* errno when stop is TRACE_STOP_ERROR */
 	unsigned probes;		/* probes sent */
-	unsigned first_ttl;
+	unsigned first_ttl;		/* lowest hop judged (backwards too) */
 	unsigned last_ttl;		/* last hop judged (0: none) */
 	size_t nreplies;
 	struct trace_reply *replies;	/* by TTL, then by arrival */
@@ -145,6 +148,18 @@ struct trace_match {
 int trace_pkt_parse(enum trace_method m, uint16_t dport, const uint8_t *pkt,
     size_t len, struct trace_match *mt);
 
+
+/* ---- trace_stopset.c: Doubletree's local stop set ---- */
+struct trace_stopset;
+struct trace_stopset *trace_stopset_new(void);
+void trace_stopset_free(struct trace_stopset *s);
+int trace_stopset_has(const struct trace_stopset *s, uint32_t ip);
+void trace_stopset_add(struct trace_stopset *s, uint32_t ip);
+size_t trace_stopset_count(const struct trace_stopset *s);
+/* Read a file of addresses (a missing file is an empty set); 0 or -1. */
+int trace_stopset_load(struct trace_stopset *s, const char *path);
+/* Write it back if it changed, atomically; 0 or -1 with errno. */
+int trace_stopset_save(struct trace_stopset *s, const char *path);
 
 /* ---- trace_dgram.c: the unprivileged path, one socket per trace ---- */
 /* A datagram socket (UDP, or ICMP where ping_group_range allows) connected

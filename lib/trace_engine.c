@@ -47,6 +47,10 @@ struct trace {
 	int error, active, queued;
 	int ended;			/* the target or an unreachable answered */
 	int fd;				/* its own socket, in dgram mode */
+	int back;			/* Doubletree: probing backwards */
+	unsigned bttl;			/* ... at this TTL */
+	unsigned low_ttl;		/* lowest TTL judged */
+	enum trace_stop fwd_stop;	/* how the forward part ended */
 	struct hop *hops;		/* by TTL */
 	uint64_t *sent_us;		/* by TTL * queries + attempt */
 	struct trace_reply *rep;
@@ -166,6 +170,8 @@ next_to_send(const struct trace_engine *e, const struct trace *t)
 {
 	unsigned ttl;
 
+	if (t->back)
+		return t->hops[t->bttl].sent < e->cfg.queries ? t->bttl : 0;
 	for (ttl = t->lo; ttl < t->hi && ttl <= t->limit; ttl++)
 		if (t->hops[ttl].sent < e->cfg.queries)
 			return ttl;
@@ -196,7 +202,7 @@ finish(struct trace_engine *e, struct trace *t)
 	r->stop = t->stop;
 	r->error = t->error;
 	r->probes = t->probes;
-	r->first_ttl = e->cfg.first_ttl;
+	r->first_ttl = t->low_ttl;
 	r->last_ttl = t->last_ttl;
 	/* The hop list ends at the hop that ended the trace: replies to
 	   probes in flight beyond it (window > 1) are not part of it. */
@@ -234,17 +240,77 @@ finish(struct trace_engine *e, struct trace *t)
 	e->st.done++;
 }
 
+/* Judge the backward hop: 1 when the way home is known (or TTL 1 done). */
+static int
+back_retire(struct trace_engine *e, struct trace *t)
+{
+	size_t i;
+	int known = 0;
+
+	t->low_ttl = t->bttl;
+	/* The target answers here too: it is nearer than the start TTL, and
+	   the forward part only found it again.  It ends here. */
+	if (t->hops[t->bttl].flags & HOP_TARGET)
+		t->last_ttl = t->bttl;
+	for (i = 0; i < t->nrep; i++)
+		if (t->rep[i].ttl == t->bttl &&
+		    trace_stopset_has(e->cfg.stop_set, t->rep[i].from))
+			known = 1;
+	for (i = 0; i < t->nrep; i++)
+		if (t->rep[i].ttl == t->bttl && t->rep[i].from != t->dst)
+			trace_stopset_add(e->cfg.stop_set, t->rep[i].from);
+	if (known || --t->bttl == 0)
+		return 1;
+	memset(&t->hops[t->bttl], 0, sizeof(t->hops[t->bttl]));
+	return 0;
+}
+
+/* Doubletree: once the forward part has ended, go back from first_ttl - 1
+   (unless nothing was sent at all). */
+static int
+start_back(struct trace_engine *e, struct trace *t)
+{
+	if (e->cfg.stop_set == NULL || e->cfg.first_ttl < 2 || t->back ||
+	    t->stop == TRACE_STOP_ERROR)
+		return 0;
+	t->fwd_stop = t->stop;
+	t->stop = TRACE_STOP_NONE;
+	t->back = 1;
+	t->bttl = e->cfg.first_ttl - 1;
+	memset(&t->hops[t->bttl], 0, sizeof(t->hops[t->bttl]));
+	return 1;
+}
+
+static void
+advance_back(struct trace_engine *e, struct trace *t, uint64_t now)
+{
+	if (hop_done(e, &t->hops[t->bttl], now) && back_retire(e, t)) {
+		t->stop = t->fwd_stop;
+		finish(e, t);
+		return;
+	}
+	if (!t->queued && next_to_send(e, t) != 0)
+		enqueue(e, t);
+}
+
 /* Judge finished hops in order, open new ones, queue sends, or finish. */
 static void
 advance(struct trace_engine *e, struct trace *t, uint64_t now)
 {
+	if (t->back) {
+		advance_back(e, t, now);
+		return;
+	}
 	while (t->stop == TRACE_STOP_NONE && t->lo < t->hi &&
 	    hop_done(e, &t->hops[t->lo], now))
 		retire(e, t, t->lo++);
 	if (t->stop == TRACE_STOP_NONE && t->lo > e->cfg.max_ttl)
 		t->stop = TRACE_STOP_MAXHOPS;
 	if (t->stop != TRACE_STOP_NONE) {
-		finish(e, t);
+		if (start_back(e, t))
+			advance_back(e, t, now);
+		else
+			finish(e, t);
 		return;
 	}
 	while (t->hi - t->lo < e->cfg.window && t->hi <= t->limit) {
@@ -364,7 +430,9 @@ accept_reply(struct trace_engine *e, struct trace *t,
 
 	if (!rx_us)
 		rx_us = clock_us(CLOCK_REALTIME);
-	if (t->dst != mt->dst || ttl < e->cfg.first_ttl ||
+	/* Only hops not yet judged: a late answer cannot change a verdict. */
+	if (t->dst != mt->dst || ttl < 1 ||
+	    (t->back ? ttl != t->bttl : ttl < t->lo) ||
 	    ttl > e->cfg.max_ttl || attempt >= e->cfg.queries ||
 	    mt->check != keyed16(e, t, mt->tag) ||
 	    attempt >= (h = &t->hops[ttl])->sent) {
@@ -403,7 +471,8 @@ accept_reply(struct trace_engine *e, struct trace *t,
 		h->flags |= HOP_TARGET;
 	else if (mt->icmp_type == 3)
 		h->flags |= HOP_UNREACH;
-	if ((h->flags & (HOP_TARGET | HOP_UNREACH)) && ttl <= t->limit) {
+	if ((h->flags & (HOP_TARGET | HOP_UNREACH)) && ttl <= t->limit &&
+	    !t->back) {
 		/* Nothing past here is ever probed again. */
 		t->limit = ttl;
 		t->ended = 1;
@@ -617,7 +686,8 @@ trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
 	t->nonce = ++e->next_nonce;
 	t->flow = (uint16_t)(e->flow_base + idx);
 	t->flow_sum = keyed16(e, t, 0x10000);
-	t->lo = t->hi = e->cfg.first_ttl;
+	t->lo = t->hi = t->low_ttl = e->cfg.first_ttl;
+	t->back = 0;
 	t->limit = e->cfg.max_ttl;
 	t->gap = t->probes = t->last_ttl = 0;
 	t->stop = TRACE_STOP_NONE;

@@ -139,6 +139,7 @@ for m in udp-paris tcp-paris; do
 	jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' \
 	    "$T/d.out" | sort -u >"$T/pairs"
 	same "$m diamond: zero false links" "$(comm -23 "$T/pairs" "$T/links")" ""
+	[ "$m" = udp-paris ] && cp "$T/pairs" "$T/pairs.diamond"
 	same "$m diamond: both branches seen" \
 	    "$(jq -r '.trace.hops[2].ip' "$T/d.out" | sort -u | tr '\n' ' ')" \
 	    "$(addr dA1) $(addr dB1) "
@@ -208,6 +209,34 @@ for ip in $leaves; do
 done
 same "unprivileged icmp-paris: echo reply from the target" \
     "$(jq -c 'select(.ip == "198.19.1.9") | .trace.hops[-1] | [.icmp_type, .reply_ttl]' "$T/out")" '[0,61]'
+
+# Doubletree: --stop-set.  One trace at a time, so each sees the last's hops.
+seq 1 20 | sed 's/^/198.19.1./' >"$T/ss.in"
+V tracehop --stop-set "$T/ss" -n 1 -w 300ms "$T/ss.in" >"$T/out" 2>"$T/err"
+same "--stop-set: exit 0" "$?:$(cat "$T/err")" "0:"
+same "--stop-set: the first trace goes home, the others stop at r2a" \
+    "$(jq -r '[.trace.start_ttl, .trace.first_ttl, .trace.probes] | join(" ")' "$T/out" | sort | uniq -c | tr -s ' ')" \
+    "$(printf ' 1 3 1 4\n 19 3 2 3')"
+same "--stop-set: the file holds the hops found below the start" \
+    "$(grep -v '^#' "$T/ss" | sort | tr '\n' ' ')" "$(printf '%s\n' "$(addr r1)" "$(addr r2a)" | sort | tr '\n' ' ')"
+jq -r '[.trace.hops[].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' "$T/out" |
+    grep -v ' 198\.19\.' | sort -u >"$T/pairs"
+same "--stop-set: no link lost" "$(cat "$T/pairs")" \
+    "$(printf '%s\n' "$(addr r1) $(addr r2a)" "$(addr r2a) $(addr r3a)" | sort)"
+V tracehop --stop-set "$T/ss" -w 300ms "$T/ss.in" >"$T/out" 2>"$T/err"
+same "--stop-set, second run: every trace stops at the known hop" \
+    "$(jq -r '[.trace.first_ttl, .trace.probes, .trace.stop] | join(" ")' "$T/out" | sort -u)" "2 3 completed"
+echo 198.19.0.4 | V tracehop --stop-set "$T/ss" -w 300ms >"$T/out" 2>"$T/err"
+same "--stop-set: a target nearer than the start ends where it is" \
+    "$(jq -c '[.trace.probes, [.trace.hops[].ip]]' "$T/out")" "[3,[\"$(addr r1)\",\"198.19.0.4\"]]"
+rm -f "$T/ss"
+V tracehop -m udp-paris --stop-set "$T/ss" -w 500ms -r 5000 -n 20 "$T/diamond.in" >"$T/out" 2>"$T/err"
+jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' "$T/out" |
+    sort -u >"$T/pairs.ss"
+same "--stop-set diamond: the same links as without, none false" \
+    "$(comm -3 "$T/pairs.ss" "$T/pairs.diamond")" ""
+check "--stop-set diamond: fewer probes than 6 a trace" \
+    test "$(jq -s 'map(.trace.probes) | add' "$T/out")" -lt 1200
 
 # Two runs at once see each other's replies: each keeps only its own.
 seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"
