@@ -182,23 +182,33 @@ range_text(char *line, size_t *len)
 	return line;
 }
 
-/* "bad prefix length 33", or the reason and the text (made printable). */
+/* Up to size-1 bytes of text, made printable, for a message. */
+static const char *
+shown(const char *text, size_t len, char *buf, size_t size)
+{
+	size_t i, n = len < size - 4 ? len : size - 4;
+
+	for (i = 0; i < n; i++)
+		buf[i] = text[i] >= ' ' && text[i] < 127 ? text[i] : '?';
+	strcpy(buf + n, len > n ? "..." : "");
+	return buf;
+}
+
+/* "bad prefix length 33", or the reason and the text. */
 static void
 report_bad(struct hm_input *in, const char *text, size_t len, const char *why)
 {
 	const char *slash = memchr(text, '/', len);
-	char shown[48];
-	size_t i, n = len < 40 ? len : 40;
+	char buf[48];
 
-	for (i = 0; i < n; i++)
-		shown[i] = text[i] >= ' ' && text[i] < 127 ? text[i] : '?';
-	shown[n] = '\0';
-	if (slash != NULL && strstr(why, "prefix length") != NULL &&
-	    strcmp(why, "bad address") != 0)
-		hm_input_bad(in, "bad prefix length %s", shown +
-		    (slash - text + 1 < (long)n ? slash - text + 1 : (long)n));
+	if (slash != NULL && slash + 1 == text + len)
+		hm_input_bad(in, "missing prefix length");
+	else if (slash != NULL && strstr(why, "prefix length") != NULL)
+		hm_input_bad(in, "bad prefix length %s", shown(slash + 1,
+		    len - (size_t)(slash + 1 - text), buf, 16));
 	else
-		hm_input_bad(in, "%s: %s%s", why, shown, len > n ? "..." : "");
+		hm_input_bad(in, "%s: %s", why, shown(text, len, buf,
+		    sizeof(buf)));
 }
 
 /* An IPv6 address, prefix or range: skipped and counted, not bad.  Other
@@ -287,6 +297,8 @@ read_inputs(char **files, int nfiles)
 static struct {
 	char *buf;
 	size_t len, cap;
+	size_t batch;		/* positions a batch: about one write's worth */
+	int pipe;		/* standard output is a pipe */
 } ob;
 
 static char octet[256][4];
@@ -295,14 +307,21 @@ static unsigned char octet_len[256];
 static void
 output_init(void)
 {
-	size_t rec = 7 + 15 + 9 + longest_label + 7 + longest_src + 2;
+	size_t rec = 7 + 16 + 9 + longest_label + 7 + longest_src + 2, want;
 	unsigned int v;
+	struct stat sb;
 
 	for (v = 0; v < 256; v++)
 		octet_len[v] = (unsigned char)snprintf(octet[v],
 		    sizeof(octet[v]), "%u", v);
-	/* Room for a block of 256 records beyond the 1 MB a write takes. */
-	ob.cap = ((size_t)1 << 20) + 256 * rec;
+	/* A batch is about one write: 1 MB, or on a pipe 64 kB (its usual
+	   capacity), so that behind a slow reader batches, and with them
+	   looks at signals, clock and checkpoints, still come often. */
+	ob.pipe = fstat(STDOUT_FILENO, &sb) == 0 && S_ISFIFO(sb.st_mode);
+	want = ob.pipe ? (size_t)64 << 10 : (size_t)1 << 20;
+	ob.batch = want / rec > 0 ? want / rec : 1;
+	/* Room for a block of 256 records beyond that. */
+	ob.cap = want + 256 * rec;
 	ob.buf = xrealloc(NULL, ob.cap, 1);
 }
 
@@ -312,14 +331,9 @@ output_init(void)
 static size_t
 write_size(const char *p, size_t len)
 {
-	static int pipe_out = -1;
-	struct stat sb;
 	const char *nl;
 
-	if (pipe_out < 0)
-		pipe_out = fstat(STDOUT_FILENO, &sb) == 0 &&
-		    S_ISFIFO(sb.st_mode);
-	if (!pipe_out || len <= PIPE_BUF)
+	if (!ob.pipe || len <= PIPE_BUF)
 		return len;
 	if ((nl = memrchr(p, '\n', PIPE_BUF)) != NULL)
 		return (size_t)(nl - p) + 1;
@@ -676,40 +690,45 @@ state_write(const char *path, uint64_t fp_hash, uint64_t done)
 
 /* ---- the run ---- */
 
-#define BATCH 65536		/* positions between looks at signals, clock */
-
 static uint64_t fp_hash;
 
-/* Write positions [start, end) of the shard, saving progress as it goes:
-   the state only ever names positions whose output is already written, so
-   after a kill nothing is lost and at most one interval is repeated. */
+/*
+ * Write positions [start, end) of the shard, a batch at a time.  Each batch
+ * is written out before the state may name it, so the state never counts
+ * an address that is not out: after a kill nothing is lost, and a rerun
+ * repeats at most what was written since the last save.
+ */
 static uint64_t
 run(uint64_t start, uint64_t end)
 {
-	uint64_t j = start, stop, last_ms = hm_mono_ms();
+	uint64_t j = start, stop, now, saved_ms, metrics_ms;
 	uint64_t next_save = start + opt.checkpoint;
 	int contiguous = !opt.shuffle && opt.nshards == 1;
 
+	saved_ms = metrics_ms = hm_mono_ms();
 	while (j < end && !hm_stop) {
-		stop = end - j > BATCH ? j + BATCH : end;
+		stop = end - j > ob.batch ? j + ob.batch : end;
 		if (opt.resume != NULL && stop > next_save)
 			stop = next_save;
 		if (contiguous)
 			emit_contiguous(j, stop);
 		else
 			emit_spread(j, stop);
+		output_flush();
 		addrs_out += stop - j;
 		position = j = stop;
+		now = hm_mono_ms();
 		if (opt.resume != NULL && (j >= next_save ||
-		    hm_mono_ms() - last_ms >= 1000)) {
-			output_flush();
+		    now - saved_ms >= 1000)) {
 			state_write(opt.resume, fp_hash, j);
 			next_save = j + opt.checkpoint;
-			last_ms = hm_mono_ms();
+			saved_ms = now;
 		}
-		hm_metrics_write(0);
+		if (now - metrics_ms >= 5000) {
+			hm_metrics_write(1);
+			metrics_ms = now;
+		}
 	}
-	output_flush();
 	if (opt.resume != NULL)
 		state_write(opt.resume, fp_hash, j);
 	return j;
