@@ -3,10 +3,17 @@
 # bad input.
 . "$(dirname "$0")/lib.sh"
 
+# has_all FILE WORD...: every word occurs in FILE.
+has_all() {
+	local f=$1 w
+	shift
+	for w; do grep -q -e "$w" "$f" || return 1; done
+}
+
 # ---- command line ----
 run cooldown --help
 same "--help exits 0" "$rc" 0
-check "--help lists every option" eval 'for o in -t --cooldown -s --state -m --max-entries --now --metrics --strict --max-line --help --version; do grep -q -- "$o" "$T/out" || exit 1; done'
+check "--help lists every option" has_all "$T/out" -t --cooldown -s --state -m --max-entries --now --metrics --strict --max-line --help --version
 run cooldown --version
 same "--version exits 0" "$rc" 0
 check "--version names the program" grep -q '^cooldown (hopmap) ' "$T/out"
