@@ -85,8 +85,9 @@ xrealloc(void *p, size_t n, size_t size)
 	return p;
 }
 
-/* JSON-encode s with jansson's encoder, quotes included.  Bytes that are
-   not UTF-8 (a file name can hold anything) become '?'. */
+/* JSON-encode s with jansson's encoder, quotes included.  JSON holds only
+   UTF-8; in a name that is not (a file name can hold any bytes), every
+   non-ASCII byte becomes '?'. */
 static char *
 json_quote(const char *s, size_t len, size_t *outlen)
 {
@@ -182,7 +183,7 @@ range_text(char *line, size_t *len)
 	return line;
 }
 
-/* Up to size-1 bytes of text, made printable, for a message. */
+/* text made printable for a message, cut to fit size with "..." */
 static const char *
 shown(const char *text, size_t len, char *buf, size_t size)
 {
