@@ -77,7 +77,7 @@ bench: deps all
 	bench/run
 
 demo: deps all
-	sh/demo-offline.sh
+	sh/hopmap-demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
