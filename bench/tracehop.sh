@@ -55,6 +55,9 @@ run th "$bin/tracehop" -r "$rate" -n 2000 -q 1 --node bench "$W/targets" \
     >"$W/th.out"
 run th1 "$bin/tracehop" -r "$rate" -n 2000 -q 1 -w 1s --node bench \
     "$W/targets" >"$W/th1.out"
+# Above scamper's ceiling (its -p stops at 10000).
+run th5 "$bin/tracehop" -r $((5 * rate)) -n 2000 -q 1 -w 1s --node bench \
+    "$W/targets" >"$W/th5.out"
 # The issue's command (scamper's own default wait, 5 s), then equal waits.
 run sc scamper -O warts -o "$W/sc.warts" -p "$rate" \
     -c "trace -P icmp-paris -q 1" -f "$W/targets"
@@ -62,6 +65,7 @@ run sc1 scamper -O warts -o "$W/sc1.warts" -p "$rate" \
     -c "trace -P icmp-paris -q 1 -w 1" -f "$W/targets"
 th_hops "$W/th.out" >"$W/th.hops"
 th_hops "$W/th1.out" >"$W/th1.hops"
+th_hops "$W/th5.out" >"$W/th5.hops"
 sc_hops "$W/sc.warts" >"$W/sc.hops"
 sc_hops "$W/sc1.warts" >"$W/sc1.hops"
 
@@ -95,12 +99,17 @@ row "tracehop (default wait 1s)" "$W/th.hops" "$W/th.time"
 row "scamper (default wait 5s)" "$W/sc.hops" "$W/sc.time"
 row "tracehop -w 1s" "$W/th1.hops" "$W/th1.time"
 row "scamper -w 1" "$W/sc1.hops" "$W/sc1.time"
+row "tracehop -w 1s -r $((5 * rate))" "$W/th5.hops" "$W/th5.time"
 printf 'ratio, defaults (the issue'"'"'s commands): %.2fx\n' \
     "$(echo "$(tps "$W/th.hops" "$W/th.time") / $(tps "$W/sc.hops" "$W/sc.time")" | bc -l)"
 printf 'ratio, equal 1 s waits: %.2fx\n' \
     "$(echo "$(tps "$W/th1.hops" "$W/th1.time") / $(tps "$W/sc1.hops" "$W/sc1.time")" | bc -l)"
+printf 'ratio, 1 s waits, tracehop at 5x the rate scamper allows: %.2fx\n' \
+    "$(echo "$(tps "$W/th5.hops" "$W/th5.time") / $(tps "$W/sc1.hops" "$W/sc1.time")" | bc -l)"
 printf 'hop lists identical to scamper'"'"'s: %d of %d (defaults), %d of %d (1 s)\n' \
     "$(same_hops "$W/th.hops" "$W/sc.hops")" "$n" \
     "$(same_hops "$W/th1.hops" "$W/sc1.hops")" "$n"
+printf 'hop lists identical, tracehop at %s pps vs scamper: %d of %d\n' \
+    $((5 * rate)) "$(same_hops "$W/th5.hops" "$W/sc1.hops")" "$n"
 printf 'completed along a path of the topology: tracehop %d, scamper %d (of %d)\n' \
     "$(valid "$W/th.hops")" "$(valid "$W/sc.hops")" "$n"
