@@ -706,6 +706,9 @@ run(uint64_t start, uint64_t end)
 	uint64_t next_save = start + opt.checkpoint;
 	int contiguous = !opt.shuffle && opt.nshards == 1;
 
+	/* A state that cannot be saved should stop us before any output. */
+	if (opt.resume != NULL)
+		state_write(opt.resume, fp_hash, j);
 	saved_ms = metrics_ms = hm_mono_ms();
 	while (j < end && !hm_stop) {
 		stop = end - j > ob.batch ? j + ob.batch : end;

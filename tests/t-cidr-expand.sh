@@ -260,6 +260,8 @@ same "resume refused with other ranges: exit 2" "$rc" 2
 run cidr-expand -p -s 1/2 --shuffle=3 -r "$T/st" "$T/mix.txt"
 same "the same options resume: 10 fewer" "$rc:$(lines "$T/out")" \
     "0:$(( $(cidr-expand -c -s 1/2 "$T/mix.txt") - 10 ))"
+run cidr-expand -p -r "$T/no/such/dir/st" "$T/mix.txt"
+same "a state that cannot be saved: exit 3 before any output" "$rc:$(lines "$T/out")" 3:0
 printf 'garbage\n' >"$T/st"
 run cidr-expand -p -r "$T/st" "$T/mix.txt"
 same "a file that is not a state: exit 2" "$rc:$(lines "$T/out")" 2:0
