@@ -284,13 +284,16 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	struct timespec ts, *tsp = NULL;
 	int64_t t;
 	int n;
+	size_t before = e->active;
 
 	e->blocked = 0;
 	send_due(e);
 	ping_wire_recv(e, done, ctx);
 	expire(e, done, ctx);
 	t = next_event(e, probe_now_ns());
-	if (t == 0)
+	/* Do not wait when there is nothing to wait for, nor when the caller
+	   could not offer more targets (no extra_fd) and now can. */
+	if (t == 0 || (extra_fd < 0 && (t < 0 || e->active < before)))
 		return 0;
 	if ((t < 0 || t >= 1000000) && e->conf.idle != NULL)
 		e->conf.idle(ctx);
