@@ -171,6 +171,11 @@ same "that seed repeats the order" "$(cmp "$T/out" "$T/again" && echo same)" sam
 run cidr-expand -p --shuffle=1 -s 1/1000000 "$T/mix.txt"
 same "more shards than a shard's worth: still fine" "$rc:$(lines "$T/out")" "0:1"
 
+# Memory follows ranges, not addresses: all of IPv4 in 64 MB of address
+# space (the optimized build; ASan's shadow memory needs more).
+same "0.0.0.0/0 shuffled within a 64 MB memory limit" \
+    "$( (ulimit -v 65536; echo 0.0.0.0/0 | "$HOPMAP_OPT_BIN/cidr-expand" -p -R --shuffle=1 -n 100000) | sort -u | wc -l | tr -d ' ')" 100000
+
 # ---- --resume ----
 resume_args=(-p --checkpoint 5000 -r "$T/st" "$T/mix.txt")
 # Kill a run mid-way, deterministically: the reader takes 400000 bytes and
