@@ -174,7 +174,7 @@ trace_dgram_read(int fd, enum trace_method m, uint32_t dst,
 	if (err) {
 		if (!have_ee)
 			return 0;
-		mt->from_target = mt->from == dst;
+		mt->from_target = mt->from == dst && mt->icmp_type == 3;
 		return parse_quote(m, data, (size_t)n, mt);
 	}
 	/* A datagram: only an echo reply (from the target) means anything. */

@@ -214,7 +214,10 @@ parse_icmp(enum trace_method m, uint16_t dport, const uint8_t *t,
 	case 11:	/* time exceeded */
 		if (!parse_quote(m, dport, t + 8, len - 8, mt))
 			return 0;
-		mt->from_target = mt->from == mt->dst;
+		/* The target's own unreachable (UDP: port unreachable) is its
+		   answer; a time exceeded from its address is only a router
+		   that sources errors from it, on the way. */
+		mt->from_target = mt->from == mt->dst && t[0] == 3;
 		return 1;
 	}
 	return 0;

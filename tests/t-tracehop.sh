@@ -78,6 +78,7 @@ if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
 	exit 0
 fi
 . "$HOPMAP_TOP/tests/lab/lab.sh"
+# shellcheck disable=SC2016
 cleanup_hooks+=('lab_down "$LAB_PREFIX"')
 if ! lab_up "hmth$$"; then
 	echo "not ok - the lab could not be built"
@@ -95,6 +96,7 @@ hoplist() { jq -r --arg ip "$1" 'select(.ip == $ip) | [.trace.hops[] | .ip // "n
 
 leaves="198.19.0.9 198.19.1.9 198.19.2.9 198.19.3.9"
 for m in icmp-paris udp-paris tcp-paris; do
+	# shellcheck disable=SC2086
 	printf '%s\n' $leaves 198.19.200.9 >"$T/lab.in"
 	V tracehop -m "$m" -w 300ms -r 2000 -n 8 "$T/lab.in" >"$T/$m.out" 2>"$T/$m.err"
 	same "$m: exit 0, no stderr" "$?:$(cat "$T/$m.err")" "0:"
@@ -237,6 +239,16 @@ same "--stop-set diamond: the same links as without, none false" \
     "$(comm -3 "$T/pairs.ss" "$T/pairs.diamond")" ""
 check "--stop-set diamond: fewer probes than 6 a trace" \
     test "$(jq -s 'map(.trace.probes) | add' "$T/out")" -lt 1200
+
+# A routing loop, added to this test's lab: r1 and r2b pass 198.19.250/24
+# back and forth.
+lab_exec r1 ip route add 198.19.250.0/24 via "$(addr r2b)"
+lab_exec r2b ip route add 198.19.250.0/24 via \
+    "$(lab_exec r2b ip -o route get "$LAB_VANTAGE_IP" | awk '{ print $3 }')"
+echo 198.19.250.1 | V tracehop -w 300ms >"$T/out" 2>"$T/err"
+same "a routing loop ends with stop loop at the first repeat" \
+    "$(jq -c '[.trace.stop, [.trace.hops[].ip]]' "$T/out")" \
+    "[\"loop\",[\"$(addr r1)\",\"$(addr r2b)\",\"$(addr r1)\"]]"
 
 # Two runs at once see each other's replies: each keeps only its own.
 seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"

@@ -98,8 +98,13 @@ test_method(enum trace_method m, const char *name)
 	    "%s: another method's quote is refused", name);
 	te[16] = 198, te[17] = 19, te[18] = 3, te[19] = 9;
 	te[12] = 198, te[13] = 19, te[14] = 3, te[15] = 9;
-	CHECK(trace_pkt_parse(m, 33435, te, 56, &mt) == 1 && mt.from_target,
-	    "%s: an ICMP error from the target itself is the target", name);
+	CHECK(trace_pkt_parse(m, 33435, te, 56, &mt) == 1 && !mt.from_target,
+	    "%s: a time exceeded from the target's address is a hop", name);
+	te[20] = 3;
+	te[21] = 3;
+	CHECK(trace_pkt_parse(m, 33435, te, 56, &mt) == 1 && mt.from_target &&
+	    mt.icmp_type == 3 && mt.icmp_code == 3,
+	    "%s: an unreachable from the target itself is its answer", name);
 }
 
 static void
