@@ -225,34 +225,6 @@ db_fail(struct hm_seen *s, const char *what)
 	    s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
 }
 
-static void
-db_exec(struct hm_seen *s, const char *sql)
-{
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		db_fail(s, sql);
-}
-
-static sqlite3_stmt *
-db_prepare(struct hm_seen *s, const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-	    NULL) != SQLITE_OK)
-		db_fail(s, "prepare");
-	return st;
-}
-
-static void
-db_step(struct hm_seen *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		db_fail(s, what);
-}
-
 /*
  * SQLite's own busy handler backs off to 100 ms sleeps, and a process that
  * commits and begins again at once slips through that gap every time: the
@@ -272,6 +244,48 @@ db_busy(void *arg, int count)
 	ts.tv_nsec = 200000 + (long)(s->jitter >> 8) % 800000;
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+/*
+ * Switching a new file to WAL can fail with SQLITE_BUSY at once, without
+ * the busy handler, when another process is switching it too; so set-up
+ * statements retry as the handler would.
+ */
+static void
+db_exec(struct hm_seen *s, const char *sql)
+{
+	int rc, n = 0;
+
+	while ((rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) == SQLITE_BUSY &&
+	    db_busy(s, n++))
+		;
+	if (rc != SQLITE_OK)
+		db_fail(s, sql);
+}
+
+static sqlite3_stmt *
+db_prepare(struct hm_seen *s, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK)
+		db_fail(s, "prepare");
+	return st;
+}
+
+static void
+db_step(struct hm_seen *s, sqlite3_stmt *st, const char *what)
+{
+	int rc, n = 0;
+
+	/* Only BEGIN is retried here: nothing has happened when it fails. */
+	while ((rc = sqlite3_step(st)) == SQLITE_BUSY && st == s->begin &&
+	    db_busy(s, n++))
+		sqlite3_reset(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(s, what);
 }
 
 static void

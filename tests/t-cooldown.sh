@@ -46,6 +46,9 @@ same "memory: repeats dropped, rest byte for byte, non-targets kept" \
 # The real clock: a repeat after the period passes, one within it does not.
 { echo 198.18.1.1; sleep 1.5; echo 198.18.1.1; } | cooldown -t 1s >"$T/out" 2>"$T/err"
 same "memory -t 1s: a repeat 1.5 s later passes" "$(cat "$T/out")" "$(printf '198.18.1.1\n198.18.1.1')"
+{ echo 198.18.1.1; sleep 1.5; echo 198.18.1.2; } | cooldown -t 500ms --metrics "$T/m.prom" >/dev/null 2>&1
+check "memory: an expired entry is purged as time goes on" grep -qx 'hopmap_cooldown_purged_total{program="cooldown"} 1' "$T/m.prom"
+check "memory: the purged entry no longer counts" grep -qx 'hopmap_cooldown_entries{program="cooldown"} 1' "$T/m.prom"
 { echo 198.18.1.1; sleep 1.5; echo 198.18.1.1; } | cooldown --cooldown 1h >"$T/out" 2>"$T/err"
 same "memory --cooldown 1h: a repeat 1.5 s later is dropped" "$(cat "$T/out")" 198.18.1.1
 
@@ -79,6 +82,13 @@ same "state: the table holds each address with the time it passed" \
     "$(printf '%s\n' "$((198 << 24 | 18 << 16 | 3 << 8 | 1))|1061000" "$((198 << 24 | 18 << 16 | 3 << 8 | 2))|1061000" "$((198 << 24 | 18 << 16 | 3 << 8 | 3))|1030000")"
 same "state: the file is in WAL mode" "$(sqlite3 "$st" 'pragma journal_mode')" wal
 
+# Repeats inside one batch: the first line of an address wins.
+printf '%s\n' '{"ip":"198.18.3.9","n":1}' 198.18.3.8 '{"ip":"198.18.3.9","n":2}' 198.18.3.8 |
+    cooldown --state "$T/dup.db" --metrics "$T/m.prom" >"$T/out" 2>"$T/err"
+same "state: repeats in one batch: the first passes" "$(cat "$T/out")" "$(printf '%s\n' '{"ip":"198.18.3.9","n":1}' 198.18.3.8)"
+check "state: commits counted" grep -q '^hopmap_cooldown_commits_total{program="cooldown"} [1-9]' "$T/m.prom"
+check "state: dropped counted" grep -qx 'hopmap_targets_dropped_total{program="cooldown"} 2' "$T/m.prom"
+
 # The real clock across a restart.
 cooldown --state "$T/real.db" "$T/many" >"$T/out1" 2>"$T/err"
 cooldown --state "$T/real.db" "$T/many" >"$T/out2" 2>"$T/err"
@@ -110,6 +120,18 @@ same "state: a record comes out while the input is open and quiet" "$(cat "$T/tr
 exec 7>&-
 wait $cp
 same "state: trickle run exits 0" "$?" 0
+
+# SIGTERM: stop reading, commit and write the batch, exit 0.
+cooldown --state "$T/term.db" <"$T/fifo" >"$T/term" 2>"$T/err" & cp=$!
+exec 7>"$T/fifo"
+printf '%s\n' 198.18.4.2 198.18.4.3 >&7
+for _ in $(seq 100); do [ "$(wc -l <"$T/term")" = 2 ] && break; sleep 0.1; done
+kill -TERM $cp
+wait $cp
+same "SIGTERM: exit 0" "$?" 0
+exec 7>&-
+same "SIGTERM: the records are out" "$(cat "$T/term")" "$(printf '198.18.4.2\n198.18.4.3')"
+same "SIGTERM: and recorded" "$(sqlite3 "$T/term.db" 'select count(*) from cooldown')" 2
 
 # ---- bad input ----
 {

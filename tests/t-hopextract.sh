@@ -117,6 +117,17 @@ echo "# concurrent split: $(wc -l <"$T/c1") + $(wc -l <"$T/c2")"
 run hopextract --state "$T/conc.db" "$T/many"
 same "concurrent: a third run after them emits nothing" "$(cat "$T/out")" ""
 
+# The hops of a trace come out while the input is open and quiet.
+mkfifo "$T/fifo"
+hopextract --state "$T/trickle.db" <"$T/fifo" >"$T/trickle" 2>"$T/err" & hp=$!
+exec 7>"$T/fifo"
+echo '{"ip":"12.4.0.1","trace":{"hops":[{"ttl":1,"ip":"11.4.0.1"}]}}' >&7
+for _ in $(seq 100); do [ -s "$T/trickle" ] && break; sleep 0.1; done
+same "state: a hop comes out while the input is open and quiet" "$(jq -r .ip "$T/trickle")" 11.4.0.1
+exec 7>&-
+wait $hp
+same "state: trickle run exits 0" "$?" 0
+
 # ---- bad input ----
 {
 	echo '{"ip":"12.3.0.1","trace":{"hops":[{"ttl":1,"ip":"11.3.0.1"}]}}'
