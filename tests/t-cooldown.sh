@@ -109,6 +109,17 @@ same "concurrent: 20000 lines in total" "$(cat "$T/c1" "$T/c2" | wc -l)" 20000
 check "concurrent: every address exactly once" cmp -s <(sort "$T/20k") <(sort "$T/c1" "$T/c2")
 echo "# concurrent split: $(wc -l <"$T/c1") + $(wc -l <"$T/c2")"
 
+# Regression: two processes creating one state file at once raced for the
+# switch to WAL, and one failed with "database is locked".
+race_ok=1
+for i in $(seq 10); do
+	echo 198.18.6.1 | cooldown --state "$T/race$i.db" >"$T/r1" 2>"$T/re1" & p1=$!
+	echo 198.18.6.1 | cooldown --state "$T/race$i.db" >"$T/r2" 2>"$T/re2" & p2=$!
+	wait $p1 && wait $p2 || race_ok=0
+	[ "$(cat "$T/r1" "$T/r2")" = 198.18.6.1 ] && [ ! -s "$T/re1" ] && [ ! -s "$T/re2" ] || race_ok=0
+done
+same "regression: new state file created by two processes at once, 10 times" "$race_ok" 1
+
 # A batch's records leave when the input goes quiet, not when more arrives:
 # the first record must come out while the writer still holds the pipe open.
 mkfifo "$T/fifo"
