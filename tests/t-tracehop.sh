@@ -127,6 +127,48 @@ done
 same "tcp-paris: RST from a closed port" \
     "$(jq -r 'select(.ip == "198.19.0.9") | .trace.hops[-1].tcp_flags' "$T/tcp-paris.out")" RA
 
+# Nothing past the destination, seen from the target's side: a probe sent
+# with TTL t reaches l1 (4 hops out) with TTL t - 3, so every arrival must
+# have TTL 1.  A small raw-socket listener (built here) prints the TTL of
+# each packet from the vantage point for a bounded time.
+cat >"$T/arrivals.c" <<'C'
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	struct timeval tv = { 0, 100000 };
+	unsigned char b[2048];
+	in_addr_t from = inet_addr(argv[3]);
+	time_t end = time(NULL) + atoi(argv[2]);
+	int fd = socket(AF_INET, SOCK_RAW, atoi(argv[1]));
+	if (fd < 0) return 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	fprintf(stderr, "ready\n");
+	while (time(NULL) < end) {
+		ssize_t n = recv(fd, b, sizeof(b), 0);
+		if (n >= 20 && !memcmp(b + 12, &from, 4)) printf("%u\n", b[8]);
+	}
+	return 0;
+}
+C
+if cc -include string.h -o "$T/arrivals" "$T/arrivals.c" 2>"$T/cc.err"; then
+	seq 1 30 | sed 's/^/198.19.1./' >"$T/l1.in"
+	for m in icmp-paris:1 udp-paris:17 tcp-paris:6; do
+		lab_exec l1 "$T/arrivals" "${m#*:}" 4 "$LAB_VANTAGE_IP" >"$T/arr" 2>"$T/arr.err" &
+		sniff=$!
+		for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$T/arr.err" && break; sleep 0.1; done
+		V tracehop -m "${m%:*}" -w 300ms -r 2000 -n 10 "$T/l1.in" >/dev/null 2>&1
+		wait $sniff
+		same "${m%:*}: 30 probes reached the targets, all with TTL 1 left" \
+		    "$(sort "$T/arr" | uniq -c | tr -s ' ')" " 30 1"
+	done
+else
+	echo "not ok - could not build the arrivals listener"; cat "$T/cc.err"
+fi
+
 # Paris: 200 targets behind the per-flow ECMP diamond.  Every pair of
 # consecutive router hops must be a real link, and both branches used.
 awk '$1 == "link" { print $2, $3 }' "$LAB_TOPO" | sort >"$T/links"
