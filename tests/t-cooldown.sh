@@ -172,6 +172,10 @@ run cooldown --strict "$T/bad"
 same "--strict exits 1" "$rc" 1
 same "--strict stops at the first bad line, keeps what came before" "$(cat "$T/out")" 198.18.5.1
 same "--strict reports only the first" "$(wc -l <"$T/err")" 1
+run cooldown --strict --state "$T/strict.db" "$T/bad"
+same "--strict --state exits 1" "$rc" 1
+same "--strict --state: the batch before the bad line is written" "$(cat "$T/out")" 198.18.5.1
+same "--strict --state: and recorded" "$(sqlite3 "$T/strict.db" 'select count(*) from cooldown')" 1
 
 run cooldown --max-line 100 "$T/bad"
 check "--max-line 100 refuses the long line" grep -q 'bad:9: line too long (more than 100 bytes)' "$T/err"

@@ -148,6 +148,9 @@ same "state: trickle run exits 0" "$?" 0
 	echo '{"ip":"12.3.0.15","trace":{"hops":[{"ttl":1,"ip":"11.3.0.2"},{"ttl":2,"ip":"11.3.0.99"}]}}'
 	printf '{"ip":"12.3.0.16","trace":{"hops":[{"ttl":1,"ip":"11.3.0.16"}]}}\r\n'
 	echo '{"ip":"12.3.0.17","trace":{"hops":[{"ttl":1,"ip":"11.3.0.17"},{"ttl":2,"ip":"11.3.0.98"}]}}'
+	printf '{"ip":"12.3.0.18","trace":{"hops":['
+	for i in $(seq 3000); do printf '{"ttl":1,"ip":"11.3.0.18"},'; done
+	echo '{"ttl":2,"ip":"11.3.0.19"}]}}'
 } >"$T/bad"
 for mode in memory state; do
 	if [ $mode = memory ]; then set --; else set -- --state "$T/bad.db"; fi
@@ -156,7 +159,8 @@ for mode in memory state; do
 	same "$mode: hops of the good lines kept" "$(jq -r .ip "$T/out" | tr '\n' ' ')" \
 	    "11.3.0.1 11.3.0.2 11.3.0.99 11.3.0.16 11.3.0.17 11.3.0.98 "
 	same "$mode: bad lines reported with their numbers" "$(cut -d: -f1-3 "$T/err")" \
-	    "$(printf "hopextract: $T/bad:%s\n" 2 3 4 5 6 7 8 9 10 11 12 13 14 15)"
+	    "$(printf "hopextract: $T/bad:%s\n" 2 3 4 5 6 7 8 9 10 11 12 13 14 15 19)"
+	check "$mode: a huge line is refused" grep -q 'bad:19: line too long' "$T/err"
 	check "$mode: wrong ttl type named" grep -q 'bad:7: trace.hops\[0\]: "ttl" is not an integer' "$T/err"
 	check "$mode: hop ip of the wrong type named" grep -q 'bad:9: trace.hops\[0\]: "ip" is not an IPv4 address' "$T/err"
 	check "$mode: a trace without a target named" grep -q 'bad:13: a trace record without "ip"' "$T/err"
@@ -167,6 +171,9 @@ run hopextract --strict "$T/bad"
 same "--strict exits 1" "$rc" 1
 same "--strict keeps what came before the first bad line" "$(jq -r .ip "$T/out")" 11.3.0.1
 same "--strict reports one line" "$(wc -l <"$T/err")" 1
+run hopextract --strict -s "$T/strict.db" "$T/bad"
+same "--strict --state: the hops before the bad line are written" "$(jq -r .ip "$T/out")" 11.3.0.1
+same "--strict --state: and recorded" "$(sqlite3 "$T/strict.db" 'select count(*) from hopextract')" 1
 run hopextract --max-line 70 "$T/bad"
 check "--max-line 70 refuses a longer line" grep -q 'bad:18: line too long (more than 70 bytes)' "$T/err"
 same "--max-line 70: the shorter good lines are kept" "$(jq -r .ip "$T/out" | tr '\n' ' ')" "11.3.0.1 11.3.0.16 "
