@@ -1,0 +1,249 @@
+# icmpprobe in the namespace lab (tests/lab/lab.sh) and on loopback: results,
+# counts, matching, methods, privileges, bad input and every option.
+# Needs root (namespaces); every probe stays in the lab or on 127/8.
+. "$(dirname "$0")/lib.sh"
+. "$HOPMAP_TOP/tests/lab/lab.sh"
+
+lab=hmi$$
+cleanup_hooks+=("lab_down $lab")
+if ! lab_up "$lab" >"$T/lab.log" 2>&1; then
+	echo "not ok - the lab comes up"
+	cat "$T/lab.log"
+	exit 1
+fi
+V() { ip netns exec "$LAB_VANTAGE" "$@"; }
+# Run icmpprobe in the vantage namespace; outputs as with run.
+vprobe() { run ip netns exec "$LAB_VANTAGE" icmpprobe "$@"; }
+jqo() { jq -r "$@" "$T/out"; }
+no_asan() { check "$1: no sanitizer report" no_sanitizer_report "$T/err"; }
+
+# ---- every address of the answering /24s, none of the dark ones ----
+{ prips 198.19.1.0/24; prips 198.19.3.0/24; prips 198.19.200.0/24; } \
+    >"$T/lab-targets"
+vprobe -t 300ms -r 20000 -n lab "$T/lab-targets"
+same "lab sweep: exit 0" "$rc" 0
+same "lab sweep: nothing on stderr" "$(cat "$T/err")" ""
+same "lab sweep: one record per target" "$(jqo .ip | sort | uniq | wc -l)" 768
+same "lab sweep: every leaf address answers" \
+    "$(jqo 'select(.ip | test("^198[.]19[.][13][.]")) | .ping.ok' | sort | uniq -c | tr -s ' ')" \
+    " 512 true"
+same "lab sweep: no blackholed address answers" \
+    "$(jqo 'select(.ip | startswith("198.19.200.")) | .ping.ok' | sort | uniq -c | tr -s ' ')" \
+    " 256 false"
+same "lab sweep: RTTs positive and below the timeout" \
+    "$(jqo 'select(.ping.ok) | .ping.rtt_ms > 0 and .ping.rtt_ms < 300' | sort -u)" true
+same "lab sweep: reply TTL is 64 less the routers on the way back" \
+    "$(jqo 'select(.ping.ok) | "\(.ip | split(".")[2]) \(.ping.reply_ttl)"' | sort -u | tr '\n' ' ')" \
+    "1 61 3 59 "
+same "lab sweep: unanswered records have no times" \
+    "$(jqo 'select(.ping.ok | not) | [.ping.rtt_ms, .ping.reply_ttl, .ping.recv, .ping.sent] | tostring' | sort -u)" \
+    "[null,null,0,1]"
+same "lab sweep: --node names the vantage, ts is a UTC time" \
+    "$(jqo '"\(.node) \(.ping.method) \(.ping.ts | test("^20[0-9-]{8}T[0-9:]{8}[.][0-9]{3}Z$"))"' | sort -u)" \
+    "lab icmp true"
+no_asan "lab sweep"
+
+# ---- --count 3: three probes, three replies, three RTTs ----
+printf '198.19.0.7\n198.19.2.9\n198.19.3.200\n198.19.200.1\n' >"$T/four"
+vprobe -c 3 -i 20ms -t 300ms "$T/four"
+same "--count 3: exit 0" "$rc" 0
+same "--count 3: sent, recv and rtts per target" \
+    "$(jqo '"\(.ip) \(.ping.sent) \(.ping.recv) \(.ping.rtts | length)"' | sort | tr '\n' ,)" \
+    "198.19.0.7 3 3 3,198.19.2.9 3 3 3,198.19.200.1 3 0 0,198.19.3.200 3 3 3,"
+same "--count 3: rtt_ms is the smallest of rtts" \
+    "$(jqo 'select(.ping.ok) | .ping.rtt_ms == (.ping.rtts | min)' | sort -u)" true
+no_asan "--count 3"
+
+# ---- --alive writes only responders, and non-targets pass through ----
+printf '198.19.1.1\n{"note":"hello"}\n198.19.200.2\n198.19.201.3\n198.19.2.4\n' \
+    >"$T/in"
+run ip netns exec "$LAB_VANTAGE" icmpprobe -a -t 200ms <"$T/in"
+same "--alive: exit 0" "$rc" 0
+same "--alive: only the responders, and the non-target" \
+    "$(jq -c 'if .ip then .ip else . end' "$T/out" | sort | tr '\n' ' ')" \
+    '"198.19.1.1" "198.19.2.4" {"note":"hello"} '
+same "--alive: the non-target is reported" "$(cat "$T/err")" \
+    'icmpprobe: (stdin):2: not a target (no "ip"), passed through'
+
+# ---- a reply from another address is not counted ----
+# r1 answers a ping to its link's broadcast address from its own address.
+ip netns exec "$lab-r1" sysctl -qw net.ipv4.icmp_echo_ignore_broadcasts=0
+echo 198.18.0.7 >"$T/in"
+vprobe -t 300ms --metrics "$T/metrics" "$T/in"
+same "reply from another address: not ok" "$(jqo .ping.ok)" false
+same "reply from another address: counted as stray" \
+    "$(grep -c '^hopmap_replies_stray_total{program="icmpprobe"} [1-9]' "$T/metrics")" 1
+
+# ---- two probers at once: each counts only its own replies ----
+prips 198.19.0.0/24 >"$T/l0"
+V icmpprobe -c 2 -i 10ms -r 5000 --metrics "$T/m1" "$T/l0" >"$T/o1" 2>"$T/e1" &
+p1=$!
+V icmpprobe -c 2 -i 10ms -r 5000 --metrics "$T/m2" "$T/l0" >"$T/o2" 2>"$T/e2"
+wait $p1
+same "concurrent probers: each sees its own replies exactly" \
+    "$(cat "$T/o1" "$T/o2" | jq -r '"\(.ping.sent)/\(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
+    " 512 2/2"
+same "concurrent probers: no duplicates counted" \
+    "$(cat "$T/m1" "$T/m2" | grep -c '^hopmap_replies_dup_total.* 0$')" 2
+check "concurrent probers: the other's replies were seen and refused" \
+    grep -q '^hopmap_replies_stray_total.* [1-9]' "$T/m1" "$T/m2"
+
+# ---- metrics ----
+check "--metrics: counters written" grep -q \
+    '^hopmap_probes_sent_total{program="icmpprobe"} 512$' "$T/m1"
+check "--metrics: replies counted" grep -q \
+    '^hopmap_replies_total{program="icmpprobe"} 512$' "$T/m1"
+
+# ---- TCP: an open port answers SYN-ACK, a closed one RST ----
+timeout 120 ip netns exec "$lab-l1" socat TCP-LISTEN:8080,fork,reuseaddr \
+    /dev/null 2>/dev/null &
+socat_pid=$!
+cleanup_hooks+=("kill $socat_pid 2>/dev/null")
+for _ in $(seq 50); do
+	ip netns exec "$lab-l1" ss -Hltn 'sport = :8080' | grep -q . && break
+	sleep 0.1
+done
+printf '198.19.1.10\n198.19.1.11\n198.19.200.5\n' >"$T/tcp"
+vprobe -m tcp:8080 -t 300ms "$T/tcp"
+same "tcp open port: exit 0" "$rc" 0
+same "tcp open port: syn-ack from the listener, nothing from the dark" \
+    "$(jqo '"\(.ip) \(.ping.method) \(.ping.port) \(.ping.ok) \(.ping.tcp)"' | sort | tr '\n' ,)" \
+    "198.19.1.10 tcp 8080 true syn-ack,198.19.1.11 tcp 8080 true syn-ack,198.19.200.5 tcp 8080 false null,"
+same "tcp open port: reply TTL" "$(jqo 'select(.ping.ok) | .ping.reply_ttl' | sort -u)" 61
+sleep 0.2
+same "tcp open port: no half-open connection left" \
+    "$(ip netns exec "$lab-l1" ss -Htn state syn-recv | wc -l)" 0
+vprobe -m tcp:8081 -c 2 -i 10ms -t 300ms "$T/tcp"
+same "tcp closed port: RST means alive" \
+    "$(jqo '"\(.ip) \(.ping.ok) \(.ping.tcp) \(.ping.recv)"' | sort | tr '\n' ,)" \
+    "198.19.1.10 true rst 2,198.19.1.11 true rst 2,198.19.200.5 false null 0,"
+vprobe -m tcp -t 200ms "$T/tcp"
+same "tcp default port is 80" "$(jqo '.ping.port' | sort -u)" 80
+no_asan "tcp"
+kill "$socat_pid" 2>/dev/null
+
+# ---- loopback from the root namespace ----
+printf '127.0.0.1\n{"ip":"127.5.6.7","src":"test","x":0.1}\n' >"$T/in"
+run icmpprobe -c 2 -i 1ms -r 100 <"$T/in"
+same "loopback: exit 0" "$rc" 0
+same "loopback: both answer" "$(jqo .ping.ok | sort -u)" true
+same "loopback: other members pass unchanged, ping last" \
+    "$(grep -o '^{"ip":"127.5.6.7","src":"test","x":0.10000000000000001,"node":"[^"]*","ping":{' "$T/out" | wc -l)" 1
+echo '{"ip":"127.0.0.1","node":"mine","ping":{"old":1}}' >"$T/in"
+run icmpprobe <"$T/in"
+same "an existing node is kept, an existing ping replaced" \
+    "$(jqo '"\(.node) \(.ping.old) \(.ping.ok)"')" "mine null true"
+
+# ---- privileges ----
+# The optimised binary (file capabilities and ASan do not mix) in a
+# directory nobody can reach.
+capdir=$(mktemp -d /tmp/hopmap-cap.XXXXXX)
+cleanup_hooks+=("rm -rf $capdir")
+chmod 755 "$capdir"
+cp "$HOPMAP_OPT_BIN/icmpprobe" "$capdir/icmpprobe"
+mkdir "$capdir/nocap"
+cp "$HOPMAP_OPT_BIN/icmpprobe" "$capdir/nocap/icmpprobe"
+chmod 755 "$capdir/nocap" "$capdir/icmpprobe" "$capdir/nocap/icmpprobe"
+setcap cap_net_raw+p "$capdir/icmpprobe"
+# Run in the vantage namespace as nobody, with no groups.
+VN() {
+	ip netns exec "$LAB_VANTAGE" setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups "$@"
+}
+V sysctl -qw net.ipv4.ping_group_range="1 0"
+
+printf '198.19.1.20\n198.19.3.21\n' >"$T/two"
+run VN "$capdir/icmpprobe" -t 300ms <"$T/two"
+same "file capability as nobody: exit 0" "$rc" 0
+same "file capability as nobody: both answer" "$(jqo .ping.ok | sort -u)" true
+run VN "$capdir/icmpprobe" -m tcp:8081 -t 300ms <"$T/two"
+same "file capability as nobody: raw TCP works too" "$(jqo .ping.tcp | sort -u)" rst
+
+# Capabilities of a running prober: none once the socket is open.
+status_of() {	# status_of FIFO CMD...: /proc status of CMD reading FIFO
+	local fifo=$1 pid line
+	shift
+	mkfifo "$fifo"
+	"$@" <"$fifo" >/dev/null 2>&1 &
+	pid=$!
+	exec 9>"$fifo"
+	sleep 0.3
+	grep -E '^(Uid|CapPrm|CapEff|NoNewPrivs):' "/proc/$pid/status" |
+	    tr -s '\t ' ' ' | tr '\n' ';'
+	exec 9>&-
+	wait "$pid"
+}
+same "file capability: nothing kept once the socket is open" \
+    "$(status_of "$T/f1" ip netns exec "$LAB_VANTAGE" setpriv --reuid=nobody \
+    --regid=nogroup --clear-groups "$capdir/icmpprobe")" \
+    "Uid: 65534 65534 65534 65534;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
+same "root: no capability kept once the socket is open" \
+    "$(status_of "$T/f2" icmpprobe)" \
+    "Uid: 0 0 0 0;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
+same "--user nobody: switched and nothing kept" \
+    "$(status_of "$T/f3" icmpprobe --user nobody)" \
+    "Uid: 65534 65534 65534 65534;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
+echo 127.0.0.1 >"$T/in"
+run icmpprobe -u nobody <"$T/in"
+same "--user nobody: probes" "$rc:$(jqo .ping.ok)" "0:true"
+run icmpprobe -u no-such-user-here <"$T/in"
+same "--user unknown: exit 3" "$rc" 3
+same "--user unknown: says so" "$(cat "$T/err")" \
+    "icmpprobe: --user: no such user: no-such-user-here"
+run VN "$capdir/icmpprobe" -u nobody </dev/null
+same "--user without root: exit 3" "$rc:$(cat "$T/err")" \
+    "3:icmpprobe: --user needs to be started as root"
+
+# Without the capability: the datagram socket where ping_group_range allows.
+V sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+run VN "$capdir/nocap/icmpprobe" -c 2 -i 10ms -t 300ms <"$T/two"
+same "no capability, ping_group_range allows: exit 0" "$rc" 0
+same "no capability, ping_group_range allows: datagram socket answers" \
+    "$(jqo '"\(.ping.ok) \(.ping.recv) \(.ping.reply_ttl > 50)"' | sort -u)" "true 2 true"
+run VN "$capdir/nocap/icmpprobe" -m tcp <"$T/two"
+same "no capability, tcp: exit 3" "$rc" 3
+same "no capability, tcp: says what is missing" "$(cat "$T/err")" \
+    "icmpprobe: --method tcp needs CAP_NET_RAW (run as root or grant cap_net_raw+p)"
+V sysctl -qw net.ipv4.ping_group_range="1 0"
+run VN "$capdir/nocap/icmpprobe" <"$T/two"
+same "no capability, no ping_group_range: exit 3, nothing written" \
+    "$rc:$(cat "$T/out")" "3:"
+check "no capability, no ping_group_range: says what is missing" grep -q \
+    '^icmpprobe: no CAP_NET_RAW for a raw socket, and net.ipv4.ping_group_range does not include our group' "$T/err"
+
+# ---- bad input ----
+printf '%s\n' '127.0.0.1' 'not an address' '::1' '{"ip":"2001:db8::1"}' \
+    '{"ip":"127.0.0.300"}' '{"ip":42}' '{broken' '' '127.0.0.2' >"$T/bad"
+run icmpprobe "$T/bad"
+same "bad lines: exit 1" "$rc" 1
+same "bad lines: the good ones are probed" "$(jqo .ip | sort | tr '\n' ' ')" \
+    "127.0.0.1 127.0.0.2 "
+same "bad lines: each reported with file and line" \
+    "$(sed "s|$T/||" "$T/err" | cut -d: -f1-3 | tr '\n' ,)" \
+    "icmpprobe: bad:2,icmpprobe: bad:3,icmpprobe: bad:4,icmpprobe: bad:5,icmpprobe: bad:6,icmpprobe: bad:7,"
+check "bad lines: IPv6 is named" grep -q 'bad:3: IPv6' "$T/err"
+no_asan "bad lines"
+run icmpprobe --strict "$T/bad"
+same "--strict: exit 1 at the first bad line" "$rc:$(jqo .ip)" "1:127.0.0.1"
+printf '{"ip":"127.0.0.1","pad":"%s"}\n127.0.0.3\n' \
+    "$(head -c 300 /dev/zero | tr '\0' x)" >"$T/in"
+run icmpprobe --max-line 100 <"$T/in"
+same "--max-line: the long line skipped" "$rc:$(jqo .ip)" "1:127.0.0.3"
+check "--max-line: reported" grep -q 'line too long' "$T/err"
+
+# ---- the other options ----
+prips 127.2.0.0/26 >"$T/lo64"
+run icmpprobe -w 1 -r 5000 -t 100ms "$T/lo64"
+same "--window 1: every target still probed" \
+    "$(jqo '.ping.ok' | sort | uniq -c | tr -s ' ')" " 64 true"
+run icmpprobe --rate 2000 --timeout 50ms --interval 5ms --count 2 \
+    --window 10 --alive --node n1 "$T/lo64"
+same "long options" "$rc:$(jqo '"\(.node) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
+    "0: 64 n1 2"
+for bad in "-c 0" "-c 101" "-r 0" "-t 0" "-w 0" "-m udp" "-m tcp:0" \
+    "-m tcp:65536" "-i 2h" "-t xyz"; do
+	# shellcheck disable=SC2086
+	run icmpprobe $bad </dev/null
+	same "usage error $bad: exit 2, message" \
+	    "$rc:$(grep -c '^icmpprobe: ' "$T/err")" "2:1"
+done
