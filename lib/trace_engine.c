@@ -112,7 +112,11 @@ hop_done(const struct trace_engine *e, const struct hop *h, uint64_t now)
 	    now >= h->last_sent_ms + e->cfg.wait_ms);
 }
 
-/* A router address that answered at an earlier TTL as well: a loop. */
+/* A router address that answered at an earlier TTL as well, with another
+   hop between: a forwarding loop.  The same address at two consecutive
+   TTLs is left alone: some routers forward a packet whose TTL is 0 once,
+   and the trace goes on past that artifact (a "loop" in the Paris
+   traceroute paper's terms; what we stop at is their "cycle"). */
 static int
 seen_before(const struct trace *t, unsigned ttl)
 {
@@ -125,7 +129,7 @@ seen_before(const struct trace *t, unsigned ttl)
 	if (first == NULL)
 		return 0;
 	for (i = 0; i < t->nrep; i++)
-		if (t->rep[i].ttl < ttl && t->rep[i].from == first->from &&
+		if (t->rep[i].ttl + 1u < ttl && t->rep[i].from == first->from &&
 		    t->rep[i].icmp_type == 11)
 			return 1;
 	return 0;
