@@ -198,7 +198,7 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	text_add(&t, ",\"ts\":\"%s\"}", ts);
 	hm_record_set_node(obj, node_name);
 	if (probe_json_write_with(stdout, obj, "trace", t.buf) != 0)
-		hm_err(HM_EXIT_FAIL, "write");
+		hm_err(HM_EXIT_FAIL, "standard output");
 	free(t.buf);
 	json_decref(obj);
 	records_traced++;
@@ -399,7 +399,6 @@ flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 {
 	const struct trace_stats *st = trace_engine_stats(eng);
 	struct trace_result *r;
-	int any = 0;
 
 	probes_sent = st->probes;
 	replies_matched = st->replies;
@@ -407,11 +406,11 @@ flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 	while ((r = trace_engine_result(eng)) != NULL) {
 		write_result(r, cfg);
 		trace_result_free(r);
-		any = 1;
 	}
-	/* Traces end in bursts: one flush a burst, not one a record. */
-	if (any)
-		fflush(stdout);
+	/* Before any wait: records (traced or passed) must not sit in our
+	   buffer while a slow pipeline waits for them.  Traces end in bursts,
+	   so this is one write a burst, and none when nothing is new. */
+	fflush(stdout);
 }
 
 int
