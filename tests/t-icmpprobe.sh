@@ -161,7 +161,7 @@ same "file capability as nobody: raw TCP works too" "$(jqo .ping.tcp | sort -u)"
 
 # Capabilities of a running prober: none once the socket is open.
 status_of() {	# status_of FIFO CMD...: /proc status of CMD reading FIFO
-	local fifo=$1 pid line
+	local fifo=$1 pid
 	shift
 	mkfifo "$fifo"
 	"$@" <"$fifo" >/dev/null 2>&1 &
