@@ -118,7 +118,7 @@ for m in icmp-paris udp-paris tcp-paris; do
 	# credit in its per-source bucket, and every other ICMP error to the
 	# same source (time exceeded) empties that bucket when
 	# icmp_ratelimit=0: trace the unreachable prefix alone, after a pause.
-	sleep 1.1
+	sleep 1.3
 	echo 198.19.201.9 | V tracehop -m "$m" -w 300ms >"$T/out" 2>&1
 	same "$m: the unreachable prefix ends unreach at r3a" \
 	    "$(jq -c '[.trace.stop, [.trace.hops[].ip], .trace.hops[-1].icmp_type, .trace.hops[-1].icmp_code]' "$T/out")" \
@@ -294,9 +294,9 @@ same "a routing loop ends with stop loop at the first repeat" \
 
 # Two runs at once see each other's replies: each keeps only its own.
 seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"
-V tracehop -w 300ms -r 3000 -n 30 --metrics "$T/a.prom" "$T/two.in" >"$T/a.out" 2>"$T/a.err" &
+V tracehop -w 300ms -r 600 -n 30 --metrics "$T/a.prom" "$T/two.in" >"$T/a.out" 2>"$T/a.err" &
 pa=$!
-V tracehop -w 300ms -r 3000 -n 30 --metrics "$T/b.prom" "$T/two.in" >"$T/b.out" 2>"$T/b.err"
+V tracehop -w 300ms -r 600 -n 30 --metrics "$T/b.prom" "$T/two.in" >"$T/b.out" 2>"$T/b.err"
 wait $pa
 same "concurrent runs: exit 0, no stderr" "$?:$(cat "$T/a.err" "$T/b.err")" "0:"
 for x in a b; do
