@@ -247,3 +247,26 @@ for bad in "-c 0" "-c 101" "-r 0" "-t 0" "-w 0" "-m udp" "-m tcp:0" \
 	same "usage error $bad: exit 2, message" \
 	    "$rc:$(grep -c '^icmpprobe: ' "$T/err")" "2:1"
 done
+
+# ---- records stream out as targets finish, before the input ends ----
+mkfifo "$T/slow"
+ip netns exec "$LAB_VANTAGE" icmpprobe -t 1s <"$T/slow" >"$T/stream" \
+    2>"$T/stream.err" &
+sp=$!
+exec 8>"$T/slow"
+echo 198.19.1.77 >&8
+for _ in $(seq 100); do [ -s "$T/stream" ] && break; sleep 0.1; done
+same "streaming: the first record is out while the input is open" \
+    "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream")" "198.19.1.77 true"
+# SIGTERM: read no more, let the target in flight finish, exit 0.
+echo 198.19.200.77 >&8
+sleep 0.2
+kill -TERM "$sp"
+echo 198.19.1.78 >&8
+exec 8>&-
+wait "$sp"
+same "SIGTERM: exit 0" "$?" 0
+same "SIGTERM: the target in flight finished, nothing more read" \
+    "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream" | tr '\n' ,)" \
+    "198.19.1.77 true,198.19.200.77 false,"
+check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/stream.err"
