@@ -307,6 +307,20 @@ done
 check "concurrent runs: the other's replies counted as strays" \
     grep -q 'hopmap_replies_stray_total{program="tracehop"} [1-9]' "$T/a.prom"
 
+# The pipeline: icmpprobe | tracehop | sqlsink stores everything, traced
+# or not (the blackholed targets fail their ping and pass through).
+{ seq 1 5 | sed 's/^/198.19.1./'; seq 1 3 | sed 's/^/198.19.200./'; } >"$T/pipe.in"
+V sh -c 'icmpprobe -t 300ms "$1" | tracehop -w 300ms | sqlsink "$2"' - \
+    "$T/pipe.in" "$T/map.db" >"$T/out" 2>"$T/err"
+same "pipeline: exit 0, no stderr" "$?:$(cat "$T/err")" "0:"
+same "pipeline: 8 pings stored, 3 failed" \
+    "$(sqlite3 "$T/map.db" "SELECT count(*), sum(ok = 0) FROM pings")" "8|3"
+same "pipeline: the 5 answering targets traced to completion" \
+    "$(sqlite3 "$T/map.db" "SELECT count(*), min(stop), max(stop), min(hop_count) FROM traces")" \
+    "5|completed|completed|4"
+same "pipeline: the failed pings stored untraced" \
+    "$(sqlite3 "$T/map.db" "SELECT count(*) FROM pings WHERE ok = 0 AND json NOT LIKE '%\"trace\"%'")" 3
+
 # The malformed-input corpus, inside the vantage point (its 1.2.3.x
 # targets have no route there: they end "error" and nothing is sent).
 corpus_bad "$T/c"
