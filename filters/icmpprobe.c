@@ -270,7 +270,10 @@ run(struct ping_engine *e, struct hm_input *in)
 	char *line;
 
 	for (;;) {
-		while (!eof && ping_room(e) && hm_input_ready(in)) {
+		/* Between files, open the next one even if it may wait (a
+		   named pipe): there is no descriptor to watch until then. */
+		while (!eof && ping_room(e) && (!in->open ||
+		    hm_input_ready(in))) {
 			if (!hm_input_next(in, &line, &len)) {
 				eof = 1;
 				break;
@@ -282,9 +285,8 @@ run(struct ping_engine *e, struct hm_input *in)
 		if (eof && ping_active(e) == 0)
 			break;
 		hm_metrics_write(0);
-		/* Not open yet means standard input is next (hm_input_ready). */
-		ping_poll(e, eof || !ping_room(e) ? -1 : in->open ? in->lr.fd : 0,
-		    target_done, NULL);
+		ping_poll(e, eof || !ping_room(e) ? -1 : in->lr.fd, target_done,
+		    NULL);
 	}
 }
 

@@ -270,3 +270,9 @@ same "SIGTERM: the target in flight finished, nothing more read" \
     "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream" | tr '\n' ,)" \
     "198.19.1.77 true,198.19.200.77 false,"
 check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/stream.err"
+
+# ---- a named pipe as the input file (regression: it waited on stdin) ----
+mkfifo "$T/named"
+(sleep 0.3; echo 127.0.0.1 >"$T/named") &
+run timeout 20 icmpprobe "$T/named" </dev/null
+same "named pipe input: probed" "$rc:$(jqo .ping.ok)" "0:true"
