@@ -307,6 +307,17 @@ done
 check "concurrent runs: the other's replies counted as strays" \
     grep -q 'hopmap_replies_stray_total{program="tracehop"} [1-9]' "$T/a.prom"
 
+# SIGTERM: stop reading, finish the trace under way, exit 0.
+# (ip netns exec execs tracehop: $! is tracehop itself.)
+{ echo 198.19.200.7; sleep 2; echo 198.19.1.7; } |
+    ip netns exec "$LAB_VANTAGE" tracehop -w 300ms -g 3 >"$T/out" 2>"$T/err" &
+pt=$!
+sleep 0.5
+kill -TERM "$pt"
+wait "$pt"
+same "SIGTERM: exit 0, the running trace finished, nothing read after" \
+    "$?:$(jq -c '[.ip, .trace.stop]' "$T/out")" '0:["198.19.200.7","gaplimit"]'
+
 # The pipeline: icmpprobe | tracehop | sqlsink stores everything, traced
 # or not (the blackholed targets fail their ping and pass through).
 { seq 1 5 | sed 's/^/198.19.1./'; seq 1 3 | sed 's/^/198.19.200./'; } >"$T/pipe.in"
