@@ -51,7 +51,7 @@ enum probe_icmp_kind { PROBE_ICMP_RAW = 1, PROBE_ICMP_DGRAM = 2 };
 int probe_open_icmp(int try_raw, enum probe_icmp_kind *kind,
     const char **why);
 /* A raw socket for protocol proto (IPPROTO_TCP, ...), set up like the
-   above; -1 with errno set. */
+   above (large buffers, kernel receive time stamps); -1 with errno set. */
 int probe_open_raw(int proto);
 /* The source address the kernel would use towards dst (host order), by a
    connect() on a UDP socket: no packet is sent.  0 on success. */
@@ -85,8 +85,11 @@ int probe_bucket_take(struct probe_bucket *b, uint64_t now_ns);
 /* Nanoseconds until a token will be there (0 if one is). */
 uint64_t probe_bucket_wait(const struct probe_bucket *b, uint64_t now_ns);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
+/* CLOCK_MONOTONIC in nanoseconds: for timers. */
 uint64_t probe_now_ns(void);
+/* CLOCK_REALTIME in nanoseconds: the clock of the kernel's receive time
+   stamps (SO_TIMESTAMPNS), so RTTs are measured against it. */
+uint64_t probe_wall_ns(void);
 
 /* ---- probe_json.c: a record with a result appended ---- */
 /*

@@ -191,6 +191,8 @@ send_due(struct ping_engine *e)
 		if (i == PING_NIL || !probe_bucket_take(&e->bucket, now))
 			break;
 		s = &e->slot[i];
+		/* Wall clock, to compare with the kernel's receive stamp. */
+		e->sent_ns[i * e->conf.count + s->sent] = probe_wall_ns();
 		r = ping_wire_send(e, i, now);
 		if (r < 0) {
 			/* Buffers full: give the token back, retry soon. */
@@ -198,7 +200,6 @@ send_due(struct ping_engine *e)
 			e->blocked = 1;
 			break;
 		}
-		e->sent_ns[i * e->conf.count + s->sent] = now;
 		s->sent++;
 		e->stats.sent++;
 		list_remove(e, i);
@@ -233,7 +234,10 @@ ping_reply(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,
 		e->stats.dups++;
 		return;
 	}
-	d = a->now_ns - e->sent_ns[i * e->conf.count + k];
+	/* A wall clock stepped back could make this negative: call it 0. */
+	d = a->rx_ns - e->sent_ns[i * e->conf.count + k];
+	if (a->rx_ns < e->sent_ns[i * e->conf.count + k])
+		d = 0;
 	*rtt = d / 1000 >= PING_NO_RTT ? PING_NO_RTT - 1 : (uint32_t)(d / 1000);
 	s->recv++;
 	s->reply_ttl = a->ttl;

@@ -25,7 +25,7 @@ struct ping_engine {
 	struct ping_conf conf;
 	struct ping_slot *slot;		/* [window] */
 	uint32_t *rtt_us;		/* [window][count] */
-	uint64_t *sent_ns;		/* [window][count] */
+	uint64_t *sent_ns;		/* [window][count], CLOCK_REALTIME */
 	uint32_t head[4], tail[4];
 	size_t active;
 	struct probe_key key;
@@ -37,7 +37,7 @@ struct ping_engine {
 
 /* What a verified reply says besides which probe it answers. */
 struct ping_answer {
-	uint64_t now_ns;
+	uint64_t rx_ns;			/* kernel receive time, CLOCK_REALTIME */
 	int ttl;
 	uint8_t tcp_flags;
 };

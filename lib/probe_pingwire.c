@@ -19,6 +19,7 @@
 #include <netinet/ip.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "hopmap.h"
 #include "probe_ping.h"
@@ -209,26 +210,35 @@ take_tcp(struct ping_engine *e, const uint8_t *b, size_t len, uint64_t now,
 	ping_reply(e, slot, e->slot[slot].gen, k, &a, done, ctx);
 }
 
+/* The reply TTL (datagram sockets) and the kernel's receive time from the
+   ancillary data; *rx_ns is left alone when there is no time stamp. */
 static int
-cmsg_ttl(struct msghdr *mh)
+cmsg_read(struct msghdr *mh, uint64_t *rx_ns)
 {
 	struct cmsghdr *c;
-	int ttl;
+	struct timespec ts;
+	int ttl = -1;
 
-	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
 			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
-			return ttl;
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(ts))) {
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			*rx_ns = (uint64_t)ts.tv_sec * 1000000000u +
+			    (uint64_t)ts.tv_nsec;
 		}
-	return -1;
+	}
+	return ttl;
 }
 
 void
 ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx)
 {
 	static uint8_t buf[RECV_BATCH][RECV_SIZE];
-	static char cbuf[RECV_BATCH][64];
+	static char cbuf[RECV_BATCH][128];
 	struct mmsghdr mm[RECV_BATCH];
 	struct sockaddr_in from[RECV_BATCH];
 	struct iovec iov[RECV_BATCH];
@@ -252,16 +262,18 @@ ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx)
 		n = recvmmsg(e->conf.fd, mm, RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
-		now = probe_now_ns();
+		now = probe_wall_ns();
 		for (j = 0; j < n; j++) {
 			size_t len = mm[j].msg_len;
+			uint64_t rx = now;
+			int ttl = cmsg_read(&mm[j].msg_hdr, &rx);
 
 			if (e->conf.method == PING_TCP)
-				take_tcp(e, buf[j], len, now, done, ctx);
+				take_tcp(e, buf[j], len, rx, done, ctx);
 			else
 				take_echo(e, buf[j], len,
-				    ntohl(from[j].sin_addr.s_addr),
-				    cmsg_ttl(&mm[j].msg_hdr), now, done, ctx);
+				    ntohl(from[j].sin_addr.s_addr), ttl, rx,
+				    done, ctx);
 		}
 		if (n < RECV_BATCH)
 			return;

@@ -17,14 +17,17 @@
 #include "probe.h"
 
 /* Replies come in bursts from thousands of targets: buffer plenty (the
-   kernel caps this at net.core.rmem_max, which is fine). */
+   kernel caps this at net.core.rmem_max, which is fine).  And ask for the
+   kernel's receive time of each packet: a reply may wait in the buffer
+   while we send a batch, and that wait is not network time. */
 static void
 big_buffers(int fd)
 {
-	int size = 8 << 20;
+	int size = 8 << 20, on = 1;
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 }
 
 int

@@ -149,6 +149,15 @@ probe_bucket_wait(const struct probe_bucket *b, uint64_t now_ns)
 }
 
 uint64_t
+probe_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
 probe_now_ns(void)
 {
 	struct timespec ts;
