@@ -14,6 +14,11 @@
  * TTL d no probe with a TTL above d is sent; with window 1 (the default)
  * none is ever sent past the destination.  Sends of all traces share one
  * token bucket, taken round-robin from a queue of traces with work.
+ *
+ * Without CAP_NET_RAW (cfg.dgram) each trace has its own datagram socket
+ * instead (trace_dgram.c); the socket, not the flow, then names the trace.
+ * With a stop set (Doubletree), a trace that has ended forwards goes back
+ * from first_ttl - 1, one hop at a time, until a known router answers.
  */
 #include <errno.h>
 #include <netinet/in.h>
