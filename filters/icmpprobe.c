@@ -150,6 +150,10 @@ target_done(const struct ping_result *r, void *ctx)
 		}
 		records_out++;
 		outpending++;
+		/* Output is gone (a full disk, a closed pipe with SIGPIPE
+		   ignored): probing on would be for nothing. */
+		if (ferror(stdout))
+			hm_exit(HM_EXIT_FAIL);
 	}
 	if (obj != (void *)&bare_target)
 		json_decref(obj);

@@ -276,3 +276,9 @@ mkfifo "$T/named"
 (sleep 0.3; echo 127.0.0.1 >"$T/named") &
 run timeout 20 icmpprobe "$T/named" </dev/null
 same "named pipe input: probed" "$rc:$(jqo .ping.ok)" "0:true"
+
+# ---- output that fails ----
+icmpprobe -r 100000 "$T/lo64" >/dev/full 2>"$T/err"
+rc=$?
+same "output to a full disk: exit 3" "$rc" 3
+check "output to a full disk: says so" grep -q '^icmpprobe: standard output: No space left on device$' "$T/err"
