@@ -292,6 +292,21 @@ same "a routing loop ends with stop loop at the first repeat" \
     "$(jq -c '[.trace.stop, [.trace.hops[].ip]]' "$T/out")" \
     "[\"loop\",[\"$(addr r1)\",\"$(addr r2b)\",\"$(addr r1)\"]]"
 
+# An ordinary user with the file capability (as make install grants it):
+# raw sockets, so tcp-paris works.
+capdir=$(mktemp -d /tmp/hopmap-cap.XXXXXX)
+cleanup_hooks+=("rm -rf $capdir")
+chmod 755 "$capdir"
+cp "$(command -v tracehop)" "$capdir/tracehop"
+if setcap cap_net_raw+p "$capdir/tracehop" 2>/dev/null; then
+	echo 198.19.1.3 | U "$capdir/tracehop" -m tcp-paris -w 300ms >"$T/out" 2>"$T/err"
+	same "file capability, as nobody: tcp-paris over raw sockets" \
+	    "$?:$(jq -c '[.trace.stop, .trace.hops[-1].tcp_flags]' "$T/out"):$(cat "$T/err")" \
+	    '0:["completed","RA"]:'
+else
+	echo "ok - file capability test skipped: setcap failed here"
+fi
+
 # Two runs at once see each other's replies: each keeps only its own.
 seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"
 V tracehop -w 300ms -r 600 -n 30 --metrics "$T/a.prom" "$T/two.in" >"$T/a.out" 2>"$T/a.err" &
