@@ -18,8 +18,8 @@
 
 static const char usage[] =
 "usage: icmpprobe [-a] [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [-r RATE]\n"
-"                 [-w WINDOW] [-m icmp|tcp[:PORT]] [-n NODE] [-u USER]\n"
-"                 [--metrics FILE] [--strict] [FILE...]\n"
+"                 [-w WINDOW] [-m icmp|tcp[:PORT]|udp[:PORT]] [-n NODE]\n"
+"                 [-u USER] [--metrics FILE] [--strict] [FILE...]\n"
 "Ping target records and add \"ping\" to each.\n"
 "  -a, --alive          write only the targets that answered\n"
 "  -c, --count N        probes per target, 1..100 (default 1)\n"
@@ -28,8 +28,9 @@ static const char usage[] =
 "  -r, --rate PPS       probes per second, all targets (default 1000)\n"
 "  -w, --window N       targets in flight at once (default: enough for the\n"
 "                       rate over the timeout)\n"
-"  -m, --method M       icmp (echo, the default) or tcp[:PORT] (a SYN;\n"
-"                       SYN-ACK or RST means alive; port 80 by default)\n"
+"  -m, --method M       icmp (echo, the default), tcp[:PORT] (a SYN;\n"
+"                       SYN-ACK or RST means alive; port 80 by default) or\n"
+"                       udp[:PORT] (port unreachable means alive; 33434)\n"
 "  -n, --node NAME      vantage point name for \"node\" (default: host name)\n"
 "  -u, --user USER      started as root, switch to USER once the socket\n"
 "                       is open\n"
@@ -51,20 +52,29 @@ static uint64_t outpending;
 static char bare_target;
 static char *node_json;		/* "node" as a JSON string, for them */
 
+static const char *const method_name[] = { "icmp", "tcp", "udp" };
+
 static void
 parse_method(const char *s)
 {
-	if (strcmp(s, "icmp") == 0) {
+	size_t n = strcspn(s, ":");
+
+	if (n == 3 && strncmp(s, "tcp", 3) == 0) {
+		opt.method = PING_TCP;
+		opt.port = 80;
+	} else if (n == 3 && strncmp(s, "udp", 3) == 0) {
+		/* Traceroute's first port: unlikely to be open. */
+		opt.method = PING_UDP;
+		opt.port = 33434;
+	} else if (strcmp(s, "icmp") == 0) {
 		opt.method = PING_ICMP;
-	} else if (strcmp(s, "tcp") == 0) {
-		opt.method = PING_TCP;
-	} else if (strncmp(s, "tcp:", 4) == 0) {
-		opt.method = PING_TCP;
-		opt.port = (uint16_t)hm_parse_uint(s + 4, 1, 65535, "port");
+		return;
 	} else {
-		hm_errx(HM_EXIT_USAGE, "unknown method: %s (icmp or tcp[:PORT])",
-		    s);
+		hm_errx(HM_EXIT_USAGE, "unknown method: %s (icmp, tcp[:PORT] "
+		    "or udp[:PORT])", s);
 	}
+	if (s[n] == ':')
+		opt.port = (uint16_t)hm_parse_uint(s + n + 1, 1, 65535, "port");
 }
 
 /* hm_timestamp, formatted once a millisecond: at 100,000 targets a second
@@ -95,8 +105,8 @@ format_ping(const struct ping_result *r, char *buf, size_t size)
 #define PUT(...) do { if (pos < size) pos += (size_t)snprintf(buf + pos, \
 	size - pos, __VA_ARGS__); } while (0)
 	pos = 0;
-	PUT("{\"method\":\"%s\"", opt.method == PING_TCP ? "tcp" : "icmp");
-	if (opt.method == PING_TCP)
+	PUT("{\"method\":\"%s\"", method_name[opt.method]);
+	if (opt.method != PING_ICMP)
 		PUT(",\"port\":%u", opt.port);
 	PUT(",\"ok\":%s,\"sent\":%u,\"recv\":%u", r->recv > 0 ? "true" :
 	    "false", r->sent, r->recv);
@@ -235,6 +245,11 @@ open_socket(enum probe_icmp_kind *kind)
 		if ((fd = probe_open_raw(IPPROTO_TCP)) < 0)
 			hm_err(HM_EXIT_FAIL, "raw TCP socket");
 		*kind = PROBE_ICMP_RAW;
+	} else if (opt.method == PING_UDP) {
+		/* Needs no privilege at all. */
+		if ((fd = probe_open_udp()) < 0)
+			hm_err(HM_EXIT_FAIL, "UDP socket");
+		*kind = PROBE_ICMP_DGRAM;
 	} else if ((fd = probe_open_icmp(raw, kind, &why)) < 0) {
 		hm_err(HM_EXIT_FAIL, "%s", why);
 	}

@@ -53,6 +53,9 @@ int probe_open_icmp(int try_raw, enum probe_icmp_kind *kind,
 /* A raw socket for protocol proto (IPPROTO_TCP, ...), set up like the
    above (large buffers, kernel receive time stamps); -1 with errno set. */
 int probe_open_raw(int proto);
+/* A UDP socket that reports ICMP errors to its probes (IP_RECVERR): an
+   unprivileged way to hear "port unreachable".  -1 with errno set. */
+int probe_open_udp(void);
 /* The source address the kernel would use towards dst (host order), by a
    connect() on a UDP socket: no packet is sent.  0 on success. */
 int probe_source_addr(uint32_t dst, uint32_t *src);
@@ -115,7 +118,7 @@ void probe_json_ms(char *buf, size_t size, size_t *pos, double ms);
  * ones (the slot has moved on) are told apart, however many millions of
  * targets go through: nothing wraps at 65536 as a 16-bit sequence would.
  */
-enum ping_method { PING_ICMP, PING_TCP };
+enum ping_method { PING_ICMP, PING_TCP, PING_UDP };
 struct ping_result;
 typedef void ping_done_fn(const struct ping_result *r, void *ctx);
 /* Called before the engine waits a millisecond or more (to flush output). */
@@ -126,13 +129,14 @@ typedef void ping_idle_fn(void *ctx);
 
 struct ping_conf {
 	enum ping_method method;
-	uint16_t port;			/* TCP destination port */
+	uint16_t port;			/* TCP or UDP destination port */
 	unsigned count;			/* probes per target, 1..PING_MAX_COUNT */
 	uint64_t interval_ns;		/* between probes to one target */
 	uint64_t timeout_ns;		/* wait after a target's last probe */
 	double rate;			/* probes per second, all targets */
 	size_t window;			/* targets in flight, 1..PING_MAX_WINDOW */
-	int fd;				/* ICMP socket, or raw TCP for PING_TCP */
+	int fd;				/* ICMP socket, raw TCP for PING_TCP,
+					   UDP with IP_RECVERR for PING_UDP */
 	enum probe_icmp_kind kind;	/* of the ICMP socket */
 	ping_idle_fn *idle;		/* or NULL */
 };

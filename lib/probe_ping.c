@@ -311,7 +311,8 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	pfd[1].fd = extra_fd;
 	pfd[1].events = POLLIN;
 	n = ppoll(pfd, extra_fd >= 0 ? 2 : 1, tsp, NULL);
-	if (n > 0 && (pfd[0].revents & POLLIN))
+	/* POLLERR too: the UDP method's answers are on the error queue. */
+	if (n > 0 && pfd[0].revents != 0)
 		ping_wire_recv(e, done, ctx);
 	return n > 0 && extra_fd >= 0 && pfd[1].revents != 0;
 }

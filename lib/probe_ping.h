@@ -45,6 +45,21 @@ struct ping_answer {
 /* Send probe number slot->sent of slot i: 0 when done (sent, or failed for
    good and counted in send_errors), -1 when the socket is full. */
 int ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now);
+/* The 32 bytes a probe carries (ICMP payload, UDP data): slot,
+   generation, probe number, send time, and the keyed check over these and
+   the destination. */
+void ping_wire_payload(const struct ping_engine *e, uint32_t i, uint64_t now,
+    uint8_t *pl);
+/* 1 when pl is a payload of ours sent to from; w gets slot, generation,
+   probe number. */
+int ping_wire_check(const struct ping_engine *e, uint32_t from,
+    const uint8_t *pl, uint32_t w[3]);
+/* The reply TTL (-1 if absent) and the kernel's receive time (*rx_ns left
+   alone when there is none) from a message's ancillary data. */
+struct msghdr;
+int ping_wire_cmsg(struct msghdr *mh, uint64_t *rx_ns);
+/* probe_pingudp.c: read the UDP socket's error queue. */
+void ping_udp_recv(struct ping_engine *e, ping_done_fn *done, void *ctx);
 /* Read every waiting packet, passing verified replies to ping_reply. */
 void ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx);
 void ping_reply(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,

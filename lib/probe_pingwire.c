@@ -51,22 +51,41 @@ tcp_port_mac(const struct ping_engine *e, uint32_t ip, uint32_t slot,
 	    0x7fff));
 }
 
-static size_t
-build_echo(struct ping_engine *e, uint32_t i, uint64_t now, uint8_t *pkt)
+void
+ping_wire_payload(const struct ping_engine *e, uint32_t i, uint64_t now,
+    uint8_t *pl)
 {
 	const struct ping_slot *s = &e->slot[i];
 	uint32_t w[4] = { i, s->gen, s->sent, 0 };
-	uint16_t id = htons(e->ident), seq = htons(e->seq++), sum;
 	uint64_t mac;
+
+	memcpy(pl, w, 16);
+	memcpy(pl + 16, &now, 8);
+	mac = echo_mac(e, s->ip, pl);
+	memcpy(pl + 24, &mac, 8);
+}
+
+int
+ping_wire_check(const struct ping_engine *e, uint32_t from,
+    const uint8_t *pl, uint32_t w[3])
+{
+	uint64_t mac;
+
+	memcpy(&mac, pl + 24, 8);
+	memcpy(w, pl, 12);
+	return mac == echo_mac(e, from, pl) && w[0] < e->conf.window;
+}
+
+static size_t
+build_echo(struct ping_engine *e, uint32_t i, uint64_t now, uint8_t *pkt)
+{
+	uint16_t id = htons(e->ident), seq = htons(e->seq++), sum;
 
 	memset(pkt, 0, 8);
 	pkt[0] = 8;			/* echo request */
 	memcpy(pkt + 4, &id, 2);	/* a datagram socket puts its own */
 	memcpy(pkt + 6, &seq, 2);
-	memcpy(pkt + 8, w, 16);
-	memcpy(pkt + 24, &now, 8);
-	mac = echo_mac(e, s->ip, pkt + 8);
-	memcpy(pkt + 32, &mac, 8);
+	ping_wire_payload(e, i, now, pkt + 8);
 	/* A datagram socket computes the checksum itself; a raw one not. */
 	sum = probe_cksum(pkt, 8 + ECHO_PAYLOAD);
 	memcpy(pkt + 2, &sum, 2);
@@ -120,12 +139,17 @@ ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now)
 			return 0;
 		}
 		len = build_syn(e, i, pkt);
+	} else if (e->conf.method == PING_UDP) {
+		ping_wire_payload(e, i, now, pkt);
+		len = ECHO_PAYLOAD;
 	} else {
 		len = build_echo(e, i, now, pkt);
 	}
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(s->ip);
+	if (e->conf.method == PING_UDP)
+		sin.sin_port = htons(e->conf.port);
 	if (sendto(e->conf.fd, pkt, len, 0, (struct sockaddr *)&sin,
 	    sizeof(sin)) == (ssize_t)len)
 		return 0;
@@ -146,7 +170,6 @@ take_echo(struct ping_engine *e, const uint8_t *b, size_t len,
 	struct ping_answer a = { now, ttl, 0 };
 	uint32_t w[3];
 	uint16_t id;
-	uint64_t mac;
 
 	if (e->conf.kind == PROBE_ICMP_RAW) {
 		size_t ihl = (size_t)(b[0] & 0x0f) * 4;
@@ -162,11 +185,8 @@ take_echo(struct ping_engine *e, const uint8_t *b, size_t len,
 		if (ntohs(id) != e->ident)
 			goto stray;
 	}
-	if (len < 8 + ECHO_PAYLOAD || b[0] != 0 || b[1] != 0)
-		goto stray;
-	memcpy(&mac, b + 32, 8);
-	memcpy(w, b + 8, 12);
-	if (mac != echo_mac(e, from, b + 8) || w[0] >= e->conf.window)
+	if (len < 8 + ECHO_PAYLOAD || b[0] != 0 || b[1] != 0 ||
+	    !ping_wire_check(e, from, b + 8, w))
 		goto stray;
 	ping_reply(e, w[0], w[1], w[2], &a, done, ctx);
 	return;
@@ -210,10 +230,8 @@ take_tcp(struct ping_engine *e, const uint8_t *b, size_t len, uint64_t now,
 	ping_reply(e, slot, e->slot[slot].gen, k, &a, done, ctx);
 }
 
-/* The reply TTL (datagram sockets) and the kernel's receive time from the
-   ancillary data; *rx_ns is left alone when there is no time stamp. */
-static int
-cmsg_read(struct msghdr *mh, uint64_t *rx_ns)
+int
+ping_wire_cmsg(struct msghdr *mh, uint64_t *rx_ns)
 {
 	struct cmsghdr *c;
 	struct timespec ts;
@@ -234,8 +252,21 @@ cmsg_read(struct msghdr *mh, uint64_t *rx_ns)
 	return ttl;
 }
 
+static void ping_wire_recv_batch(struct ping_engine *e, ping_done_fn *done,
+    void *ctx);
+
 void
 ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx)
+{
+	if (e->conf.method == PING_UDP) {
+		ping_udp_recv(e, done, ctx);
+		return;
+	}
+	ping_wire_recv_batch(e, done, ctx);
+}
+
+static void
+ping_wire_recv_batch(struct ping_engine *e, ping_done_fn *done, void *ctx)
 {
 	static uint8_t buf[RECV_BATCH][RECV_SIZE];
 	static char cbuf[RECV_BATCH][128];
@@ -266,7 +297,7 @@ ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx)
 		for (j = 0; j < n; j++) {
 			size_t len = mm[j].msg_len;
 			uint64_t rx = now;
-			int ttl = cmsg_read(&mm[j].msg_hdr, &rx);
+			int ttl = ping_wire_cmsg(&mm[j].msg_hdr, &rx);
 
 			if (e->conf.method == PING_TCP)
 				take_tcp(e, buf[j], len, rx, done, ctx);

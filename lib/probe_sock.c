@@ -111,6 +111,25 @@ probe_open_icmp(int try_raw, enum probe_icmp_kind *kind, const char **why)
 }
 
 int
+probe_open_udp(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int on = 1;
+
+	if (fd < 0)
+		return -1;
+	big_buffers(fd);
+	if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
 probe_source_addr(uint32_t dst, uint32_t *src)
 {
 	static int fd = -1;

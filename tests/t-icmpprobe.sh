@@ -122,6 +122,17 @@ same "tcp default port is 80" "$(jqo '.ping.port' | sort -u)" 80
 no_asan "tcp"
 kill "$socat_pid" 2>/dev/null
 
+# ---- UDP: port unreachable from the target means alive ----
+printf '198.19.1.30\n198.19.3.31\n198.19.200.32\n198.19.201.33\n' >"$T/udp"
+vprobe -m udp -c 2 -i 10ms -t 300ms --metrics "$T/mu" "$T/udp"
+same "udp: exit 0" "$rc" 0
+same "udp: leaves answer, dark and unreachable prefixes do not" \
+    "$(jqo '"\(.ip) \(.ping.method) \(.ping.port) \(.ping.ok) \(.ping.recv)"' | sort | tr '\n' ,)" \
+    "198.19.1.30 udp 33434 true 2,198.19.200.32 udp 33434 false 0,198.19.201.33 udp 33434 false 0,198.19.3.31 udp 33434 true 2,"
+check "udp: a router's host unreachable is refused, not counted" \
+    grep -q '^hopmap_replies_stray_total{program="icmpprobe"} 2$' "$T/mu"
+no_asan "udp"
+
 # ---- loopback from the root namespace ----
 printf '127.0.0.1\n{"ip":"127.5.6.7","src":"test","x":0.1}\n' >"$T/in"
 run icmpprobe -c 2 -i 1ms -r 100 <"$T/in"
@@ -200,6 +211,8 @@ run VN "$capdir/nocap/icmpprobe" -c 2 -i 10ms -t 300ms <"$T/two"
 same "no capability, ping_group_range allows: exit 0" "$rc" 0
 same "no capability, ping_group_range allows: datagram socket answers" \
     "$(jqo '"\(.ping.ok) \(.ping.recv) \(.ping.reply_ttl > 50)"' | sort -u)" "true 2 true"
+run VN "$capdir/nocap/icmpprobe" -m udp:33435 -t 300ms <"$T/two"
+same "no capability: udp needs none" "$rc:$(jqo .ping.ok | sort -u)" "0:true"
 run VN "$capdir/nocap/icmpprobe" -m tcp <"$T/two"
 same "no capability, tcp: exit 3" "$rc" 3
 same "no capability, tcp: says what is missing" "$(cat "$T/err")" \
@@ -240,8 +253,8 @@ run icmpprobe --rate 2000 --timeout 50ms --interval 5ms --count 2 \
     --window 10 --alive --node n1 "$T/lo64"
 same "long options" "$rc:$(jqo '"\(.node) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
     "0: 64 n1 2"
-for bad in "-c 0" "-c 101" "-r 0" "-t 0" "-w 0" "-m udp" "-m tcp:0" \
-    "-m tcp:65536" "-i 2h" "-t xyz"; do
+for bad in "-c 0" "-c 101" "-r 0" "-t 0" "-w 0" "-m sctp" "-m tcp:0" \
+    "-m tcp:65536" "-m udp:x" "-m icmp:1" "-i 2h" "-t xyz"; do
 	# shellcheck disable=SC2086
 	run icmpprobe $bad </dev/null
 	same "usage error $bad: exit 2, message" \
