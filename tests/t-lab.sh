@@ -11,6 +11,9 @@ same "lab_up: exit 0, quiet" "$rc:$(cat "$T/out" "$T/err")" "0:"
 same "lab_up: exports its names" "$LAB_VANTAGE $LAB_VANTAGE_IP $LAB_TOPO" \
     "$lab-v 198.18.0.1 /tmp/hopmap-lab.$lab/topology.txt"
 same "lab_up: 16 namespaces" "$(ip netns list | grep -c "^$lab-")" 16
+same "lab_up: ICMP error limits lifted on routers" \
+    "$(ip netns exec "$lab-r1" sysctl -n net.ipv4.icmp_ratelimit net.ipv4.icmp_msgs_per_sec | tr '\n' ' ')" \
+    "0 1000000 "
 
 # ---- sealed: only routes into the lab ----
 same "vantage: one route out of its link, into the lab" \
@@ -88,9 +91,13 @@ check "lab_down: state directory removed" test ! -e "/tmp/hopmap-lab.$lab"
 # ---- size, and standalone use ----
 big=hmlx$$
 cleanup_hooks+=("lab_down $big")
-LAB_EXTRA=5 "$HOPMAP_TOP/tests/lab/lab.sh" up "$big" >"$T/out" 2>"$T/err"
+LAB_EXTRA=5 LAB_REALISTIC=1 "$HOPMAP_TOP/tests/lab/lab.sh" up "$big" \
+    >"$T/out" 2>"$T/err"
 same "standalone up with LAB_EXTRA=5: prints the topology file" \
     "$?:$(cat "$T/out")" "0:/tmp/hopmap-lab.$big/topology.txt"
+same "LAB_REALISTIC=1 keeps the kernel's ICMP limits" \
+    "$(ip netns exec "$big-r1" sysctl -n net.ipv4.icmp_ratelimit net.ipv4.icmp_msgs_per_sec | tr '\n' ' ')" \
+    "1000 1000 "
 same "LAB_EXTRA=5: 21 namespaces" "$(ip netns list | grep -c "^$big-")" 21
 grep '^target 198.19.1[1-5]\.' "/tmp/hopmap-lab.$big/topology.txt" |
     sed 's/^target \([0-9.]*\)\.0\/24 node=[^ ]* ttl=\(.*\)/\1.1 \2/' >"$T/x"
