@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tracehop bench: skipped (needs root for network namespaces)"
 	exit 0
 fi
-for t in scamper sc_warts2json jq; do
+for t in scamper sc_warts2json jq bc /usr/bin/time; do
 	command -v "$t" >/dev/null || { echo "tracehop bench: $t not installed"; exit 1; }
 done
 W=$(mktemp -d /tmp/hopmap-bench.XXXXXX)
@@ -43,11 +43,12 @@ sc_hops() {
 	    join(","))' | sort
 }
 # run NAME CMD...: time CMD inside the vantage point.
+# Also the CPU seconds (user + system) it used, from /usr/bin/time.
 run() {
 	local name=$1 a b
 	shift
 	a=$(now)
-	V "$@" 2>"$W/$name.err"
+	V /usr/bin/time -f '%U %S' -o "$W/$name.cpu" "$@" 2>"$W/$name.err"
 	b=$(now)
 	echo "$b - $a" | bc -l >"$W/$name.time"
 }
@@ -87,14 +88,15 @@ row() { # label hops-file time-file
 	local n t
 	n=$(wc -l <"$2")
 	t=$(cat "$3")
-	printf '%-34s %6d %8.2f %10.1f %12s\n' "$1" "$n" "$t" \
+	printf '%-34s %6d %8.2f %10.1f %12s %8s\n' "$1" "$n" "$t" \
 	    "$(echo "$n / $t" | bc -l)" \
-	    "$(awk '{ s += $2 } END { printf "%.2f", s / NR }' "$2")"
+	    "$(awk '{ s += $2 } END { printf "%.2f", s / NR }' "$2")" \
+	    "$(awk '{ printf "%.2f", $1 + $2 }' "${3%.time}.cpu")"
 }
 tps() { echo "$(wc -l <"$1") / $(cat "$2")" | bc -l; }
 printf '%d targets in 8 /24s, rate %s pps, 1 query per hop, %s cores (taken under load)\n' \
     "$n" "$rate" "$(nproc)"
-printf '%-34s %6s %8s %10s %12s\n' run traces seconds traces/s probes/trace
+printf '%-34s %6s %8s %10s %12s %8s\n' run traces seconds traces/s probes/trace cpu_s
 row "tracehop (default wait 1s)" "$W/th.hops" "$W/th.time"
 row "scamper (default wait 5s)" "$W/sc.hops" "$W/sc.time"
 row "tracehop -w 1s" "$W/th1.hops" "$W/th1.time"

@@ -83,7 +83,6 @@ struct trace_engine {
 	struct probe_bucket bucket;
 	struct pollfd *pfd;		/* max_active + 3 */
 	unsigned *pslot;		/* dgram mode: pfd[i] is slot pslot[i] */
-	int blocked;			/* the last send found buffers full */
 	uint64_t next_scan_ms, scan_ms;
 	struct trace_stats st;
 };
@@ -383,7 +382,6 @@ send_ready(struct trace_engine *e, uint64_t now)
 {
 	uint64_t ns = probe_now_ns();
 
-	e->blocked = 0;
 	while (e->qhead != NULL && probe_bucket_wait(&e->bucket, ns) == 0) {
 		struct trace *t = e->qhead;
 		int r;
@@ -400,7 +398,6 @@ send_ready(struct trace_engine *e, uint64_t now)
 			e->qhead = t;
 			if (e->qtail == NULL)
 				e->qtail = t;
-			e->blocked = 1;
 			return;
 		}
 		if (r == 0) {
@@ -641,8 +638,12 @@ trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 		uint64_t t = probe_bucket_wait(&e->bucket, probe_now_ns()) /
 		    1000 + 1;
 
-		if (e->blocked && t < 1000)
-			t = 1000;	/* the send buffer was full */
+		/* Wake at most once a millisecond to send: at high rates a
+		   few probes a wake-up instead of one (the bucket banks up to
+		   10 ms worth, so the rate is kept); when the send buffer was
+		   full, let it drain. */
+		if (t < 1000)
+			t = 1000;
 		if (t < wait_us)
 			wait_us = t;
 	}
