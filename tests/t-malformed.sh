@@ -31,6 +31,17 @@ has_ips() { # file: every good ip appears as a record's "ip"
 	done
 }
 
+# The probers run in a namespace of our own that has only loopback: the
+# corpus holds valid non-loopback targets (1.2.3.x), and no packet may leave
+# this machine.  There they meet "network unreachable" and nothing is sent.
+ns=hmmal$$
+ip netns add "$ns"
+cleanup_hooks+=("ip netns del $ns")
+ip -n "$ns" link set lo up
+check "probe namespace has no route but loopback" \
+    test -z "$(ip -n "$ns" route show; ip -n "$ns" -4 addr show | grep -v ' lo\|127.0.0.1\|valid_lft')"
+inns() { ip netns exec "$ns" "$@"; }
+
 cd "$T"
 survives interleave targets interleave targets
 check "interleave: good targets kept" has_ips "$T/out"
@@ -38,11 +49,11 @@ survives cooldown targets cooldown targets
 check "cooldown: good targets kept" has_ips "$T/out"
 survives "cooldown --state" targets cooldown --state "$T/cd.db" targets
 check "cooldown --state: good targets kept" has_ips "$T/out"
-survives icmpprobe targets icmpprobe --timeout 300ms targets
+survives icmpprobe targets inns icmpprobe --timeout 300ms targets
 check "icmpprobe: good targets probed" has_ips "$T/out"
 check "icmpprobe: loopback targets answered" \
     test "$(jq -r 'select(.ip | startswith("127.")) | .ping.ok' "$T/out" | sort -u)" = true
-survives tracehop targets tracehop --wait 300ms targets
+survives tracehop targets inns tracehop --wait 300ms targets
 check "tracehop: good targets kept" has_ips "$T/out"
 survives sqlsink "(stdin)" sh -c 'sqlsink "$1" <targets' - "$T/m.db"
 stored=$(sqlite3 "$T/m.db" "SELECT ip FROM targets UNION SELECT ip FROM pings" | sort | tr '\n' ' ')
