@@ -295,3 +295,14 @@ icmpprobe -r 100000 "$T/lo64" >/dev/full 2>"$T/err"
 rc=$?
 same "output to a full disk: exit 3" "$rc" 3
 check "output to a full disk: says so" grep -q '^icmpprobe: standard output: No space left on device$' "$T/err"
+
+# ---- regressions, one per bug found ----
+# It waited forever once the last target had finished.
+echo 127.0.0.1 >"$T/in"
+run timeout 20 icmpprobe <"$T/in"
+same "regression: exits when the last target finishes" "$rc:$(jqo .ping.ok)" "0:true"
+# The final metrics read the engine's counters after it was freed.
+run icmpprobe --metrics "$T/m-uaf" <"$T/in"
+same "regression: final metrics after the engine (no use after free)" \
+    "$rc:$(grep -c '^hopmap_replies_total{program="icmpprobe"} 1$' "$T/m-uaf")" "0:1"
+no_asan "regression: final metrics"
