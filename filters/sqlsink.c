@@ -478,10 +478,7 @@ static const char schema[] =
 " src, reason TEXT, json TEXT NOT NULL);"
 "CREATE TABLE IF NOT EXISTS ids (rid PRIMARY KEY,"
 " inherited INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
-""
-"CREATE INDEX IF NOT EXISTS traces_ip ON traces (ip);"
 "CREATE INDEX IF NOT EXISTS hops_trace ON hops (trace_id);"
-"CREATE INDEX IF NOT EXISTS targets_ip ON targets (ip);"
 "PRAGMA user_version = 1;";
 
 enum stmt_id {
@@ -1298,7 +1295,9 @@ finish_source(struct source *s, const char *how)
 	}
 }
 
-/* Read what is there; 0 when the source is finished. */
+/* What a read gave: the end (the source is finished), lines, nothing yet. */
+enum { RS_END = 0, RS_DATA, RS_NOTHING };
+
 static int
 read_source(struct source *s)
 {
@@ -1318,18 +1317,18 @@ read_source(struct source *s)
 	n = read(s->fd, s->buf + s->end, s->cap - s->end);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
-			return 1;
+			return RS_NOTHING;
 		SAY("%s: %s", s->name, strerror(errno));
 		finish_source(s, "after a read error");
-		return 0;
+		return RS_END;
 	}
 	if (n == 0) {
 		finish_source(s, "at disconnect");
-		return 0;
+		return RS_END;
 	}
 	s->end += (size_t)n;
 	split_lines(s, s->end - (size_t)n);
-	return 1;
+	return RS_DATA;
 }
 
 static struct source *
@@ -1506,10 +1505,35 @@ reader_loop(const sigset_t *unblocked)
 	free(pfd);
 }
 
+/*
+ * Stopping: what writers sent before the signal is stored, as far as it
+ * is already here (waiting connections included); reading stops at the
+ * first moment a connection has nothing more, so a writer that keeps on
+ * writing cannot hold the stop up for long.
+ */
+static void
+readers_drain(void)
+{
+	size_t i;
+	int n, r = RS_DATA;
+
+	if (lfd >= 0)
+		accept_all(lfd, &conns, &nconns, &conncap);
+	for (i = nconns; i-- > 0;) {
+		for (n = 0; n < 64 && (r = read_source(conns[i])) == RS_DATA;
+		    n++)
+			;
+		if (r == RS_END)
+			close_conn(i);
+	}
+}
+
 /* Stop: lines already read are stored, half lines are reported. */
 static void
 readers_close(void)
 {
+	if (!strict_stopped)
+		readers_drain();
 	while (nconns > 0) {
 		finish_source(conns[nconns - 1], "at shutdown");
 		close_conn(nconns - 1);
