@@ -83,6 +83,43 @@ poll_until(struct ping_engine *e, int want_done, uint64_t want_recv)
 		ping_poll(e, -1, done, NULL);
 }
 
+/* 65536 targets through one slot later, the slot's generation is 65536:
+   a 16-bit sequence would take the first target's reply for the new one's. */
+static void
+test_no_wrap(int fd)
+{
+	struct ping_conf c = { .method = PING_ICMP, .count = 1,
+	    .timeout_ns = 300000000, .rate = 1e7, .window = 1, .fd = fd,
+	    .kind = PROBE_ICMP_RAW };
+	struct ping_engine *e = ping_new(&c);
+	const struct ping_stats *st = ping_stats(e);
+	uint8_t first[256];
+	size_t len;
+	int i, base;
+
+	while (recv(spy, first, sizeof(first), MSG_DONTWAIT) > 0)
+		;	/* the earlier tests' replies */
+	ping_add(e, LOOP, NULL);
+	base = ndone;
+	poll_until(e, base + 1, 1);
+	len = capture(first, sizeof(first));
+	for (i = 0; i < 65535; i++) {
+		ping_add(e, LOOP, NULL);
+		poll_until(e, base + 2 + i, (uint64_t)i + 2);
+	}
+	CHECK(ndone == base + 65536 && st->recv == 65536 && st->late == 0,
+	    "65536 targets through one slot (%d done, %lu replies)",
+	    ndone - base, (unsigned long)st->recv);
+	/* The first target's reply arrives just as the 65537th is probed. */
+	ping_add(e, LOOP, NULL);
+	inject(first, len, LOOP);
+	poll_until(e, base + 65537, 65537);
+	CHECK(st->late == 1 && st->recv == 65537 && last.recv == 1,
+	    "generation 0's reply is late for generation 65536 (late %lu)",
+	    (unsigned long)st->late);
+	ping_free(e);
+}
+
 int
 main(void)
 {
@@ -165,6 +202,7 @@ main(void)
 	poll_until(e, 6, 12);
 	CHECK(ndone == 6 && ping_active(e) == 0, "the window drains");
 	ping_free(e);
+	test_no_wrap(c.fd);
 	close(c.fd);
 	close(spy);
 	return tap_failed ? 1 : 0;
