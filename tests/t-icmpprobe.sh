@@ -249,7 +249,7 @@ prips 127.2.0.0/26 >"$T/lo64"
 run icmpprobe -w 1 -r 5000 -t 100ms "$T/lo64"
 same "--window 1: every target still probed" \
     "$(jqo '.ping.ok' | sort | uniq -c | tr -s ' ')" " 64 true"
-run icmpprobe --rate 2000 --timeout 50ms --interval 5ms --count 2 \
+run icmpprobe --rate 2000 --timeout 50ms --interval 5ms --count 2 --method icmp \
     --window 10 --alive --node n1 "$T/lo64"
 same "long options" "$rc:$(jqo '"\(.node) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
     "0: 64 n1 2"
