@@ -21,6 +21,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "icmpprobe bench: needs root (raw sockets)"
 	exit 1
 fi
+if [ ! -x /usr/bin/time ]; then
+	echo "icmpprobe bench: needs /usr/bin/time (Debian package time) for peak RSS"
+	exit 1
+fi
 cc -O2 -o "$out/rawping" "$top/bench/rawping.c" || exit 1
 
 # secs CMD...: run CMD, print its wall time in seconds (stdout to $out/stdout).
@@ -29,8 +33,9 @@ secs() {
 	t0=$(date +%s.%N)
 	"$@" >"$out/stdout" 2>"$out/stderr"
 	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
+	calc '%.3f' "$t1 - $t0"
 }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 rss_of() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$1"; }
 
 echo "# all loopback; the machine is shared, figures are taken under load"
@@ -48,9 +53,9 @@ a_raw=$(awk '{ print $4 }' "$out/stdout")
 printf '%-34s %10s %10s %10s\n' "$n addresses of 127.1/16" icmpprobe fping rawping
 printf '%-34s %10s %10s %10s\n' "answered" "$a_probe" "$a_fping" "$a_raw"
 printf '%-34s %10s %10s %10s\n' "wall seconds" "$t_probe" "$t_fping" "$t_raw"
-echo "icmpprobe/fping wall time: $(echo "$t_probe / $t_fping" | bc -l | xargs printf '%.2f') (want <= 0.5)"
-echo "rawping/fping wall time: $(echo "$t_raw / $t_fping" | bc -l | xargs printf '%.2f') (the bare loop's bound on the ratio above, on this machine)"
-echo "icmpprobe speed as a share of rawping's: $(echo "100 * $t_raw / $t_probe" | bc -l | xargs printf '%.0f')% (want >= 75%)"
+echo "icmpprobe/fping wall time: $(calc '%.2f' "$t_probe / $t_fping") (want <= 0.5)"
+echo "rawping/fping wall time: $(calc '%.2f' "$t_raw / $t_fping") (the bare loop's bound on the ratio above, on this machine)"
+echo "icmpprobe speed as a share of rawping's: $(calc '%.0f' "100 * $t_raw / $t_probe")% (want >= 75%)"
 
 [ "${ICMP_BENCH_SCALE:-1}" = 0 ] && exit 0
 
@@ -67,8 +72,8 @@ wall=$(sed -n 's/^.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out/time
 echo
 echo "1,000,000 addresses from 127.1.0.0 at --rate 100000"
 echo "icmpprobe: answered $(cat "$out/alive-1m") of 1000000 in ${wall}s," \
-    "sustained $(echo "1000000 / $wall" | bc -l | xargs printf '%.0f') probes/s" \
-    "($(echo "100 * 1000000 / $wall / 100000" | bc -l | xargs printf '%.0f')% of the asked rate, want >= 90%)"
+    "sustained $(calc '%.0f' "1000000 / $wall") probes/s" \
+    "($(calc '%.0f' "100 * 1000000 / $wall / 100000")% of the asked rate, want >= 90%)"
 echo "icmpprobe: peak RSS $(rss_of "$out/time-1m") kB at 1,000,000 targets," \
     "$(rss_of "$out/time-100k") kB at 100,000 (bounded by the window, not the input)"
 grep -E 'replies_(stray|late|dup)_total' "$out/metrics-1m" | sed 's/^/icmpprobe: /'
@@ -79,6 +84,6 @@ timeout "$fping_timeout" /usr/bin/time -v -o "$out/time-fping" \
 st=${PIPESTATUS[0]}
 t1=$(date +%s.%N)
 echo "fping:     answered $(cat "$out/alive-fping") of 1000000 in" \
-    "$(echo "$t1 - $t0" | bc -l | xargs printf '%.1f')s, exit status $st" \
+    "$(calc '%.1f' "$t1 - $t0")s, exit status $st" \
     "$([ "$st" = 124 ] && echo "(killed at the ${fping_timeout}s bound)")"
 echo "fping:     its stderr says: $(sort "$out/stderr-fping" | uniq -c | sort -rn | head -n 3 | tr -s ' ' | tr '\n' ';')"
