@@ -186,6 +186,20 @@ void hm_record_set_node(json_t *obj, const char *name);
 /* An ISO 8601 UTC time stamp with milliseconds, into buf (32 bytes). */
 void hm_timestamp(char *buf, size_t size);
 
+/* ---- jarena.c: jansson allocating from a bump arena ---- */
+struct hm_jarena {
+	char *base;
+	size_t pos, cap;
+	int spilled;		/* some blocks went to the heap */
+};
+/* Linking this installs jansson allocation hooks before main; outside an
+   arena they are plain malloc. */
+/* This thread's jansson allocations come from base[0..cap) until
+   hm_jarena_end.  Values made then must be dropped before base is reused:
+   with json_decref when spilled is set, or simply forgotten when not. */
+void hm_jarena_begin(struct hm_jarena *a, void *base, size_t cap);
+void hm_jarena_end(void);
+
 /* ---- input.c: the loop over the input files, with bad-line policy ---- */
 struct hm_input {
 	char **files;		/* argv-style list; none means stdin */
