@@ -80,7 +80,7 @@ static unsigned keep = 5;
 static uint64_t m_lines, m_bad, m_torn, m_conns, m_conns_open;
 static uint64_t m_records, m_dups, m_batches, m_pings, m_traces, m_hops,
     m_links, m_targets, m_raw, m_rotations;
-static int strict_stopped;
+static volatile sig_atomic_t strict_stopped;
 
 /* Messages from two threads: one message is one locked unit. */
 #define SAY(...) do { flockfile(stderr); hm_warnx(__VA_ARGS__); \
@@ -94,72 +94,55 @@ enum kind { K_PROBED, K_TARGET, K_RAW };
  * One parsed line, handed from the reader to the writer.  The json_t
  * pointers are borrowed from obj; text is the line as it came (or the
  * object a bare address stands for).  The item's own block also holds an
- * arena from which jansson builds obj (see jalloc).
+ * arena from which jansson builds obj.
  */
+/*
+ * A column value, taken out of the record by the parser so that the writer
+ * binds it without walking the tree (made on another core, so cold in the
+ * writer's cache).
+ */
+struct col {
+	int type;		/* JSON_*; JSON_NULL for absent too */
+	int len;
+	union {
+		sqlite3_int64 i;
+		double d;
+		const char *s;
+		const json_t *j;	/* objects and arrays */
+	} v;
+};
+enum { C_RID, C_IP, C_NODE, C_SRC, C_VIA, C_TTL, C_PING, NCOL = C_PING + 7 };
+
 struct item {
-	struct item *next;	/* on the way back to the reader */
 	enum kind kind;
 	json_t *obj;
-	json_t *rid, *ip, *node, *src, *ping, *trace, *via, *ttl;
+	json_t *ping, *trace;
+	struct col col[NCOL];
 	const char *reason;	/* why a raw record is raw */
 	size_t len;
-	char *arena;		/* after text */
-	size_t apos, acap;
-	int spilled;		/* some of obj is on the heap */
+	struct hm_jarena arena;	/* after text, in the same block */
 	char text[];
 };
 
 /*
- * jansson allocates a few dozen small blocks per record, and that was
- * most of the reader's time.  While the reader parses a line, jansson's
- * allocations come from the line's item instead, by bumping a pointer;
- * freeing them is a no-op and the item goes in one free().  Every block
- * carries a header saying where it came from, so blocks made elsewhere
- * (the writer's json_dumps, another thread) are ordinary heap blocks.
+ * jansson allocates a few dozen small blocks per record, and that was most
+ * of a parser's time: the item's own block holds an arena they come from
+ * instead (hm_jarena), so an item goes in one free().
  */
-#define JHDR 16
-enum { J_HEAP = 1, J_ARENA = 2 };
-static __thread struct item *jarena;
-
-static void *
-jalloc(size_t n)
-{
-	struct item *it = jarena;
-	size_t need = (n + JHDR + 15) & ~(size_t)15;
-	char *p;
-
-	if (it != NULL && it->acap - it->apos >= need) {
-		p = it->arena + it->apos;
-		it->apos += need;
-		*(int *)p = J_ARENA;
-	} else {
-		if ((p = malloc(n + JHDR)) == NULL)
-			return NULL;
-		*(int *)p = J_HEAP;
-		if (it != NULL)
-			it->spilled = 1;
-	}
-	return p + JHDR;
-}
-
-static void
-jfree(void *ptr)
-{
-	char *p = (char *)ptr - JHDR;
-
-	if (ptr != NULL && *(int *)p == J_HEAP)
-		free(p);
-}
-
 /*
- * Item blocks of one common size are recycled by the reader (which both
- * makes and frees items), so the steady state calls malloc for none.
+ * Item blocks of one common size are recycled by the parser thread that
+ * made them (items go back to it to be freed), so the steady state calls
+ * malloc for none.  Threads without a pool just use malloc and free.
  */
 #define POOL_BLOCK 4096
-#define POOL_MAX 4096
-static void *pool[POOL_MAX];
-static size_t npool;
+#define POOL_MAX 2048
+struct pool {
+	void *block[POOL_MAX];
+	size_t n;
+};
+static __thread struct pool *pool;
 
+/* A new item for a line; jansson allocates from it until hm_jarena_end. */
 static struct item *
 item_new(const char *text, size_t len)
 {
@@ -171,7 +154,8 @@ item_new(const char *text, size_t len)
 
 	if (off + acap <= POOL_BLOCK) {
 		acap = POOL_BLOCK - off;
-		it = npool > 0 ? pool[--npool] : malloc(POOL_BLOCK);
+		it = pool != NULL && pool->n > 0 ? pool->block[--pool->n] :
+		    malloc(POOL_BLOCK);
 	} else {
 		it = malloc(off + acap);
 	}
@@ -181,8 +165,7 @@ item_new(const char *text, size_t len)
 	memcpy(it->text, text, len);
 	it->text[len] = '\0';
 	it->len = len;
-	it->arena = (char *)it + off;
-	it->acap = acap;
+	hm_jarena_begin(&it->arena, (char *)it + off, acap);
 	return it;
 }
 
@@ -190,11 +173,11 @@ static void
 item_free(struct item *it)
 {
 	/* All in the arena: walking the tree to free nothing is skipped. */
-	if (it->spilled)
+	if (it->arena.spilled)
 		json_decref(it->obj);
-	if ((size_t)(it->arena - (char *)it) + it->acap == POOL_BLOCK &&
-	    npool < POOL_MAX)
-		pool[npool++] = it;
+	if (it->arena.base + it->arena.cap == (char *)it + POOL_BLOCK &&
+	    pool != NULL && pool->n < POOL_MAX)
+		pool->block[pool->n++] = it;
 	else
 		free(it);
 }
@@ -223,50 +206,82 @@ members(const json_t *obj, const char *const names[], size_t n,
 			}
 }
 
+static void
+col_set(struct col *c, const json_t *v)
+{
+	c->type = v != NULL ? (int)json_typeof(v) : JSON_NULL;
+	switch (c->type) {
+	case JSON_STRING:
+		c->v.s = json_string_value(v);
+		c->len = (int)json_string_length(v);
+		break;
+	case JSON_INTEGER:
+		c->v.i = json_integer_value(v);
+		break;
+	case JSON_REAL:
+		c->v.d = json_real_value(v);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		c->v.i = c->type == JSON_TRUE;
+		c->type = JSON_INTEGER;
+		break;
+	default:
+		c->v.j = v;
+	}
+}
+
 /* Fill in kind and the borrowed fields of an item whose obj is set. */
 static void
 classify(struct item *it)
 {
-	static const char *const names[] = { "ip", "node", "src", "id",
-	    "ping", "trace", "via", "ttl" };
-	json_t *m[8];
+	static const char *const names[] = { "id", "ip", "node", "src", "via",
+	    "ttl", "ping", "trace" };
+	static const char *const ping_names[] = { "method", "ok", "sent",
+	    "recv", "rtt_ms", "reply_ttl", "ts" };
+	json_t *m[8], *pm[7];
 	uint32_t addr;
+	int i;
 
 	it->kind = K_RAW;
 	if (!json_is_object(it->obj)) {
 		it->reason = "not an object";
+		for (i = 0; i < NCOL; i++)
+			col_set(&it->col[i], NULL);
 		return;
 	}
 	members(it->obj, names, 8, m);
-	it->node = m[1];
-	it->src = m[2];
-	it->rid = m[3];
-	it->via = m[6];
-	it->ttl = m[7];
-	if (it->rid != NULL && !json_is_string(it->rid) &&
-	    !json_is_integer(it->rid)) {
+	for (i = C_RID; i <= C_TTL; i++)
+		col_set(&it->col[i], m[i]);
+	for (i = C_PING; i < NCOL; i++)
+		col_set(&it->col[i], NULL);
+	if (m[0] != NULL && !json_is_string(m[0]) && !json_is_integer(m[0])) {
 		it->reason = "\"id\" is neither a string nor an integer";
-		it->rid = NULL;
+		col_set(&it->col[C_RID], NULL);
 		return;
 	}
-	if (m[0] == NULL) {
+	if (m[1] == NULL) {
 		it->reason = "no \"ip\"";
 		return;
 	}
-	if (!json_is_string(m[0]) || hm_ip_parse(json_string_value(m[0]),
-	    json_string_length(m[0]), &addr) != 0) {
+	if (!json_is_string(m[1]) || hm_ip_parse(json_string_value(m[1]),
+	    json_string_length(m[1]), &addr) != 0) {
 		it->reason = "\"ip\" is not an IPv4 address";
 		return;
 	}
-	it->ip = m[0];
-	if ((m[4] != NULL && !json_is_object(m[4])) ||
-	    (m[5] != NULL && !json_is_object(m[5]))) {
+	if ((m[6] != NULL && !json_is_object(m[6])) ||
+	    (m[7] != NULL && !json_is_object(m[7]))) {
 		it->reason = "\"ping\" or \"trace\" is not an object";
 		return;
 	}
-	it->ping = m[4];
-	it->trace = m[5];
+	it->ping = m[6];
+	it->trace = m[7];
 	it->kind = it->ping != NULL || it->trace != NULL ? K_PROBED : K_TARGET;
+	if (it->ping != NULL) {
+		members(it->ping, ping_names, 7, pm);
+		for (i = 0; i < 7; i++)
+			col_set(&it->col[C_PING + i], pm[i]);
+	}
 }
 
 static int
@@ -282,7 +297,7 @@ is_blank(char c)
 static struct item *
 parse_line(const char *line, size_t len, const char **why)
 {
-	static char msg[200];
+	static __thread char msg[200];
 	json_error_t jerr;
 	struct item *it;
 	size_t b = 0, e = len;
@@ -306,16 +321,14 @@ parse_line(const char *line, size_t len, const char **why)
 		hm_ip_format(addr, ipbuf);
 		snprintf(text, sizeof(text), "{\"ip\":\"%s\"}", ipbuf);
 		it = item_new(text, strlen(text));
-		jarena = it;
 		it->obj = json_pack("{s:s}", "ip", ipbuf);
-		jarena = NULL;
+		hm_jarena_end();
 		classify(it);
 		return it;
 	}
 	it = item_new(line + b, e - b);
-	jarena = it;
 	obj = json_loadb(line + b, e - b, JSON_DECODE_ANY, &jerr);
-	jarena = NULL;
+	hm_jarena_end();
 	if (obj == NULL) {
 		snprintf(msg, sizeof(msg), "bad JSON at column %d: %s",
 		    jerr.column, jerr.text);
@@ -328,87 +341,108 @@ parse_line(const char *line, size_t len, const char **why)
 	return it;
 }
 
-/* ---- the queue between the reader and the writer ---- */
+/* ---- the pipeline: reader, parsers, writer ---- */
 
-#define QCAP 1024
+/*
+ * The reader packs whole lines of one source into chunks; parser threads
+ * (as many as there are processors, up to four) turn a chunk's lines into
+ * items, each chunk on its own; the writer stores chunks in the order the
+ * reader made them, so the database sees the input's order.  At most
+ * MAXFLIGHT chunks are between reader and writer: memory stays bounded and
+ * a slow disk slows the readers.
+ */
+#define CHUNK_BYTES (64 * 1024)
+#define CHUNK_LINES 1024
+#define MAXFLIGHT 16
+#define MAXPARSERS 4
+
+struct chunk {
+	struct chunk *next;		/* in the parse queue or a spent list */
+	uint64_t seq;
+	int owner;			/* the parser that made its items */
+	char name[PATH_MAX + 32];	/* the source, for diagnostics */
+	size_t nlines, used, cap, nitems;
+	unsigned long lineno[CHUNK_LINES];
+	size_t off[CHUNK_LINES], len[CHUNK_LINES];
+	unsigned char note[CHUNK_LINES];	/* the text is a diagnostic */
+	struct item *items[CHUNK_LINES];
+	char *text;
+};
 
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t nonempty, nonfull;
-	struct item *ring[QCAP];
-	size_t head, count;
-	struct item *spent;	/* stored items, for the reader to free */
-	int done, rotate;
-} q = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_cond_t work, ready, space;
+	struct chunk *head, *tail;	/* waiting to be parsed */
+	struct chunk *slot[MAXFLIGHT];	/* parsed, by seq % MAXFLIGHT */
+	struct chunk *spent[MAXPARSERS];/* stored, for their parser */
+	struct chunk *free;		/* for the reader to reuse */
+	uint64_t next_seq;		/* the reader's next chunk */
+	uint64_t stored_seq;		/* the writer's next chunk */
+	int input_done, rotate;
+} pl = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int nparsers;
 
 static void
-queue_init(void)
+pipeline_init(void)
 {
 	pthread_condattr_t ca;
 
 	/* Deadlines are monotonic: a clock step must not stall a batch. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q.nonempty, &ca);
-	pthread_cond_init(&q.nonfull, &ca);
+	pthread_cond_init(&pl.work, &ca);
+	pthread_cond_init(&pl.ready, &ca);
+	pthread_cond_init(&pl.space, &ca);
 	pthread_condattr_destroy(&ca);
-}
-
-/*
- * Hand n items to the writer, waiting while the queue is full, and free
- * the items it has stored.  The reader frees what it allocated: freeing
- * in the writer thread would starve the reader's malloc cache and make
- * every allocation take the arena lock (a quarter of the time, measured).
- */
-static void
-queue_put(struct item **items, size_t n)
-{
-	struct item *spent, *next;
-	size_t i = 0;
-
-	pthread_mutex_lock(&q.mu);
-	while (i < n) {
-		while (q.count == QCAP)
-			pthread_cond_wait(&q.nonfull, &q.mu);
-		while (i < n && q.count < QCAP) {
-			q.ring[(q.head + q.count) % QCAP] = items[i++];
-			q.count++;
-		}
-		pthread_cond_signal(&q.nonempty);
-	}
-	spent = q.spent;
-	q.spent = NULL;
-	pthread_mutex_unlock(&q.mu);
-	for (; spent != NULL; spent = next) {
-		next = spent->next;
-		item_free(spent);
-	}
-}
-
-/* The writer gives stored items back. */
-static void
-queue_give_back(struct item **items, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return;
-	for (i = 0; i + 1 < n; i++)
-		items[i]->next = items[i + 1];
-	pthread_mutex_lock(&q.mu);
-	items[n - 1]->next = q.spent;
-	q.spent = items[0];
-	pthread_mutex_unlock(&q.mu);
 }
 
 /* Flags for the writer: set under the lock, then wake it. */
 static void
-queue_flag(int *flag)
+pipeline_flag(int *flag)
 {
-	pthread_mutex_lock(&q.mu);
+	pthread_mutex_lock(&pl.mu);
 	*flag = 1;
-	pthread_cond_signal(&q.nonempty);
-	pthread_mutex_unlock(&q.mu);
+	pthread_cond_broadcast(&pl.ready);
+	pthread_cond_broadcast(&pl.work);
+	pthread_mutex_unlock(&pl.mu);
+}
+
+static struct chunk *
+chunk_get(void)
+{
+	struct chunk *c;
+
+	pthread_mutex_lock(&pl.mu);
+	if ((c = pl.free) != NULL)
+		pl.free = c->next;
+	pthread_mutex_unlock(&pl.mu);
+	if (c == NULL) {
+		if ((c = malloc(sizeof(*c))) == NULL ||
+		    (c->text = malloc(CHUNK_BYTES)) == NULL)
+			hm_err(HM_EXIT_FAIL, "malloc");
+		c->cap = CHUNK_BYTES;
+	}
+	c->nlines = c->used = c->nitems = 0;
+	return c;
+}
+
+/* The reader hands a chunk on, waiting while too many are in flight. */
+static void
+chunk_submit(struct chunk *c)
+{
+	pthread_mutex_lock(&pl.mu);
+	while (pl.next_seq - pl.stored_seq >= MAXFLIGHT)
+		pthread_cond_wait(&pl.space, &pl.mu);
+	c->seq = pl.next_seq++;
+	c->next = NULL;
+	if (pl.tail != NULL)
+		pl.tail->next = c;
+	else
+		pl.head = c;
+	pl.tail = c;
+	pthread_cond_signal(&pl.work);
+	pthread_mutex_unlock(&pl.mu);
 }
 
 static void
@@ -418,39 +452,121 @@ abstime(uint64_t mono_ms, struct timespec *ts)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
 }
 
+/* Free the items of chunks this parser made, and recycle the chunks. */
+static void
+free_spent(struct chunk *c)
+{
+	struct chunk *next;
+	size_t i;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		for (i = 0; i < c->nitems; i++)
+			item_free(c->items[i]);
+		pthread_mutex_lock(&pl.mu);
+		c->next = pl.free;
+		pl.free = c;
+		pthread_mutex_unlock(&pl.mu);
+	}
+}
+
+static void parse_chunk(struct chunk *);
+
+static void *
+parser_main(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	struct chunk *c, *spent;
+	struct pool mine;
+
+	mine.n = 0;
+	pool = &mine;
+	pthread_setname_np(pthread_self(), "sqlsink-parse");
+	for (;;) {
+		pthread_mutex_lock(&pl.mu);
+		while (pl.head == NULL && !pl.input_done && pl.spent[me] == NULL)
+			pthread_cond_wait(&pl.work, &pl.mu);
+		spent = pl.spent[me];
+		pl.spent[me] = NULL;
+		if ((c = pl.head) != NULL && (pl.head = c->next) == NULL)
+			pl.tail = NULL;
+		pthread_mutex_unlock(&pl.mu);
+		free_spent(spent);
+		if (c == NULL && spent == NULL)
+			break;		/* input done, nothing queued */
+		if (c == NULL)
+			continue;
+		c->owner = me;
+		parse_chunk(c);
+		pthread_mutex_lock(&pl.mu);
+		pl.slot[c->seq % MAXFLIGHT] = c;
+		pthread_cond_signal(&pl.ready);
+		pthread_mutex_unlock(&pl.mu);
+	}
+	while (mine.n > 0)
+		free(mine.block[--mine.n]);
+	pool = NULL;
+	return NULL;
+}
+
 /*
- * Take up to max items, waiting until there are some, the deadline (a
- * monotonic time in ms; 0 for none) passes, or a flag is set.  *done and
- * *rotate report the flags (rotate is consumed).
+ * The writer's next chunk, in order; NULL when the deadline (monotonic ms,
+ * 0 for none) passed, a rotation is asked for (*rotate), or everything is
+ * stored (*done).
  */
-static size_t
-queue_take(struct item **out, size_t max, uint64_t deadline, int *done,
-    int *rotate)
+static struct chunk *
+chunk_next(uint64_t deadline, int *done, int *rotate)
 {
 	struct timespec ts;
-	size_t n = 0;
+	struct chunk *c;
 
 	/* An idle writer still wakes now and then, for the metrics file. */
 	if (deadline == 0)
 		deadline = hm_mono_ms() + 5000;
 	abstime(deadline, &ts);
-	pthread_mutex_lock(&q.mu);
-	while (q.count == 0 && !q.done && !q.rotate)
-		if (pthread_cond_timedwait(&q.nonempty, &q.mu, &ts) ==
+	pthread_mutex_lock(&pl.mu);
+	while ((c = pl.slot[pl.stored_seq % MAXFLIGHT]) == NULL &&
+	    !(pl.input_done && pl.stored_seq == pl.next_seq) && !pl.rotate)
+		if (pthread_cond_timedwait(&pl.ready, &pl.mu, &ts) ==
 		    ETIMEDOUT)
 			break;
-	while (n < max && q.count > 0) {
-		out[n++] = q.ring[q.head];
-		q.head = (q.head + 1) % QCAP;
-		q.count--;
+	*done = c == NULL && pl.input_done && pl.stored_seq == pl.next_seq;
+	*rotate = pl.rotate;
+	pl.rotate = 0;
+	pthread_mutex_unlock(&pl.mu);
+	return c;
+}
+
+/* The writer is done with a chunk: back to its parser, room for more. */
+static void
+chunk_stored(struct chunk *c)
+{
+	pthread_mutex_lock(&pl.mu);
+	pl.slot[c->seq % MAXFLIGHT] = NULL;
+	pl.stored_seq++;
+	c->next = pl.spent[c->owner];
+	pl.spent[c->owner] = c;
+	pthread_cond_broadcast(&pl.work);
+	pthread_cond_signal(&pl.space);
+	pthread_mutex_unlock(&pl.mu);
+}
+
+/* At the end, with every thread gone: what the parsers left. */
+static void
+pipeline_free(void)
+{
+	struct chunk *c;
+	int i;
+
+	for (i = 0; i < MAXPARSERS; i++) {
+		free_spent(pl.spent[i]);
+		pl.spent[i] = NULL;
 	}
-	if (n > 0)
-		pthread_cond_signal(&q.nonfull);
-	*done = q.done && q.count == 0;
-	*rotate = q.rotate;
-	q.rotate = 0;
-	pthread_mutex_unlock(&q.mu);
-	return n;
+	while ((c = pl.free) != NULL) {
+		pl.free = c->next;
+		free(c->text);
+		free(c);
+	}
 }
 
 /* ---- the database ---- */
@@ -610,6 +726,7 @@ static void
 bind_json(enum stmt_id s, int i, const json_t *v)
 {
 	sqlite3_stmt *st = stmt[s];
+	json_free_t jfree;
 	char *text;
 
 	switch (v ? json_typeof(v) : JSON_NULL) {
@@ -631,11 +748,36 @@ bind_json(enum stmt_id s, int i, const json_t *v)
 		break;
 	case JSON_OBJECT:
 	case JSON_ARRAY:
+		/* Made by jansson's allocator: freed by it too. */
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_get_alloc_funcs(NULL, &jfree);
 		sqlite3_bind_text(st, i, text, -1, jfree);
 		break;
 	default:
 		sqlite3_bind_null(st, i);
+	}
+}
+
+static void
+bind_col(enum stmt_id s, int i, const struct col *c)
+{
+	sqlite3_stmt *st = stmt[s];
+
+	switch (c->type) {
+	case JSON_STRING:
+		sqlite3_bind_text(st, i, c->v.s, c->len, SQLITE_STATIC);
+		break;
+	case JSON_INTEGER:
+		sqlite3_bind_int64(st, i, c->v.i);
+		break;
+	case JSON_REAL:
+		sqlite3_bind_double(st, i, c->v.d);
+		break;
+	case JSON_NULL:
+		sqlite3_bind_null(st, i);
+		break;
+	default:
+		bind_json(s, i, c->v.j);
 	}
 }
 
@@ -649,24 +791,20 @@ bind_text(enum stmt_id s, int i, const struct item *it)
 static void
 bind_head(enum stmt_id s, const struct item *it)
 {
-	bind_json(s, 1, it->rid);
-	bind_json(s, 2, it->ip);
-	bind_json(s, 3, it->node);
-	bind_json(s, 4, it->src);
+	bind_col(s, 1, &it->col[C_RID]);
+	bind_col(s, 2, &it->col[C_IP]);
+	bind_col(s, 3, &it->col[C_NODE]);
+	bind_col(s, 4, &it->col[C_SRC]);
 }
 
 static void
 store_ping(const struct item *it)
 {
-	static const char *const names[] = { "method", "ok", "sent", "recv",
-	    "rtt_ms", "reply_ttl", "ts" };
-	json_t *m[7];
 	int i;
 
-	members(it->ping, names, 7, m);
 	bind_head(S_PING, it);
 	for (i = 0; i < 7; i++)
-		bind_json(S_PING, 5 + i, m[i]);
+		bind_col(S_PING, 5 + i, &it->col[C_PING + i]);
 	bind_text(S_PING, 12, it);
 	step(S_PING);
 	m_pings++;
@@ -711,11 +849,11 @@ store_link(const struct item *it, const struct rhop *a, const struct rhop *b,
 	sqlite3_bind_text(stmt[S_LINK], 1, a->ip, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt[S_LINK], 2, b->ip, -1, SQLITE_STATIC);
 	/* NULLs are distinct to UNIQUE: a missing node is "". */
-	if (it->node != NULL)
-		bind_json(S_LINK, 3, it->node);
+	if (it->col[C_NODE].type != JSON_NULL)
+		bind_col(S_LINK, 3, &it->col[C_NODE]);
 	else
 		sqlite3_bind_text(stmt[S_LINK], 3, "", 0, SQLITE_STATIC);
-	bind_json(S_LINK, 4, it->src);
+	bind_col(S_LINK, 4, &it->col[C_SRC]);
 	bind_json(S_LINK, 5, seen);
 	bind_json(S_LINK, 6, b->rtt);
 	step(S_LINK);
@@ -766,8 +904,8 @@ store_hop(const struct item *it, sqlite3_int64 trace_id, const json_t *h)
 	sqlite3_bind_int64(stmt[S_HOP], 1, trace_id);
 	for (i = 0; i < 6; i++)
 		bind_json(S_HOP, 2 + i, m[i]);
-	bind_json(S_HOP, 8, it->node);
-	bind_json(S_HOP, 9, it->src);
+	bind_col(S_HOP, 8, &it->col[C_NODE]);
+	bind_col(S_HOP, 9, &it->col[C_SRC]);
 	step(S_HOP);
 	m_hops++;
 }
@@ -817,8 +955,8 @@ static void
 store_target(const struct item *it)
 {
 	bind_head(S_TARGET, it);
-	bind_json(S_TARGET, 5, it->via);
-	bind_json(S_TARGET, 6, it->ttl);
+	bind_col(S_TARGET, 5, &it->col[C_VIA]);
+	bind_col(S_TARGET, 6, &it->col[C_TTL]);
 	bind_text(S_TARGET, 7, it);
 	step(S_TARGET);
 	m_targets++;
@@ -827,9 +965,9 @@ store_target(const struct item *it)
 static void
 store_raw(const struct item *it)
 {
-	bind_json(S_RAW, 1, it->rid);
-	bind_json(S_RAW, 2, it->node);
-	bind_json(S_RAW, 3, it->src);
+	bind_col(S_RAW, 1, &it->col[C_RID]);
+	bind_col(S_RAW, 2, &it->col[C_NODE]);
+	bind_col(S_RAW, 3, &it->col[C_SRC]);
 	sqlite3_bind_text(stmt[S_RAW], 4, it->reason, -1, SQLITE_STATIC);
 	bind_text(S_RAW, 5, it);
 	step(S_RAW);
@@ -840,8 +978,8 @@ store_raw(const struct item *it)
 static int
 store(const struct item *it)
 {
-	if (it->rid != NULL) {
-		bind_json(S_ID, 1, it->rid);
+	if (it->col[C_RID].type != JSON_NULL) {
+		bind_col(S_ID, 1, &it->col[C_RID]);
 		step(S_ID);
 		if (sqlite3_changes(db) == 0)
 			return 0;
@@ -1158,18 +1296,19 @@ metrics_tick(void)
 static void *
 writer_main(void *arg)
 {
-	struct item *items[128];
+	struct chunk *c;
 	int done = 0, hup;
-	size_t n, i;
+	size_t i;
 
 	(void)arg;
 	pthread_setname_np(pthread_self(), "sqlsink-writer");
 	while (!done) {
-		n = queue_take(items, 128, batch.open ? batch.deadline : 0,
-		    &done, &hup);
-		for (i = 0; i < n; i++)
-			batch_add(items[i]);
-		queue_give_back(items, n);
+		c = chunk_next(batch.open ? batch.deadline : 0, &done, &hup);
+		if (c != NULL) {
+			for (i = 0; i < c->nitems; i++)
+				batch_add(c->items[i]);
+			chunk_stored(c);
+		}
 		if (batch.open && (done || hm_mono_ms() >= batch.deadline))
 			batch_end();
 		if (hup) {
@@ -1192,21 +1331,11 @@ struct source {
 	int skipping;		/* inside an over-long line */
 };
 
-static struct item *pending[64];
-static size_t npending;
-
 static void
-flush_pending(void)
-{
-	queue_put(pending, npending);
-	npending = 0;
-}
-
-static void
-bad_line(const struct source *s, unsigned long lineno, const char *why)
+bad_line(const char *name, unsigned long lineno, const char *why)
 {
 	flockfile(stderr);
-	hm_linewarn(s->name, lineno, "%s", why);
+	hm_linewarn(name, lineno, "%s", why);
 	funlockfile(stderr);
 	__atomic_fetch_add(&m_bad, 1, __ATOMIC_RELAXED);
 	if (hm_opt.strict) {
@@ -1215,28 +1344,90 @@ bad_line(const struct source *s, unsigned long lineno, const char *why)
 	}
 }
 
+/*
+ * In a parser thread: the chunk's lines to items.  With --strict there is
+ * one parser, so chunks come in order and the first bad line ends all.
+ */
 static void
-handle_line(struct source *s, char *line, size_t len)
+parse_chunk(struct chunk *c)
 {
 	struct item *it;
 	const char *why;
+	size_t i;
 
+	for (i = 0; i < c->nlines && !strict_stopped; i++) {
+		if (c->note[i]) {
+			c->text[c->off[i] + c->len[i]] = '\0';
+			bad_line(c->name, c->lineno[i], c->text + c->off[i]);
+			continue;
+		}
+		it = parse_line(c->text + c->off[i], c->len[i], &why);
+		if (it != NULL)
+			c->items[c->nitems++] = it;
+		else if (why != NULL)
+			bad_line(c->name, c->lineno[i], why);
+	}
+}
+
+static struct chunk *filling;	/* the reader's chunk being filled */
+
+static void
+flush_chunk(void)
+{
+	if (filling != NULL && filling->nlines > 0) {
+		chunk_submit(filling);
+		filling = NULL;
+	}
+}
+
+/*
+ * In the reader: a line of a source into the chunk, or a note about one
+ * (over-long, torn), so that diagnostics come out in the input's order.
+ */
+static void
+chunk_add(struct source *s, const char *text, size_t len, int note)
+{
+	struct chunk *c = filling;
+
+	/* A chunk holds lines of one source, so it can name them; a note
+	   keeps room for a NUL after it. */
+	if (c != NULL && (c->nlines == CHUNK_LINES ||
+	    c->used + len + 1 > c->cap || strcmp(c->name, s->name) != 0)) {
+		flush_chunk();
+		c = NULL;
+	}
+	if (c == NULL) {
+		c = filling = chunk_get();
+		snprintf(c->name, sizeof(c->name), "%s", s->name);
+	}
+	if (len + 1 > c->cap &&
+	    (c->text = realloc(c->text, c->cap = len + 1)) == NULL)
+		hm_err(HM_EXIT_FAIL, "realloc");
+	memcpy(c->text + c->used, text, len);
+	c->off[c->nlines] = c->used;
+	c->len[c->nlines] = len;
+	c->note[c->nlines] = (unsigned char)note;
+	c->lineno[c->nlines++] = s->lineno;
+	c->used += len + note;
+}
+
+static void
+note_line(struct source *s, const char *why)
+{
+	chunk_add(s, why, strlen(why), 1);
+}
+
+static void
+handle_line(struct source *s, char *line, size_t len)
+{
 	s->lineno++;
 	__atomic_fetch_add(&m_lines, 1, __ATOMIC_RELAXED);
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (len > hm_opt.maxline) {
-		bad_line(s, s->lineno, "line too long, skipped");
-		return;
-	}
-	if ((it = parse_line(line, len, &why)) == NULL) {
-		if (why != NULL)
-			bad_line(s, s->lineno, why);
-		return;
-	}
-	pending[npending++] = it;
-	if (npending == sizeof(pending) / sizeof(pending[0]))
-		flush_pending();
+	if (len > hm_opt.maxline)
+		note_line(s, "line too long, skipped");
+	else
+		chunk_add(s, line, len, 0);
 }
 
 /* Hand over every whole line in the buffer; skip over-long ones. */
@@ -1261,7 +1452,7 @@ split_lines(struct source *s, size_t scan)
 		   bytes until its end, so memory stays bounded. */
 		s->lineno++;
 		__atomic_fetch_add(&m_lines, 1, __ATOMIC_RELAXED);
-		bad_line(s, s->lineno, "line too long, skipped");
+		note_line(s, "line too long, skipped");
 		s->skipping = 1;
 	}
 	if (s->skipping)
@@ -1291,7 +1482,7 @@ finish_source(struct source *s, const char *how)
 
 		snprintf(why, sizeof(why), "torn last line (%zu bytes without "
 		    "a newline) %s, not stored", left, how);
-		bad_line(s, s->lineno, why);
+		note_line(s, why);
 	}
 }
 
@@ -1452,7 +1643,7 @@ reader_loop(const sigset_t *unblocked)
 
 		if (hm_hup) {
 			hm_hup = 0;
-			queue_flag(&q.rotate);
+			pipeline_flag(&pl.rotate);
 		}
 		n = 0;
 		if (npfd < nconns + 2 &&
@@ -1472,7 +1663,7 @@ reader_loop(const sigset_t *unblocked)
 		if (n == 0)
 			break;		/* stdin done, not listening */
 		/* About to wait: the writer gets what we have. */
-		flush_pending();
+		flush_chunk();
 		if (timeout >= 0) {
 			ts = (struct timespec){ timeout / 1000, 0 };
 			tsp = &ts;
@@ -1501,7 +1692,7 @@ reader_loop(const sigset_t *unblocked)
 			if (pfd[i].revents != 0 && !read_source(conns[i - base]))
 				close_conn(i - base);
 	}
-	flush_pending();
+	flush_chunk();
 	free(pfd);
 }
 
@@ -1542,7 +1733,7 @@ readers_close(void)
 		source_free(in_stdin);
 		in_stdin = NULL;
 	}
-	flush_pending();
+	flush_chunk();
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(listen_path);
@@ -1662,11 +1853,11 @@ parse_options(int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
+	pthread_t writer, parser[MAXPARSERS];
 	sigset_t block, old;
-	pthread_t writer;
+	int i;
 
 	hm_setprog(argv);
-	json_set_alloc_funcs(jalloc, jfree);
 	/* SQLite's memory statistics take a global mutex per allocation. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	parse_options(argc, argv);
@@ -1674,7 +1865,7 @@ main(int argc, char *argv[])
 	hm_signals_init(1);
 	signal(SIGPIPE, SIG_IGN);
 	metrics_init();
-	queue_init();
+	pipeline_init();
 	/* With fd 0 closed, a socket could take it and pose as stdin. */
 	if (fcntl(0, F_GETFD) < 0 && open("/dev/null", O_RDONLY) != 0)
 		hm_err(HM_EXIT_FAIL, "/dev/null");
@@ -1693,13 +1884,22 @@ main(int argc, char *argv[])
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
+	nparsers = hm_opt.strict ? 1 : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	nparsers = nparsers < 1 ? 1 : nparsers > MAXPARSERS ? MAXPARSERS :
+	    nparsers;
+	for (i = 0; i < nparsers; i++)
+		if (pthread_create(&parser[i], NULL, parser_main,
+		    (void *)(intptr_t)i) != 0)
+			hm_errx(HM_EXIT_FAIL, "cannot start a parser thread");
 	if (pthread_create(&writer, NULL, writer_main, NULL) != 0)
 		hm_errx(HM_EXIT_FAIL, "cannot start the writer thread");
 	reader_loop(&old);
 	readers_close();
-	queue_flag(&q.done);
+	pipeline_flag(&pl.input_done);
+	for (i = 0; i < nparsers; i++)
+		pthread_join(parser[i], NULL);
 	pthread_join(writer, NULL);
-	queue_put(NULL, 0);	/* free what the writer gave back last */
+	pipeline_free();
 	db_close();
 	if (verbose)
 		SAY("%" PRIu64 " records stored in %" PRIu64 " batches, %" PRIu64
