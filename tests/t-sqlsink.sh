@@ -346,9 +346,9 @@ same "SIGKILL: what is there is whole batches of the input's start" \
 
 # ---- rotation by size, keep K ----
 mkdir rot
-awk 'BEGIN { for (i = 0; i < 6000; i++)
+awk 'BEGIN { for (i = 0; i < 8000; i++)
     printf "{\"ip\":\"198.18.%d.%d\",\"seq\":%d,\"pad\":\"%0100d\"}\n", int(i / 256), i % 256, i, 0 }' >rot.ndjson
-run sqlsink -v -b 100 --max-size 128k --keep 3 --metrics rot.prom rot/r.db <rot.ndjson
+run sqlsink -v -b 100 --max-size 256k --keep 3 --metrics rot.prom rot/r.db <rot.ndjson
 same "rotation: exit 0" "$rc" 0
 files=$(cd rot && ls r-*.db)
 same "rotation: --keep 3 files kept" "$(echo "$files" | wc -l | tr -d ' ')" 3
@@ -371,9 +371,9 @@ for f in $files; do
 	same "rotation: $f intact" "$(q "rot/$f" 'PRAGMA integrity_check')" ok
 done
 same "rotation: the newest files hold the input's tail" \
-    "$(for f in $files; do q "rot/$f" "SELECT max(json_extract(json, '\$.seq')) FROM targets"; done | sort -n | tail -1)" 5999
+    "$(for f in $files; do q "rot/$f" "SELECT max(json_extract(json, '\$.seq')) FROM targets"; done | sort -n | tail -1)" 7999
 check "rotation: each file near the size limit (the rest were rotated)" \
-    test "$total" -lt 6000
+    test "$total" -lt 8000
 # An id stored in the previous file is still a duplicate after rotation.
 jq -nc '{ip: "192.0.2.1", id: "keepme"}' >id1.ndjson
 run sqlsink --max-size 4k r2.db <id1.ndjson
