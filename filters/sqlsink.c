@@ -91,10 +91,11 @@ static volatile sig_atomic_t strict_stopped;
 enum kind { K_PROBED, K_TARGET, K_RAW };
 
 /*
- * One parsed line, handed from the reader to the writer.  The json_t
- * pointers are borrowed from obj; text is the line as it came (or the
- * object a bare address stands for).  The item's own block also holds an
- * arena from which jansson builds obj.
+ * One parsed line, handed from a parser to the writer.  The json_t
+ * pointers are borrowed from obj; text is the line as it came, left in its
+ * chunk (which outlives the item's storing), or the object a bare address
+ * stands for.  The item's own block also holds an arena from which
+ * jansson builds obj.
  */
 /*
  * A column value, taken out of the record by the parser so that the writer
@@ -119,9 +120,10 @@ struct item {
 	json_t *ping, *trace;
 	struct col col[NCOL];
 	const char *reason;	/* why a raw record is raw */
+	const char *text;	/* the line, in its chunk; or own */
 	size_t len;
-	struct hm_jarena arena;	/* after text, in the same block */
-	char text[];
+	struct hm_jarena arena;	/* after the item, in the same block */
+	char own[32];		/* the object a bare address stands for */
 };
 
 /*
@@ -147,8 +149,8 @@ static struct item *
 item_new(const char *text, size_t len)
 {
 	/* Room for the parse of a typical record; more falls back to the
-	   heap.  The arena starts 16-aligned after the text. */
-	size_t off = (sizeof(struct item) + len + 1 + 15) & ~(size_t)15;
+	   heap.  The arena starts 16-aligned after the item. */
+	size_t off = (sizeof(struct item) + 15) & ~(size_t)15;
 	size_t acap = 8 * len + 1024;
 	struct item *it;
 
@@ -162,8 +164,7 @@ item_new(const char *text, size_t len)
 	if (it == NULL)
 		hm_err(HM_EXIT_FAIL, "malloc");
 	memset(it, 0, sizeof(*it));
-	memcpy(it->text, text, len);
-	it->text[len] = '\0';
+	it->text = text;
 	it->len = len;
 	hm_jarena_begin(&it->arena, (char *)it + off, acap);
 	return it;
@@ -316,11 +317,13 @@ parse_line(const char *line, size_t len, const char **why)
 		return NULL;
 	}
 	if (line[b] != '{' && hm_ip_parse(line + b, e - b, &addr) == 0) {
-		char text[48], ipbuf[16];
+		char ipbuf[16];
 
 		hm_ip_format(addr, ipbuf);
-		snprintf(text, sizeof(text), "{\"ip\":\"%s\"}", ipbuf);
-		it = item_new(text, strlen(text));
+		it = item_new(NULL, 0);
+		it->len = (size_t)snprintf(it->own, sizeof(it->own),
+		    "{\"ip\":\"%s\"}", ipbuf);
+		it->text = it->own;
 		it->obj = json_pack("{s:s}", "ip", ipbuf);
 		hm_jarena_end();
 		classify(it);
@@ -484,7 +487,7 @@ parser_main(void *arg)
 	pthread_setname_np(pthread_self(), "sqlsink-parse");
 	for (;;) {
 		pthread_mutex_lock(&pl.mu);
-		while (pl.head == NULL && !pl.input_done && pl.spent[me] == NULL)
+		while (pl.head == NULL && !pl.input_done)
 			pthread_cond_wait(&pl.work, &pl.mu);
 		spent = pl.spent[me];
 		pl.spent[me] = NULL;
@@ -544,9 +547,9 @@ chunk_stored(struct chunk *c)
 	pthread_mutex_lock(&pl.mu);
 	pl.slot[c->seq % MAXFLIGHT] = NULL;
 	pl.stored_seq++;
+	/* Its parser frees the items when it next wakes for work. */
 	c->next = pl.spent[c->owner];
 	pl.spent[c->owner] = c;
-	pthread_cond_broadcast(&pl.work);
 	pthread_cond_signal(&pl.space);
 	pthread_mutex_unlock(&pl.mu);
 }
