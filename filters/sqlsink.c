@@ -1,12 +1,13 @@
 /*
  * sqlsink: store records in SQLite, the end of every hopmap pipeline.
  *
- * Two threads.  The main thread reads lines (standard input and, with
- * --listen, any number of Unix-socket connections in one poll() loop),
- * parses each with jansson once and classifies it; the writer thread owns
- * the database and turns records into rows with prepared statements.  They
- * meet in a bounded queue, so a slow disk slows the readers instead of
- * growing memory.
+ * Three kinds of thread.  The main thread reads lines (standard input
+ * and, with --listen, any number of Unix-socket connections in one poll()
+ * loop) and packs them into chunks; parser threads parse each line with
+ * jansson once, classify it and take out its column values; the writer
+ * thread owns the database and stores the chunks, in the order they were
+ * read, with prepared statements.  Only a few chunks are in flight, so a
+ * slow disk slows the readers instead of growing memory.
  *
  * What must stay true:
  * - Rows are written in batches, one transaction a batch, committed when
@@ -91,13 +92,6 @@ static volatile sig_atomic_t strict_stopped;
 enum kind { K_PROBED, K_TARGET, K_RAW };
 
 /*
- * One parsed line, handed from a parser to the writer.  The json_t
- * pointers are borrowed from obj; text is the line as it came, left in its
- * chunk (which outlives the item's storing), or the object a bare address
- * stands for.  The item's own block also holds an arena from which
- * jansson builds obj.
- */
-/*
  * A column value, taken out of the record by the parser so that the writer
  * binds it without walking the tree (made on another core, so cold in the
  * writer's cache).
@@ -114,6 +108,13 @@ struct col {
 };
 enum { C_RID, C_IP, C_NODE, C_SRC, C_VIA, C_TTL, C_PING, NCOL = C_PING + 7 };
 
+/*
+ * One parsed line, handed from a parser to the writer.  The json_t
+ * pointers are borrowed from obj; text is the line as it came, left in its
+ * chunk (which outlives the item's storing), or the object a bare address
+ * stands for.  The item's own block also holds an arena from which
+ * jansson builds obj.
+ */
 struct item {
 	enum kind kind;
 	json_t *obj;
@@ -129,12 +130,10 @@ struct item {
 /*
  * jansson allocates a few dozen small blocks per record, and that was most
  * of a parser's time: the item's own block holds an arena they come from
- * instead (hm_jarena), so an item goes in one free().
- */
-/*
- * Item blocks of one common size are recycled by the parser thread that
- * made them (items go back to it to be freed), so the steady state calls
- * malloc for none.  Threads without a pool just use malloc and free.
+ * instead (hm_jarena), so an item goes in one free().  Item blocks of one
+ * common size are recycled by the parser thread that made them (items go
+ * back to it to be freed), so the steady state calls malloc for none.
+ * Threads without a pool just use malloc and free.
  */
 #define POOL_BLOCK 4096
 #define POOL_MAX 2048
@@ -1484,29 +1483,28 @@ split_lines(struct source *s, size_t scan)
 		s->start = s->end = 0;
 }
 
-/* At the end of a source: what is left has no newline. */
+/*
+ * At the end of a source, what is left has no newline.  At the end of
+ * standard input that is a last line, as for every filter; anywhere else
+ * (a connection, or a stop before the end) the line is torn.
+ */
 static void
-finish_source(struct source *s, const char *how)
+finish_source(struct source *s, const char *how, int at_eof)
 {
 	size_t left = s->end - s->start;
+	char why[96];
 
 	if (left == 0 || s->skipping)
 		return;
-	if (!s->is_conn) {
-		/* A file's last line without a newline is a line, as for
-		   every filter. */
+	if (!s->is_conn && at_eof) {
 		handle_line(s, s->buf + s->start, left);
 		return;
 	}
 	__atomic_fetch_add(&m_torn, 1, __ATOMIC_RELAXED);
 	s->lineno++;
-	{
-		char why[96];
-
-		snprintf(why, sizeof(why), "torn last line (%zu bytes without "
-		    "a newline) %s, not stored", left, how);
-		note_line(s, why);
-	}
+	snprintf(why, sizeof(why), "torn last line (%zu bytes without a "
+	    "newline) %s, not stored", left, how);
+	note_line(s, why);
 }
 
 /* What a read gave: the end (the source is finished), lines, nothing yet. */
@@ -1533,11 +1531,11 @@ read_source(struct source *s)
 		if (errno == EAGAIN || errno == EINTR)
 			return RS_NOTHING;
 		SAY("%s: %s", s->name, strerror(errno));
-		finish_source(s, "after a read error");
+		finish_source(s, "after a read error", 0);
 		return RS_END;
 	}
 	if (n == 0) {
-		finish_source(s, "at disconnect");
+		finish_source(s, "at disconnect", 1);
 		return RS_END;
 	}
 	s->end += (size_t)n;
@@ -1749,10 +1747,11 @@ readers_close(void)
 	if (!strict_stopped)
 		readers_drain();
 	while (nconns > 0) {
-		finish_source(conns[nconns - 1], "at shutdown");
+		finish_source(conns[nconns - 1], "at shutdown", 0);
 		close_conn(nconns - 1);
 	}
 	if (in_stdin != NULL) {
+		finish_source(in_stdin, "at shutdown", 0);
 		source_free(in_stdin);
 		in_stdin = NULL;
 	}

@@ -211,6 +211,21 @@ wait "$sp"
 same "--interval: exit 0 at end of input, both stored" \
     "$?:$(q s.db 'SELECT count(*) FROM targets')" "0:2"
 
+# A stop in the middle of a line of standard input: the half line is torn.
+mkfifo half.fifo
+sqlsink -v -i 100ms half.db <half.fifo 2>half.err &
+sp=$!
+exec 7>half.fifo
+printf '192.0.2.1\n{"ip":"192.0.2.2"' >&7
+check "stop mid-line: the whole line committed" wait_for half.err "committed batch 1: 1 records"
+kill -TERM "$sp"
+wait "$sp"
+rc=$?
+exec 7>&-
+same "stop mid-line: exit 1, the half line reported as torn, not stored" \
+    "$rc:$(grep -c '(stdin):2: torn last line (17 bytes without a newline) at shutdown, not stored' half.err):$(q half.db 'SELECT count(*) FROM targets')" \
+    "1:1:1"
+
 # ---- bad input: reported with line numbers, counted, skipped ----
 {
 	echo 192.0.2.1
