@@ -6,10 +6,10 @@
 # IGNORE from a staging table loaded with .import, in one transaction, in
 # the same run.  Best of three each.
 set -eu
+. "$(dirname "$0")/lib.sh"
 command -v cooldown >/dev/null || { echo "cooldown is not built"; exit 1; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 is not installed (make deps)"; exit 1; }
 n=${BENCH_RECORDS:-1000000}
-runs=${BENCH_RUNS:-3}
 dir=$(mktemp -d /tmp/hopmap-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
@@ -23,22 +23,9 @@ awk -v n="$n" -v rec="$dir/in" -v num="$dir/num" 'BEGIN { srand(42)
 		printf "%.0f\n", ((a * 256 + b) * 256 + c) * 256 + d >num
 	} }'
 
-# Best wall-clock microseconds of $runs runs, each on a fresh state.
-best_us() {
-	local best=0 t0 t1
-	for _ in $(seq "$runs"); do
-		rm -f "$dir"/st.db*
-		t0=$(date +%s%N)
-		"$@" >/dev/null
-		t1=$(date +%s%N)
-		if [ "$best" -eq 0 ] || [ $(((t1 - t0) / 1000)) -lt "$best" ]; then
-			best=$(((t1 - t0) / 1000))
-		fi
-	done
-	echo "$best"
-}
-rate() { awk -v n="$n" -v us="$1" 'BEGIN { printf "%.0f", n / us * 1e6 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
+# Each run starts on a fresh state.
+bench_before() { rm -f "$dir"/st.db*; }
+rate() { per_sec "$n" "$1"; }
 
 peer() {
 	sqlite3 "$dir/st.db" <<SQL
@@ -67,11 +54,11 @@ st=$(best_us cooldown --state "$dir/st.db" "$dir/in")
 mem=$(best_us cooldown "$dir/in")
 cli=$(best_us peer)
 ours=$(rate "$st")
-echo "cooldown: $n records ($ours_rows distinct), best of $runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cooldown: $n records ($ours_rows distinct), best of $runs; $(machine)"
 printf '  %-34s %9s rows/s\n' "sqlite3 CLI .import + INSERT OR IGNORE" "$(rate "$cli")"
 printf '  %-34s %9s records/s  %sx the CLI  (target 200000/s: %s)\n' \
     "cooldown --state" "$ours" "$(ratio "$st" "$cli")" \
-    "$( [ "$ours" -ge 200000 ] && echo "target met" || echo "BELOW TARGET")"
+    "$(verdict "$ours" 200000)"
 printf '  %-34s %9s records/s  %sx the CLI  (target 1000000/s: %s)\n' \
     "cooldown (in memory)" "$(rate "$mem")" "$(ratio "$mem" "$cli")" \
-    "$( [ "$(rate "$mem")" -ge 1000000 ] && echo "target met" || echo "BELOW TARGET")"
+    "$(verdict "$(rate "$mem")" 1000000)"
