@@ -28,8 +28,17 @@
 # LAB_REALISTIC=1 keeps the kernel's ICMP error rate limits; otherwise they
 # are lifted on every router except the silent one.
 #
+# LAB_VANTAGES=N (default 1) adds vantage namespaces PREFIX-v2 .. PREFIX-vN,
+# each on its own /30 to r1 (numbered after every other link) with the one
+# route 198.18.0.0/15 via r1, like v.  r1 answers every vantage from its
+# reply address (a prefsrc on the vantage routes), so hop lists, paths and
+# links are the same from each.  LAB_HUB=1 adds PREFIX-hub, also hung off r1
+# with a /30 and that one route: a collector that every vantage reaches
+# through the lab (for TCP transports); it is no vantage and no target.
+#
 # lab_up writes the topology as data to $LAB_TOPO ($LAB_DIR/topology.txt):
-#   vantage NAME ADDR ns=NS
+#   vantage NAME ADDR ns=NS                      one line per vantage
+#   hub hub ADDR ns=NS                           with LAB_HUB=1
 #   router NAME addr=ADDR ttl=N ns=NS [silent]   ADDR answers ICMP errors
 #   target PREFIX node=NAME ttl=N                the destination's ttl
 #   blackhole PREFIX node=NAME ttl=N             NAME drops it silently
@@ -37,7 +46,8 @@
 #   path PREFIX HOP1 HOP2 ...                    the router hops before the
 #        one at ttl (one line per ECMP path; "*" for the silent router)
 #   link A B                                     consecutive answering hops
-# and exports LAB_PREFIX LAB_DIR LAB_TOPO LAB_VANTAGE LAB_VANTAGE_IP.
+# and exports LAB_PREFIX LAB_DIR LAB_TOPO LAB_VANTAGE LAB_VANTAGE_IP, and
+# LAB_VANTAGE_NAMES ("v v2 ... vN") and LAB_HUB_IP (empty without a hub).
 # lab_ns NODE prints a node's namespace; lab_exec NODE CMD... runs in it.
 
 # The node list: name, parents (comma separated; the first is the way back
@@ -102,11 +112,17 @@ lab_up() {
 	LAB_TOPO=$LAB_DIR/topology.txt
 	LAB_VANTAGE=$LAB_PREFIX-v
 	LAB_VANTAGE_IP=$(_lab_linkaddr 0 1)
+	LAB_VANTAGE_NAMES=v LAB_HUB_IP=
 	export LAB_PREFIX LAB_DIR LAB_TOPO LAB_VANTAGE LAB_VANTAGE_IP
+	export LAB_VANTAGE_NAMES LAB_HUB_IP
 	if [ "${LAB_EXTRA:-0}" -gt 180 ]; then
 		echo "lab: LAB_EXTRA is at most 180" >&2
 		return 1
 	fi
+	case ${LAB_VANTAGES:-1} in
+	[1-9] | [1-9][0-9]) ;;
+	*) echo "lab: LAB_VANTAGES is 1 to 99" >&2; return 1 ;;
+	esac
 	lab_down "$LAB_PREFIX"
 	mkdir -p "$LAB_DIR" || return 1
 	_lab_build || { lab_down "$LAB_PREFIX"; return 1; }
@@ -168,7 +184,51 @@ _lab_build() {
 	_lab_namespaces || return 1
 	_lab_wire || return 1
 	_lab_routes || return 1
-	_lab_write_topology
+	_lab_write_topology || return 1
+	_lab_extra_vantages "${#links[@]}"
+}
+
+# v2..vN and the hub: leaves of r1 on the /30s after every other link, so
+# the addresses of the default lab never move.  Replacing r1's connected
+# route with one that has src = r1's reply address makes its ICMP errors
+# towards them come from that address, as they do towards v.
+_lab_extra_vantages() {
+	local k=$1 n i r1addr lines=
+	local -a extra=()
+	r1addr=$(_lab_linkaddr 0 2)
+	for ((i = 2; i <= ${LAB_VANTAGES:-1}; i++)); do extra+=("v$i"); done
+	[ "${LAB_HUB:-0}" = 1 ] && extra+=(hub)
+	for n in "${extra[@]}"; do
+		_lab_leaf_of_r1 "$n" "$k" "$r1addr" || return 1
+		if [ "$n" = hub ]; then
+			LAB_HUB_IP=$(_lab_linkaddr "$k" 1)
+			lines+="hub hub $LAB_HUB_IP ns=$LAB_PREFIX-hub"$'\n'
+		else
+			LAB_VANTAGE_NAMES+=" $n"
+			lines+="vantage $n $(_lab_linkaddr "$k" 1) ns=$LAB_PREFIX-$n"$'\n'
+		fi
+		k=$((k + 1))
+	done
+	# The vantage lines stay together, after the first one.
+	[ -n "$lines" ] || return 0
+	awk -v add="$lines" '{ print } /^vantage v / { printf "%s", add }' \
+	    "$LAB_TOPO" >"$LAB_TOPO.new" && mv "$LAB_TOPO.new" "$LAB_TOPO"
+}
+
+_lab_leaf_of_r1() {
+	local n=$1 k=$2 r1addr=$3 ns=$LAB_PREFIX-$1 r1=$LAB_PREFIX-r1
+	ip netns add "$ns" || return 1
+	_lab_sysctls "$n" || return 1
+	ip -n "$r1" link add "to-$n" type veth peer name to-r1 netns "$ns" ||
+	    return 1
+	ip -n "$ns" addr add "$(_lab_linkaddr "$k" 1)/30" dev to-r1 || return 1
+	ip -n "$r1" addr add "$(_lab_linkaddr "$k" 2)/30" dev "to-$n" || return 1
+	printf '%s\n' "link set lo up" "link set to-r1 up" \
+	    "route add 198.18.0.0/15 via $(_lab_linkaddr "$k" 2)" |
+	    ip -n "$ns" -batch - || return 1
+	printf '%s\n' "link set to-$n up" \
+	    "route replace $(_lab_linknet "$k") dev to-$n src $r1addr" |
+	    ip -n "$r1" -batch -
 }
 
 _lab_namespaces() {
