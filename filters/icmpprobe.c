@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "hopmap.h"
 #include "probe.h"
@@ -51,6 +52,50 @@ static uint64_t outpending;
    the user pointer of such targets. */
 static char bare_target;
 static char *node_json;		/* "node" as a JSON string, for them */
+
+/* Records get an "id" here, where the result is made, so that a sink that
+   receives one twice (a shipper retrying after a lost acknowledgement)
+   can store it once.  node:run:counter, the run part random: unique
+   across nodes, runs and restarts without any shared counter.  Only
+   [A-Za-z0-9._-] from the node name, so the id needs no JSON escaping. */
+static char id_prefix[96];
+static uint64_t id_counter;
+
+static void
+id_init(void)
+{
+	const char *n = opt.node;
+	char host[64];
+	uint64_t run;
+	size_t i, k = 0;
+
+	if (n == NULL) {
+		if (gethostname(host, sizeof(host) - 1) != 0)
+			strcpy(host, "unknown");
+		host[sizeof(host) - 1] = '\0';
+		n = host;
+	}
+	if (getrandom(&run, sizeof(run), 0) != (ssize_t)sizeof(run))
+		hm_err(HM_EXIT_FAIL, "getrandom");
+	for (i = 0; n[i] != '\0' && k < 48; i++)
+		id_prefix[k++] = (strchr("._-", n[i]) != NULL ||
+		    (n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+		    (n[i] >= 'A' && n[i] <= 'Z')) ? n[i] : '_';
+	snprintf(id_prefix + k, sizeof(id_prefix) - k, ":%016llx:",
+	    (unsigned long long)run);
+}
+
+static void
+set_id(json_t *obj)
+{
+	char id[128];
+
+	if (json_object_get(obj, "id") != NULL)
+		return;
+	snprintf(id, sizeof(id), "%s%llu", id_prefix,
+	    (unsigned long long)++id_counter);
+	json_object_set_new(obj, "id", json_string(id));
+}
 
 static const char *const method_name[] = { "icmp", "tcp", "udp" };
 
@@ -152,9 +197,11 @@ target_done(const struct ping_result *r, void *ctx)
 			char ip[16];
 
 			hm_ip_format(r->ip, ip);
-			printf("{\"ip\":\"%s\",\"node\":%s,\"ping\":%s}\n", ip,
-			    node_json, raw);
+			printf("{\"ip\":\"%s\",\"id\":\"%s%llu\",\"node\":%s,"
+			    "\"ping\":%s}\n", ip, id_prefix,
+			    (unsigned long long)++id_counter, node_json, raw);
 		} else {
+			set_id(obj);
 			hm_record_set_node(obj, opt.node);
 			probe_json_write_with(stdout, obj, "ping", raw);
 		}
@@ -396,6 +443,7 @@ main(int argc, char *argv[])
 		hm_err(HM_EXIT_FAIL, "ping engine");
 
 	node_json = node_string();
+	id_init();
 	hm_signals_init(0);
 	hm_output_init();
 	register_metrics(e);
