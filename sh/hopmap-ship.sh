@@ -1,0 +1,230 @@
+#!/bin/sh
+# hopmap-ship: a worker's results, from its local spool to the hub, each
+# result stored once.
+#
+#   ... | hopmap-ship spool DIR          results -> complete segment files
+#   hopmap-ship send DIR ADDRESS         segments -> hub, with retry
+#   hopmap-ship put FILE                 one segment on a connection (socat
+#                                        runs it; see PROTOCOL in the page)
+#
+# Nothing lost: results are on the node's disk (a segment is renamed into
+# place only when whole, after an fsync) before anything is sent, and a
+# segment is deleted only after the hub answered that its sink committed
+# it.  Nothing doubled: a segment sent again after a lost answer holds the
+# same records with the same ids, which sqlsink stores once.
+set -eu
+
+prog=hopmap-ship
+version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
+
+usage() {
+	cat <<EOF
+usage: $prog spool [-l LINES] DIR
+       $prog send [-1q] [-b SECONDS] [-n TRIES] [-N NODE] [-T SECONDS]
+                   DIR ADDRESS
+       $prog put FILE
+Spool records into complete segment files, and ship them to a hopmap hub.
+  spool                 read records on standard input into segments in DIR
+    -l, --lines N         records per segment (default 1000)
+  send                  ship DIR's segments to the socat ADDRESS, oldest
+                        first, deleting each once the hub confirmed it
+    -1, --once            exit when DIR is empty (default: keep watching)
+    -b, --backoff-max S   longest wait between retries (default 60)
+    -n, --tries N         with --once, give up after N failed attempts in a
+                          row (default 0: never)
+    -N, --node NAME       name sent to the hub (default: host name)
+    -T, --timeout S       give up a connection idle for S seconds (default 60)
+    -q, --quiet           report only errors
+  put                   write FILE to standard output as one segment, read
+                        the hub's answer on standard input, delete FILE
+                        when it is "ok N"
+  -h, --help            show this help and exit
+  -V, --version         show the version and exit
+ADDRESS is a socat(1) address: TCP:hub:7411, OPENSSL:hub:7412,cert=...,
+cafile=..., EXEC:'ssh hub hopmap-hub recv' or SYSTEM:... (see hopmap-ship(1)).
+EOF
+}
+
+die_usage() {
+	echo "$prog: $*" >&2
+	echo "usage: $prog spool|send|put ... (see --help)" >&2
+	exit 2
+}
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+say() {
+	[ "$quiet" = 1 ] || echo "$prog: $*" >&2
+}
+
+posint() {
+	case $2 in
+	'' | *[!0-9]*) die_usage "$1 is not a number: $2" ;;
+	esac
+	[ "${#2}" -le 9 ] || die_usage "$1 is too large: $2"
+}
+
+# A segment left half written by a spooler that died (a .part file): its
+# complete lines are results, kept as a segment of their own; a torn last
+# line is dropped, as the loop will probe that target again.
+salvage() {
+	for p in "$1"/*.part; do
+		[ -f "$p" ] || continue
+		n=$(wc -l <"$p")
+		if [ "$n" -gt 0 ]; then
+			head -n "$n" "$p" >"$p.keep"
+			sync "$p.keep"
+			mv "$p.keep" "${p%.part}.seg"
+			echo "$prog: $p: salvaged $n records" >&2
+		fi
+		rm -f "$p"
+	done
+}
+
+cmd_spool() {
+	lines=1000
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-l | --lines) [ $# -ge 2 ] || die_usage "$1 needs a value"
+			posint lines "$2"; lines=$2; shift 2 ;;
+		--lines=*) posint lines "${1#*=}"; lines=${1#*=}; shift ;;
+		--) shift; break ;;
+		-?*) die_usage "unknown option: $1" ;;
+		*) break ;;
+		esac
+	done
+	[ $# -eq 1 ] || die_usage "spool needs one DIR"
+	[ "$lines" -gt 0 ] || die_usage "lines must be at least 1"
+	dir=$1
+	mkdir -p "$dir"
+	# One spooler a directory: the .part files it finds are then dead ones.
+	exec 9>>"$dir/spool.lock"
+	flock -n 9 || die "$dir: another spooler is writing here"
+	salvage "$dir"
+	# Names sort by time, then by process, then by piece.
+	stamp=$(date -u +%Y%m%dT%H%M%S)-$$
+	# split hands each piece to the filter as it fills; the rename makes
+	# it visible to the shipper only when complete and on disk.
+	# shellcheck disable=SC2016 # split sets FILE for its filter
+	split -l "$lines" -a 6 -d --filter='cat >"$FILE.part" &&
+	    sync "$FILE.part" && mv "$FILE.part" "$FILE.seg"' - \
+	    "$dir/$stamp-"
+}
+
+# One attempt: connect to ADDRESS and run put on the connection.  The
+# segment is gone afterwards exactly when the hub confirmed it.
+ship_one() {
+	# shellcheck disable=SC2016 # expanded by the shell socat starts
+	HOPMAP_SHIP_FILE=$1 HOPMAP_SHIP_NODE=$node HOPMAP_SHIP_SELF=$self \
+	    socat -T "$timeout" "$address" \
+	    SYSTEM:'exec "$HOPMAP_SHIP_SELF" put "$HOPMAP_SHIP_FILE"' \
+	    2>"$errs" &
+	child=$!
+	wait "$child" || true
+	child=''
+	[ ! -e "$1" ]
+}
+
+cmd_send() {
+	once=0 backoff_max=60 tries=0 timeout=60 quiet=0 node=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-1 | --once) once=1; shift ;;
+		-q | --quiet) quiet=1; shift ;;
+		-b | --backoff-max | -n | --tries | -T | --timeout | -N | --node)
+			[ $# -ge 2 ] || die_usage "$1 needs a value"
+			opt=$1 val=$2; shift 2 ;;
+		--*=*) opt=${1%%=*} val=${1#*=}; shift ;;
+		--) shift; break ;;
+		-?*) die_usage "unknown option: $1" ;;
+		*) break ;;
+		esac
+		case ${opt:-} in
+		-b | --backoff-max) posint backoff-max "$val"; backoff_max=$val ;;
+		-n | --tries) posint tries "$val"; tries=$val ;;
+		-T | --timeout) posint timeout "$val"; timeout=$val ;;
+		-N | --node) node=$val ;;
+		'') ;;
+		*) die_usage "unknown option: $opt" ;;
+		esac
+		opt=''
+	done
+	[ $# -eq 2 ] || die_usage "send needs DIR and ADDRESS"
+	dir=$1 address=$2
+	[ -n "$node" ] || node=$(hostname)
+	case $node in *[!A-Za-z0-9._-]*) die_usage "bad node name: $node" ;; esac
+	[ -d "$dir" ] || die "$dir: no such directory"
+	[ "$backoff_max" -ge 1 ] || backoff_max=1
+	errs=$(mktemp "${TMPDIR:-/tmp}/$prog.XXXXXX")
+	trap 'rm -f "$errs"' EXIT
+	child=''
+	trap 'kill $child 2>/dev/null; exit 143' TERM
+	trap 'kill $child 2>/dev/null; exit 130' INT
+	wait=1 failed=0 sent=0
+	while :; do
+		progress=0 ok=1
+		for f in "$dir"/*.seg; do
+			[ -f "$f" ] || continue
+			n=$(wc -l <"$f")
+			if ship_one "$f"; then
+				sent=$((sent + n)) progress=1
+				say "$(basename "$f"): $n records confirmed"
+			else
+				ok=0
+				break
+			fi
+		done
+		if [ "$ok" = 1 ]; then
+			wait=1 failed=0
+			if [ "$progress" = 0 ]; then
+				[ "$once" = 0 ] || break
+				sleep 1
+			fi
+			continue
+		fi
+		failed=$((failed + 1))
+		why=$(tr '\n' ' ' <"$errs")
+		echo "$prog: $(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s" >&2
+		if [ "$once" = 1 ] && [ "$tries" -gt 0 ] && [ "$failed" -ge "$tries" ]; then
+			die "giving up after $failed attempts; the segments stay in $dir"
+		fi
+		sleep "$wait"
+		wait=$((wait * 2))
+		[ "$wait" -le "$backoff_max" ] || wait=$backoff_max
+	done
+	say "$sent records shipped"
+}
+
+# On the connection: standard output goes to the hub, standard input comes
+# from it.
+cmd_put() {
+	[ $# -eq 1 ] || die_usage "put needs one FILE"
+	f=$1
+	[ -f "$f" ] || die "$f: no such segment"
+	n=$(wc -l <"$f")
+	printf 'hopmap-segment 1 %s %s %s\n' "${HOPMAP_SHIP_NODE:-$(hostname)}" \
+	    "$(basename "$f")" "$n"
+	cat "$f"
+	IFS= read -r reply || reply=''
+	if [ "$reply" = "ok $n" ]; then
+		rm -f "$f"
+		return 0
+	fi
+	die "$f: the hub answered: ${reply:-nothing}"
+}
+
+case ${1:-} in
+-h | --help) usage; exit 0 ;;
+-V | --version) echo "$prog $version"; exit 0 ;;
+spool) shift; cmd_spool "$@" ;;
+send)
+	shift
+	self=$0
+	case $self in */*) self=$(cd "$(dirname "$self")" && pwd)/$(basename "$self") ;;
+	*) self=$(command -v "$self") ;; esac
+	cmd_send "$@" ;;
+put) shift; cmd_put "$@" ;;
+'') die_usage "a command is needed: spool, send or put" ;;
+*) die_usage "unknown command: $1" ;;
+esac

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Many nodes: three workers in three vantage namespaces of the lab feed one
+# hub over TCP; faults (the hub's sink killed, a worker's link cut, a worker
+# killed with SIGKILL) lose nothing and double nothing; the OPENSSL
+# transport takes only clients with a certificate from the hub's CA.
+# Everything probes inside the lab only; the hub runs in its own namespace.
+. "$(dirname "$0")/lib.sh"
+. "$HOPMAP_TOP/tests/lab/lab.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ok - skipped: needs root for network namespaces"
+	exit 0
+fi
+lab=hmd$$
+cleanup_hooks+=("lab_down $lab")
+export LAB_VANTAGES=3 LAB_HUB=1
+lab_up "$lab" >/dev/null || { echo "not ok - lab_up"; exit 1; }
+hubns=$lab-hub
+nsof() { if [ "$1" = 1 ]; then echo "$lab-v"; else echo "$lab-v$1"; fi; }
+q() { sqlite3 -cmd '.timeout 5000' "$@"; }
+
+# ---- usage ----
+run hopmap-hub --help
+same "hub --help: exit 0, lists every command" \
+    "$rc:$(for c in serve recv ssh hops status; do grep -c "^  $c  " "$T/out"; done | tr -d '\n')" "0:11111"
+run hopmap-hub frob
+same "hub: unknown command: exit 2" "$rc:$(head -n 1 "$T/err")" "2:hopmap-hub: unknown command: frob"
+run hopmap-ship send --tries x d a
+same "ship: a bad number: exit 2" "$rc:$(head -n 1 "$T/err")" "2:hopmap-ship: tries is not a number: x"
+run hopmap-worker -d "$T/x"
+same "worker: --hub is needed: exit 2" "$rc:$(head -n 1 "$T/err")" "2:hopmap-worker: --hub is needed"
+for p in hopmap-hub hopmap-ship hopmap-worker; do
+	run "$p" --version
+	same "$p --version" "$rc:$(cut -d' ' -f1 "$T/out")" "0:$p"
+done
+
+# ---- spool: complete segments only, a dead spooler's half segment salvaged ----
+seq 1 25 | sed 's/.*/{"ip":"198.19.0.&","id":"s&"}/' >"$T/recs"
+run hopmap-ship spool -l 10 "$T/sp" <"$T/recs"
+same "spool: 25 records in segments of 10" \
+    "$rc:$(cat "$T"/sp/*.seg | wc -l):$(find "$T/sp" -name '*.seg' | wc -l)" "0:25:3"
+printf '{"ip":"198.19.0.99","id":"s99"}\n{"ip":"198.19.0.' >"$T/sp/dead.part"
+run hopmap-ship spool --lines=5 "$T/sp" </dev/null
+same "spool: a dead spooler's complete lines are kept, the torn one dropped" \
+    "$rc:$(cat "$T"/sp/*.seg | wc -l):$(ls "$T"/sp/*.part 2>/dev/null | wc -l):$(grep -c salvaged "$T/err")" "0:26:0:1"
+exec 9>>"$T/sp/spool.lock"
+flock 9
+run hopmap-ship spool "$T/sp" </dev/null
+same "spool: one spooler a directory" "$rc:$(cat "$T/err")" \
+    "1:hopmap-ship: $T/sp: another spooler is writing here"
+exec 9>&-
+
+# ---- the hub: sqlsink behind TCP, a recv per connection ----
+seeds=$T/seeds.txt
+printf '%s\n' 198.19.0.0/28 198.19.1.0/28 198.19.2.0/28 198.19.3.0/27 \
+    198.19.200.0/30 198.19.201.0/30 >"$seeds"
+nseeds=$(cidr-expand -R -c "$seeds")
+hub=$T/hub
+ip netns exec "$hubns" hopmap-hub serve -d "$hub" --tcp 7411 \
+    --sink-args '-i 100ms' 2>"$T/hub.err" &
+hubpid=$!
+cleanup_hooks+=("kill $hubpid; wait $hubpid")
+for _ in $(seq 50); do [ -S "$hub/sink.sock" ] && break; sleep 0.1; done
+check "hub: the sink's socket is there" test -S "$hub/sink.sock"
+addr=TCP:$LAB_HUB_IP:7411
+
+# A shipped spool arrives once, even sent twice.
+run ip netns exec "$(nsof 1)" hopmap-ship send --once -N pre "$T/sp" "$addr"
+same "ship: every segment confirmed and deleted" \
+    "$rc:$(ls "$T"/sp/*.seg 2>/dev/null | wc -l):$(grep -c confirmed "$T/err")" "0:0:4"
+same "hub: the 26 records stored" "$(q "$hub/map.db" 'SELECT count(*) FROM targets')" 26
+cp "$T/recs" "$T/sp/again.seg"
+run ip netns exec "$(nsof 1)" hopmap-ship send --once -q -N pre "$T/sp" "$addr"
+same "ship: a segment sent again is confirmed, stored once" \
+    "$rc:$(q "$hub/map.db" 'SELECT count(*), count(DISTINCT rid) FROM targets')" "0:26|26"
+same "hub status: deliveries and records per node" \
+    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $2, $3 }')" "pre 5 51"
+
+# ---- three workers, one shard each ----
+probeopts=(-R --timeout 300ms --trace-rate 2000 --wait 300ms --max-ttl 8)
+for k in 1 2 3; do
+	ip netns exec "$(nsof $k)" hopmap-worker -H "$addr" -d "$T/w$k" -N "w$k" \
+	    -- --shard "$k/3" --rounds 2 -q "${probeopts[@]}" "$seeds" \
+	    >"$T/w$k.out" 2>"$T/w$k.err" &
+	eval "wpid$k=$!"
+done
+for k in 1 2 3; do
+	eval "wait \$wpid$k"
+	same "worker w$k: exit 0, spool empty" \
+	    "$?:$(ls "$T/w$k/spool/"*.seg 2>/dev/null | wc -l)" "0:0"
+done
+db=$hub/map.db
+same "every seed address probed once, by one worker" \
+    "$(q "$db" "SELECT count(*), sum(c), max(c), max(n) FROM (SELECT ip, count(*) AS c, count(DISTINCT node) AS n FROM pings WHERE src IS NOT 'hop' GROUP BY ip)")" \
+    "$nseeds|$nseeds|1|1"
+same "each worker probed its shard" \
+    "$(q "$db" "SELECT node, count(*) FROM pings WHERE src IS NOT 'hop' GROUP BY node ORDER BY node" | tr '\n' ' ')" \
+    "$(for k in 1 2 3; do printf 'w%s|%s ' "$k" "$(cidr-expand -R -c --shard "$k/3" "$seeds")"; done)"
+same "hop targets were probed in the second round" \
+    "$(q "$db" "SELECT count(DISTINCT node) FROM pings WHERE src = 'hop'")" 3
+# The lab's links, but those into a leaf's own link address: traces end at
+# the leaf's prefix, so only a trace to that address itself would show it,
+# and the leaf addresses are never hops.
+want=$(awk '$1 == "router" { sub("addr=", "", $3); addr[$2] = $3 }
+    $1 == "target" { sub("node=", "", $3); leaf[addr[$3]] = 1 }
+    $1 == "link" && !($3 in leaf) { print $2 "|" $3 }' "$LAB_TOPO" | sort)
+got=$(q "$db" "SELECT DISTINCT a || '|' || b FROM links WHERE a LIKE '198.18.%' AND b LIKE '198.18.%'" | sort)
+same "the hub's links between routers are the topology's links" \
+    "$(comm -13 <(echo "$want") <(echo "$got"))" ""
+same "the hub holds every topology link" "$(comm -23 <(echo "$want") <(echo "$got"))" ""
+same "each result stored once (ids)" \
+    "$(q "$db" "SELECT count(*) - count(DISTINCT rid) FROM pings")" 0
+run hopmap-hub status -d "$hub"
+same "hub status: the three workers" "$(awk 'NR > 2 { print $1 }' "$T/out" | tr '\n' ' ')" "pre w1 w2 w3 "
+
+# ---- hops handed out by shard, each once ----
+run hopmap-hub hops -d "$hub" -R
+all=$(sort "$T/out")
+same "hops: every router found, once" \
+    "$(jq -r .ip <<<"$all" | sort | uniq -d):$(jq -r .ip <<<"$all" | sort -u | wc -l)" \
+    ":$(q "$db" "SELECT count(DISTINCT ip) FROM hops WHERE ip LIKE '198.18.%'")"
+shards=$(for k in 1 2 3; do hopmap-hub hops -d "$hub" -R --shard "$k/3"; done | sort)
+same "hops: the shards split them" "$shards" "$all"
+n1=$(hopmap-hub hops -d "$hub" -s 1/3 | wc -l)
+same "hops: --from skips what a worker has" \
+    "$(hopmap-hub hops -d "$hub" -s 1/3 -f 1 | wc -l)" "$((n1 > 0 ? n1 - 1 : 0))"
+
+echo "# three workers: $(q "$db" 'SELECT count(*) FROM pings') pings, $(q "$db" 'SELECT count(*) FROM links') links"
