@@ -1,0 +1,274 @@
+# hopmap-loop: options and the man page, the lock and "nothing to do"
+# without probing, then the whole loop in the namespace lab
+# (tests/lab/lab.sh): hops found in round 1 are probed as targets in later
+# rounds, the fair share of hops and seeds, two runs at once, SIGKILL and
+# SIGTERM in the middle of a round.  Probes go only into this test's own
+# namespaces (icmpprobe and tracehop run inside the vantage namespace).
+. "$(dirname "$0")/lib.sh"
+top=$HOPMAP_TOP
+page=$top/man/hopmap-loop.1
+
+run hopmap-loop --help
+same "--help: exit 0, nothing on stderr" "$rc:$(cat "$T/err")" "0:"
+check "--help: usage on stdout" grep -q '^usage: hopmap-loop' "$T/out"
+run hopmap-loop -h
+check "-h: same as --help" grep -q '^usage: hopmap-loop' "$T/out"
+run hopmap-loop --version
+same "--version" "$rc:$(cat "$T/out")" \
+    "0:hopmap-loop (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")"
+mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
+check "man page lints clean" test ! -s "$T/lint"
+cat "$T/lint"
+missing=
+for opt in $(hopmap-loop --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+	grep -q -- "Fl -${opt#--}\b" "$page" || missing="$missing $opt"
+done
+same "every long option in --help is in the man page" "$missing" ""
+for sect in SYNOPSIS DESCRIPTION "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "SEE ALSO"; do
+	check "man page has $sect" grep -q "^\.Sh $sect" "$page"
+done
+check "man page has a cron line" grep -q '^\*/[0-9]* \* \* \* \* .*hopmap-loop' "$page"
+check "examples: the systemd unit runs forever with a pause" \
+    grep -q '^ExecStart=.*hopmap-loop .*--rounds 0 .*--pause' "$top/examples/hopmap-loop.service"
+check "examples: a timer or a cron line" test -f "$top/examples/hopmap-loop.timer" -o \
+    -f "$top/examples/hopmap-loop.cron"
+
+echo 198.19.0.1 >"$T/one.txt"
+usage_case() {
+	local name=$1 want=$2
+	shift 2
+	run hopmap-loop -d "$T/never" "$@"
+	same "$name: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
+	check "$name: message" grep -q "^hopmap-loop: $want" "$T/err"
+}
+usage_case "no range files" "no range files"
+usage_case "unknown option" "unrecognized option '--frobnicate'" --frobnicate "$T/one.txt"
+usage_case "bad --limit" "--limit: not a number: 1x" --limit 1x "$T/one.txt"
+usage_case "--limit 0" "--limit: must be at least 1" -n 0 "$T/one.txt"
+usage_case "bad --rounds" "--rounds: not a number: -1" --rounds=-1 "$T/one.txt"
+usage_case "bad --time" "--time: bad duration: soon" --time soon "$T/one.txt"
+usage_case "bad --pause" "-p: bad duration: 5x" -p 5x "$T/one.txt"
+usage_case "bad --cooldown" "--cooldown: bad duration: h" --cooldown h "$T/one.txt"
+usage_case "bad --shuffle" "--shuffle: not a number: x" --shuffle x "$T/one.txt"
+usage_case "missing value" "option requires an argument: --db" --db
+usage_case "--db with --sink-cmd" "--db and --sink-cmd exclude each other" \
+    --db "$T/x.db" --sink-cmd cat "$T/one.txt"
+usage_case "unreadable range file" "$T/nope.txt: cannot read" "$T/nope.txt"
+check "usage errors create no state directory" test ! -e "$T/never"
+
+# Nothing to do, without a packet: every seed excluded, no hops queued.
+export HOPMAP_STATE=$T/envstate
+run hopmap-loop -x "$T/one.txt" "$T/one.txt"
+same "nothing to do: exit 0, nothing on stdout" "$rc:$(cat "$T/out")" "0:"
+check "nothing to do: says so" grep -q '^hopmap-loop: nothing to do: the seeds are exhausted and no hops are queued' "$T/err"
+check "HOPMAP_STATE: the state directory" test -s "$T/envstate/log" -a -f "$T/envstate/lock"
+check "nothing to do: in the log" grep -q 'nothing to do' "$T/envstate/log"
+check "nothing to do: no round is left pending" test ! -e "$T/envstate/round.targets"
+run hopmap-loop --quiet -x "$T/one.txt" "$T/one.txt"
+same "--quiet: exit 0, silent" "$rc:$(cat "$T/out" "$T/err")" "0:"
+unset HOPMAP_STATE
+
+# The lock, held here by flock(1) itself.
+mkdir -p "$T/locked"
+flock "$T/locked/lock" sleep 30 &
+holder=$!
+cleanup_hooks+=("kill $holder 2>/dev/null")
+for _ in $(seq 100); do
+	flock -n "$T/locked/lock" true || break
+	sleep 0.1
+done
+run hopmap-loop -d "$T/locked" -x "$T/one.txt" "$T/one.txt"
+same "lock held: exit 0, nothing on stdout" "$rc:$(cat "$T/out")" "0:"
+same "lock held: the message" "$(cat "$T/err")" \
+    "hopmap-loop: another run holds $T/locked/lock"
+check "lock held: no log written" test ! -e "$T/locked/log"
+hopmap-loop -d "$T/locked" --wait-lock -x "$T/one.txt" "$T/one.txt" \
+    >"$T/wl.out" 2>"$T/wl.err" &
+waiter=$!
+sleep 0.5
+check "--wait-lock: still waiting while the lock is held" kill -0 "$waiter"
+kill "$holder"
+wait "$waiter"
+same "--wait-lock: runs once the lock is free" \
+    "$?:$(grep -c 'nothing to do' "$T/wl.err")" "0:1"
+
+if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
+	echo "ok - lab tests skipped: they need root and network namespaces"
+	exit 0
+fi
+. "$HOPMAP_TOP/tests/lab/lab.sh"
+# shellcheck disable=SC2016
+cleanup_hooks+=('lab_down "$LAB_PREFIX"')
+if ! lab_up "hmlp$$"; then
+	echo "not ok - the lab could not be built"
+	exit 1
+fi
+addr() { awk -v n="$1" '$1 == "router" && $2 == n { sub("addr=", "", $3); print $3 }' "$LAB_TOPO"; }
+q() { sqlite3 "$1" "$2"; }
+resume_done() { sed -n 's/^done //p' "$1/resume"; }
+LA=(-R --netns "$LAB_VANTAGE" --rate 2000 --timeout 300ms --trace-rate 2000 --wait 300ms)
+loop() { hopmap-loop "${LA[@]}" "$@"; }
+
+# 1. Discovery: one address per leaf plus r1's own address as seeds.  The
+# routers on the way are not in the seeds; they come back as hop targets.
+S=$T/disc
+r1=$(addr r1)
+printf '198.19.0.1\n198.19.1.1\n198.19.2.1\n198.19.3.1\n%s\n' "$r1" >"$T/seeds1.txt"
+run loop -d "$S" --node vp-test --rounds 5 "$T/seeds1.txt"
+same "discovery: exit 0, nothing on stdout" "$rc:$(cat "$T/out")" "0:"
+check "discovery: no sanitizer report" no_sanitizer_report "$T/err"
+db=$S/map.db
+same "discovery: round 1 has the 5 seeds and no hops" \
+    "$(grep -c 'round 1 start: 5 seeds, 0 hops' "$S/log")" 1
+check "discovery: round 2 probes hops" grep -q 'round 2 start: 0 seeds, [1-9][0-9]* hops' "$S/log"
+nhop=$(q "$db" "SELECT count(*) FROM pings WHERE src = 'hop'")
+check "discovery: routers probed as targets, src \"hop\" ($nhop)" test "$nhop" -ge 5
+same "discovery: hop targets are not in the seeds" \
+    "$(q "$db" "SELECT count(*) FROM pings WHERE src = 'hop' AND (ip LIKE '198.19.%' OR ip = '$r1')")" 0
+same "discovery: every hop target is a lab router" \
+    "$(q "$db" "SELECT ip FROM pings WHERE src = 'hop'" | grep -cvxFf <(awk '$1 == "router" { sub("addr=", "", $3); print $3 }' "$LAB_TOPO"))" 0
+same "discovery: hop targets answered and were traced" \
+    "$(q "$db" "SELECT count(*) FROM pings WHERE src = 'hop' AND ok"):$(q "$db" "SELECT count(*) FROM traces WHERE src = 'hop'")" \
+    "$nhop:$nhop"
+same "discovery: every router address seen in a trace was probed as a target" \
+    "$(q "$db" "SELECT count(DISTINCT h.ip) FROM hops h JOIN traces t ON t.id = h.trace_id
+        WHERE h.ip IS NOT NULL AND h.ip != t.ip AND h.ip NOT IN (SELECT ip FROM pings)")" 0
+same "discovery: each address probed once (cooldown shared by seeds and hops)" \
+    "$(q "$db" "SELECT count(*) FROM (SELECT ip FROM pings GROUP BY ip HAVING count(*) > 1)")" 0
+same "discovery: r1, a seed, was not probed again as a hop" \
+    "$(q "$db" "SELECT src FROM pings WHERE ip = '$r1'")" "$T/seeds1.txt"
+same "discovery: every result has its own record id" \
+    "$(q "$db" "SELECT count(DISTINCT rid) = count(*) AND count(*) > 0 FROM pings")" 1
+same "discovery: --node names the vantage point" \
+    "$(q "$db" "SELECT DISTINCT node FROM pings")" vp-test
+check "discovery: the last round's results are kept" test -s "$S/round.ndjson"
+check "discovery: the hop dedup is kept" test -s "$S/seen.db"
+run loop -d "$S" --rounds 5 "$T/seeds1.txt"
+same "discovery finished: next run has nothing to do" \
+    "$rc:$(grep -c '^hopmap-loop: nothing to do' "$T/err")" "0:1"
+same "discovery finished: nothing new in the database" \
+    "$(q "$db" "SELECT count(*) FROM pings")" "$(($(wc -l <"$T/seeds1.txt") + nhop))"
+
+# 2. Fairness: 64 seeds behind the diamond, 8 targets a round.  Round 1
+# finds at least 5 routers; round 2 gives them half and the seeds half.
+S=$T/fair
+echo 198.19.3.0/26 >"$T/seeds2.txt"
+run loop -d "$S" --once -n 8 "$T/seeds2.txt"
+same "fairness round 1: exit 0, 8 seeds taken" "$rc:$(resume_done "$S")" "0:8"
+queued=$(wc -l <"$S/hops.ndjson")
+check "fairness round 1: more hops queued than half a round ($queued)" test "$queued" -ge 5
+run loop -d "$S" --limit=8 --once "$T/seeds2.txt"
+same "fairness round 2: exit 0" "$rc" 0
+check "fairness round 2: 4 seeds and 4 hops" grep -q "round 2 start: 4 seeds, 4 hops (of $queued queued)" "$S/log"
+same "fairness round 2: the seeds advanced" "$(resume_done "$S")" 12
+same "fairness round 2: hop targets probed" \
+    "$(q "$S/map.db" "SELECT count(*) FROM pings WHERE src = 'hop'")" 4
+check "fairness round 2: the other hops wait in the queue" \
+    test "$(wc -l <"$S/hops.ndjson")" -ge $((queued - 4))
+run loop -d "$S" -n 8 --rounds 0 --time 1s --pause 2s "$T/seeds2.txt"
+same "--rounds 0 --time 1s --pause 2s: one round, then time is up" \
+    "$rc:$(grep -c 'round 3 start' "$S/log"):$(grep -c 'round 4 start' "$S/log"):$(grep -c 'time is up after 1 rounds' "$S/log")" \
+    "0:1:0:1"
+
+# 3. Two runs at once: B finds the lock held; C waits for it.  Dark
+# targets keep each round of A busy for its timeout.
+S=$T/lock
+echo 198.19.200.0/30 >"$T/dark.txt"
+hopmap-loop "${LA[@]}" -d "$S" -n 2 --rounds 2 --probe-args "--timeout 2s" "$T/dark.txt" \
+    >"$T/a.out" 2>"$T/a.err" &
+a=$!
+for _ in $(seq 200); do
+	grep -q 'round 1 start' "$S/log" 2>/dev/null && break
+	sleep 0.1
+done
+run loop -d "$S" --rounds 2 "$T/dark.txt"
+same "second run: exit 0 at once, nothing on stdout" "$rc:$(cat "$T/out")" "0:"
+same "second run: the lock is held" "$(cat "$T/err")" "hopmap-loop: another run holds $S/lock"
+loop -d "$S" --wait-lock --rounds 2 "$T/dark.txt" >"$T/c.out" 2>"$T/c.err"
+same "waiting run: exit 0, nothing to do after A" \
+    "$?:$(grep -c 'nothing to do' "$T/c.err")" "0:1"
+wait "$a"
+same "first run: exit 0, two rounds" "$?:$(grep -c 'round [12] end' "$T/a.err")" "0:2"
+same "the log: the runs never interleave (pid changes once)" \
+    "$(awk '{ print $2 }' "$S/log" | uniq | wc -l)" 2
+same "the log: A's rounds come before C's" \
+    "$(awk '{ print $2 }' "$S/log" | uniq | head -n 1)" \
+    "$(awk '/round 1 start/ { print $2 }' "$S/log")"
+check "the log: C ran last and found nothing to do" \
+    sh -c "tail -n 1 '$S/log' | grep -q 'nothing to do'"
+
+# 4. SIGKILL in the middle of a round: the whole process group dies, sqlsink
+# included.  The next run redoes the round and stores each result once.
+S=$T/kill
+printf '198.19.0.0/28\n198.19.200.0/28\n' >"$T/seeds4.txt"
+# A subshell starts it, so that this shell reports no "Killed" job.
+(setsid hopmap-loop -R --netns "$LAB_VANTAGE" --timeout 20s --wait 300ms \
+    -d "$S" -n 24 --once "$T/seeds4.txt" >"$T/k.out" 2>"$T/k.err" &
+echo $! >"$T/k.pid")
+kp=$(cat "$T/k.pid")
+for _ in $(seq 300); do
+	[ -s "$S/round.partial" ] && break
+	sleep 0.1
+done
+kpg=$(ps -o pgid= -p "$kp" | tr -d ' ')
+check "kill: the round was under way" test -s "$S/round.partial"
+same "kill: the loop leads its own process group" "$kpg" "$kp"
+kill -9 -- "-$kpg"
+for _ in $(seq 100); do
+	pgrep -g "$kpg" >/dev/null || break
+	sleep 0.1
+done
+check "kill: the round is left pending" test -f "$S/round.targets"
+same "kill: the resume position was kept" "$(resume_done "$S")" 24
+run loop -d "$S" -n 24 --once "$T/seeds4.txt"
+same "restart: exit 0" "$rc" 0
+check "restart: redoes the interrupted round" grep -q 'round 1: redoing the interrupted round' "$T/err"
+same "restart: no seeds taken twice" "$(resume_done "$S")" 24
+same "restart: database intact" "$(q "$S/map.db" 'PRAGMA integrity_check')" ok
+same "restart: each of the 24 targets stored once" \
+    "$(q "$S/map.db" "SELECT count(*), count(DISTINCT ip), count(DISTINCT rid) FROM pings")" "24|24|24"
+same "restart: the 16 live ones answered" "$(q "$S/map.db" "SELECT sum(ok) FROM pings")" 16
+run loop -d "$S" -n 24 --once "$T/seeds4.txt"
+same "after restart: the seeds go on" "$rc:$(resume_done "$S")" "0:32"
+
+# SIGTERM: the loop stops its stages and exits 143; the next run redoes.
+S=$T/term
+hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 20s "$T/dark.txt" >"$T/t.out" 2>"$T/t.err" &
+tp=$!
+for _ in $(seq 300); do
+	[ -f "$S/round.admitted" ] && break
+	sleep 0.1
+done
+sleep 0.3
+kill -TERM "$tp"
+wait "$tp"
+same "SIGTERM: exit 143" "$?" 143
+check "SIGTERM: logged" grep -q 'stopped by a signal' "$S/log"
+check "SIGTERM: no prober left behind" \
+    sh -c "! ps -eo args | grep -F -- '$S' | grep -v grep | grep -q ."
+check "SIGTERM: no prober left in the vantage namespace" \
+    test -z "$(ip netns pids "$LAB_VANTAGE")"
+run loop -d "$S" -n 4 --once --timeout 300ms "$T/dark.txt"
+same "after SIGTERM: the round is redone" \
+    "$rc:$(grep -c 'redoing' "$T/err"):$(q "$S/map.db" 'SELECT count(*) FROM pings')" "0:1:4"
+
+# 5. The remaining options: another sink, exclusions, shards, shuffle,
+# methods, a database elsewhere.
+S=$T/opts
+printf '198.19.0.0/29\n' >"$T/seeds5.txt"
+echo 198.19.0.3 >"$T/ex.txt"
+run loop -d "$S" --sink-cmd "cat >'$T/sunk'" --exclude "$T/ex.txt" \
+    --shard 1/2 --shuffle 7 --cooldown 90s --method icmp --trace-method icmp-paris \
+    --max-ttl 8 --trace-args "-q 1" --probe-args "-c 1" "$T/seeds5.txt"
+same "--sink-cmd: exit 0" "$rc" 0
+same "--sink-cmd: the results on its stdin, no database" \
+    "$(jq -s 'length' "$T/sunk"):$(test -e "$S/map.db" && echo db)" \
+    "$(cidr-expand -R -c --shard 1/2 -x "$T/ex.txt" "$T/seeds5.txt"):"
+same "--shard 1/2 --exclude: half of 7, never the excluded one" \
+    "$(jq -r .ip "$T/sunk" | grep -c -x 198.19.0.3):$(grep -c '^shard 1/2' "$S/resume")" "0:1"
+check "--shuffle: the seed is in the resume state" grep -q '^shuffle 7' "$S/resume"
+same "--method, --trace-method, --max-ttl" \
+    "$(jq -r '[.ping.method, .trace.method] | join(" ")' "$T/sunk" | sort -u)" "icmp icmp-paris"
+run loop -d "$T/opts2" --db "$T/else.db" -x "$T/ex.txt" "$T/seeds5.txt"
+same "--db: the database elsewhere" \
+    "$rc:$(q "$T/else.db" 'SELECT count(*) FROM pings'):$(test -e "$T/opts2/map.db" && echo db)" "0:7:"
