@@ -214,6 +214,7 @@ cmd_recv() {
 	    --argjson n "$n" --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	    '{id: $id, src: "hopmap-ack", node: $node, segment: $seg,
 	      lines: $n, ts: $ts}' >>"$tmp"
+	sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
 	if ! socat -u "OPEN:$tmp" "UNIX-CONNECT:$sock" 2>/dev/null; then
 		echo "error sink down"
 		die "$node: $name: the sink is not there"
@@ -224,6 +225,12 @@ cmd_recv() {
 		if [ "$(sqlite3 -cmd '.timeout 2000' "$db" "$q" 2>/dev/null)" = 1 ]; then
 			echo "ok $n"
 			return 0
+		fi
+		# A sink that died lost its batch in progress: no use waiting.
+		if [ "$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)" != "$sinkpid" ] ||
+		    { [ "$sinkpid" != none ] && ! kill -0 "$sinkpid" 2>/dev/null; }; then
+			echo "error sink restarted"
+			die "$node: $name: the sink restarted before its commit"
 		fi
 		sleep 0.1
 		i=$((i + 1))

@@ -126,3 +126,103 @@ same "hops: --from skips what a worker has" \
     "$(hopmap-hub hops -d "$hub" -s 1/3 -f 1 | wc -l)" "$((n1 > 0 ? n1 - 1 : 0))"
 
 echo "# three workers: $(q "$db" 'SELECT count(*) FROM pings') pings, $(q "$db" 'SELECT count(*) FROM links') links"
+
+# ---- faults: the sink killed, the link cut, the worker killed ----
+fseeds=$T/fseeds.txt
+printf '%s\n' 198.19.0.0/26 198.19.1.0/26 198.19.3.0/26 198.19.2.0/27 >"$fseeds"
+nf=$(cidr-expand -R -c "$fseeds")
+fns=$(nsof 2)
+deliveries() {
+	q "$db" "SELECT count(*) FROM raw WHERE src = 'hopmap-ack' AND node = 'f'"
+}
+# Wait until the hub has had more than $1 deliveries from f (at most 30s).
+await() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(deliveries)" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_f() {
+	setsid ip netns exec "$fns" hopmap-worker -H "$addr" -d "$T/f" -N f \
+	    -b 2 -- --rounds 0 -n 16 -p 1s "${probeopts[@]}" "$fseeds" \
+	    >>"$T/f.out" 2>"$T/f.err$1" &
+	fpid=$!
+}
+start_f 1
+check "faults: the worker delivers" await 0
+kill -KILL -- -"$fpid"
+wait "$fpid" 2>/dev/null
+cut=$(grep -o 'round [0-9]*' "$T/f.err1" | tail -n 1)
+start_f 2
+first=$(for _ in $(seq 100); do grep -o 'round [0-9]*' "$T/f.err2" && break; sleep 0.1; done | head -n 1)
+check "faults: the worker resumes at the round it was in ($cut, then $first)" \
+    test "${first#round }" -ge "${cut#round }" -a "${first#round }" -ge 2
+kill -KILL "$(cat "$hub/sqlsink.pid")"
+n=$(deliveries)
+check "faults: after the sink was killed and restarted, deliveries go on" await "$n"
+ip -n "$fns" link set to-r1 down
+sleep 3
+ip -n "$fns" link set to-r1 up
+vaddr=$(awk '$1 == "vantage" && $2 == "v2" { print $3 }' "$LAB_TOPO")
+ip -n "$fns" route replace 198.18.0.0/15 via "${vaddr%.*}.$((${vaddr##*.} + 1))"
+n=$(deliveries)
+check "faults: after the link came back, deliveries go on" await "$n"
+wait "$fpid"
+same "faults: the restarted worker finishes, spool empty" \
+    "$?:$(ls "$T/f/spool/"*.seg 2>/dev/null | wc -l)" "0:0"
+same "faults: every seed probed, each once" \
+    "$(q "$db" "SELECT count(*), count(DISTINCT ip) FROM pings WHERE node = 'f' AND src IS NOT 'hop'")" \
+    "$nf|$nf"
+same "faults: every result stored once (per id, per address)" \
+    "$(q "$db" "SELECT count(*) - count(DISTINCT rid), count(*) - count(DISTINCT ip) FROM pings WHERE node = 'f'")" \
+    "0|0"
+check "faults: the sink restarted" grep -q 'sqlsink exited with status 137; restarting' "$T/hub.err"
+echo "# faults: $(deliveries) deliveries, $(q "$db" "SELECT count(*) FROM pings WHERE node = 'f'") pings from f"
+
+# ---- OPENSSL: a client certificate from the hub's CA, or nothing ----
+pki=$T/pki
+mkdir -p "$pki"
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+mkcert() { # NAME CA SUBJECT-ALT-NAME...: a key and a certificate signed by CA
+	openssl req "${ec[@]}" -subj "/CN=$1" -keyout "$pki/$1.key" \
+	    -out "$pki/$1.csr" 2>/dev/null
+	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.pem" -CAkey "$pki/$2.key" \
+	    -CAcreateserial -days 2 -out "$pki/$1.pem" ${3:+-extfile <(echo "subjectAltName=$3")} 2>/dev/null
+}
+for ca in ca rogue-ca; do
+	openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=hopmap $ca" \
+	    -keyout "$pki/$ca.key" -out "$pki/$ca.pem" 2>/dev/null
+done
+mkcert hub ca "IP:$LAB_HUB_IP"
+mkcert t1 ca
+mkcert rogue rogue-ca
+check "pki: the test's CA signed the client's certificate" \
+    openssl verify -CAfile "$pki/ca.pem" "$pki/t1.pem"
+ip netns exec "$hubns" hopmap-hub serve -d "$T/hubt" --tls "$LAB_HUB_IP:7412" \
+    --cert "$pki/hub.pem" --key "$pki/hub.key" --ca "$pki/ca.pem" \
+    --sink-args '-i 100ms' 2>"$T/hubt.err" &
+hubtpid=$!
+cleanup_hooks+=("kill $hubtpid; wait $hubtpid")
+for _ in $(seq 50); do [ -S "$T/hubt/sink.sock" ] && break; sleep 0.1; done
+tls=OPENSSL:$LAB_HUB_IP:7412,cafile=$pki/ca.pem
+shipt() { # NODE ADDRESS: ship the test records as NODE over ADDRESS
+	rm -rf "$T/spt"
+	sed "s/\"id\":\"/\"id\":\"$1/" "$T/recs" | hopmap-ship spool "$T/spt"
+	run ip netns exec "$(nsof 3)" hopmap-ship send --once -q -n 1 -b 1 \
+	    -T 10 -N "$1" "$T/spt" "$2"
+}
+shipt good "$tls,cert=$pki/t1.pem,key=$pki/t1.key"
+same "tls: a client with a certificate from the CA delivers" \
+    "$rc:$(q "$T/hubt/map.db" "SELECT count(*) FROM targets")" "0:25"
+shipt nocert "$tls"
+same "tls: a client without a certificate is refused, keeps its spool" \
+    "$rc:$(ls "$T"/spt/*.seg | wc -l):$(grep -c 'giving up' "$T/err")" "1:1:1"
+shipt rogue "$tls,cert=$pki/rogue.pem,key=$pki/rogue.key"
+same "tls: a client with another CA's certificate is refused" \
+    "$rc:$(ls "$T"/spt/*.seg | wc -l)" "1:1"
+same "tls: nothing from the refused clients was stored" \
+    "$(q "$T/hubt/map.db" "SELECT count(*) FROM targets WHERE rid NOT LIKE 'goods%'")" 0
+check "tls: the hub's listener says why it refused" \
+    grep -q 'certificate' "$T/hubt.err"
