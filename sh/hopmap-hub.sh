@@ -181,6 +181,37 @@ cmd_serve() {
 
 sql_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
 
+# The marker record that closes a delivery: a fresh id to wait for, and
+# the hub's log of who delivered what and when.  Sets $mid.
+marker() {
+	mid="hopmap-ack:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+	jq -nc --arg id "$mid" --arg node "$1" --arg seg "$2" \
+	    --argjson n "$3" --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	    '{id: $id, src: "hopmap-ack", node: $node, segment: $seg,
+	      lines: $n, ts: $ts}'
+}
+
+# Wait until the marker $mid is committed; say why not otherwise.
+await_commit() {
+	q="SELECT count(*) FROM ids WHERE rid = $(sql_quote "$mid");"
+	i=0
+	while [ "$i" -lt $((waitmax * 10)) ]; do
+		if [ "$(sqlite3 -cmd '.timeout 2000' "$db" "$q" 2>/dev/null)" = 1 ]; then
+			return 0
+		fi
+		# A sink that died lost its batch in progress: no use waiting.
+		if [ "$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)" != "$sinkpid" ] ||
+		    { [ "$sinkpid" != none ] && ! kill -0 "$sinkpid" 2>/dev/null; }; then
+			echo "sink restarted"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "not committed within ${waitmax}s"
+	return 1
+}
+
 cmd_recv() {
 	waitmax=30
 	while [ $# -gt 0 ]; do
@@ -209,34 +240,18 @@ cmd_recv() {
 		echo "error short segment: $got of $n lines"
 		die "$node: $name: short segment: $got of $n lines"
 	fi
-	mid="hopmap-ack:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-	jq -nc --arg id "$mid" --arg node "$node" --arg seg "$name" \
-	    --argjson n "$n" --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-	    '{id: $id, src: "hopmap-ack", node: $node, segment: $seg,
-	      lines: $n, ts: $ts}' >>"$tmp"
+	marker "$node" "$name" "$n" >>"$tmp"
 	sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
 	if ! socat -u "OPEN:$tmp" "UNIX-CONNECT:$sock" 2>/dev/null; then
 		echo "error sink down"
 		die "$node: $name: the sink is not there"
 	fi
-	q="SELECT count(*) FROM ids WHERE rid = $(sql_quote "$mid");"
-	i=0
-	while [ "$i" -lt $((waitmax * 10)) ]; do
-		if [ "$(sqlite3 -cmd '.timeout 2000' "$db" "$q" 2>/dev/null)" = 1 ]; then
-			echo "ok $n"
-			return 0
-		fi
-		# A sink that died lost its batch in progress: no use waiting.
-		if [ "$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)" != "$sinkpid" ] ||
-		    { [ "$sinkpid" != none ] && ! kill -0 "$sinkpid" 2>/dev/null; }; then
-			echo "error sink restarted"
-			die "$node: $name: the sink restarted before its commit"
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "error not committed"
-	die "$node: $name: not committed within ${waitmax}s"
+	if why=$(await_commit); then
+		echo "ok $n"
+	else
+		echo "error $why"
+		die "$node: $name: $why"
+	fi
 }
 
 # ---- ssh ----
@@ -257,28 +272,36 @@ cmd_ssh() {
 	done
 	[ $# -eq 2 ] || die_usage "ssh needs NODE and COMMAND"
 	node=$1 command=$2
+	nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
 	setup_paths
 	st=$(mktemp "$state/ssh.XXXXXX")
 	# shellcheck disable=SC2064 # the path is fixed now
 	trap "rm -f '$st'" EXIT
 	if [ "$direct" = 1 ]; then
+		# No spool: the marker after the output confirms the whole
+		# stream, but a stream cut short is not sent again.
+		waitmax=30
+		marker "$nodename" ssh 0 >"$st.m"
+		sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
 		# shellcheck disable=SC2086 # ARGS are words on purpose
-		{ ssh -o BatchMode=yes $sshargs "$node" "$command" </dev/null;
-		  echo $? >"$st"; } | socat -u - "UNIX-CONNECT:$sock"
+		{ r=0; ssh -o BatchMode=yes $sshargs "$node" "$command" \
+		    </dev/null || r=$?; echo "$r" >"$st"; cat "$st.m"; } |
+		    socat -u - "UNIX-CONNECT:$sock"
+		rm -f "$st.m"
 		rc=$(cat "$st")
 		[ "$rc" = 0 ] || die "$node: the command exited with status $rc"
+		why=$(await_commit) || die "$node: $why"
 		return 0
 	fi
-	spool=$state/spool/$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
+	spool=$state/spool/$nodename
 	# shellcheck disable=SC2086 # ARGS are words on purpose
-	{ ssh -o BatchMode=yes $sshargs "$node" "$command" </dev/null;
-	  echo $? >"$st"; } | hopmap-ship spool "$spool"
+	{ r=0; ssh -o BatchMode=yes $sshargs "$node" "$command" </dev/null ||
+	    r=$?; echo "$r" >"$st"; } | hopmap-ship spool "$spool"
 	rc=$(cat "$st")
 	HOPMAP_HUB_SELF=$(self_path) HOPMAP_HUB_STATE=$state HOPMAP_HUB_DB=$db
 	export HOPMAP_HUB_SELF HOPMAP_HUB_STATE HOPMAP_HUB_DB
 	# shellcheck disable=SC2016 # expanded by the shell socat starts
-	hopmap-ship send --once --quiet --tries 5 --node "$(printf '%s' "$node" |
-	    tr -c 'A-Za-z0-9._-' _)" "$spool" \
+	hopmap-ship send --once --quiet --tries 5 --node "$nodename" "$spool" \
 	    'SYSTEM:exec "$HOPMAP_HUB_SELF" recv -d "$HOPMAP_HUB_STATE" --db "$HOPMAP_HUB_DB"'
 	[ "$rc" = 0 ] || die "$node: the command exited with status $rc"
 }
