@@ -76,9 +76,13 @@ static int no_stdin, verbose, sync_full;
 static uint64_t max_size = 100ull << 20, max_age_ms = 7ull * 86400000;
 static unsigned keep = 5;
 
-/* Counters, exported with --metrics.  The reader side's are written by the
-   main thread, the writer side's by the writer thread; each has one writer. */
+/*
+ * Counters, exported with --metrics.  The writer's own are plain; the
+ * others are counted atomically by the readers and parsers and copied
+ * (x_*) by the thread that writes the metrics file, before it does.
+ */
 static uint64_t m_lines, m_bad, m_torn, m_conns, m_conns_open;
+static uint64_t x_lines, x_bad, x_torn, x_conns, x_conns_open;
 static uint64_t m_records, m_dups, m_batches, m_pings, m_traces, m_hops,
     m_links, m_targets, m_raw, m_rotations;
 static volatile sig_atomic_t strict_stopped;
@@ -1285,6 +1289,16 @@ batch_add(const struct item *it)
 		batch_end();
 }
 
+static void
+metrics_snapshot(void)
+{
+	x_lines = __atomic_load_n(&m_lines, __ATOMIC_RELAXED);
+	x_bad = __atomic_load_n(&m_bad, __ATOMIC_RELAXED);
+	x_torn = __atomic_load_n(&m_torn, __ATOMIC_RELAXED);
+	x_conns = __atomic_load_n(&m_conns, __ATOMIC_RELAXED);
+	x_conns_open = __atomic_load_n(&m_conns_open, __ATOMIC_RELAXED);
+}
+
 /* hm_metrics_write(0) looks at the clock only every 1024 calls; the
    writer may be idle, so it keeps its own time. */
 static void
@@ -1293,8 +1307,9 @@ metrics_tick(void)
 	static uint64_t last;
 	uint64_t now = hm_mono_ms();
 
-	if (now - last >= 5000) {
+	if (hm_opt.metrics != NULL && now - last >= 5000) {
 		last = now;
+		metrics_snapshot();
 		hm_metrics_write(1);
 	}
 }
@@ -1617,8 +1632,8 @@ accept_all(int lfd, struct source ***conns, size_t *nconns, size_t *cap)
 		snprintf(s->name, sizeof(s->name), "%s#%lu", listen_path,
 		    ++serial);
 		(*conns)[(*nconns)++] = s;
-		m_conns++;
-		m_conns_open++;
+		__atomic_fetch_add(&m_conns, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&m_conns_open, 1, __ATOMIC_RELAXED);
 		if (verbose) {
 			memset(&cred, 0, sizeof(cred));
 			getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
@@ -1648,7 +1663,7 @@ close_conn(size_t i)
 		    conns[i]->lineno);
 	source_free(conns[i]);
 	conns[i] = conns[--nconns];
-	m_conns_open--;
+	__atomic_fetch_sub(&m_conns_open, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -1772,10 +1787,10 @@ metrics_init(void)
 		const char *help;
 		const uint64_t *v;
 	} m[] = {
-		{ "lines_in", HM_COUNTER, "lines read", &m_lines },
-		{ "lines_bad", HM_COUNTER, "lines reported and skipped", &m_bad },
+		{ "lines_in", HM_COUNTER, "lines read", &x_lines },
+		{ "lines_bad", HM_COUNTER, "lines reported and skipped", &x_bad },
 		{ "lines_torn", HM_COUNTER, "torn last lines of connections",
-		    &m_torn },
+		    &x_torn },
 		{ "records_committed", HM_COUNTER, "records in committed batches",
 		    &m_records },
 		{ "records_duplicate", HM_COUNTER,
@@ -1793,9 +1808,9 @@ metrics_init(void)
 		{ "rotations", HM_COUNTER, "database files rotated",
 		    &m_rotations },
 		{ "connections", HM_COUNTER, "socket connections accepted",
-		    &m_conns },
+		    &x_conns },
 		{ "connections_open", HM_GAUGE, "socket connections open",
-		    &m_conns_open },
+		    &x_conns_open },
 	};
 	size_t i;
 
@@ -1927,5 +1942,6 @@ main(int argc, char *argv[])
 		SAY("%" PRIu64 " records stored in %" PRIu64 " batches, %" PRIu64
 		    " duplicates ignored, %" PRIu64 " bad lines", m_records,
 		    m_batches, m_dups, m_bad);
+	metrics_snapshot();	/* for the last write, in hm_exit */
 	hm_exit(m_bad > 0 || strict_stopped ? HM_EXIT_BADINPUT : HM_EXIT_OK);
 }
