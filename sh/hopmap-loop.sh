@@ -32,7 +32,8 @@ usage() {
 	cat <<EOF
 usage: $prog [-qR] [-d DIR] [-n N] [-r N | --once] [-T DURATION]
                    [-p DURATION] [-s K/N] [-x FILE]... [--shuffle SEED]
-                   [-t DURATION] [--db PATH | --sink-cmd CMD] [--netns NS]
+                   [-t DURATION] [--db PATH | --sink-cmd CMD]
+                   [--hops-cmd CMD] [--no-extract] [--netns NS]
                    [--node NAME] [probe options] [--wait-lock] RANGEFILE...
 Probe the addresses of RANGEFILEs round by round, feeding the routers found
 in the traces back as targets, and store the results.
@@ -51,6 +52,8 @@ in the traces back as targets, and store the results.
   -t, --cooldown DUR     probe an address at most once per DUR (default 1h)
       --db PATH          store into SQLite PATH (default DIR/map.db)
       --sink-cmd CMD     pipe the results into sh -c CMD instead
+      --hops-cmd CMD     each round, queue the hop targets sh -c CMD prints
+      --no-extract       queue no hops from this node's own traces
       --netns NS         run icmpprobe and tracehop in network namespace NS
       --node NAME        vantage point name (default: host name)
       --rate PPS         icmpprobe probes per second (its default: 1000)
@@ -100,7 +103,7 @@ state=${HOPMAP_STATE:-${HOME:-/}/.local/state/hopmap}
 limit=1000 rounds=1 maxtime='' pause=0 shard='' excludes='' shuffle=''
 reserved='' cooldown=1h db='' sinkcmd='' netns='' node='' rate='' timeout=''
 method='' trate='' twait='' tmethod='' maxttl='' probeargs='' traceargs=''
-waitlock=0 quiet=0
+waitlock=0 quiet=0 hopscmd='' extract=1
 
 # Long options take their value as --opt=VALUE or --opt VALUE.
 while [ $# -gt 0 ]; do
@@ -111,7 +114,7 @@ while [ $# -gt 0 ]; do
 	case $opt in
 	-d | --state-dir | -n | --limit | -r | --rounds | -T | --time | \
 	    -p | --pause | -s | --shard | -x | --exclude | --shuffle | \
-	    -t | --cooldown | --db | --sink-cmd | --netns | --node | --rate | \
+	    -t | --cooldown | --db | --sink-cmd | --hops-cmd | --netns | --node | --rate | \
 	    --timeout | --method | --trace-rate | --wait | --trace-method | \
 	    --max-ttl | --probe-args | --trace-args)
 		if [ $has = 0 ]; then
@@ -138,6 +141,8 @@ while [ $# -gt 0 ]; do
 	    die_usage "$opt: bad duration: $val"; cooldown=$val ;;
 	--db) db=$val ;;
 	--sink-cmd) sinkcmd=$val ;;
+	--hops-cmd) hopscmd=$val ;;
+	--no-extract) extract=0 ;;
 	--netns) netns=$val ;;
 	--node) node=$val ;;
 	--rate) rate=$val ;;
@@ -166,9 +171,17 @@ for f in "$@"; do
 	[ -r "$f" ] || die_usage "$f: cannot read"
 done
 
+# The state directory is the working directory; range files, exclusions
+# and the commands keep the caller's, so "src" stays as the files were named.
 mkdir -p "$state" || exit 3
 state=$(cd "$state" && pwd)
-: "${db:=$state/map.db}"
+orig=$(pwd)
+case ${db:=$state/map.db} in
+/*) ;;
+*) db=$orig/$db ;;
+esac
+HOPMAP_LOOP_STATE=$state
+export HOPMAP_LOOP_STATE
 cd "$state"
 
 # The lock is inherited by every stage we start but the sink command: if
@@ -246,7 +259,7 @@ roll_forward() {
 }
 
 cidr_expand() {
-	set -- "$@" --resume resume.new
+	set -- "$@" --resume "$state/resume.new"
 	if [ -n "$shard" ]; then set -- --shard "$shard" "$@"; fi
 	if [ -n "$shuffle" ]; then set -- --shuffle="$shuffle" "$@"; fi
 	if [ -n "$reserved" ]; then set -- -R "$@"; fi
@@ -255,15 +268,16 @@ cidr_expand() {
 	done <<EOF
 $excludes
 EOF
-	cidr-expand "$@"
+	cd "$orig" && cidr-expand "$@"
 }
 
 # Fairness: hops queued get half of the round (the odd slot goes to seeds
 # and hops in turn), seeds the rest; either side's unused share goes to the
 # other.  The two are then taken in turn, a seed, a hop, ..., so no source
-# waits behind the other even inside a round.  Returns 1 when there is
-# nothing to do.
+# waits behind the other even inside a round.  Sets nothing=1 when there
+# is nothing to do.
 prepare_round() {
+	nothing=0
 	round=$(cat round 2>/dev/null || echo 0)
 	next=$((round + 1))
 	queued=$(lines hops.ndjson)
@@ -275,7 +289,7 @@ prepare_round() {
 	: >"$tmp/seeds"
 	if [ "$seedmax" -gt 0 ]; then
 		rc=0
-		cidr_expand --limit "$seedmax" "$@" >"$tmp/seeds" \
+		(cidr_expand --limit "$seedmax" "$@") >"$tmp/seeds" \
 		    2>"$tmp/seeds.err" || rc=$?
 		grep -v 'finished, all .* addresses were written' \
 		    "$tmp/seeds.err" >&2 || true
@@ -292,19 +306,43 @@ prepare_round() {
 	[ "$queued" -ge "$hops" ] || hops=$queued
 	if [ $((seeds + hops)) -eq 0 ]; then
 		rm -f resume.new
-		return 1
+		nothing=1
+		return 0
 	fi
 	head -n "$hops" hops.ndjson >"$tmp/hops" 2>/dev/null || : >"$tmp/hops"
 	tail -n "+$((hops + 1))" hops.ndjson >hops.new 2>/dev/null || : >hops.new
 	echo "$next" >round.new
 	awk -v h="$tmp/hops" -v pre="$idnode:$instance:$next:" '
-	function out(l) { sub(/^\{/, "{\"id\":\"" pre (++n) "\",", l); print l }
+	function out(l) {
+		if (l ~ /^[0-9.]+$/) l = "{\"ip\":\"" l "\",\"src\":\"hop\"}"
+		if (sub(/^\{/, "{\"id\":\"" pre (++n) "\",", l)) print l
+	}
 	function hop() { if ((getline l < h) > 0) out(l); else done = 1 }
 	{ out($0); if (!done) hop() }
-	END { while (!done) hop() }' "$tmp/seeds" | interleave >round.targets.tmp
+	END { while (!done) hop() }' "$tmp/seeds" >"$tmp/merged"
+	interleave "$tmp/merged" >round.targets.tmp
 	mv round.targets.tmp round.targets
 	roll_forward
 	log "round $next start: $seeds seeds, $hops hops (of $queued queued)"
+}
+
+# Hops handed out from elsewhere (a hub's global dedup) join the queue.
+fetch_hops() {
+	rc=0
+	(cd "$orig" && exec sh -c "$hopscmd" 9>&-) >"$tmp/hops.in" &
+	pids=$!
+	wait "$pids" || rc=$?
+	pids=
+	if [ "$rc" -ne 0 ]; then
+		warn "--hops-cmd failed (status $rc); no hops from it this round"
+		return 0
+	fi
+	grep -v '^[[:space:]]*$' "$tmp/hops.in" >"$tmp/hops.got" || true
+	if [ -s "$tmp/hops.got" ]; then
+		cat hops.ndjson "$tmp/hops.got" 2>/dev/null >hops.tmp || true
+		mv hops.tmp hops.ndjson
+	fi
+	log "$(lines "$tmp/hops.got") hop targets from --hops-cmd"
 }
 
 run_icmpprobe() {
@@ -334,6 +372,7 @@ run_tracehop() {
 
 run_sink() {
 	if [ -n "$sinkcmd" ]; then
+		cd "$orig"
 		exec sh -c "$sinkcmd" 9>&-
 	fi
 	exec sqlsink "$db"
@@ -389,10 +428,6 @@ probe_round() {
 
 # The round's results are all in the sink now; queue the hops they show.
 finish_round() {
-	if [ ! -f hops.add ]; then
-		hopextract $reserved --state seen.db round.partial >hops.add.tmp
-		mv hops.add.tmp hops.add
-	fi
 	cat hops.ndjson hops.add 2>/dev/null >hops.tmp || true
 	mv hops.tmp hops.ndjson
 	mv round.partial round.ndjson
@@ -407,8 +442,12 @@ run_round() {
 		mv round.admitted.tmp round.admitted
 	fi
 	probe_round
-	newhops=$(hopextract $reserved --state seen.db round.partial |
-	    tee hops.add.tmp | wc -l | tr -d ' ')
+	if [ $extract = 1 ]; then
+		hopextract $reserved --state seen.db round.partial >hops.add.tmp
+	else
+		: >hops.add.tmp
+	fi
+	newhops=$(lines hops.add.tmp)
 	mv hops.add.tmp hops.add
 	results=$(lines round.partial)
 	probed=$(lines "$tmp/todo")
@@ -432,9 +471,14 @@ while :; do
 	fi
 	if [ -f round.targets ]; then
 		log "round $(cat round): redoing the interrupted round"
-	elif ! prepare_round "$@"; then
-		log "nothing to do: the seeds are exhausted and no hops are queued"
-		break
+	else
+		if [ -n "$hopscmd" ]; then fetch_hops; fi
+		# Called plainly, not in a condition, so that set -e holds inside.
+		prepare_round "$@"
+		if [ "$nothing" = 1 ]; then
+			log "nothing to do: the seeds are exhausted and no hops are queued"
+			break
+		fi
 	fi
 	run_round
 	done_rounds=$((done_rounds + 1))

@@ -272,3 +272,28 @@ same "--method, --trace-method, --max-ttl" \
 run loop -d "$T/opts2" --db "$T/else.db" -x "$T/ex.txt" "$T/seeds5.txt"
 same "--db: the database elsewhere" \
     "$rc:$(q "$T/else.db" 'SELECT count(*) FROM pings'):$(test -e "$T/opts2/map.db" && echo db)" "0:7:"
+
+# Relative names: the range files, the database and the state directory
+# are the caller's, and "src" is the file as named.
+(cd "$T" && hopmap-loop "${LA[@]}" -d rel --db rel.db -x ex.txt seeds5.txt) \
+    >"$T/out" 2>"$T/err"
+same "relative names: exit 0" "$?" 0
+same "relative names: src as named, database where named" \
+    "$(q "$T/rel.db" 'SELECT DISTINCT src FROM pings'):$(test -f "$T/rel/resume" && echo resume)" \
+    "seeds5.txt:resume"
+
+# Hops from elsewhere (a hub) instead of this node's own traces.
+d0=$(addr d0)
+run loop -d "$T/noex" --no-extract --rounds 3 "$T/seeds1.txt"
+same "--no-extract: the seeds only, then nothing to do" \
+    "$rc:$(q "$T/noex/map.db" 'SELECT count(*) FROM pings'):$(grep -c 'nothing to do' "$T/err"):$(test -e "$T/noex/seen.db" && echo seen)" \
+    "0:5:1:"
+run loop -d "$T/hcmd" --no-extract --rounds 1 \
+    --hops-cmd "echo \"\$HOPMAP_LOOP_STATE\" >'$T/hcmd.env'; echo $d0" "$T/seeds5.txt"
+same "--hops-cmd: exit 0" "$rc" 0
+same "--hops-cmd: its hop probed in the round, as src \"hop\"" \
+    "$(q "$T/hcmd/map.db" "SELECT src FROM pings WHERE ip = '$d0'")" hop
+same "--hops-cmd: HOPMAP_LOOP_STATE is the state directory" "$(cat "$T/hcmd.env")" "$T/hcmd"
+run loop -d "$T/hfail" --rounds 1 --hops-cmd "exit 4" "$T/seeds5.txt"
+same "--hops-cmd failing: the round goes on" \
+    "$rc:$(grep -c -- '--hops-cmd failed (status 4)' "$T/err"):$(grep -c 'round 1 end' "$T/hfail/log")" "0:1:1"
