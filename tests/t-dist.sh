@@ -226,3 +226,24 @@ same "tls: nothing from the refused clients was stored" \
     "$(q "$T/hubt/map.db" "SELECT count(*) FROM targets WHERE rid NOT LIKE 'goods%'")" 0
 check "tls: the hub's listener says why it refused" \
     grep -q 'certificate' "$T/hubt.err"
+
+# ---- the rest of the options ----
+run ip netns exec "$(nsof 3)" hopmap-worker -H "$addr" -d "$T/c" -N c3 -b 1 -n 2 \
+    --cmd "echo 198.19.1.0/29 | cidr-expand -R | icmpprobe -n c3 --timeout 300ms"
+same "worker --cmd: a pipeline's output shipped" \
+    "$rc:$(q "$db" "SELECT count(*) FROM pings WHERE node = 'c3'")" "0:8"
+run ip netns exec "$(nsof 3)" hopmap-worker -H "TCP:$LAB_HUB_IP:7499" -d "$T/c" \
+    -N c3 -b 1 -n 2 --cmd "echo 198.19.1.8/30 | cidr-expand -R | icmpprobe -n c3 --timeout 300ms"
+same "worker --tries: no hub, the results stay in the spool, exit 1" \
+    "$rc:$(cat "$T"/c/spool/*.seg | wc -l):$(grep -c 'giving up after 2 attempts' "$T/err")" "1:4:1"
+run hopmap-hub status --db "$db"
+same "hub status --db: the same database" "$(awk 'NR > 2 { print $1 }' "$T/out" | tr '\n' ' ')" \
+    "c3 f pre w1 w2 w3 "
+run hopmap-hub recv -d "$hub" -w 1 <<<hello
+same "recv: a bad header is refused" "$rc:$(cat "$T/out")" "1:error bad header"
+printf 'hopmap-segment 1 n s 2\n{"id":"x1"}\n' >"$T/short"
+run hopmap-hub recv -d "$hub" <"$T/short"
+same "recv: a short segment is refused" "$rc:$(cat "$T/out")" "1:error short segment: 1 of 2 lines"
+printf 'hopmap-segment 1 n s 1\n{"id":"x1"}\n' >"$T/one"
+run hopmap-hub recv -d "$T/nohub" --wait=1 <"$T/one"
+same "recv: no sink, no confirmation" "$rc:$(cat "$T/out")" "1:error sink down"

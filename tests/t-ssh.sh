@@ -93,3 +93,13 @@ run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" \
     --ssh-args "$sshargs" "root@$nodeip" "exit 3"
 same "ssh: the remote command's failure is the hub's" "$rc:$(cat "$T/err")" \
     "1:hopmap-hub: root@$nodeip: the command exited with status 3"
+
+# ---- a worker shipping over ssh: recv as the remote command ----
+# (the node's sshd stands in for the hub's: the namespaces share the files)
+seq 1 25 | sed 's/.*/{"ip":"198.19.9.&","id":"viassh&"}/' |
+    hopmap-ship spool -l 10 "$T/sp"
+run ip netns exec "$LAB_PREFIX-hub" hopmap-ship send --once -q -n 3 -N viassh "$T/sp" \
+    "EXEC:ssh $sshargs -T root@$nodeip $HOPMAP_BIN/hopmap-hub recv -d $hub"
+same "ship over ssh: confirmed, stored, spool empty" \
+    "$rc:$(q "$db" "SELECT count(*) FROM targets WHERE rid LIKE 'viassh%'"):$(ls "$T"/sp/*.seg 2>/dev/null | wc -l)" \
+    "0:25:0"
