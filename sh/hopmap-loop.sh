@@ -249,6 +249,7 @@ recover() {
 		if [ -f hops.add ]; then finish_round; fi
 	else
 		rm -f resume.new round.new hops.new
+		keep_results
 	fi
 }
 
@@ -426,12 +427,24 @@ probe_round() {
 	esac
 }
 
-# The round's results are all in the sink now; queue the hops they show.
+# The round's results are all in the sink now; queue the hops they show,
+# then end the round by removing its commit point.  Each step can be
+# repeated after a kill; only the hops of a kill between the rename of the
+# queue and the removal of hops.add are queued twice (cooldown drops the
+# second copy).
 finish_round() {
-	cat hops.ndjson hops.add 2>/dev/null >hops.tmp || true
-	mv hops.tmp hops.ndjson
-	mv round.partial round.ndjson
-	rm -f hops.add round.admitted round.targets
+	if [ -f hops.add ]; then
+		cat hops.ndjson hops.add 2>/dev/null >hops.tmp || true
+		mv hops.tmp hops.ndjson
+		rm hops.add
+	fi
+	rm round.targets
+	keep_results
+}
+
+keep_results() {
+	if [ -f round.partial ]; then mv round.partial round.ndjson; fi
+	rm -f round.admitted
 }
 
 run_round() {

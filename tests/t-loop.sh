@@ -297,3 +297,37 @@ same "--hops-cmd: HOPMAP_LOOP_STATE is the state directory" "$(cat "$T/hcmd.env"
 run loop -d "$T/hfail" --rounds 1 --hops-cmd "exit 4" "$T/seeds5.txt"
 same "--hops-cmd failing: the round goes on" \
     "$rc:$(grep -c -- '--hops-cmd failed (status 4)' "$T/err"):$(grep -c 'round 1 end' "$T/hfail/log")" "0:1:1"
+
+# 6. Crash points, set up by hand.  A round prepared but not committed
+# (killed before round.targets was renamed) is dropped whole.
+S=$T/disc
+cp "$S/resume" "$T/resume.before"
+echo junk >"$S/resume.new"
+echo junk >"$S/hops.new"
+echo 99 >"$S/round.new"
+run loop -d "$S" --rounds 1 "$T/seeds1.txt"
+same "uncommitted round: dropped, nothing to do" \
+    "$rc:$(grep -c 'nothing to do' "$T/err"):$(cat "$S/round")" "0:1:$(grep -c 'round [0-9]* end' "$S/log")"
+check "uncommitted round: the resume position is the old one" cmp -s "$S/resume" "$T/resume.before"
+check "uncommitted round: the scratch files are gone" \
+    test ! -e "$S/resume.new" -a ! -e "$S/hops.new" -a ! -e "$S/round.new"
+# Killed after the results and the hops were saved, before the queue took
+# them: the next run queues them and ends the round without probing.
+r=$(cat "$S/round")
+cp "$S/round.ndjson" "$S/round.partial"
+cp "$S/round.ndjson" "$S/round.targets"
+echo '{"ip":"198.19.0.77","src":"hop"}' >"$S/hops.add"
+run loop -d "$S" --rounds 1 --cooldown 1d "$T/seeds1.txt"
+same "hops saved, round open: exit 0" "$rc" 0
+same "hops saved, round open: closed without a redo" "$(grep -c redoing "$T/err")" 0
+same "hops saved, round open: the hop was queued and probed next" \
+    "$(q "$S/map.db" "SELECT src FROM pings WHERE ip = '198.19.0.77'"):$(cat "$S/round")" "hop:$((r + 1))"
+# A sink that fails leaves the round open; a working one redoes it.
+S=$T/sinkfail
+run loop -d "$S" --sink-cmd "cat >/dev/null; exit 5" "$T/seeds5.txt"
+same "failing sink: exit 3, the round left open" \
+    "$rc:$(test -f "$S/round.targets" && echo open)" "3:open"
+check "failing sink: says so" grep -q 'a stage failed (status 5); the next run redoes the round' "$T/err"
+run loop -d "$S" --sink-cmd "cat >'$T/sunk2'" "$T/seeds5.txt"
+same "working sink: the round redone, every result delivered" \
+    "$rc:$(grep -c redoing "$T/err"):$(jq -s 'length' "$T/sunk2"):$(test -f "$S/round.targets" && echo open)" "0:1:8:"
