@@ -1,0 +1,171 @@
+#!/bin/sh
+# hopmap-map: the links table of a sqlsink database as a graph one can look
+# at: Graphviz DOT, JSON, or SVG rendered by dot or sfdp.
+#
+# The graph is built once, as JSON, by jq from two read-only queries; DOT is
+# a rendering of that JSON, so the two formats never disagree.
+set -eu
+
+prog=hopmap-map
+usage() {
+	cat <<EOF
+usage: $prog [options] DB
+Export the links of a sqlsink database as a graph.
+  -f, --format FMT      dot, json or svg (default: dot; svg needs Graphviz)
+  -o, --output FILE     write to FILE, through a temporary file and a rename
+                        (default: standard output)
+  -c, --min-count N     only links seen in at least N traces (default 1)
+  -n, --node NAME       only links seen by vantage node NAME (repeatable)
+  -t, --targets MODE    each: every target address is a node; prefix: the
+                        targets of a /24 are one node; auto (default):
+                        prefix when there are more than 100 targets
+  -e, --engine ENGINE   svg layout: dot, sfdp or auto (default auto: dot up
+                        to 150 addresses, sfdp beyond)
+  -h, --help            show this help and exit
+  -V, --version         show the version and exit
+EOF
+}
+die() { printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-3}"; }
+usage_error() { printf '%s: %s\n' "$prog" "$1" >&2; usage >&2; exit 2; }
+
+format=dot output='' min=1 nodes='' engine=auto targets=auto
+need_arg() { [ "$2" -ge 2 ] || usage_error "option $1 needs an argument"; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	-f | --format) need_arg "$1" $#; format=$2; shift ;;
+	--format=*) format=${1#*=} ;;
+	-o | --output) need_arg "$1" $#; output=$2; shift ;;
+	--output=*) output=${1#*=} ;;
+	-c | --min-count) need_arg "$1" $#; min=$2; shift ;;
+	--min-count=*) min=${1#*=} ;;
+	-n | --node) need_arg "$1" $#; nodes="$nodes$2
+"; shift ;;
+	--node=*) nodes="$nodes${1#*=}
+" ;;
+	-t | --targets) need_arg "$1" $#; targets=$2; shift ;;
+	--targets=*) targets=${1#*=} ;;
+	-e | --engine) need_arg "$1" $#; engine=$2; shift ;;
+	--engine=*) engine=${1#*=} ;;
+	-h | --help) usage; exit 0 ;;
+	-V | --version) echo "$prog (hopmap) 0.1.0"; exit 0 ;;
+	--) shift; break ;;
+	-?*) usage_error "unrecognized option '$1'" ;;
+	*) break ;;
+	esac
+	shift
+done
+[ $# -eq 1 ] || usage_error "one database expected"
+db=$1
+case $format in dot | json | svg) ;; *) usage_error "bad format: $format" ;; esac
+case $engine in dot | sfdp | auto) ;; *) usage_error "bad engine: $engine" ;; esac
+case $targets in each | prefix | auto) ;; *) usage_error "bad targets mode: $targets" ;; esac
+case $min in '' | *[!0-9]*) usage_error "min-count value is invalid: $min" ;; esac
+[ ${#min} -le 9 ] || usage_error "min-count value is too large: $min"
+[ -f "$db" ] || die "$db: no such database"
+if [ "$format" = svg ]; then
+	command -v dot >/dev/null 2>&1 ||
+	    die "svg needs Graphviz (dot); try -f dot" 3
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-map.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# Node names reach SQL as literals with their quotes doubled.
+where=
+if [ -n "$nodes" ]; then
+	where=$(printf '%s' "$nodes" | sed "s/'/''/g; s/.*/'&'/" | paste -sd, -)
+	where="WHERE node IN ($where)"
+fi
+sql() {
+	sqlite3 -readonly -json "$db" "$1" >"$tmp/$2" 2>"$tmp/err" ||
+	    die "$db: $(head -n 1 "$tmp/err")"
+	[ -s "$tmp/$2" ] || echo '[]' >"$tmp/$2"
+}
+sql "SELECT a, b, node, count, min_rtt_ms FROM links $where" links.json
+# An address is a router when some trace passed through it; the rest are
+# only ever the end of a trace.
+sql "SELECT DISTINCT h.ip AS ip FROM hops h JOIN traces t ON t.id = h.trace_id
+    WHERE h.ip IS NOT NULL AND h.ip != t.ip" routers.json
+sql "SELECT DISTINCT node, ip FROM hops WHERE ttl = 1 AND ip IS NOT NULL
+    $(echo "$where" | sed 's/^WHERE/AND/')" first.json
+
+jq -n --slurpfile l "$tmp/links.json" --slurpfile r "$tmp/routers.json" \
+    --argjson min "$min" --arg targets "$targets" '
+def ipkey: split("/")[0] | split(".") | map(tonumber? // 0);
+def p24: split(".")[0:3] | join(".") + ".0/24";
+($r[0] | map({key: .ip, value: true}) | from_entries) as $routers |
+([$l[0][] | .a, .b | select($routers[.] | not)] | unique | length) as $nt |
+(if $targets == "prefix" or ($targets == "auto" and $nt > 100)
+    then true else false end) as $merge |
+def name: if $merge and ($routers[.] | not) then p24 else . end;
+[$l[0][] | .a |= name | .b |= name] |
+[group_by([.a, .b])[] | {
+	a: .[0].a, b: .[0].b,
+	count: (map(.count) | add),
+	min_rtt_ms: (map(.min_rtt_ms | select(. != null)) | min),
+	nodes: (map(.node) | unique)
+} | select(.count >= $min)] | sort_by((.a | ipkey), (.b | ipkey)) as $edges |
+([$edges[] | [.a, .b], [.b, .a]] | unique | group_by(.[0])
+    | map({key: .[0][0], value: length}) | from_entries) as $degree |
+{
+	nodes: ($degree | keys | sort_by(ipkey) | map({id: .,
+	    kind: (if $routers[.] then "router"
+	        elif test("/") then "prefix" else "target" end),
+	    degree: $degree[.]})),
+	edges: $edges
+}' >"$tmp/graph.json" || die "jq failed"
+
+# The DOT rendering: routers as ellipses, targets as boxes, edge width by
+# count on a log scale (at most 6), one colour per vantage node (an edge seen by several
+# is drawn in parallel strands), and each vantage as a house leading to the
+# addresses it saw at ttl 1.  Labels on edges only while they stay legible.
+to_dot() {
+	jq -r --slurpfile f "$tmp/first.json" '
+def q: tojson;
+def palette: ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+. as $g |
+([.edges[].nodes[]] + [$f[0][].node] | unique) as $vps |
+($vps | to_entries | map({key: .value,
+    value: palette[.key % (palette | length)]}) | from_entries) as $col |
+([.nodes[].id] | map({key: ., value: true}) | from_entries) as $in |
+(.nodes | length) as $n |
+"digraph hopmap {",
+"  graph [rankdir=LR, overlap=prism, outputorder=edgesfirst, splines=true, fontname=\"Helvetica\", label=\(("hopmap: " + ($n | tostring) + " addresses, " + ($g.edges | length | tostring) + " links") | q), labelloc=t];",
+"  node [fontname=\"Helvetica\", fontsize=10, height=0.25, style=filled, fillcolor=\"#f4f4f4\"];",
+"  edge [arrowsize=0.5];",
+($vps[] | "  \(("vantage " + .) | q) [label=\(. | q), shape=house, fillcolor=\($col[.] | q), fontcolor=white];"),
+(.nodes[] | "  \(.id | q) [shape=\(if .kind == "router" then "ellipse" elif .kind == "prefix" then "box3d" else "box" end), tooltip=\((.kind + " " + .id + ", degree " + (.degree | tostring)) | q)];"),
+($f[0][] | select($in[.ip]) |
+    "  \(("vantage " + .node) | q) -> \(.ip | q) [style=dashed, color=\($col[.node] | q)];"),
+(.edges[] |
+    "  \(.a | q) -> \(.b | q) [penwidth=\([1 + (.count | log) / (10 | log) * 1.5, 6] | min | . * 100 | floor / 100), color=\(.nodes | map($col[.]) | join(":") | q), tooltip=\(("x" + (.count | tostring) + ", min rtt " + (.min_rtt_ms | tostring) + " ms, seen by " + (.nodes | join(" "))) | q)\(if ($g.edges | length) <= 80 then ", label=" + ("x" + (.count | tostring) | q) + ", fontsize=8" else "" end)];"),
+"}"' "$tmp/graph.json"
+}
+
+case $format in
+json) jq . "$tmp/graph.json" >"$tmp/out" ;;
+dot) to_dot >"$tmp/out" ;;
+svg)
+	to_dot >"$tmp/graph.dot"
+	if [ "$engine" = auto ]; then
+		engine='dot'
+		[ "$(jq '.nodes | length' "$tmp/graph.json")" -le 150 ] ||
+		    engine=sfdp
+	fi
+	if ! command -v "$engine" >/dev/null 2>&1; then engine='dot'; fi
+	"$engine" -Tsvg "$tmp/graph.dot" >"$tmp/out" 2>"$tmp/err" ||
+	    die "$engine: $(head -n 1 "$tmp/err")"
+	;;
+esac
+
+if [ -z "$output" ]; then
+	cat "$tmp/out" || die "write error on standard output"
+else
+	if ! cp "$tmp/out" "$output.tmp$$" || ! mv "$output.tmp$$" "$output"
+	then
+		rm -f "$output.tmp$$"
+		die "$output: cannot write"
+	fi
+fi

@@ -1,0 +1,120 @@
+#!/bin/sh
+# hopmap-status: each vantage node's progress and last contact, from a hub's
+# (or one node's) sqlsink database and optionally the nodes' state
+# directories.  Read-only: it may run while sqlsink writes.
+set -eu
+
+prog=hopmap-status
+usage() {
+	cat <<EOF
+usage: $prog [options] DB [STATEDIR...]
+Show each node's progress and last contact in a sqlsink database.
+  -j, --json            one JSON object per node, in an array
+  -n, --node NAME       only node NAME (repeatable)
+  -h, --help            show this help and exit
+  -V, --version         show the version and exit
+EOF
+}
+die() { printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-3}"; }
+usage_error() { printf '%s: %s\n' "$prog" "$1" >&2; usage >&2; exit 2; }
+
+json=0 nodes=''
+need_arg() { [ "$2" -ge 2 ] || usage_error "option $1 needs an argument"; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	-j | --json) json=1 ;;
+	-n | --node) need_arg "$1" $#; nodes="$nodes$2
+"; shift ;;
+	--node=*) nodes="$nodes${1#*=}
+" ;;
+	-h | --help) usage; exit 0 ;;
+	-V | --version) echo "$prog (hopmap) 0.1.0"; exit 0 ;;
+	--) shift; break ;;
+	-?*) usage_error "unrecognized option '$1'" ;;
+	*) break ;;
+	esac
+	shift
+done
+[ $# -ge 1 ] || usage_error "a database expected"
+db=$1
+shift
+[ -f "$db" ] || die "$db: no such database"
+for d in "$@"; do [ -d "$d" ] || die "$d: no such state directory"; done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-status.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# One pass per table, grouped by node, then joined: no index on node is
+# needed.  A record with both a ping and a trace counts once in "records".
+sqlite3 -readonly -json "$db" "
+WITH p AS (SELECT coalesce(node, '') AS node, count(*) AS n,
+        coalesce(sum(ok), 0) AS ok, max(ts) AS last FROM pings GROUP BY 1),
+t AS (SELECT coalesce(node, '') AS node, count(*) AS n,
+        sum(json_extract(json, '\$.ping') IS NULL) AS alone, max(ts) AS last
+        FROM traces GROUP BY 1),
+g AS (SELECT coalesce(node, '') AS node, count(*) AS n FROM targets GROUP BY 1),
+r AS (SELECT coalesce(t.node, '') AS node, count(DISTINCT h.ip) AS n
+        FROM hops h JOIN traces t ON t.id = h.trace_id
+        WHERE h.ip IS NOT NULL AND h.ip != t.ip GROUP BY 1),
+l AS (SELECT node, count(*) AS n, max(last_seen) AS last FROM links GROUP BY 1),
+k AS (SELECT node FROM p UNION SELECT node FROM t UNION SELECT node FROM g)
+SELECT k.node AS node,
+    coalesce(p.n, 0) + coalesce(t.alone, 0) + coalesce(g.n, 0) AS records,
+    coalesce(p.n, 0) AS pings, coalesce(p.ok, 0) AS pings_ok,
+    coalesce(t.n, 0) AS traces, coalesce(g.n, 0) AS targets,
+    coalesce(r.n, 0) AS routers, coalesce(l.n, 0) AS links,
+    nullif(max(coalesce(p.last, ''), coalesce(t.last, ''),
+        coalesce(l.last, '')), '') AS last_record,
+    CAST(round((julianday('now') - julianday(nullif(max(coalesce(p.last, ''),
+        coalesce(t.last, ''), coalesce(l.last, '')), ''))) * 86400)
+        AS INTEGER) AS age_s
+FROM k LEFT JOIN p USING (node) LEFT JOIN t USING (node)
+    LEFT JOIN g USING (node) LEFT JOIN r USING (node)
+    LEFT JOIN l USING (node)
+ORDER BY k.node" >"$tmp/nodes.json" 2>"$tmp/err" ||
+    die "$db: $(head -n 1 "$tmp/err")"
+[ -s "$tmp/nodes.json" ] || echo '[]' >"$tmp/nodes.json"
+
+# State directories: the node is the directory's name; what a node keeps
+# there is its own business, so only the newest change is reported, and a
+# resume position when the loop left one.
+for d in "$@"; do
+	newest=$(find "$d" -type f -exec ls -t {} + 2>/dev/null | head -n 1)
+	when=
+	[ -z "$newest" ] ||
+	    when=$(date -u -r "$newest" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || true)
+	resume=$(head -n 1 "$d/resume" 2>/dev/null || true)
+	jq -n --arg node "$(basename "$d")" --arg dir "$d" --arg when "$when" \
+	    --arg resume "$resume" '{node: $node, state_dir: $dir,
+	    state_changed: (if $when == "" then null else $when end),
+	    resume: (if $resume == "" then null else $resume end)}'
+done >"$tmp/state.json"
+
+jq -n --slurpfile db "$tmp/nodes.json" --slurpfile st "$tmp/state.json" \
+    --arg want "$nodes" '
+($want | split("\n") | map(select(. != ""))) as $w |
+($st | map({key: .node, value: .}) | from_entries) as $s |
+($db[0] | map(.node) ) as $known |
+[($db[0][] | . + ($s[.node] // {} | del(.node))),
+ ($st[] | select(.node as $n | $known | index($n) | not)
+    | {node, records: 0, pings: 0, pings_ok: 0, traces: 0, targets: 0,
+       routers: 0, links: 0, last_record: null, age_s: null} + .)]
+| map(select(($w | length) == 0 or (.node as $n | $w | index($n))))
+| sort_by(.node)' >"$tmp/all.json" || die "jq failed"
+
+if [ "$json" = 1 ]; then
+	jq . "$tmp/all.json"
+	exit 0
+fi
+jq -r '.[] | [(if .node == "" then "-" else .node end), .records, .pings,
+    .pings_ok, .traces, .targets, .routers, .links, (.last_record // "-"),
+    (if .age_s == null then "-" else (.age_s | tostring) + "s" end),
+    (.state_changed // "-"), (.resume // "-")] | @tsv' "$tmp/all.json" |
+awk -F '\t' '
+BEGIN { f = "%-12s %8s %8s %8s %8s %8s %8s %7s  %-24s %7s"
+	printf f "\n", "NODE", "RECORDS", "PINGS", "OK", "TRACES", "TARGETS",
+	    "ROUTERS", "LINKS", "LAST RECORD", "AGE" }
+{ printf f, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+  if ($11 != "-" || $12 != "-") printf "  state %s resume %s", $11, $12
+  printf "\n" }'
