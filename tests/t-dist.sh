@@ -127,6 +127,33 @@ same "hops: --from skips what a worker has" \
 
 echo "# three workers: $(q "$db" 'SELECT count(*) FROM pings') pings, $(q "$db" 'SELECT count(*) FROM links') links"
 
+# ---- hops from the hub: global dedup, one worker per router ----
+ip netns exec "$hubns" hopmap-hub serve -d "$T/hub2" --tcp 7413 \
+    --sink-args '-i 100ms' 2>"$T/hub2.err" &
+hub2pid=$!
+cleanup_hooks+=("kill $hub2pid; wait $hub2pid")
+for _ in $(seq 50); do [ -S "$T/hub2/sink.sock" ] && break; sleep 0.1; done
+for k in 1 2; do
+	ip netns exec "$(nsof $((2 * k - 1)))" hopmap-worker -H "TCP:$LAB_HUB_IP:7413" \
+	    -d "$T/g$k" -N "g$k" --hub-hops "hopmap-hub hops -d $T/hub2 -R -s $k/2" \
+	    -- --shard "$k/2" --rounds 5 -p 1s -q "${probeopts[@]}" "$seeds" \
+	    >"$T/g$k.out" 2>"$T/g$k.err" &
+	eval "gpid$k=$!"
+done
+for k in 1 2; do
+	eval "wait \$gpid$k"
+	same "hub hops: worker g$k exit 0" "$?:$(cat "$T/g$k.err")" "0:"
+done
+db2=$T/hub2/map.db
+same "hub hops: each router probed as a hop by one worker only" \
+    "$(q "$db2" "SELECT count(*) FROM (SELECT ip FROM pings WHERE src = 'hop' GROUP BY ip HAVING count(*) > 1)")" 0
+same "hub hops: every router the traces showed was handed out and probed" \
+    "$(q "$db2" "SELECT count(DISTINCT ip) FROM pings WHERE src = 'hop'")" \
+    "$(q "$db2" "SELECT count(DISTINCT h.ip) FROM hops h JOIN traces t ON t.id = h.trace_id WHERE t.src IS NOT 'hop' AND h.ip LIKE '198.18.%'")"
+same "hub hops: each worker took its shard" \
+    "$(for k in 1 2; do cat "$T/g$k/hops.offset"; done | tr '\n' ' ')" \
+    "$(for k in 1 2; do hopmap-hub hops -d "$T/hub2" -R -s "$k/2" | wc -l; done | tr '\n' ' ')"
+
 # ---- faults: the sink killed, the link cut, the worker killed ----
 fseeds=$T/fseeds.txt
 printf '%s\n' 198.19.0.0/26 198.19.1.0/26 198.19.3.0/26 198.19.2.0/27 >"$fseeds"
