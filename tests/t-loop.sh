@@ -331,3 +331,26 @@ check "failing sink: says so" grep -q 'a stage failed (status 5); the next run r
 run loop -d "$S" --sink-cmd "cat >'$T/sunk2'" "$T/seeds5.txt"
 same "working sink: the round redone, every result delivered" \
     "$rc:$(grep -c redoing "$T/err"):$(jq -s 'length' "$T/sunk2"):$(test -f "$S/round.targets" && echo open)" "0:1:8:"
+
+# SIGKILL to the loop's shell alone: its stages finish the round and hold
+# the lock meanwhile, so no second run starts under them.
+S=$T/orphan
+hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 3s "$T/dark.txt" \
+    >"$T/o.out" 2>"$T/o.err" &
+op=$!
+for _ in $(seq 300); do
+	[ -f "$S/round.admitted" ] && break
+	sleep 0.1
+done
+kill -9 "$op"
+wait "$op" 2>/dev/null
+run loop -d "$S" -n 4 --once "$T/dark.txt"
+same "shell killed alone: its stages still hold the lock" \
+    "$rc:$(cat "$T/err")" "0:hopmap-loop: another run holds $S/lock"
+for _ in $(seq 200); do
+	flock -n "$S/lock" true && break
+	sleep 0.1
+done
+run loop -d "$S" -n 4 --once "$T/dark.txt"
+same "shell killed alone: the next run closes the round, each result once" \
+    "$rc:$(grep -c redoing "$T/err"):$(q "$S/map.db" 'SELECT count(*), count(DISTINCT rid) FROM pings')" "0:1:4|4"
