@@ -116,5 +116,6 @@ BEGIN { f = "%-12s %8s %8s %8s %8s %8s %8s %7s  %-24s %7s"
 	printf f "\n", "NODE", "RECORDS", "PINGS", "OK", "TRACES", "TARGETS",
 	    "ROUTERS", "LINKS", "LAST RECORD", "AGE" }
 { printf f, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
-  if ($11 != "-" || $12 != "-") printf "  state %s resume %s", $11, $12
+  if ($11 != "-") printf "  state %s", $11
+  if ($12 != "-") printf "  resume %s", $12
   printf "\n" }'
