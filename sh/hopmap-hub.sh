@@ -155,13 +155,13 @@ cmd_serve() {
 	# shellcheck disable=SC2016 # expanded by the shell socat starts
 	recv='SYSTEM:exec "$HOPMAP_HUB_SELF" recv -d "$HOPMAP_HUB_STATE" --db "$HOPMAP_HUB_DB"'
 	if [ -n "$tcp" ]; then
-		socat "$(listen_addr TCP-LISTEN "$tcp")" "$recv" &
+		socat -T 300 "$(listen_addr TCP-LISTEN "$tcp")" "$recv" &
 		pids="$pids $!"
 	fi
 	if [ -n "$tls" ]; then
 		# verify=1: a client without a certificate signed by the CA is
 		# refused in the handshake, before recv runs.
-		socat "$(listen_addr OPENSSL-LISTEN "$tls"),cert=$cert,key=$key,cafile=$ca,verify=1" \
+		socat -T 300 "$(listen_addr OPENSSL-LISTEN "$tls"),cert=$cert,key=$key,cafile=$ca,verify=1" \
 		    "$recv" &
 		pids="$pids $!"
 	fi
