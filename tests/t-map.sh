@@ -1,0 +1,165 @@
+# hopmap-map and hopmap-status on a database that sqlsink builds from crafted
+# records: the exact JSON graph, the filters, DOT that Graphviz accepts, and
+# each node's progress.  No probing.
+. "$(dirname "$0")/lib.sh"
+top=$HOPMAP_TOP
+version=$(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")
+
+for p in hopmap-map hopmap-status; do
+	run "$p" --help
+	same "$p --help: exit 0, nothing on stderr" "$rc:$(cat "$T/err")" "0:"
+	check "$p --help: usage on stdout" grep -q "^usage: $p" "$T/out"
+	run "$p" -h
+	check "$p -h: same as --help" grep -q "^usage: $p" "$T/out"
+	run "$p" --version
+	same "$p --version" "$rc:$(cat "$T/out")" "0:$p (hopmap) $version"
+	run "$p" --no-such-option x.db
+	same "$p: unknown option exits 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
+	check "$p: unknown option message names the program" \
+	    grep -q "^$p: unrecognized option" "$T/err"
+	page=$top/man/$p.1
+	mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
+	check "$p: man page lints clean" test ! -s "$T/lint"
+	cat "$T/lint"
+	missing=
+	for opt in $("$p" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -q -- "Fl -${opt#--}\b" "$page" || missing="$missing $opt"
+	done
+	same "$p: every long option in --help is in the man page" "$missing" ""
+	for sect in SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+		check "$p: man page has $sect" grep -q "^\.Sh $sect" "$page"
+	done
+done
+
+# Two nodes; n1 traces two targets through 10.0.0.1 and 10.0.0.2, n2 one of
+# them, and one more across a silent hop (no link).  n2 also pings a dead
+# address and hands a hop target out.
+cat >"$T/in.ndjson" <<'EOF'
+{"ip":"192.0.2.9","node":"n1","ping":{"ok":true,"rtt_ms":3.4,"ts":"2026-11-25T10:00:00.000Z"},"trace":{"method":"icmp-paris","ts":"2026-11-25T10:00:01.000Z","hops":[{"ttl":1,"ip":"10.0.0.1","rtt_ms":1.5},{"ttl":2,"ip":"10.0.0.2","rtt_ms":2.5},{"ttl":3,"ip":"192.0.2.9","rtt_ms":3.5}],"stop":"completed"}}
+{"ip":"192.0.2.10","node":"n1","trace":{"method":"icmp-paris","ts":"2026-11-25T10:00:02.000Z","hops":[{"ttl":1,"ip":"10.0.0.1","rtt_ms":1.2},{"ttl":2,"ip":"10.0.0.2","rtt_ms":2.0},{"ttl":3,"ip":"10.0.0.3","rtt_ms":3},{"ttl":4,"ip":"192.0.2.10","rtt_ms":4}],"stop":"completed"}}
+{"ip":"192.0.2.9","node":"n2","trace":{"method":"icmp-paris","ts":"2026-11-25T11:00:00.000Z","hops":[{"ttl":1,"ip":"10.0.0.1","rtt_ms":0.5},{"ttl":2,"ip":"10.0.0.2","rtt_ms":1.0},{"ttl":3,"ip":"192.0.2.9","rtt_ms":1.75}],"stop":"completed"}}
+{"ip":"192.0.2.11","node":"n2","trace":{"method":"icmp-paris","ts":"2026-11-25T11:00:01.000Z","hops":[{"ttl":1,"ip":"10.0.0.1"},{"ttl":2,"ip":null},{"ttl":3,"ip":"192.0.2.11"}],"stop":"completed"}}
+{"ip":"192.0.2.12","node":"n2","ping":{"ok":false,"ts":"2026-11-25T11:00:02.000Z"}}
+{"ip":"10.0.0.3","node":"n2","src":"hop","via":"192.0.2.10","ttl":3}
+EOF
+db=$T/map.db
+sqlsink "$db" <"$T/in.ndjson" 2>"$T/sink.err"
+same "sqlsink built the database" "$?:$(cat "$T/sink.err")" "0:"
+
+# ---- hopmap-map: JSON ----
+run hopmap-map -f json "$db"
+same "json: exit 0, nothing on stderr" "$rc:$(cat "$T/err")" "0:"
+same "json: nodes, sorted by address, with kind and degree" \
+    "$(jq -c .nodes "$T/out")" \
+    '[{"id":"10.0.0.1","kind":"router","degree":1},{"id":"10.0.0.2","kind":"router","degree":3},{"id":"10.0.0.3","kind":"router","degree":2},{"id":"192.0.2.9","kind":"target","degree":1},{"id":"192.0.2.10","kind":"target","degree":1}]'
+same "json: edges merged across nodes: counts summed, least RTT, node names" \
+    "$(jq -c .edges "$T/out")" \
+    '[{"a":"10.0.0.1","b":"10.0.0.2","count":3,"min_rtt_ms":1,"nodes":["n1","n2"]},{"a":"10.0.0.2","b":"10.0.0.3","count":1,"min_rtt_ms":3,"nodes":["n1"]},{"a":"10.0.0.2","b":"192.0.2.9","count":2,"min_rtt_ms":1.75,"nodes":["n1","n2"]},{"a":"10.0.0.3","b":"192.0.2.10","count":1,"min_rtt_ms":4,"nodes":["n1"]}]'
+
+run hopmap-map --format=json --min-count 2 "$db"
+same "--min-count 2: only links seen twice, and their ends" \
+    "$rc:$(jq -c '[.nodes[] | .id + ":" + (.degree | tostring)], [.edges[] | .a + ">" + .b]' "$T/out" | tr '\n' ' ')" \
+    '0:["10.0.0.1:1","10.0.0.2:2","192.0.2.9:1"] ["10.0.0.1>10.0.0.2","10.0.0.2>192.0.2.9"] '
+run hopmap-map -f json -c 4 "$db"
+same "-c 4: an empty graph" "$rc:$(jq -c . "$T/out")" '0:{"nodes":[],"edges":[]}'
+run hopmap-map -f json --node n2 "$db"
+same "--node n2: n2's links, with n2's counts" \
+    "$rc:$(jq -c '[.edges[] | [.a, .b, .count, .nodes]]' "$T/out")" \
+    '0:[["10.0.0.1","10.0.0.2",1,["n2"]],["10.0.0.2","192.0.2.9",1,["n2"]]]'
+run hopmap-map -f json -n n2 -n "n1" -c 2 "$db"
+same "-n twice: both nodes' links" "$(jq -c '[.edges[].count]' "$T/out")" '[3,2]'
+run hopmap-map -f json --node "it's" "$db"
+same "--node with a quote: no links, no SQL error" "$rc:$(jq -c . "$T/out"):$(cat "$T/err")" \
+    '0:{"nodes":[],"edges":[]}:'
+run hopmap-map -f json --targets prefix "$db"
+same "--targets prefix: targets merged into their /24" \
+    "$(jq -c '[.nodes[] | select(.kind == "prefix")], [.edges[] | select(.b == "192.0.2.0/24") | .count]' "$T/out" | tr '\n' ' ')" \
+    '[{"id":"192.0.2.0/24","kind":"prefix","degree":2}] [2,1] '
+run hopmap-map -f json -t each "$db"
+same "-t each: as the default below 100 targets" "$(jq -c '[.nodes[].kind] | unique' "$T/out")" '["router","target"]'
+
+# ---- DOT and SVG ----
+run hopmap-map "$db"
+same "dot: the default format, exit 0" "$rc:$(head -n 1 "$T/out")" "0:digraph hopmap {"
+cp "$T/out" "$T/map.dot"
+same "dot: one edge statement per link and per vantage's first hop" \
+    "$(grep -c -- '->' "$T/map.dot")" 6
+check "dot: vantage points as houses of their own colours" \
+    grep -q '"vantage n2" \[label="n2", shape=house, fillcolor="#d62728"' "$T/map.dot"
+check "dot: an edge seen by both nodes in both colours" \
+    grep -q '"10.0.0.1" -> "10.0.0.2" \[penwidth=[0-9.]*, color="#1f77b4:#d62728"' "$T/map.dot"
+check "dot: targets are boxes" grep -q '"192.0.2.9" \[shape=box' "$T/map.dot"
+if command -v dot >/dev/null; then
+	check "dot: Graphviz parses it (dot -Tsvg)" dot -Tsvg -o "$T/check.svg" "$T/map.dot"
+	run hopmap-map -f svg -o "$T/map.svg" "$db"
+	same "svg -o: exit 0, quiet" "$rc:$(cat "$T/out" "$T/err")" "0:"
+	check "svg: an SVG document" grep -q '<svg' "$T/map.svg"
+	check "svg: addresses are labelled" grep -q '>10.0.0.2<' "$T/map.svg"
+	run hopmap-map -f svg --engine sfdp -o "$T/sfdp.svg" "$db"
+	same "--engine sfdp: exit 0" "$rc:$(cat "$T/err")" "0:"
+	check "--engine sfdp: an SVG document" grep -q '<svg' "$T/sfdp.svg"
+	run hopmap-map -f svg -e dot "$db"
+	check "-e dot: SVG on stdout" grep -q '<svg' "$T/out"
+else
+	echo "ok - # skip Graphviz not installed"
+fi
+run hopmap-map --output "$T/out.json" -f json "$db"
+same "--output: nothing on stdout, the file written" \
+    "$rc:$(cat "$T/out"):$(jq '.edges | length' "$T/out.json")" "0::4"
+check "--output: no temporary file left" test -z "$(ls "$T" | grep 'out.json.tmp')"
+
+usage_case() {
+	local name=$1
+	shift
+	run hopmap-map "$@"
+	same "$name: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
+	check "$name: says why" grep -q '^hopmap-map: ' "$T/err"
+}
+usage_case "bad format" -f png "$db"
+usage_case "bad min-count" --min-count x "$db"
+usage_case "min-count too large" -c 12345678901 "$db"
+usage_case "bad engine" -e neato "$db"
+usage_case "bad targets mode" -t some "$db"
+usage_case "no database" -f json
+usage_case "option without its argument" -f
+run hopmap-map -f json "$T/nothing.db"
+same "missing database: exit 3, says so" "$rc:$(cat "$T/out")" "3:"
+check "missing database: names it" grep -q "nothing.db" "$T/err"
+echo 'not a database' >"$T/junk.db"
+run hopmap-map -f json "$T/junk.db"
+same "not a database: exit 3" "$rc:$(cat "$T/out")" "3:"
+
+# ---- hopmap-status ----
+run hopmap-status --json "$db"
+same "status --json: exit 0, quiet" "$rc:$(cat "$T/err")" "0:"
+same "status --json: each node's counts and last record" \
+    "$(jq -c 'map(del(.age_s))' "$T/out")" \
+    '[{"node":"n1","records":2,"pings":1,"pings_ok":1,"traces":2,"targets":0,"routers":3,"links":4,"last_record":"2026-11-25T10:00:02.000Z"},{"node":"n2","records":4,"pings":1,"pings_ok":0,"traces":2,"targets":1,"routers":2,"links":2,"last_record":"2026-11-25T11:00:02.000Z"}]'
+same "status --json: age in whole seconds, n2 an hour fresher" \
+    "$(jq '.[0].age_s - .[1].age_s | . == 3599 or . == 3600' "$T/out")" true
+run hopmap-status "$db"
+same "status table: header and one line per node" \
+    "$rc:$(awk '{ print $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$T/out" | tr '\n' ,)" \
+    "0:NODE RECORDS PINGS OK TRACES TARGETS ROUTERS LINKS LAST,n1 2 1 1 2 0 3 4 2026-11-25T10:00:02.000Z,n2 4 1 0 2 1 2 2 2026-11-25T11:00:02.000Z,"
+mkdir -p "$T/state/n1" "$T/state/n9"
+echo 4096 >"$T/state/n1/resume"
+touch -d 2026-11-25T12:00:00Z "$T/state/n1/resume"
+run hopmap-status -j "$db" "$T/state/n1" "$T/state/n9"
+same "state dirs: resume and last change, a node with no rows yet" \
+    "$rc:$(jq -c '[.[] | [.node, .records, .state_changed, .resume]]' "$T/out")" \
+    '0:[["n1",2,"2026-11-25T12:00:00Z","4096"],["n2",4,null,null],["n9",0,null,null]]'
+run hopmap-status "$db" "$T/state/n1"
+check "state dirs in the table" grep -q '^n1 .* state 2026-11-25T12:00:00Z  resume 4096$' "$T/out"
+run hopmap-status --node n2 -j "$db"
+same "--node: only that node" "$(jq -c 'map(.node)' "$T/out")" '["n2"]'
+run hopmap-status -n n9 -n n1 --json "$db" "$T/state/n9"
+same "-n twice" "$(jq -c 'map(.node)' "$T/out")" '["n1","n9"]'
+run hopmap-status -j "$T/nothing.db"
+same "status: missing database exits 3" "$rc:$(cat "$T/out")" "3:"
+run hopmap-status -j "$db" "$T/nodir"
+same "status: missing state directory exits 3" "$rc" 3
+run hopmap-status
+same "status: no database exits 2" "$rc" 2
+sqlsink "$T/empty.db" </dev/null 2>/dev/null
+run hopmap-status -j "$T/empty.db"
+same "status: an empty database, an empty array" "$rc:$(jq -c . "$T/out")" "0:[]"
