@@ -248,7 +248,7 @@ recover() {
 		roll_forward
 		if [ -f hops.add ]; then finish_round; fi
 	else
-		rm -f resume.new round.new hops.new
+		rm -f resume.new round.new hops.new round.cooling hops.extracting
 		keep_results
 	fi
 }
@@ -438,30 +438,56 @@ finish_round() {
 		mv hops.tmp hops.ndjson
 		rm hops.add
 	fi
+	rm -f hops.extracting
 	rm round.targets
 	keep_results
 }
 
 keep_results() {
 	if [ -f round.partial ]; then mv round.partial round.ndjson; fi
-	rm -f round.admitted
+	rm -f round.admitted round.cooling
+}
+
+# cooldown and hopextract record what they let through before they write
+# it, so a run killed while they work would lose what they recorded but did
+# not write: the seeds are behind the resume position and the hops in the
+# dedup.  A marker file says so, and the redo then takes every target of the
+# round, or every hop of its traces, letting the state record the rest: a
+# target or hop may come twice after a crash, never not at all.
+admit() {
+	if [ -f round.cooling ]; then
+		cooldown --state cooldown.db --cooldown "$cooldown" \
+		    <round.targets >/dev/null
+		cp round.targets round.admitted.tmp
+	else
+		touch round.cooling
+		cooldown --state cooldown.db --cooldown "$cooldown" \
+		    <round.targets >round.admitted.tmp
+	fi
+	mv round.admitted.tmp round.admitted
+	rm round.cooling
+}
+
+extract_hops() {
+	if [ $extract = 0 ]; then
+		: >hops.add.tmp
+	elif [ -f hops.extracting ]; then
+		hopextract $reserved --state seen.db round.partial >/dev/null
+		hopextract $reserved round.partial >hops.add.tmp
+	else
+		touch hops.extracting
+		hopextract $reserved --state seen.db round.partial >hops.add.tmp
+	fi
+	mv hops.add.tmp hops.add
+	rm -f hops.extracting
 }
 
 run_round() {
 	round=$(cat round)
-	if [ ! -f round.admitted ]; then
-		cooldown --state cooldown.db --cooldown "$cooldown" \
-		    <round.targets >round.admitted.tmp
-		mv round.admitted.tmp round.admitted
-	fi
+	if [ ! -f round.admitted ]; then admit; fi
 	probe_round
-	if [ $extract = 1 ]; then
-		hopextract $reserved --state seen.db round.partial >hops.add.tmp
-	else
-		: >hops.add.tmp
-	fi
-	newhops=$(lines hops.add.tmp)
-	mv hops.add.tmp hops.add
+	extract_hops
+	newhops=$(lines hops.add)
 	results=$(lines round.partial)
 	probed=$(lines "$tmp/todo")
 	answered=$(grep -c '"ok":true' round.partial || true)

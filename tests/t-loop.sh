@@ -354,3 +354,23 @@ done
 run loop -d "$S" -n 4 --once "$T/dark.txt"
 same "shell killed alone: the next run closes the round, each result once" \
     "$rc:$(grep -c redoing "$T/err"):$(q "$S/map.db" 'SELECT count(*), count(DISTINCT rid) FROM pings')" "0:1:4|4"
+# Killed while cooldown worked: it had recorded the round's targets, none
+# was written.  The redo probes them all instead of losing them.
+S=$T/cool
+run loop -d "$S" --sink-cmd "cat >/dev/null; exit 5" "$T/seeds5.txt"
+rm "$S/round.admitted" "$S/round.partial"
+touch "$S/round.cooling"
+run loop -d "$S" --sink-cmd "cat >'$T/sunk3'" "$T/seeds5.txt"
+same "killed in cooldown: every target of the round probed" \
+    "$rc:$(jq -s 'length' "$T/sunk3"):$(ls "$S" | grep -c 'cooling\|round.targets')" "0:8:0"
+# Killed while hopextract worked: the dedup has the hops, the queue not.
+S=$T/hx
+run loop -d "$S" --sink-cmd "cat >/dev/null; exit 5" "$T/seeds1.txt"
+hopextract -R --state "$S/seen.db" "$S/round.partial" >"$T/hx.hops"
+touch "$S/hops.extracting"
+run loop -d "$S" --sink-cmd "cat >/dev/null" "$T/seeds1.txt"
+same "killed in hopextract: the round's hops are queued all the same" \
+    "$rc:$(jq -r .ip "$S/hops.ndjson" | sort | tr '\n' ' ')" \
+    "0:$(jq -r .ip "$T/hx.hops" | sort | tr '\n' ' ')"
+check "killed in hopextract: some hops at stake" test -s "$T/hx.hops"
+check "killed in hopextract: the marker is gone" test ! -e "$S/hops.extracting"
