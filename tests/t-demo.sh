@@ -1,0 +1,121 @@
+# make demo (sh/hopmap-demo.sh) as root: three vantage namespaces feed one
+# hub; the map it writes holds the lab's links; every seed address is probed
+# by exactly one node; hops come back as targets; nothing is left behind,
+# also after SIGINT.  Probes go only into the demo's own namespaces.
+. "$(dirname "$0")/lib.sh"
+top=$HOPMAP_TOP
+demo=$top/sh/hopmap-demo.sh
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ok - # skip needs root for network namespaces"
+	exit 0
+fi
+
+# descendants PID: every process below PID, by parent id.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+# alive PID...: the ones still running (zombies count as gone).
+alive() {
+	local p
+	for p in "$@"; do
+		ps -o stat= -p "$p" 2>/dev/null | grep -qv Z && echo "$p"
+	done
+}
+
+# ---- the whole demo, shortened ----
+out=$T/demo
+HOPMAP_DEMO_SECONDS=40 LAB_EXTRA=12 sh "$demo" "$out" >"$T/out" 2>"$T/err" &
+pid=$!
+cleanup_hooks+=("bash $top/tests/lab/lab.sh down hmdemo$pid")
+wait "$pid"
+rc=$?
+same "demo: exit 0, nothing on stderr" "$rc:$(cat "$T/err")" "0:"
+check "demo: the offline half ran" grep -q '^== the bundled cloud range lists' "$T/out"
+check "demo: three vantage points" \
+    grep -q '^  vantage points: v (198.18.0.1), v2 (.*), v3 (.*)$' "$T/out"
+check "demo: 27 routers, one silent" grep -q '^  27 routers (one silent' "$T/out"
+check "demo: hops were fed back" grep -q 'fed back as targets for round 2' "$T/out"
+check "demo: a summary" grep -q '^  rows per table  *pings=[1-9][0-9]* traces=[1-9]' "$T/out"
+same "demo: a status line per node" \
+    "$(grep -c -E '^  vp[123] +[1-9][0-9]* ' "$T/out")" 3
+same "demo: the map's paths are printed" \
+    "$(grep -c -E "^  $out/map\.(dot|json|svg) " "$T/out")" \
+    "$(if command -v dot >/dev/null; then echo 3; else echo 2; fi)"
+same "demo: its namespaces are gone" "$(ip netns list | grep -c "^hmdemo$pid-")" 0
+check "demo: no sanitizer report from the nodes" no_sanitizer_report "$out"/vp*/log "$out"/hub/sqlsink.log
+
+db=$out/hub/map.db
+q() { sqlite3 "$db" "$1"; }
+seeds=$(cidr-expand -R -c "$out/seeds.txt")
+same "every seed address probed once, by one node" \
+    "$(q "SELECT count(*), count(DISTINCT ip) FROM pings WHERE src IS NOT 'hop'")" \
+    "$seeds|$seeds"
+same "each node probed its own shard" \
+    "$(q "SELECT count(*) FROM (SELECT ip FROM pings WHERE src IS NOT 'hop'
+        GROUP BY ip HAVING count(DISTINCT node) > 1)")" 0
+same "three nodes wrote" "$(q 'SELECT count(DISTINCT node) FROM pings')" 3
+check "hop targets were probed" test "$(q "SELECT count(*) FROM pings WHERE src = 'hop'")" -gt 0
+same "hop targets are router addresses of the lab" \
+    "$(q "SELECT ip FROM pings WHERE src = 'hop'" | grep -c -v '^198\.18\.')" 0
+
+# The map against the lab's own topology file.
+topo=$out/topology.txt
+check "demo: the topology is kept" test -s "$topo"
+# Links into routers on some path: a leaf router's link address is never a
+# hop (its /24 answers instead), so that link cannot be seen.
+awk '$1 == "path" { for (i = 3; i <= NF; i++) on[$i] = 1 }
+    $1 == "link" && on[$3] { print $2 ">" $3 }' "$topo" | sort >"$T/want.links"
+jq -r '.edges[] | select(.a | test("^198\\.18\\.")) | select(.b | test("^198\\.18\\."))
+    | .a + ">" + .b' "$out/map.json" | sort >"$T/got.links"
+same "map: the links between routers are the lab's" \
+    "$(comm -3 "$T/got.links" "$T/want.links" | tr '\n' ' ')" ""
+check "map: at least 15 router links" test "$(wc -l <"$T/got.links")" -ge 15
+same "map: each router link seen from all three nodes" \
+    "$(jq '[.edges[] | select(.b | test("^198\\.18\\.")) | select(.nodes != ["vp1", "vp2", "vp3"])] | length' "$out/map.json")" 0
+# A prefix's last router is the last hop of one of its paths.
+awk '$1 == "path" && NF > 2 { print $NF ">" $2 }' "$topo" | sort -u >"$T/want.last"
+jq -r '.edges[] | select(.b | test("/24$")) | .a + ">" + .b' "$out/map.json" |
+    sort >"$T/got.last"
+same "map: every prefix hangs off its last router" \
+    "$(comm -23 "$T/got.last" "$T/want.last" | tr '\n' ' ')" ""
+check "map: the diamond's two branches are both there" \
+    test "$(grep -c '^path 198.19.3.0/24 ' "$topo")" -eq 2 -a \
+    "$(awk '$1 == "path" && $2 == "198.19.3.0/24" { print $(NF - 1) ">" $NF }' "$topo" |
+        grep -c -F -x -f - "$T/got.links")" -eq 2
+check "map: nothing through the silent router's prefix" \
+    test -z "$(jq -r '.nodes[] | select(.id == "198.19.2.0/24")' "$out/map.json")"
+check "map: the DOT names the routers" grep -q '"198.18.0.2" \[shape=ellipse' "$out/map.dot"
+if command -v dot >/dev/null; then
+	check "map: the SVG is there" grep -q '<svg' "$out/map.svg"
+fi
+
+# ---- SIGINT in the middle of round 1 ----
+out2=$T/demo2
+env --default-signal=INT HOPMAP_DEMO_SECONDS=60 LAB_EXTRA=12 \
+    sh "$demo" "$out2" >"$T/out2" 2>"$T/err2" &
+pid=$!
+cleanup_hooks+=("bash $top/tests/lab/lab.sh down hmdemo$pid")
+i=0
+until [ -s "$out2/vp1/spool.1.ndjson" ] || [ $i -ge 300 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+check "sigint: round 1 was under way" test -s "$out2/vp1/spool.1.ndjson"
+kids=$(descendants "$pid")
+check "sigint: probers and the hub were running" test "$(echo "$kids" | wc -w)" -ge 10
+same "sigint: the lab was up" "$(ip netns list | grep -c "^hmdemo$pid-v")" 3
+kill -INT "$pid"
+wait "$pid"
+same "sigint: exit 130" "$?" 130
+check "sigint: says it is cleaning up" grep -q 'interrupted, cleaning up' "$T/err2"
+same "sigint: no namespace left" "$(ip netns list | grep -c "^hmdemo$pid-")" 0
+# shellcheck disable=SC2086
+same "sigint: no process left" "$(alive $kids | tr '\n' ' ')" ""
+# shellcheck disable=SC2086
+ps -o pid,ppid,stat,args -p "$(echo $kids | tr ' ' ,)" | sed 's/^/# /' 
+check "sigint: no summary" test -z "$(grep '^== summary' "$T/out2")"
