@@ -306,7 +306,8 @@ prepare_round() {
 	hops=$((limit - seeds))
 	[ "$queued" -ge "$hops" ] || hops=$queued
 	if [ $((seeds + hops)) -eq 0 ]; then
-		rm -f resume.new
+		# No seed was taken, so the new state skips nothing.
+		if [ -f resume.new ]; then mv resume.new resume; fi
 		nothing=1
 		return 0
 	fi

@@ -66,6 +66,15 @@ check "nothing to do: in the log" grep -q 'nothing to do' "$T/envstate/log"
 check "nothing to do: no round is left pending" test ! -e "$T/envstate/round.targets"
 run hopmap-loop --quiet -x "$T/one.txt" "$T/one.txt"
 same "--quiet: exit 0, silent" "$rc:$(cat "$T/out" "$T/err")" "0:"
+cp "$T/envstate/resume" "$T/resume.env"
+echo 198.19.0.2 >"$T/two.txt"
+run hopmap-loop -x "$T/one.txt" "$T/two.txt"
+same "other range files: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
+check "other range files: cidr-expand says why" grep -q '^cidr-expand: ' "$T/err"
+check "other range files: the loop says the state is kept" \
+    grep -q '^hopmap-loop: cidr-expand failed (status 2); state kept' "$T/err"
+check "other range files: the resume state is untouched" cmp -s "$T/envstate/resume" "$T/resume.env"
+check "other range files: no scratch left" test ! -e "$T/envstate/resume.new"
 unset HOPMAP_STATE
 
 # The lock, held here by flock(1) itself.
