@@ -7,15 +7,15 @@
 #    counted, never probed).
 # 2. As root, a small Internet is built in network namespaces (tests/lab:
 #    40+ routers, answering /24s, an ECMP diamond, a silent router) with
-#    three vantage namespaces, and the whole loop runs from each into one
-#    hub: each node takes its shard of the lab's prefixes through
-#    interleave, its own cooldown, icmpprobe and tracehop, and ships the
-#    results into the hub's sqlsink socket; the hub extracts the new routers
-#    (hopextract, one global dedup) and deals them out to the nodes as
-#    targets of the next round, until nothing new turns up or time is up.
-#    Then a summary, each node's status (hopmap-status) and the map
-#    (hopmap-map: DOT and JSON, SVG with Graphviz).  The namespaces are
-#    deleted at the end, also on Ctrl-C.
+#    three vantage namespaces and a hub namespace.  The hub runs
+#    hopmap-hub serve (sqlsink behind a TCP listener); each vantage runs
+#    hopmap-worker: hopmap-loop rounds over its shard of the lab's prefixes
+#    (interleave, cooldown, icmpprobe, tracehop), the hub's new routers
+#    (hopmap-hub hops: one global dedup, dealt out by shard) fed back as
+#    targets, results spooled on the node and shipped to the hub, until
+#    nothing is left or time is up.  Then a summary, each node's status
+#    (hopmap-status) and the map (hopmap-map: DOT and JSON, SVG with
+#    Graphviz).  The namespaces are deleted at the end, also on Ctrl-C.
 #
 # HOPMAP_DEMO_SECONDS (default 60) bounds the probing; LAB_EXTRA (default
 # 28) is the number of extra routers; HOPMAP_BIN, when set, is searched for
@@ -106,7 +106,7 @@ trap cleanup EXIT
 trap 'echo "hopmap-demo: interrupted, cleaning up" >&2; exit 130' INT TERM
 
 echo "== building the namespace lab: $nv vantage points, one hub"
-topo=$(LAB_EXTRA=$extra LAB_VANTAGES=$nv bash "$lab" up "$prefix")
+topo=$(LAB_EXTRA=$extra LAB_VANTAGES=$nv LAB_HUB=1 bash "$lab" up "$prefix")
 cp "$topo" "$out/topology.txt"
 awk '$1 == "target" || $1 == "blackhole" || $1 == "unreachable" { print $2 }' \
     "$topo" >"$out/seeds.txt"
@@ -115,90 +115,61 @@ printf '  %s routers (one silent, an ECMP diamond), %s answering /24s, %s dark\n
     "$(grep -c -E '^(blackhole|unreachable)' "$topo")"
 printf '  vantage points: %s\n' \
     "$(awk '$1 == "vantage" { printf "%s%s (%s)", s, $2, $3; s = ", " }' "$topo")"
+hubip=$(awk '$1 == "hub" { print $3 }' "$topo")
+printf '  hub: %s\n' "$hubip"
 
-# The hub: one sqlsink that every node writes to through its Unix socket,
-# and the global hop dedup (hopextract --state) that hands new routers out.
+# The hub, in its own namespace: one sqlsink behind a TCP listener; each
+# connection is a worker's segment, confirmed once committed.
 hub=$out/hub
-sock=$hub/sink.sock
 db=$hub/map.db
 mkdir -p "$hub"
-sqlsink --listen "$sock" --no-stdin -i 200ms "$db" 2>"$hub/sqlsink.log" &
+ip netns exec "$prefix-hub" hopmap-hub serve -d "$hub" --tcp "$hubip:7411" \
+    --sink-args '-i 200ms' 2>"$hub/serve.log" &
 pids="$pids $!"
 i=0
-while [ ! -S "$sock" ]; do
+while [ ! -S "$hub/sink.sock" ]; do
 	i=$((i + 1))
 	[ $i -le 100 ] || { echo "hopmap-demo: the hub did not start" >&2; exit 3; }
 	sleep 0.1
 done
 
-# One node's round: its targets on stdin; its own cooldown and spool (a
-# copy of what it shipped) in its state directory; results to the hub.
-# Probers stop on SIGTERM with what is in flight, so the deadline holds.
-node_round() {
-	k=$1 r=$2 left=$3
-	vns=$prefix-$(awk -v k="$k" '$1 == "vantage" && ++n == k { print $2 }' "$topo")
-	st=$out/vp$k
-	mkdir -p "$st"
-	cooldown --state "$st/cooldown.db" -t 1h |
-	    ip netns exec "$vns" timeout "$left" icmpprobe --node "vp$k" \
-	        --rate 1000 --timeout 500ms 2>>"$st/log" |
-	    ip netns exec "$vns" timeout "$left" tracehop --node "vp$k" \
-	        --rate 1000 --in-flight 256 --wait 300ms 2>>"$st/log" |
-	    tee "$st/spool.$r.ndjson" |
-	    socat -u - "UNIX-CONNECT:$sock" 2>>"$st/log"
-}
-
-# Wait until the hub holds every record the nodes shipped (its batches
-# commit every 200ms), so the hop feedback reads a complete round.
-hub_settle() {
-	want=$(cat "$out"/vp*/spool.*.ndjson | wc -l)
-	i=0
-	while [ "$(sqlite3 "$db" 'SELECT count(*) FROM pings' 2>/dev/null ||
-	    echo 0)" -lt "$want" ] && [ $i -lt 50 ]; do
-		i=$((i + 1))
-		sleep 0.2
-	done
-}
-
+# Three workers, one in each vantage namespace: hopmap-loop rounds of 1000
+# targets over the node's shard of the seeds, half of each round for the
+# hub's new routers (its global dedup, dealt out by shard), the results
+# spooled on the node and shipped to the hub with retry.
+echo "== $nv workers: hopmap-worker -H TCP:$hubip:7411 -- --shard K/$nv --rounds 0 -T ${seconds}s"
 start=$(date +%s)
-last=0 r=1
-while :; do
-	left=$((start + seconds - $(date +%s)))
-	[ "$left" -gt 0 ] || { echo "== time is up ($seconds s)"; break; }
-	k=1 rpids=
-	while [ $k -le "$nv" ]; do
-		if [ $r -eq 1 ]; then
-			cidr-expand -R --shard "$k/$nv" "$out/seeds.txt" | interleave
-		else
-			cat "$hub/hops.$r.$k.ndjson"
-		fi | node_round "$k" "$r" "$left" &
-		rpids="$rpids $!"
-		k=$((k + 1))
-	done
-	pids="$pids $rpids"
-	for p in $rpids; do wait "$p" || true; done
-	hub_settle
-	printf '== round %s: %s records from %s nodes\n' "$r" \
-	    "$(cat "$out"/vp*/spool."$r".ndjson | wc -l)" "$nv"
-	# New routers of this round, once across all rounds and nodes, dealt
-	# out to the nodes in turn.
-	sqlite3 "$db" "SELECT json FROM traces WHERE id > $last" |
-	    hopextract -R --state "$hub/seen.db" >"$hub/hops.ndjson"
-	last=$(sqlite3 "$db" 'SELECT coalesce(max(id), 0) FROM traces')
-	n=$(wc -l <"$hub/hops.ndjson")
-	r=$((r + 1))
-	[ "$n" -gt 0 ] || { echo "== no new routers: the map is complete"; break; }
-	echo "   $n new router addresses, fed back as targets for round $r"
-	k=1
-	while [ $k -le "$nv" ]; do
-		awk -v n="$nv" -v k="$k" 'NR % n == k % n' "$hub/hops.ndjson" \
-		    >"$hub/hops.$r.$k.ndjson"
-		k=$((k + 1))
-	done
+wpids=
+k=1
+# shellcheck disable=SC2013
+for v in $(awk '$1 == "vantage" { printf "%s ", $2 }' "$topo"); do
+	ip netns exec "$prefix-$v" hopmap-worker -H "TCP:$hubip:7411" \
+	    -d "$out/vp$k" -N "vp$k" -b 2 \
+	    --hub-hops "hopmap-hub hops -d $hub -R -s $k/$nv" \
+	    -- --shard "$k/$nv" --rounds 0 -T "${seconds}s" -n 1000 -R \
+	    --rate 1000 --timeout 500ms --trace-rate 1000 --wait 300ms \
+	    --max-ttl 16 "$out/seeds.txt" >"$out/vp$k.log" 2>&1 &
+	wpids="$wpids $!"
+	k=$((k + 1))
 done
-echo "   $(($(date +%s) - start)) s of probing"
+pids="$pids $wpids"
+q() { sqlite3 "$db" "$1" 2>/dev/null || echo '?'; }
+# shellcheck disable=SC2086
+while [ -n "$(living $wpids)" ]; do
+	sleep 5
+	printf '  %3ss: %6s records, %3s router addresses, %s hop targets\n' \
+	    "$(($(date +%s) - start))" "$(q 'SELECT count(*) FROM pings')" \
+	    "$(q 'SELECT count(DISTINCT ip) FROM hops WHERE ip LIKE '"'198.18.%'"'')" \
+	    "$(q "SELECT count(*) FROM pings WHERE src = 'hop'")"
+done
+failed=0
+for p in $wpids; do wait "$p" || failed=$((failed + 1)); done
+[ "$failed" -eq 0 ] || echo "hopmap-demo: $failed workers failed (see $out/vp*.log)" >&2
+echo "   $(($(date +%s) - start)) s of probing; rounds per worker: $(
+    for k in $(seq "$nv"); do
+	printf '%s ' "$(cat "$out/vp$k/loop/round" 2>/dev/null || echo '?')"
+    done)"
 
-q() { sqlite3 "$db" "$1"; }
 echo "== summary ($db)"
 printf '  targets probed        %s\n' "$(q 'SELECT count(*) FROM pings')"
 printf '  responders            %s\n' "$(q 'SELECT count(*) FROM pings WHERE ok')"
@@ -220,7 +191,8 @@ for t in pings traces hops links targets raw; do
 done
 echo
 echo "== per node"
-hopmap-status "$db" "$out"/vp[0-9]* | sed 's/^/  /'
+# shellcheck disable=SC2046
+hopmap-status "$db" $(for k in $(seq "$nv"); do echo "$out/vp$k"; done) | sed 's/^/  /'
 
 echo "== the map"
 hopmap-map -f dot -o "$out/map.dot" "$db"

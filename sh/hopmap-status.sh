@@ -77,17 +77,28 @@ ORDER BY k.node" >"$tmp/nodes.json" 2>"$tmp/err" ||
 [ -s "$tmp/nodes.json" ] || echo '[]' >"$tmp/nodes.json"
 
 # State directories: the node is the directory's name; what a node keeps
-# there is its own business, so only the newest change is reported, and a
-# resume position when the loop left one.
+# there is its own business, so only the newest change is reported, and
+# where hopmap-loop keeps them (DIR, or DIR/loop under hopmap-worker) its
+# round number and the resume position of its seeds ("done/total").
 for d in "$@"; do
 	newest=$(find "$d" -type f -exec ls -t {} + 2>/dev/null | head -n 1)
 	when=
 	[ -z "$newest" ] ||
 	    when=$(date -u -r "$newest" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || true)
-	resume=$(head -n 1 "$d/resume" 2>/dev/null || true)
+	resume='' round=''
+	for l in "$d" "$d/loop"; do
+		[ -f "$l/resume" ] && resume=$(awk '
+		    $1 == "done" { d = $2 } $1 == "total" { t = $2 }
+		    NR == 1 { first = $0 }
+		    END { print (d != "" && t != "") ? d "/" t : first }' \
+		    "$l/resume")
+		[ -f "$l/round" ] && round=$(head -n 1 "$l/round")
+	done
 	jq -n --arg node "$(basename "$d")" --arg dir "$d" --arg when "$when" \
-	    --arg resume "$resume" '{node: $node, state_dir: $dir,
+	    --arg resume "$resume" --arg round "$round" '{node: $node,
+	    state_dir: $dir,
 	    state_changed: (if $when == "" then null else $when end),
+	    rounds: ($round | tonumber? // null),
 	    resume: (if $resume == "" then null else $resume end)}'
 done >"$tmp/state.json"
 
@@ -110,12 +121,14 @@ fi
 jq -r '.[] | [(if .node == "" then "-" else .node end), .records, .pings,
     .pings_ok, .traces, .targets, .routers, .links, (.last_record // "-"),
     (if .age_s == null then "-" else (.age_s | tostring) + "s" end),
-    (.state_changed // "-"), (.resume // "-")] | @tsv' "$tmp/all.json" |
+    (.state_changed // "-"), (.resume // "-"),
+    (.rounds // "-" | tostring)] | @tsv' "$tmp/all.json" |
 awk -F '\t' '
 BEGIN { f = "%-12s %8s %8s %8s %8s %8s %8s %7s  %-24s %7s"
 	printf f "\n", "NODE", "RECORDS", "PINGS", "OK", "TRACES", "TARGETS",
 	    "ROUTERS", "LINKS", "LAST RECORD", "AGE" }
 { printf f, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
   if ($11 != "-") printf "  state %s", $11
+  if ($13 != "-") printf "  rounds %s", $13
   if ($12 != "-") printf "  resume %s", $12
   printf "\n" }'

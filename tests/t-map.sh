@@ -150,6 +150,16 @@ same "state dirs: resume and last change, a node with no rows yet" \
     '0:[["n1",2,"2026-11-25T12:00:00Z","4096"],["n2",4,null,null],["n9",0,null,null]]'
 run hopmap-status "$db" "$T/state/n1"
 check "state dirs in the table" grep -q '^n1 .* state 2026-11-25T12:00:00Z  resume 4096$' "$T/out"
+# As hopmap-worker keeps them: hopmap-loop's state in loop/.
+mkdir -p "$T/state/n2/loop"
+printf '# cidr-expand resume state; do not edit\nversion 1\ndone 512\ntotal 2048\n' \
+    >"$T/state/n2/loop/resume"
+echo 7 >"$T/state/n2/loop/round"
+run hopmap-status -j "$db" "$T/state/n2"
+same "state dir of a worker: rounds and done/total" \
+    "$rc:$(jq -c '.[] | select(.node == "n2") | [.rounds, .resume]' "$T/out")" '0:[7,"512/2048"]'
+run hopmap-status "$db" "$T/state/n2"
+check "worker state in the table" grep -q '^n2 .*  rounds 7  resume 512/2048$' "$T/out"
 run hopmap-status --node n2 -j "$db"
 same "--node: only that node" "$(jq -c 'map(.node)' "$T/out")" '["n2"]'
 run hopmap-status -n n9 -n n1 --json "$db" "$T/state/n9"
