@@ -184,17 +184,6 @@ HOPMAP_LOOP_STATE=$state
 export HOPMAP_LOOP_STATE
 cd "$state"
 
-# The lock is inherited by every stage we start but the sink command: if
-# this shell is killed alone, its probers still finish the round, and no new
-# run may start under them.  flock(1) releases it when the last one exits.
-exec 9>>lock
-if [ $waitlock = 1 ]; then
-	flock 9
-elif ! flock -n 9; then
-	echo "$prog: another run holds $state/lock" >&2
-	exit 0
-fi
-
 log() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
 	if [ $quiet = 0 ]; then echo "$prog: $*" >&2; fi
@@ -208,6 +197,7 @@ warn() {
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-loop.XXXXXX")
 pids=
 status=0
+locked=0
 # shellcheck disable=SC2317 # called by the traps
 cleanup() {
 	rm -rf "$tmp"
@@ -218,13 +208,33 @@ on_signal() {
 	# shellcheck disable=SC2086 # a list of process ids
 	if [ -n "$pids" ]; then kill $pids 2>/dev/null || true; fi
 	wait || true
-	log "stopped by a signal; the next run resumes"
+	if [ "$locked" = 1 ]; then
+		log "stopped by a signal; the next run resumes"
+	fi
 	exit "$1"
 }
 trap cleanup EXIT
 trap 'on_signal 129' HUP
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
+
+# The lock is inherited by every stage we start but the sink command: if
+# this shell is killed alone, its probers still finish the round, and no new
+# run may start under them.  flock(1) releases it when the last one exits.
+# A lock belongs to the open file, so a flock(1) in the background takes it
+# for this shell too, and the wait for it stays open to signals.
+locked=0
+exec 9>>lock
+if [ $waitlock = 1 ]; then
+	flock 9 &
+	pids=$!
+	wait "$pids"
+	pids=
+elif ! flock -n 9; then
+	echo "$prog: another run holds $state/lock" >&2
+	exit 0
+fi
+locked=1
 
 lines() {
 	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi

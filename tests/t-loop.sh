@@ -100,6 +100,29 @@ kill "$holder"
 wait "$waiter"
 same "--wait-lock: runs once the lock is free" \
     "$?:$(grep -c 'nothing to do' "$T/wl.err")" "0:1"
+flock "$T/locked/lock" sleep 30 &
+holder=$!
+cleanup_hooks+=("kill $holder 2>/dev/null")
+for _ in $(seq 100); do
+	flock -n "$T/locked/lock" true || break
+	sleep 0.1
+done
+hopmap-loop -d "$T/locked" --wait-lock -x "$T/one.txt" "$T/one.txt" \
+    >"$T/wl.out" 2>"$T/wl.err" &
+waiter=$!
+sleep 0.3
+kill -TERM "$waiter"
+for _ in $(seq 100); do
+	kill -0 "$waiter" 2>/dev/null || break
+	sleep 0.1
+done
+check "--wait-lock: SIGTERM ends the wait while the lock is held" \
+    sh -c "! kill -0 $waiter 2>/dev/null"
+wait "$waiter"
+same "--wait-lock: SIGTERM: exit 143, silent" "$?:$(cat "$T/wl.err")" "143:"
+check "--wait-lock: SIGTERM: the lock stays with its holder" \
+    sh -c "! flock -n '$T/locked/lock' true"
+kill "$holder"
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
 	echo "ok - lab tests skipped: they need root and network namespaces"
