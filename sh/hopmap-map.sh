@@ -155,7 +155,11 @@ svg)
 		    engine=sfdp
 	fi
 	if ! command -v "$engine" >/dev/null 2>&1; then engine='dot'; fi
-	"$engine" -Tsvg "$tmp/graph.dot" >"$tmp/out" 2>"$tmp/err" ||
+	# sfdp routing splines around nodes takes minutes for a few hundred
+	# routers; straight edges take a fraction of a second.
+	set -- -Tsvg
+	[ "$engine" = dot ] || set -- "$@" -Gsplines=false
+	"$engine" "$@" "$tmp/graph.dot" >"$tmp/out" 2>"$tmp/err" ||
 	    die "$engine: $(head -n 1 "$tmp/err")"
 	;;
 esac

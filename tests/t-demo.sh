@@ -70,6 +70,9 @@ same "hop targets are router addresses of the lab" \
 # The map against the lab's own topology file.
 topo=$out/topology.txt
 check "demo: the topology is kept" test -s "$topo"
+same "lab: three vantages and a hub in the topology" \
+    "$(awk '$1 == "vantage" || $1 == "hub" { print $1, $2 }' "$topo" | tr '\n' ,)" \
+    "vantage v,vantage v2,vantage v3,hub hub,"
 # Links into routers on some path: a leaf router's link address is never a
 # hop (its /24 answers instead), so that link cannot be seen.
 awk '$1 == "path" { for (i = 3; i <= NF; i++) on[$i] = 1 }

@@ -103,10 +103,35 @@ if command -v dot >/dev/null; then
 else
 	echo "ok - # skip Graphviz not installed"
 fi
+# A bigger map: 255 routers in a binary tree, a trace to a target behind
+# each; the 255 targets are merged into their /24s, and auto layout is sfdp.
+awk 'function a(i) { return "10.0." int(i / 250) "." (i % 250 + 1) }
+BEGIN {
+	for (n = 1; n < 256; n++) {
+		h = ""; t = 0
+		for (i = n; i >= 1; i = int(i / 2)) p[++t] = i
+		for (k = t; k >= 1; k--)
+			h = h sprintf("{\"ttl\":%d,\"ip\":\"%s\"},", t - k + 1, a(p[k]))
+		d = "100.64." (n % 8) "." n
+		printf "{\"ip\":\"%s\",\"node\":\"vp%d\",\"trace\":{\"hops\":[%s{\"ttl\":%d,\"ip\":\"%s\"}],\"stop\":\"completed\"}}\n", d, n % 3, h, t + 1, d
+	}
+}' | sqlsink "$T/big.db" 2>"$T/err"
+same "big: sqlsink took the traces" "$?:$(cat "$T/err")" "0:"
+run hopmap-map -f json "$T/big.db"
+same "big: 255 routers, targets merged into 8 prefixes" \
+    "$(jq -c '[.nodes | group_by(.kind)[] | [.[0].kind, length]]' "$T/out")" \
+    '[["prefix",8],["router",255]]'
+same "big: 254 router links and 255 into prefixes" "$(jq '.edges | length' "$T/out")" 509
+if command -v sfdp >/dev/null; then
+	run hopmap-map -f svg -o "$T/big.svg" "$T/big.db"
+	same "big: svg with the auto layout, exit 0" "$rc:$(cat "$T/err")" "0:"
+	check "big: an SVG with every router" test "$(grep -c 'class="node"' "$T/big.svg")" -ge 263
+fi
+
 run hopmap-map --output "$T/out.json" -f json "$db"
 same "--output: nothing on stdout, the file written" \
     "$rc:$(cat "$T/out"):$(jq '.edges | length' "$T/out.json")" "0::4"
-check "--output: no temporary file left" test -z "$(ls "$T" | grep 'out.json.tmp')"
+same "--output: no temporary file left" "$(find "$T" -name 'out.json.tmp*')" ""
 
 usage_case() {
 	local name=$1
