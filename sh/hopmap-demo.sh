@@ -22,6 +22,27 @@
 # the programs first.
 set -eu
 
+case ${1:-} in
+-h | --help)
+	cat <<EOF
+usage: hopmap-demo [DIR]
+Run hopmap start to finish without a packet leaving this machine: the
+bundled range lists offline, then (as root, from a checkout) three nodes
+mapping a namespace lab into one hub.  Results, map and logs go to DIR
+(default \${TMPDIR:-/tmp}/hopmap-demo).
+  -h, --help     show this help and exit
+  -V, --version  show the version and exit
+Environment: HOPMAP_DEMO_SECONDS (default 60), LAB_EXTRA (default 28).
+EOF
+	exit 0 ;;
+-V | --version) echo "hopmap-demo (hopmap) 0.1.0"; exit 0 ;;
+-?*)
+	echo "hopmap-demo: unrecognized option '$1'" >&2
+	echo "usage: hopmap-demo [DIR] (see --help)" >&2
+	exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "usage: hopmap-demo [DIR] (see --help)" >&2; exit 2; }
+
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 PATH=${HOPMAP_BIN:+$HOPMAP_BIN:}$top/bin:$PATH
@@ -31,9 +52,6 @@ ranges=$top/examples/ranges
 lab=$top/tests/lab/lab.sh
 prefix=hmdemo$$
 
-mkdir -p "$out"
-rm -rf "$out"/hub "$out"/vp[0-9]* "$out"/map.* "$out"/seeds.txt \
-    "$out"/topology.txt
 seconds=${HOPMAP_DEMO_SECONDS:-60}
 extra=${LAB_EXTRA:-28}
 nv=3
@@ -41,7 +59,15 @@ case $seconds in '' | *[!0-9]*)
 	echo "hopmap-demo: HOPMAP_DEMO_SECONDS is a number of seconds" >&2
 	exit 2 ;;
 esac
+mkdir -p "$out"
+rm -rf "$out"/hub "$out"/vp[0-9]* "$out"/map.* "$out"/seeds.txt \
+    "$out"/topology.txt
 
+if [ ! -d "$ranges" ]; then
+	echo "== the demo needs a checkout of hopmap (examples/, tests/lab/);"
+	echo "   in one, run: sudo make demo"
+	exit 0
+fi
 echo "== the bundled cloud range lists (expanded, never probed)"
 for f in "$ranges"/*.txt; do
 	printf '  %-22s %9s addresses\n' "$(basename "$f")" \

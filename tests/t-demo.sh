@@ -6,6 +6,28 @@
 top=$HOPMAP_TOP
 demo=$top/sh/hopmap-demo.sh
 
+run sh "$demo" --help
+same "--help: exit 0, usage on stdout" "$rc:$(head -n 1 "$T/out"):$(cat "$T/err")" \
+    "0:usage: hopmap-demo [DIR]:"
+run sh "$demo" --version
+same "--version" "$rc:$(cat "$T/out")" \
+    "0:hopmap-demo (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")"
+run sh "$demo" --bogus
+same "unknown option: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
+run sh "$demo" a b
+same "two directories: exit 2" "$rc" 2
+HOPMAP_DEMO_SECONDS=soon run sh "$demo" "$T/never"
+same "HOPMAP_DEMO_SECONDS not a number: exit 2" "$rc:$(cat "$T/err")" \
+    "2:hopmap-demo: HOPMAP_DEMO_SECONDS is a number of seconds"
+page=$top/man/hopmap-demo.1
+mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
+check "man page lints clean" test ! -s "$T/lint"
+for sect in SYNOPSIS DESCRIPTION ENVIRONMENT FILES "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+	check "man page has $sect" grep -q "^\.Sh $sect" "$page"
+done
+check "man page: every variable the script reads" \
+    grep -q 'Ev HOPMAP_DEMO_SECONDS' "$page"
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ok - # skip needs root for network namespaces"
 	exit 0
