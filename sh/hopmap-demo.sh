@@ -6,7 +6,7 @@
 #    interleaved (offline: those addresses are on the Internet, so they are
 #    counted, never probed).
 # 2. As root, a small Internet is built in network namespaces (tests/lab:
-#    40+ routers, answering /24s, an ECMP diamond, a silent router) with
+#    75 routers, 64 answering /24s, an ECMP diamond, a silent router) with
 #    three vantage namespaces and a hub namespace.  The hub runs
 #    hopmap-hub serve (sqlsink behind a TCP listener); each vantage runs
 #    hopmap-worker: hopmap-loop rounds over its shard of the lab's prefixes
@@ -18,7 +18,7 @@
 #    Graphviz).  The namespaces are deleted at the end, also on Ctrl-C.
 #
 # HOPMAP_DEMO_SECONDS (default 60) bounds the probing; LAB_EXTRA (default
-# 28) is the number of extra routers; HOPMAP_BIN, when set, is searched for
+# 60) is the number of extra routers; HOPMAP_BIN, when set, is searched for
 # the programs first.
 set -eu
 
@@ -32,7 +32,7 @@ mapping a namespace lab into one hub.  Results, map and logs go to DIR
 (default \${TMPDIR:-/tmp}/hopmap-demo).
   -h, --help     show this help and exit
   -V, --version  show the version and exit
-Environment: HOPMAP_DEMO_SECONDS (default 60), LAB_EXTRA (default 28).
+Environment: HOPMAP_DEMO_SECONDS (default 60), LAB_EXTRA (default 60).
 EOF
 	exit 0 ;;
 -V | --version) echo "hopmap-demo (hopmap) 0.1.0"; exit 0 ;;
@@ -53,7 +53,7 @@ lab=$top/tests/lab/lab.sh
 prefix=hmdemo$$
 
 seconds=${HOPMAP_DEMO_SECONDS:-60}
-extra=${LAB_EXTRA:-28}
+extra=${LAB_EXTRA:-60}
 nv=3
 case $seconds in '' | *[!0-9]*)
 	echo "hopmap-demo: HOPMAP_DEMO_SECONDS is a number of seconds" >&2
