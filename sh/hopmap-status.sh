@@ -47,6 +47,8 @@ trap 'exit 130' INT TERM
 
 # One pass per table, grouped by node, then joined: no index on node is
 # needed.  A record with both a ping and a trace counts once in "records".
+# Last contact is the later of the last record and the last delivery that
+# hopmap-hub confirmed (its "hopmap-ack" records, kept in raw).
 sqlite3 -readonly -json "$db" "
 WITH p AS (SELECT coalesce(node, '') AS node, count(*) AS n,
         coalesce(sum(ok), 0) AS ok, max(ts) AS last FROM pings GROUP BY 1),
@@ -58,21 +60,32 @@ r AS (SELECT coalesce(t.node, '') AS node, count(DISTINCT h.ip) AS n
         FROM hops h JOIN traces t ON t.id = h.trace_id
         WHERE h.ip IS NOT NULL AND h.ip != t.ip GROUP BY 1),
 l AS (SELECT node, count(*) AS n, max(last_seen) AS last FROM links GROUP BY 1),
-k AS (SELECT node FROM p UNION SELECT node FROM t UNION SELECT node FROM g)
-SELECT k.node AS node,
+a AS (SELECT coalesce(node, '') AS node, count(*) AS n,
+        max(json_extract(json, '\$.ts')) AS last FROM raw
+        WHERE src = 'hopmap-ack' GROUP BY 1),
+k AS (SELECT node FROM p UNION SELECT node FROM t UNION SELECT node FROM g
+        UNION SELECT node FROM a),
+s AS (SELECT k.node AS node,
     coalesce(p.n, 0) + coalesce(t.alone, 0) + coalesce(g.n, 0) AS records,
     coalesce(p.n, 0) AS pings, coalesce(p.ok, 0) AS pings_ok,
     coalesce(t.n, 0) AS traces, coalesce(g.n, 0) AS targets,
     coalesce(r.n, 0) AS routers, coalesce(l.n, 0) AS links,
+    coalesce(a.n, 0) AS deliveries,
     nullif(max(coalesce(p.last, ''), coalesce(t.last, ''),
         coalesce(l.last, '')), '') AS last_record,
-    CAST(round((julianday('now') - julianday(nullif(max(coalesce(p.last, ''),
-        coalesce(t.last, ''), coalesce(l.last, '')), ''))) * 86400)
-        AS INTEGER) AS age_s
-FROM k LEFT JOIN p USING (node) LEFT JOIN t USING (node)
+    a.last AS last_delivery
+    FROM k LEFT JOIN p USING (node) LEFT JOIN t USING (node)
     LEFT JOIN g USING (node) LEFT JOIN r USING (node)
-    LEFT JOIN l USING (node)
-ORDER BY k.node" >"$tmp/nodes.json" 2>"$tmp/err" ||
+    LEFT JOIN l USING (node) LEFT JOIN a USING (node)),
+c AS (SELECT *, CASE WHEN last_delivery IS NULL THEN last_record
+        WHEN last_record IS NULL THEN last_delivery
+        WHEN julianday(last_delivery) > julianday(last_record)
+        THEN last_delivery ELSE last_record END AS last_contact FROM s)
+SELECT node, records, pings, pings_ok, traces, targets, routers, links,
+    deliveries, last_record, last_contact,
+    CAST(round((julianday('now') - julianday(last_contact)) * 86400)
+        AS INTEGER) AS age_s
+FROM c ORDER BY node" >"$tmp/nodes.json" 2>"$tmp/err" ||
     die "$db: $(head -n 1 "$tmp/err")"
 [ -s "$tmp/nodes.json" ] || echo '[]' >"$tmp/nodes.json"
 
@@ -110,7 +123,8 @@ jq -n --slurpfile db "$tmp/nodes.json" --slurpfile st "$tmp/state.json" \
 [($db[0][] | . + ($s[.node] // {} | del(.node))),
  ($st[] | select(.node as $n | $known | index($n) | not)
     | {node, records: 0, pings: 0, pings_ok: 0, traces: 0, targets: 0,
-       routers: 0, links: 0, last_record: null, age_s: null} + .)]
+       routers: 0, links: 0, deliveries: 0, last_record: null,
+       last_contact: null, age_s: null} + .)]
 | map(select(($w | length) == 0 or (.node as $n | $w | index($n))))
 | sort_by(.node)' >"$tmp/all.json" || die "jq failed"
 
@@ -119,15 +133,16 @@ if [ "$json" = 1 ]; then
 	exit 0
 fi
 jq -r '.[] | [(if .node == "" then "-" else .node end), .records, .pings,
-    .pings_ok, .traces, .targets, .routers, .links, (.last_record // "-"),
+    .pings_ok, .traces, .targets, .routers, .links, (.last_contact // "-"),
     (if .age_s == null then "-" else (.age_s | tostring) + "s" end),
     (.state_changed // "-"), (.resume // "-"),
-    (.rounds // "-" | tostring)] | @tsv' "$tmp/all.json" |
+    (.rounds // "-" | tostring), .deliveries] | @tsv' "$tmp/all.json" |
 awk -F '\t' '
 BEGIN { f = "%-12s %8s %8s %8s %8s %8s %8s %7s  %-24s %7s"
 	printf f "\n", "NODE", "RECORDS", "PINGS", "OK", "TRACES", "TARGETS",
-	    "ROUTERS", "LINKS", "LAST RECORD", "AGE" }
+	    "ROUTERS", "LINKS", "LAST CONTACT", "AGE" }
 { printf f, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+  if ($14 > 0) printf "  deliveries %s", $14
   if ($11 != "-") printf "  state %s", $11
   if ($13 != "-") printf "  rounds %s", $13
   if ($12 != "-") printf "  resume %s", $12

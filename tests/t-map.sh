@@ -41,6 +41,9 @@ cat >"$T/in.ndjson" <<'EOF'
 {"ip":"192.0.2.11","node":"n2","trace":{"method":"icmp-paris","ts":"2026-11-25T11:00:01.000Z","hops":[{"ttl":1,"ip":"10.0.0.1"},{"ttl":2,"ip":null},{"ttl":3,"ip":"192.0.2.11"}],"stop":"completed"}}
 {"ip":"192.0.2.12","node":"n2","ping":{"ok":false,"ts":"2026-11-25T11:00:02.000Z"}}
 {"ip":"10.0.0.3","node":"n2","src":"hop","via":"192.0.2.10","ttl":3}
+{"id":"hopmap-ack:1","src":"hopmap-ack","node":"n1","segment":"a.seg","lines":2,"ts":"2026-11-25T10:30:00Z"}
+{"id":"hopmap-ack:2","src":"hopmap-ack","node":"n2","segment":"b.seg","lines":2,"ts":"2026-11-25T10:59:00Z"}
+{"id":"hopmap-ack:3","src":"hopmap-ack","node":"n2","segment":"c.seg","lines":2,"ts":"2026-11-25T11:00:02Z"}
 EOF
 db=$T/map.db
 sqlsink "$db" <"$T/in.ndjson" 2>"$T/sink.err"
@@ -159,13 +162,14 @@ run hopmap-status --json "$db"
 same "status --json: exit 0, quiet" "$rc:$(cat "$T/err")" "0:"
 same "status --json: each node's counts and last record" \
     "$(jq -c 'map(del(.age_s))' "$T/out")" \
-    '[{"node":"n1","records":2,"pings":1,"pings_ok":1,"traces":2,"targets":0,"routers":3,"links":4,"last_record":"2026-11-25T10:00:02.000Z"},{"node":"n2","records":4,"pings":1,"pings_ok":0,"traces":2,"targets":1,"routers":2,"links":2,"last_record":"2026-11-25T11:00:02.000Z"}]'
-same "status --json: age in whole seconds, n2 an hour fresher" \
-    "$(jq '.[0].age_s - .[1].age_s | . == 3599 or . == 3600' "$T/out")" true
+    '[{"node":"n1","records":2,"pings":1,"pings_ok":1,"traces":2,"targets":0,"routers":3,"links":4,"deliveries":1,"last_record":"2026-11-25T10:00:02.000Z","last_contact":"2026-11-25T10:30:00Z"},{"node":"n2","records":4,"pings":1,"pings_ok":0,"traces":2,"targets":1,"routers":2,"links":2,"deliveries":2,"last_record":"2026-11-25T11:00:02.000Z","last_contact":"2026-11-25T11:00:02.000Z"}]'
+same "status --json: age in whole seconds, from the last contact" \
+    "$(jq '.[0].age_s - .[1].age_s | . == 1802 or . == 1803' "$T/out")" true
 run hopmap-status "$db"
 same "status table: header and one line per node" \
     "$rc:$(awk '{ print $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$T/out" | tr '\n' ,)" \
-    "0:NODE RECORDS PINGS OK TRACES TARGETS ROUTERS LINKS LAST,n1 2 1 1 2 0 3 4 2026-11-25T10:00:02.000Z,n2 4 1 0 2 1 2 2 2026-11-25T11:00:02.000Z,"
+    "0:NODE RECORDS PINGS OK TRACES TARGETS ROUTERS LINKS LAST,n1 2 1 1 2 0 3 4 2026-11-25T10:30:00Z,n2 4 1 0 2 1 2 2 2026-11-25T11:00:02.000Z,"
+check "status table: deliveries confirmed by the hub" grep -q '^n2 .*  deliveries 2$' "$T/out"
 mkdir -p "$T/state/n1" "$T/state/n9"
 echo 4096 >"$T/state/n1/resume"
 touch -d 2026-11-25T12:00:00Z "$T/state/n1/resume"
