@@ -104,11 +104,14 @@ self_path() {
 # The sink is restarted when it dies: a worker's shipper meanwhile gets no
 # confirmation and sends again.
 supervise_sink() {
-	trap 'kill "$(cat "$state/sqlsink.pid")" 2>/dev/null; exit 0' TERM
+	spid=''
+	# Exit only once the sink has committed and gone.
+	trap 'kill $spid 2>/dev/null; wait $spid; exit 0' TERM
 	while :; do
 		# shellcheck disable=SC2086 # ARGS are words on purpose
 		sqlsink -l "$sock" --no-stdin $sinkargs "$db" &
-		echo $! >"$state/sqlsink.pid"
+		spid=$!
+		echo "$spid" >"$state/sqlsink.pid"
 		wait $! || echo "$prog: sqlsink exited with status $?; restarting" >&2
 		sleep 1
 	done
