@@ -127,6 +127,22 @@ same "hops: --from skips what a worker has" \
 
 echo "# three workers: $(q "$db" 'SELECT count(*) FROM pings') pings, $(q "$db" 'SELECT count(*) FROM links') links"
 
+# ---- hops across the sink's rotations ----
+tr1='{"ip":"198.19.1.5","id":"r1","trace":{"method":"icmp-paris","stop":"completed","hops":[{"ttl":1,"ip":"198.18.0.2"},{"ttl":2,"ip":"198.18.0.10"},{"ttl":3,"ip":"198.19.1.5"}]}}'
+tr2='{"ip":"198.19.2.5","id":"r2","trace":{"method":"icmp-paris","stop":"completed","hops":[{"ttl":1,"ip":"198.18.0.2"},{"ttl":2,"ip":"198.18.0.22"},{"ttl":3,"ip":"198.19.2.5"}]}}'
+tr3='{"ip":"198.19.3.5","id":"r3","trace":{"method":"icmp-paris","stop":"completed","hops":[{"ttl":1,"ip":"198.18.0.2"},{"ttl":2,"ip":"198.18.0.34"},{"ttl":3,"ip":"198.19.3.5"}]}}'
+mkdir -p "$T/rot"
+# -s 1: a new file after every commit, so each trace lands in its own file.
+printf '%s\n' "$tr1" | sqlsink -s 1 -k 10 "$T/rot/map.db"
+run hopmap-hub hops -d "$T/rot" -R
+same "hops after a rotation: the rotated-away file is read" \
+    "$rc:$(jq -r .ip "$T/out" | tr '\n' ' ')" "0:198.18.0.2 198.18.0.10 "
+printf '%s\n' "$tr2" | sqlsink -s 1 -k 10 "$T/rot/map.db"
+printf '%s\n' "$tr3" | sqlsink -s 1 -k 10 "$T/rot/map.db"
+run hopmap-hub hops -d "$T/rot" -R -f 2
+same "hops after two more rotations: both files read, nothing twice" \
+    "$rc:$(jq -r .ip "$T/out" | tr '\n' ' ')" "0:198.18.0.22 198.18.0.34 "
+
 # ---- hops from the hub: global dedup, one worker per router ----
 ip netns exec "$hubns" hopmap-hub serve -d "$T/hub2" --tcp 7413 \
     --sink-args '-i 100ms' 2>"$T/hub2.err" &
