@@ -20,9 +20,13 @@
 #                   sends them again and probes only the rest: every target
 #                   carries an "id", so the sink stores each result once
 #   hops.add        the round's new hops, waiting to join the queue
+#   round.cooling, hops.extracting
+#                   markers: cooldown or hopextract was at work, and may
+#                   have recorded more than it wrote
 #
 # A worker of the distributed setup is this loop with --shard and a
-# --sink-cmd that ships the results.
+# --sink-cmd that ships the results (and, when the hub hands out the hops,
+# --hops-cmd and --no-extract).
 set -eu
 
 prog=hopmap-loop
@@ -284,9 +288,9 @@ EOF
 
 # Fairness: hops queued get half of the round (the odd slot goes to seeds
 # and hops in turn), seeds the rest; either side's unused share goes to the
-# other.  The two are then taken in turn, a seed, a hop, ..., so no source
-# waits behind the other even inside a round.  Sets nothing=1 when there
-# is nothing to do.
+# other.  The two are merged in turn, a seed, a hop, ..., and interleave
+# then spreads the round over subnets.  Sets nothing=1 when there is
+# nothing to do.
 prepare_round() {
 	nothing=0
 	round=$(cat round 2>/dev/null || echo 0)
