@@ -190,8 +190,9 @@ marker() {
 	mid="hopmap-ack:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 	jq -nc --arg id "$mid" --arg node "$1" --arg seg "$2" \
 	    --argjson n "$3" --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	    --arg peer "${SOCAT_PEERADDR:-}" \
 	    '{id: $id, src: "hopmap-ack", node: $node, segment: $seg,
-	      lines: $n, ts: $ts}'
+	      lines: $n, ts: $ts} + if $peer == "" then {} else {peer: $peer} end'
 }
 
 # Wait until the marker $mid is committed; say why not otherwise.
@@ -234,6 +235,13 @@ cmd_recv() {
 		die "bad segment header from a client"
 	fi
 	case $n in '' | *[!0-9]*) echo "error bad count"; die "bad count" ;; esac
+	# Over TLS the certificate names the node: one worker's key cannot
+	# deliver under another's name.
+	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
+	if [ -n "$cn" ] && [ "$cn" != "$node" ]; then
+		echo "error node $node is not the certificate's $cn"
+		die "$node: $name: refused, the certificate is $cn's"
+	fi
 	mkdir -p "$state/recv"
 	tmp=$(mktemp "$state/recv/seg.XXXXXX")
 	trap 'rm -f "$tmp"' EXIT

@@ -239,10 +239,10 @@ for ca in ca rogue-ca; do
 	    -keyout "$pki/$ca.key" -out "$pki/$ca.pem" 2>/dev/null
 done
 mkcert hub ca "IP:$LAB_HUB_IP"
-mkcert t1 ca
+mkcert good ca
 mkcert rogue rogue-ca
 check "pki: the test's CA signed the client's certificate" \
-    openssl verify -CAfile "$pki/ca.pem" "$pki/t1.pem"
+    openssl verify -CAfile "$pki/ca.pem" "$pki/good.pem"
 ip netns exec "$hubns" hopmap-hub serve -d "$T/hubt" --tls "$LAB_HUB_IP:7412" \
     --cert "$pki/hub.pem" --key "$pki/hub.key" --ca "$pki/ca.pem" \
     --sink-args '-i 100ms' 2>"$T/hubt.err" &
@@ -256,9 +256,15 @@ shipt() { # NODE ADDRESS: ship the test records as NODE over ADDRESS
 	run ip netns exec "$(nsof 3)" hopmap-ship send --once -q -n 1 -b 1 \
 	    -T 10 -N "$1" "$T/spt" "$2"
 }
-shipt good "$tls,cert=$pki/t1.pem,key=$pki/t1.key"
+shipt good "$tls,cert=$pki/good.pem,key=$pki/good.key"
 same "tls: a client with a certificate from the CA delivers" \
     "$rc:$(q "$T/hubt/map.db" "SELECT count(*) FROM targets")" "0:25"
+shipt other "$tls,cert=$pki/good.pem,key=$pki/good.key"
+same "tls: a certificate delivers only under its own name" \
+    "$rc:$(ls "$T"/spt/*.seg | wc -l):$(grep -c "the hub answered: error node other is not the certificate's good" "$T/err")" "1:1:1"
+same "tls: the delivery log has the client's address" \
+    "$(q "$T/hubt/map.db" "SELECT DISTINCT json_extract(json, '\$.peer') FROM raw")" \
+    "$(awk '$1 == "vantage" && $2 == "v3" { print $3 }' "$LAB_TOPO")"
 shipt nocert "$tls"
 same "tls: a client without a certificate is refused, keeps its spool" \
     "$rc:$(ls "$T"/spt/*.seg | wc -l):$(grep -c 'giving up' "$T/err")" "1:1:1"
