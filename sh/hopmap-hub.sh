@@ -295,7 +295,7 @@ cmd_ssh() {
 		marker "$nodename" ssh 0 >"$st.m"
 		sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
 		# shellcheck disable=SC2086 # ARGS are words on purpose
-		{ r=0; ssh -o BatchMode=yes $sshargs "$node" "$command" \
+		{ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" \
 		    </dev/null || r=$?; echo "$r" >"$st"; cat "$st.m"; } |
 		    socat -u - "UNIX-CONNECT:$sock"
 		rm -f "$st.m"
@@ -306,7 +306,7 @@ cmd_ssh() {
 	fi
 	spool=$state/spool/$nodename
 	# shellcheck disable=SC2086 # ARGS are words on purpose
-	{ r=0; ssh -o BatchMode=yes $sshargs "$node" "$command" </dev/null ||
+	{ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" </dev/null ||
 	    r=$?; echo "$r" >"$st"; } | hopmap-ship spool "$spool"
 	rc=$(cat "$st")
 	HOPMAP_HUB_SELF=$(self_path) HOPMAP_HUB_STATE=$state HOPMAP_HUB_DB=$db
