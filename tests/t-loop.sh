@@ -406,3 +406,19 @@ same "killed in hopextract: the round's hops are queued all the same" \
     "0:$(jq -r .ip "$T/hx.hops" | sort | tr '\n' ' ')"
 check "killed in hopextract: some hops at stake" test -s "$T/hx.hops"
 check "killed in hopextract: the marker is gone" test ! -e "$S/hops.extracting"
+
+# The man page's fleet example: results into a shared sqlsink's socket.
+sqlsink --listen "$T/sink.sock" --no-stdin "$T/shared.db" 2>"$T/sink.err" &
+sp=$!
+cleanup_hooks+=("kill $sp 2>/dev/null")
+for _ in $(seq 100); do
+	[ -S "$T/sink.sock" ] && break
+	sleep 0.1
+done
+run loop -d "$T/fleet" -s 2/3 --node node2 \
+    --sink-cmd "socat -u - UNIX-CONNECT:'$T/sink.sock'" "$T/seeds5.txt"
+kill -TERM "$sp"
+wait "$sp"
+same "--sink-cmd socat into a shared sqlsink: every result stored" \
+    "$rc:$(q "$T/shared.db" "SELECT count(*), count(DISTINCT node) FROM pings WHERE node = 'node2'")" \
+    "0:$(cidr-expand -R -c -s 2/3 "$T/seeds5.txt")|1"
