@@ -156,6 +156,7 @@ cmd_send() {
 	case $node in *[!A-Za-z0-9._-]*) die_usage "bad node name: $node" ;; esac
 	[ -d "$dir" ] || die "$dir: no such directory"
 	[ "$backoff_max" -ge 1 ] || backoff_max=1
+	[ "$timeout" -ge 1 ] || die_usage "timeout must be at least 1"
 	errs=$(mktemp "${TMPDIR:-/tmp}/$prog.XXXXXX")
 	trap 'rm -f "$errs"' EXIT
 	child=''
