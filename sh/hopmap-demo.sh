@@ -155,7 +155,11 @@ pids="$pids $!"
 i=0
 while [ ! -S "$hub/sink.sock" ]; do
 	i=$((i + 1))
-	[ $i -le 100 ] || { echo "hopmap-demo: the hub did not start" >&2; exit 3; }
+	if [ $i -gt 100 ]; then
+		echo "hopmap-demo: the hub did not start:" >&2
+		sed 's/^/  /' "$hub/serve.log" >&2
+		exit 3
+	fi
 	sleep 0.1
 done
 
@@ -179,7 +183,9 @@ for v in $(awk '$1 == "vantage" { printf "%s ", $2 }' "$topo"); do
 	k=$((k + 1))
 done
 pids="$pids $wpids"
-q() { sqlite3 "$db" "$1" 2>/dev/null || echo '?'; }
+# Read-only: a plain open would make an empty file where sqlsink makes
+# its link.
+q() { sqlite3 -readonly "$db" "$1" 2>/dev/null || echo '?'; }
 # shellcheck disable=SC2086
 while [ -n "$(living $wpids)" ]; do
 	sleep 5

@@ -49,6 +49,37 @@ alive() {
 	done
 }
 
+# ---- the lab's extra vantage points and hub (LAB_VANTAGES, LAB_HUB) ----
+lab=hmv$$
+cleanup_hooks+=("bash $top/tests/lab/lab.sh down $lab")
+run env LAB_VANTAGES=3 LAB_HUB=1 bash "$top/tests/lab/lab.sh" up "$lab"
+same "lab: up with three vantages and a hub, quiet" "$rc:$(cat "$T/err")" "0:"
+topo=$(cat "$T/out")
+same "lab: 19 namespaces" "$(ip netns list | grep -c "^$lab-")" 19
+same "lab: the vantage and hub lines" \
+    "$(awk '$1 == "vantage" || $1 == "hub" { print $2, $3 }' "$topo" | tr '\n' ,)" \
+    "v 198.18.0.1,v2 198.18.0.65,v3 198.18.0.69,hub 198.18.0.73,"
+same "lab: the default lab's addresses do not move" \
+    "$(grep -c -E '^router (r1 addr=198.18.0.2|d3 addr=198.18.0.54) ' "$topo")" 2
+routes=
+for n in v2 v3 hub; do
+	routes+="$n: $(ip -n "$lab-$n" route show | grep -v 'scope link' | tr -s ' ')."
+done
+same "lab: each new namespace routes only into the lab, via r1" "$routes" \
+    "v2: 198.18.0.0/15 via 198.18.0.66 dev to-r1 .v3: 198.18.0.0/15 via 198.18.0.70 dev to-r1 .hub: 198.18.0.0/15 via 198.18.0.74 dev to-r1 ."
+for n in v v2 v3; do
+	ip netns exec "$lab-$n" tracehop --node "$n" --wait 500ms -M 8 \
+	    <<<'{"ip":"198.19.1.7","ping":{"ok":true}}' 2>/dev/null |
+	    jq -r '[.trace.hops[].ip] | join(" ")'
+done >"$T/paths"
+same "lab: the same hops from every vantage, r1 answering from its address" \
+    "$(sort -u "$T/paths")" "$(grep '^path 198.19.1.0/24 ' "$topo" | cut -d' ' -f3-) 198.19.1.7"
+same "lab: the hub answers the vantages through the lab" \
+    "$(ip netns exec "$lab-v3" icmpprobe --node v3 --timeout 500ms -a \
+        <<<'{"ip":"198.18.0.73"}' 2>/dev/null | jq -r .ip)" 198.18.0.73
+same "lab: down leaves nothing" \
+    "$(bash "$top/tests/lab/lab.sh" down "$lab"; ip netns list | grep -c "^$lab-")" 0
+
 # ---- the whole demo, shortened ----
 out=$T/demo
 HOPMAP_DEMO_SECONDS=40 LAB_EXTRA=12 sh "$demo" "$out" >"$T/out" 2>"$T/err" &
@@ -57,6 +88,7 @@ cleanup_hooks+=("bash $top/tests/lab/lab.sh down hmdemo$pid")
 wait "$pid"
 rc=$?
 same "demo: exit 0, nothing on stderr" "$rc:$(cat "$T/err")" "0:"
+[ "$rc" = 0 ] || awk '{ print "# demo: " $0 }' "$T/err"
 check "demo: the offline half ran" grep -q '^== the bundled cloud range lists' "$T/out"
 check "demo: three vantage points" \
     grep -q '^  vantage points: v (198.18.0.1), v2 (.*), v3 (.*)$' "$T/out"
@@ -76,7 +108,7 @@ check "demo: no sanitizer report from the nodes and the hub" \
     no_sanitizer_report "$out"/vp*.log "$out"/vp*/loop/log "$out"/hub/serve.log
 
 db=$out/hub/map.db
-q() { sqlite3 "$db" "$1"; }
+q() { sqlite3 -readonly "$db" "$1"; }
 seeds=$(cidr-expand -R -c "$out/seeds.txt")
 same "every seed address probed once, by one node" \
     "$(q "SELECT count(*), count(DISTINCT ip) FROM pings WHERE src IS NOT 'hop'")" \
@@ -130,7 +162,9 @@ env --default-signal=INT HOPMAP_DEMO_SECONDS=60 LAB_EXTRA=12 \
 pid=$!
 cleanup_hooks+=("bash $top/tests/lab/lab.sh down hmdemo$pid")
 i=0
-stored() { sqlite3 "$out2/hub/map.db" 'SELECT count(*) FROM pings' 2>/dev/null || echo 0; }
+# Read-only: sqlite3 would otherwise make an empty file where sqlsink is
+# about to make its link.
+stored() { sqlite3 -readonly "$out2/hub/map.db" 'SELECT count(*) FROM pings' 2>/dev/null || echo 0; }
 until [ "$(stored)" -gt 0 ] || [ $i -ge 300 ]; do
 	i=$((i + 1))
 	sleep 0.1
@@ -146,6 +180,5 @@ check "sigint: says it is cleaning up" grep -q 'interrupted, cleaning up' "$T/er
 same "sigint: no namespace left" "$(ip netns list | grep -c "^hmdemo$pid-")" 0
 # shellcheck disable=SC2086
 same "sigint: no process left" "$(alive $kids | tr '\n' ' ')" ""
-# shellcheck disable=SC2086
-ps -o pid,ppid,stat,args -p "$(echo $kids | tr ' ' ,)" | sed 's/^/# /' 
+awk '{ print "# demo: " $0 }' "$T/err2"
 check "sigint: no summary" test -z "$(grep '^== summary' "$T/out2")"
