@@ -133,7 +133,7 @@ trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
 		trace_finish(e, t);
 		return 0;
 	}
-	trace_advance(e, t, clock_us(CLOCK_MONOTONIC) / 1000);
+	trace_advance(e, t, probe_now_ns() / 1000000);
 	return 0;
 }
 

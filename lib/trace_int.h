@@ -8,7 +8,6 @@
 #define HOPMAP_TRACE_INT_H
 
 #include <poll.h>
-#include <time.h>
 
 #include "probe.h"
 #include "trace.h"
@@ -66,15 +65,6 @@ struct trace_engine {
 	uint64_t next_scan_ms, scan_ms;
 	struct trace_stats st;
 };
-
-static inline uint64_t
-clock_us(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* trace_engine.c */
 /* Hand t's result to the caller's queue and free its slot. */

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "trace_int.h"
 
@@ -75,7 +76,7 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(t->dst);
 	/* Before sending: on loopback the reply is in before sendto returns. */
-	stamp = clock_us(CLOCK_REALTIME);
+	stamp = probe_wall_ns() / 1000;
 	if (e->cfg.dgram ? trace_dgram_send(t->fd, &p) < 0 :
 	    sendto(e->s.send_fd, buf, len, 0, (struct sockaddr *)&sin,
 	    sizeof(sin)) < 0) {
@@ -137,7 +138,7 @@ accept_reply(struct trace_engine *e, struct trace *t,
 	const struct hop *h;
 
 	if (!rx_us)
-		rx_us = clock_us(CLOCK_REALTIME);
+		rx_us = probe_wall_ns() / 1000;
 	/* Only hops not yet judged: a late answer cannot change a verdict. */
 	if (t->dst != mt->dst || ttl < 1 ||
 	    (t->back ? ttl != t->bttl : ttl < t->lo) ||
@@ -153,7 +154,7 @@ accept_reply(struct trace_engine *e, struct trace *t,
 	}
 	trace_record_reply(e, t, mt, rx_us);
 	e->st.replies++;
-	trace_advance(e, t, clock_us(CLOCK_MONOTONIC) / 1000);
+	trace_advance(e, t, probe_now_ns() / 1000000);
 }
 
 /* A reply on the shared raw sockets: its flow names the slot. */
@@ -185,7 +186,7 @@ arrival_us(struct msghdr *msg)
 			return (uint64_t)ts.tv_sec * 1000000 +
 			    (uint64_t)ts.tv_nsec / 1000;
 		}
-	return clock_us(CLOCK_REALTIME);
+	return probe_wall_ns() / 1000;
 }
 
 /* Read what is waiting on fd (a bounded batch, so sends keep going). */
@@ -308,7 +309,7 @@ int
 trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 {
 	struct timespec ts;
-	uint64_t now = clock_us(CLOCK_MONOTONIC) / 1000, wait_us;
+	uint64_t now = probe_now_ns() / 1000000, wait_us;
 	nfds_t n, extra;
 	int ready = 0;
 
@@ -339,7 +340,7 @@ trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 	    (e->pfd[extra].revents & (POLLIN | POLLHUP | POLLERR)))
 		ready = 1;
 	receive(e, n, extra);
-	now = clock_us(CLOCK_MONOTONIC) / 1000;
+	now = probe_now_ns() / 1000000;
 	send_ready(e, now);
 	scan(e, now);
 	return ready;

@@ -6,7 +6,8 @@
  * own UDP or ICMP sockets would choose them).  Replies come in on a raw
  * ICMP socket (filtered to the three types that can answer a probe) and,
  * for tcp-paris, a raw TCP socket.  All need CAP_NET_RAW, and only at
- * open: the caller drops the capability right after.
+ * open: the caller drops the capability right after.  probe_open_raw gives
+ * them the big buffers and kernel arrival times icmpprobe's sockets have.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,18 +19,6 @@
 #include "probe.h"
 #include "trace.h"
 
-static int
-raw_socket(int proto)
-{
-	int fd = probe_open_raw(proto), on = 1;
-
-	/* Kernel arrival times keep RTTs honest when we are busy. */
-	if (fd >= 0 && proto != IPPROTO_RAW)
-		(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on,
-		    sizeof(on));
-	return fd;
-}
-
 int
 trace_sockets_open(enum trace_method m, struct trace_sockets *s,
     const char **why)
@@ -38,11 +27,11 @@ trace_sockets_open(enum trace_method m, struct trace_sockets *s,
 	int saved;
 
 	s->send_fd = s->icmp_fd = s->tcp_fd = -1;
-	if ((s->send_fd = raw_socket(IPPROTO_RAW)) < 0) {
+	if ((s->send_fd = probe_open_raw(IPPROTO_RAW)) < 0) {
 		*why = "raw socket (IPPROTO_RAW)";
 		goto fail;
 	}
-	if ((s->icmp_fd = raw_socket(IPPROTO_ICMP)) < 0) {
+	if ((s->icmp_fd = probe_open_raw(IPPROTO_ICMP)) < 0) {
 		*why = "raw socket (ICMP)";
 		goto fail;
 	}
@@ -54,7 +43,8 @@ trace_sockets_open(enum trace_method m, struct trace_sockets *s,
 		*why = "ICMP_FILTER";
 		goto fail;
 	}
-	if (m == TRACE_TCP_PARIS && (s->tcp_fd = raw_socket(IPPROTO_TCP)) < 0) {
+	if (m == TRACE_TCP_PARIS &&
+	    (s->tcp_fd = probe_open_raw(IPPROTO_TCP)) < 0) {
 		*why = "raw socket (TCP)";
 		goto fail;
 	}
