@@ -59,6 +59,10 @@ int probe_open_udp(void);
 /* The source address the kernel would use towards dst (host order), by a
    connect() on a UDP socket: no packet is sent.  0 on success. */
 int probe_source_addr(uint32_t dst, uint32_t *src);
+/* The reply TTL (-1 if absent) and the kernel's receive time (*rx_ns left
+   alone when there is none) from a received message's ancillary data. */
+struct msghdr;
+int probe_cmsg_read(struct msghdr *mh, uint64_t *rx_ns);
 
 /* ---- probe_util.c: checksum, keyed hash, pacing, time ---- */
 /* The internet checksum (RFC 1071) of len bytes; the result is in network

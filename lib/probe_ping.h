@@ -54,10 +54,6 @@ void ping_wire_payload(const struct ping_engine *e, uint32_t i, uint64_t now,
    probe number. */
 int ping_wire_check(const struct ping_engine *e, uint32_t from,
     const uint8_t *pl, uint32_t w[3]);
-/* The reply TTL (-1 if absent) and the kernel's receive time (*rx_ns left
-   alone when there is none) from a message's ancillary data. */
-struct msghdr;
-int ping_wire_cmsg(struct msghdr *mh, uint64_t *rx_ns);
 /* probe_pingudp.c: read the UDP socket's error queue. */
 void ping_udp_recv(struct ping_engine *e, ping_done_fn *done, void *ctx);
 /* Read every waiting packet, passing verified replies to ping_reply. */

@@ -36,7 +36,7 @@ take_error(struct ping_engine *e, struct msghdr *mh, const uint8_t *pl,
 	uint32_t w[3];
 	int have = 0;
 
-	(void)ping_wire_cmsg(mh, &a.rx_ns);
+	(void)probe_cmsg_read(mh, &a.rx_ns);
 	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(ee) + sizeof(off))) {

@@ -230,28 +230,6 @@ take_tcp(struct ping_engine *e, const uint8_t *b, size_t len, uint64_t now,
 	ping_reply(e, slot, e->slot[slot].gen, k, &a, done, ctx);
 }
 
-int
-ping_wire_cmsg(struct msghdr *mh, uint64_t *rx_ns)
-{
-	struct cmsghdr *c;
-	struct timespec ts;
-	int ttl = -1;
-
-	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
-			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
-		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_TIMESTAMPNS &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(ts))) {
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			*rx_ns = (uint64_t)ts.tv_sec * 1000000000u +
-			    (uint64_t)ts.tv_nsec;
-		}
-	}
-	return ttl;
-}
-
 static void ping_wire_recv_batch(struct ping_engine *e, ping_done_fn *done,
     void *ctx);
 
@@ -297,7 +275,7 @@ ping_wire_recv_batch(struct ping_engine *e, ping_done_fn *done, void *ctx)
 		for (j = 0; j < n; j++) {
 			size_t len = mm[j].msg_len;
 			uint64_t rx = now;
-			int ttl = ping_wire_cmsg(&mm[j].msg_hdr, &rx);
+			int ttl = probe_cmsg_read(&mm[j].msg_hdr, &rx);
 
 			if (e->conf.method == PING_TCP)
 				take_tcp(e, buf[j], len, rx, done, ctx);

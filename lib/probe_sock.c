@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -149,4 +150,29 @@ probe_source_addr(uint32_t dst, uint32_t *src)
 		return -1;
 	*src = ntohl(sin.sin_addr.s_addr);
 	return 0;
+}
+
+/* Both engines (icmpprobe's and tracehop's) read replies this way: the
+   kernel's receive time, not ours, because a reply may wait in the buffer
+   while we send a batch. */
+int
+probe_cmsg_read(struct msghdr *mh, uint64_t *rx_ns)
+{
+	struct cmsghdr *c;
+	struct timespec ts;
+	int ttl = -1;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(ts))) {
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			*rx_ns = (uint64_t)ts.tv_sec * 1000000000u +
+			    (uint64_t)ts.tv_nsec;
+		}
+	}
+	return ttl;
 }

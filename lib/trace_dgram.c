@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "probe.h"
 #include "trace.h"
 
 int
@@ -125,8 +126,9 @@ trace_dgram_read(int fd, enum trace_method m, uint32_t dst,
 	struct iovec iov = { data, sizeof(data) };
 	struct msghdr msg;
 	struct cmsghdr *c;
+	uint64_t rx_ns;
 	ssize_t n;
-	int err = 1, have_ee = 0;
+	int err = 1, have_ee = 0, ttl;
 
 	memset(mt, 0, sizeof(*mt));
 	memset(&msg, 0, sizeof(msg));
@@ -140,23 +142,13 @@ trace_dgram_read(int fd, enum trace_method m, uint32_t dst,
 		if ((n = recvmsg(fd, &msg, MSG_DONTWAIT)) < 0)
 			return -1;
 	}
-	*rx_us = 0;
+	rx_ns = 0;
+	if ((ttl = probe_cmsg_read(&msg, &rx_ns)) >= 0)
+		mt->reply_ttl = (uint8_t)ttl;
+	*rx_us = rx_ns / 1000;
 	mt->dst = dst;
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_TIMESTAMPNS) {
-			struct timespec ts;
-
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			*rx_us = (uint64_t)ts.tv_sec * 1000000 +
-			    (uint64_t)ts.tv_nsec / 1000;
-		} else if (c->cmsg_level == IPPROTO_IP &&
-		    c->cmsg_type == IP_TTL) {
-			int ttl;
-
-			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
-			mt->reply_ttl = (uint8_t)ttl;
-		} else if (c->cmsg_level == IPPROTO_IP &&
+		if (c->cmsg_level == IPPROTO_IP &&
 		    c->cmsg_type == IP_RECVERR) {
 			struct sock_extended_err ee;
 			struct sockaddr_in off;

@@ -175,18 +175,10 @@ on_match(struct trace_engine *e, const struct trace_match *mt, uint64_t rx_us)
 static uint64_t
 arrival_us(struct msghdr *msg)
 {
-	struct cmsghdr *c;
+	uint64_t rx_ns = 0;
 
-	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c))
-		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_TIMESTAMPNS) {
-			struct timespec ts;
-
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			return (uint64_t)ts.tv_sec * 1000000 +
-			    (uint64_t)ts.tv_nsec / 1000;
-		}
-	return probe_wall_ns() / 1000;
+	(void)probe_cmsg_read(msg, &rx_ns);
+	return (rx_ns != 0 ? rx_ns : probe_wall_ns()) / 1000;
 }
 
 /* Read what is waiting on fd (a bounded batch, so sends keep going). */
