@@ -186,9 +186,12 @@ pids="$pids $wpids"
 # Read-only: a plain open would make an empty file where sqlsink makes
 # its link.
 q() { sqlite3 -readonly "$db" "$1" 2>/dev/null || echo '?'; }
+shown=$start
 # shellcheck disable=SC2086
 while [ -n "$(living $wpids)" ]; do
-	sleep 5
+	sleep 1
+	[ $(($(date +%s) - shown)) -ge 5 ] || continue
+	shown=$(date +%s)
 	printf '  %3ss: %6s records, %3s router addresses, %s hop targets\n' \
 	    "$(($(date +%s) - start))" "$(q 'SELECT count(*) FROM pings')" \
 	    "$(q 'SELECT count(DISTINCT ip) FROM hops WHERE ip LIKE '"'198.18.%'"'')" \
