@@ -45,6 +45,9 @@ $(BIN)/%: filters/%.c $(LIBA) lib/hopmap.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LIBS_$*) -ljansson -lm
 
+# sqlsink's parts (lib/sink_*.c) share lib/sink.h.
+$(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/sink_*.c)) $(BIN)/sqlsink: lib/sink.h
+
 $(BIN)/%: sh/%.sh
 	@mkdir -p $(@D)
 	cp $< $@ && chmod 755 $@
