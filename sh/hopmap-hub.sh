@@ -408,7 +408,7 @@ FROM raw WHERE src = 'hopmap-ack' GROUP BY node ORDER BY node;"
 
 case ${1:-} in
 -h | --help) usage; exit 0 ;;
--V | --version) echo "$prog $version"; exit 0 ;;
+-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 serve) shift; cmd_serve "$@" ;;
 recv) shift; cmd_recv "$@" ;;
 ssh) shift; cmd_ssh "$@" ;;

@@ -217,7 +217,7 @@ cmd_put() {
 
 case ${1:-} in
 -h | --help) usage; exit 0 ;;
--V | --version) echo "$prog $version"; exit 0 ;;
+-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 spool) shift; cmd_spool "$@" ;;
 send)
 	shift

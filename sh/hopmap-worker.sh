@@ -68,7 +68,7 @@ hub='' state='' node='' backoff=30 tries=0 cmd='' hubhops=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
-	-V | --version) echo "$prog $version"; exit 0 ;;
+	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 	-H | --hub | -d | --state-dir | -N | --node | -b | --backoff-max | \
 	    -n | --tries | -c | --cmd | --hub-hops)
 		[ $# -ge 2 ] || die_usage "$1 needs a value"
