@@ -3,33 +3,7 @@
 # each node's progress.  No probing.
 . "$(dirname "$0")/lib.sh"
 top=$HOPMAP_TOP
-version=$(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")
-
-for p in hopmap-map hopmap-status; do
-	run "$p" --help
-	same "$p --help: exit 0, nothing on stderr" "$rc:$(cat "$T/err")" "0:"
-	check "$p --help: usage on stdout" grep -q "^usage: $p" "$T/out"
-	run "$p" -h
-	check "$p -h: same as --help" grep -q "^usage: $p" "$T/out"
-	run "$p" --version
-	same "$p --version" "$rc:$(cat "$T/out")" "0:$p (hopmap) $version"
-	run "$p" --no-such-option x.db
-	same "$p: unknown option exits 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
-	check "$p: unknown option message names the program" \
-	    grep -q "^$p: unrecognized option" "$T/err"
-	page=$top/man/$p.1
-	mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
-	check "$p: man page lints clean" test ! -s "$T/lint"
-	cat "$T/lint"
-	missing=
-	for opt in $("$p" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
-		grep -q -- "Fl -${opt#--}\b" "$page" || missing="$missing $opt"
-	done
-	same "$p: every long option in --help is in the man page" "$missing" ""
-	for sect in SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
-		check "$p: man page has $sect" grep -q "^\.Sh $sect" "$page"
-	done
-done
+# --help, --version, usage errors and the man pages: tests/t-common.sh.
 
 # Two nodes; n1 traces two targets through 10.0.0.1 and 10.0.0.2, n2 one of
 # them, and one more across a silent hop (no link).  n2 also pings a dead
