@@ -208,9 +208,13 @@ same "--window 3: same hop list as window 1" "$(hoplist 198.19.2.5 "$T/out")" \
     "$(paths 198.19.2.0/24 198.19.2.5)"
 same "--window 3: at most 2 probes past the target" \
     "$(jq '.trace.probes <= (.trace.hops | length) + 2' "$T/out")" true
-lab_exec l0 socat TCP-LISTEN:8080,fork,reuseaddr /dev/null 2>/dev/null &
+# Not through lab_exec: a backgrounded function is a subshell, and killing
+# it would leave socat running after the lab is gone.  timeout bounds it
+# and passes our kill on.
+timeout 120 ip netns exec "$(lab_ns l0)" \
+    socat TCP-LISTEN:8080,fork,reuseaddr /dev/null 2>/dev/null &
 listener=$!
-cleanup_hooks+=("kill $listener")
+cleanup_hooks=("kill $listener 2>/dev/null" "${cleanup_hooks[@]}")
 sleep 0.3
 echo 198.19.0.5 | V tracehop -m tcp-paris -p 8080 -w 300ms >"$T/out" 2>&1
 same "--port 8080: SYN-ACK from the listener" "$(jq -r '.trace.hops[-1].tcp_flags' "$T/out")" SA
