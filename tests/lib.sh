@@ -2,6 +2,7 @@
 #   check NAME CMD...     ok when CMD succeeds
 #   same NAME GOT WANT    ok when the two strings are equal (shows both if not)
 #   run CMD...            runs CMD; stdout in $T/out, stderr in $T/err, status in $rc
+#   has_all FILE WORD...  ok when every word occurs in FILE
 # $T is a fresh temporary directory, removed at exit (add to cleanup_hooks).
 set -u
 : "${HOPMAP_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -31,6 +32,12 @@ same() {
 		echo "not ok - $1"
 		printf '    got:  %s\n    want: %s\n' "$2" "$3" | head -n 20
 	fi
+}
+
+has_all() {
+	local f=$1 w
+	shift
+	for w; do grep -q -e "$w" "$f" || return 1; done
 }
 
 run() {

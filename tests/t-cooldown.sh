@@ -3,13 +3,6 @@
 # bad input.
 . "$(dirname "$0")/lib.sh"
 
-# has_all FILE WORD...: every word occurs in FILE.
-has_all() {
-	local f=$1 w
-	shift
-	for w; do grep -q -e "$w" "$f" || return 1; done
-}
-
 # ---- command line ----
 run cooldown --help
 same "--help exits 0" "$rc" 0
