@@ -155,16 +155,16 @@ format_ping(const struct ping_result *r, char *buf, size_t size)
 		PUT(",\"port\":%u", opt.port);
 	PUT(",\"ok\":%s,\"sent\":%u,\"recv\":%u", r->recv > 0 ? "true" :
 	    "false", r->sent, r->recv);
-	for (k = 0; k < r->sent; k++)
+	for (k = 0; k < r->probes; k++)
 		if (r->rtt_us[k] < min)
 			min = r->rtt_us[k];
 	if (r->recv > 0) {
 		PUT(",\"rtt_ms\":");
 		probe_json_ms(buf, size, &pos, min / 1000.0);
 	}
-	if (r->recv > 0 && r->sent > 1) {
+	if (r->recv > 0 && r->probes > 1) {
 		PUT(",\"rtts\":[");
-		for (k = 0; k < r->sent; k++) {
+		for (k = 0; k < r->probes; k++) {
 			if (r->rtt_us[k] == PING_NO_RTT)
 				continue;
 			PUT("%s", first ? "" : ",");
@@ -177,6 +177,17 @@ format_ping(const struct ping_result *r, char *buf, size_t size)
 		PUT(",\"reply_ttl\":%d", r->reply_ttl);
 	if (opt.method == PING_TCP && r->recv > 0)
 		PUT(",\"tcp\":\"%s\"", (r->tcp_flags & 0x04) ? "rst" : "syn-ack");
+	/* Who said the target cannot be reached, and why the kernel would
+	   not send a probe: both are results, not silence. */
+	if (r->unreach_code >= 0) {
+		char from[16];
+
+		hm_ip_format(r->unreach_from, from);
+		PUT(",\"unreach\":{\"code\":%d,\"from\":\"%s\"}",
+		    r->unreach_code, from);
+	}
+	if (r->error != 0)
+		PUT(",\"error\":\"%s\"", strerror(r->error));
 	timestamp(ts, sizeof(ts));
 	PUT(",\"ts\":\"%s\"}", ts);
 #undef PUT
@@ -326,6 +337,10 @@ register_metrics(struct ping_engine *e)
 	hm_metric("replies_dup", HM_COUNTER, "duplicate replies", &st->dups);
 	hm_metric("send_errors", HM_COUNTER, "probes the kernel refused",
 	    &st->send_errors);
+	hm_metric("send_retries", HM_COUNTER, "sends retried after an "
+	    "earlier probe's pending socket error", &st->send_retries);
+	hm_metric("replies_unreach", HM_COUNTER,
+	    "destination unreachables for a probe", &st->unreach);
 }
 
 static void

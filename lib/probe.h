@@ -44,7 +44,8 @@ enum probe_icmp_kind { PROBE_ICMP_RAW = 1, PROBE_ICMP_DGRAM = 2 };
  * try_raw (the caller holds CAP_NET_RAW), else the unprivileged ICMP
  * datagram socket ("ping socket") that net.ipv4.ping_group_range allows.
  * Non-blocking, close-on-exec, with a large receive buffer; a raw socket is
- * filtered to echo replies, a datagram one reports the reply TTL (IP_RECVTTL).
+ * filtered to echo replies and destination unreachables, a datagram one
+ * reports the reply TTL (IP_RECVTTL).
  * Returns the descriptor and sets *kind; -1 with a message for the user in
  * *why when neither works.
  */
@@ -148,10 +149,16 @@ struct ping_conf {
 struct ping_result {
 	uint32_t ip;			/* host order */
 	void *user;			/* as given to ping_add */
-	unsigned sent, recv;
-	const uint32_t *rtt_us;		/* [sent]; PING_NO_RTT if unanswered */
+	unsigned probes;		/* tried (count, unless stopped) */
+	unsigned sent, recv;		/* accepted by the kernel; answered */
+	const uint32_t *rtt_us;		/* [probes]; PING_NO_RTT if unanswered */
 	int reply_ttl;			/* of the last reply, -1 if none */
 	uint8_t tcp_flags;		/* of the last TCP reply */
+	int error;			/* errno of the last probe the kernel
+					   refused, 0 if none */
+	int unreach_code;		/* a destination unreachable's ICMP code
+					   from unreach_from, -1 if none */
+	uint32_t unreach_from;		/* host order */
 };
 
 struct ping_stats {
@@ -159,7 +166,10 @@ struct ping_stats {
 	uint64_t strays;		/* not ours: wrong id, check or address */
 	uint64_t late;			/* ours, but the target had finished */
 	uint64_t dups;			/* a second reply to one probe */
-	uint64_t send_errors;		/* sendto failed (no route, ...) */
+	uint64_t send_errors;		/* sendto refused (no route, ...) */
+	uint64_t send_retries;		/* sends retried after an earlier
+					   probe's pending error */
+	uint64_t unreach;		/* destination unreachable answers */
 };
 
 struct ping_engine;

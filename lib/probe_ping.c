@@ -132,8 +132,11 @@ ping_add(struct ping_engine *e, uint32_t ip, void *user)
 	s->ip = ip;
 	s->src = 0;
 	s->user = user;
-	s->sent = s->recv = 0;
+	s->probes = s->sent = s->recv = 0;
 	s->reply_ttl = -1;
+	s->unreach_code = -1;
+	s->unreach_from = 0;
+	s->error = 0;
 	s->tcp_flags = 0;
 	for (k = 0; k < e->conf.count; k++)
 		e->rtt_us[i * e->conf.count + k] = PING_NO_RTT;
@@ -151,8 +154,12 @@ finish(struct ping_engine *e, uint32_t i, ping_done_fn *done, void *ctx)
 	list_remove(e, i);
 	r.ip = s->ip;
 	r.user = s->user;
+	r.probes = s->probes;
 	r.sent = s->sent;
 	r.recv = s->recv;
+	r.error = s->error;
+	r.unreach_code = s->unreach_code;
+	r.unreach_from = s->unreach_from;
 	r.rtt_us = &e->rtt_us[i * e->conf.count];
 	r.reply_ttl = s->reply_ttl;
 	r.tcp_flags = s->tcp_flags;
@@ -192,7 +199,7 @@ send_due(struct ping_engine *e)
 			break;
 		s = &e->slot[i];
 		/* Wall clock, to compare with the kernel's receive stamp. */
-		e->sent_ns[i * e->conf.count + s->sent] = probe_wall_ns();
+		e->sent_ns[i * e->conf.count + s->probes] = probe_wall_ns();
 		r = ping_wire_send(e, i, now);
 		if (r < 0) {
 			/* Buffers full: give the token back, retry soon. */
@@ -200,10 +207,17 @@ send_due(struct ping_engine *e)
 			e->blocked = 1;
 			break;
 		}
-		s->sent++;
-		e->stats.sent++;
+		/* "sent" is what the kernel took; a refusal is reported. */
+		if (r == 0) {
+			s->sent++;
+			e->stats.sent++;
+		} else {
+			s->error = errno;
+			e->stats.send_errors++;
+		}
+		s->probes++;
 		list_remove(e, i);
-		if (s->sent < e->conf.count) {
+		if (s->probes < e->conf.count) {
 			s->due_ns = now + e->conf.interval_ns;
 			list_append(e, L_RESEND, i);
 		} else {
@@ -225,7 +239,7 @@ ping_reply(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,
 	uint32_t *rtt;
 	uint64_t d;
 
-	if (s->gen != gen || s->list == L_FREE || k >= s->sent) {
+	if (s->gen != gen || s->list == L_FREE || k >= s->probes) {
 		e->stats.late++;
 		return;
 	}
@@ -245,6 +259,21 @@ ping_reply(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,
 	e->stats.recv++;
 	if (s->recv == e->conf.count)
 		finish(e, i, done, ctx);
+}
+
+void
+ping_unreach(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,
+    int code, uint32_t router)
+{
+	struct ping_slot *s = &e->slot[i];
+
+	if (s->gen != gen || s->list == L_FREE || k >= s->probes) {
+		e->stats.late++;
+		return;
+	}
+	e->stats.unreach++;
+	s->unreach_code = (int16_t)code;
+	s->unreach_from = router;
 }
 
 static void
@@ -290,6 +319,8 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	int n;
 	size_t before = e->active;
 
+	e->done = done;
+	e->ctx = ctx;
 	e->blocked = 0;
 	send_due(e);
 	ping_wire_recv(e, done, ctx);

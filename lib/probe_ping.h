@@ -16,8 +16,12 @@ struct ping_slot {
 	uint32_t prev, next;		/* on the list named by list */
 	void *user;
 	uint64_t due_ns;		/* next probe, or the deadline */
-	uint16_t sent, recv;
+	uint32_t unreach_from;		/* of the last unreachable, host order */
+	uint16_t probes;		/* tried: the next probe's number */
+	uint16_t sent, recv;		/* accepted by the kernel; answered */
 	int16_t reply_ttl;
+	int16_t unreach_code;		/* -1: no unreachable came */
+	int error;			/* errno of the last refused send */
 	uint8_t tcp_flags, list;
 };
 
@@ -33,6 +37,8 @@ struct ping_engine {
 	struct probe_bucket bucket;
 	int blocked;			/* the socket would not take more */
 	struct ping_stats stats;
+	ping_done_fn *done;		/* ping_poll's, while it runs: a send */
+	void *ctx;			/* that reads the error queue needs them */
 };
 
 /* What a verified reply says besides which probe it answers. */
@@ -42,8 +48,8 @@ struct ping_answer {
 	uint8_t tcp_flags;
 };
 
-/* Send probe number slot->sent of slot i: 0 when done (sent, or failed for
-   good and counted in send_errors), -1 when the socket is full. */
+/* Send probe number slot->probes of slot i: 0 when the kernel took it, 1
+   when it refused it (errno set), -1 when the socket is full. */
 int ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now);
 /* The 32 bytes a probe carries (ICMP payload, UDP data): slot,
    generation, probe number, send time, and the keyed check over these and
@@ -60,5 +66,10 @@ void ping_udp_recv(struct ping_engine *e, ping_done_fn *done, void *ctx);
 void ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx);
 void ping_reply(struct ping_engine *e, uint32_t i, uint32_t gen, unsigned k,
     const struct ping_answer *a, ping_done_fn *done, void *ctx);
+/* A verified destination unreachable (ICMP code) from router (host order)
+   for probe k of slot i: the target is not counted alive, but the record
+   says who answered and how. */
+void ping_unreach(struct ping_engine *e, uint32_t i, uint32_t gen,
+    unsigned k, int code, uint32_t router);
 
 #endif

@@ -7,7 +7,8 @@
  * the address the error came from; no privilege is needed.  The payload's
  * keyed check is verified against the destination as for an echo, and the
  * reply counts only when the error is "port unreachable" from the target
- * itself: a router saying "host unreachable" is not the target being alive.
+ * itself: a router saying "host unreachable" is not the target being alive,
+ * but it is an answer, and the record says so ("unreach", ping_unreach).
  * A service that answers on an open port cannot be told from someone else
  * (its data is not ours), so such answers are read and dropped.
  */
@@ -49,9 +50,14 @@ take_error(struct ping_engine *e, struct msghdr *mh, const uint8_t *pl,
 		return;		/* a local error (no route...): no answer */
 	if (len < 32 || mh->msg_namelen < sizeof(*dst) ||
 	    !ping_wire_check(e, ntohl(dst->sin_addr.s_addr), pl, w) ||
-	    ee.ee_type != ICMP_UNREACH || ee.ee_code != ICMP_PORT_UNREACH ||
-	    off.sin_addr.s_addr != dst->sin_addr.s_addr) {
+	    ee.ee_type != ICMP_UNREACH) {
 		e->stats.strays++;
+		return;
+	}
+	if (ee.ee_code != ICMP_PORT_UNREACH ||
+	    off.sin_addr.s_addr != dst->sin_addr.s_addr) {
+		ping_unreach(e, w[0], w[1], w[2], ee.ee_code,
+		    ntohl(off.sin_addr.s_addr));
 		return;
 	}
 	ping_reply(e, w[0], w[1], w[2], &a, done, ctx);

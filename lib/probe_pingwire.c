@@ -56,7 +56,7 @@ ping_wire_payload(const struct ping_engine *e, uint32_t i, uint64_t now,
     uint8_t *pl)
 {
 	const struct ping_slot *s = &e->slot[i];
-	uint32_t w[4] = { i, s->gen, s->sent, 0 };
+	uint32_t w[4] = { i, s->gen, s->probes, 0 };
 	uint64_t mac;
 
 	memcpy(pl, w, 16);
@@ -96,9 +96,9 @@ static size_t
 build_syn(struct ping_engine *e, uint32_t i, uint8_t *pkt)
 {
 	const struct ping_slot *s = &e->slot[i];
-	uint16_t sport = htons(tcp_port_mac(e, s->ip, i, s->gen, s->sent));
+	uint16_t sport = htons(tcp_port_mac(e, s->ip, i, s->gen, s->probes));
 	uint16_t dport = htons(e->conf.port), win = htons(65535), sum;
-	uint32_t seq = htonl(i << 8 | s->sent), src = htonl(s->src);
+	uint32_t seq = htonl(i << 8 | s->probes), src = htonl(s->src);
 	uint32_t dst = htonl(s->ip);
 	uint8_t pseudo[4] = { 0, IPPROTO_TCP, 0, 24 };
 	uint32_t acc;
@@ -124,6 +124,14 @@ build_syn(struct ping_engine *e, uint32_t i, uint8_t *pkt)
 	return 24;
 }
 
+/* A transient shortage: the probe waits for room, it is not refused. */
+static int
+socket_full(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
+	    err == EINTR;
+}
+
 int
 ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now)
 {
@@ -131,13 +139,12 @@ ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now)
 	struct sockaddr_in sin;
 	uint8_t pkt[64];
 	size_t len;
+	int tries;
 
 	if (e->conf.method == PING_TCP) {
 		/* The checksum covers our address: ask the routing table. */
-		if (s->src == 0 && probe_source_addr(s->ip, &s->src) != 0) {
-			e->stats.send_errors++;
-			return 0;
-		}
+		if (s->src == 0 && probe_source_addr(s->ip, &s->src) != 0)
+			return 1;
 		len = build_syn(e, i, pkt);
 	} else if (e->conf.method == PING_UDP) {
 		ping_wire_payload(e, i, now, pkt);
@@ -150,15 +157,61 @@ ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now)
 	sin.sin_addr.s_addr = htonl(s->ip);
 	if (e->conf.method == PING_UDP)
 		sin.sin_port = htons(e->conf.port);
-	if (sendto(e->conf.fd, pkt, len, 0, (struct sockaddr *)&sin,
-	    sizeof(sin)) == (ssize_t)len)
-		return 0;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
-	    errno == EINTR)
-		return -1;
-	/* No route, a broadcast address, a firewall: this probe is lost. */
-	e->stats.send_errors++;
-	return 0;
+	/*
+	 * A socket with IP_RECVERR (the UDP method) keeps the last ICMP error
+	 * pending, and the next send fails with it whatever its destination:
+	 * that error belongs to an earlier probe.  Read the error queue (the
+	 * answers waiting there are counted for their own probes; reading the
+	 * last one clears the pending error) and try again.  A second
+	 * failure is this probe's own: no route, a firewall, a refused
+	 * address.  The ICMP and TCP sockets have no IP_RECVERR and are not
+	 * connected, so no error is left pending on them; the retry costs
+	 * them one call when a probe is refused, and nothing otherwise.
+	 */
+	for (tries = 0; tries < 3; tries++) {
+		if (sendto(e->conf.fd, pkt, len, 0, (struct sockaddr *)&sin,
+		    sizeof(sin)) == (ssize_t)len)
+			return 0;
+		if (socket_full(errno))
+			return -1;
+		if (tries == 2 || e->done == NULL)
+			break;
+		e->stats.send_retries++;
+		ping_wire_recv(e, e->done, e->ctx);
+	}
+	return 1;
+}
+
+/*
+ * A destination unreachable on the raw socket: it quotes our echo request
+ * (IP header, ICMP header, payload).  Linux routers quote all of it; a
+ * router that quotes less than the 32-byte payload cannot be verified, and
+ * its answer is dropped as a stray.  b is the ICMP message, from its sender.
+ */
+static void
+take_unreach(struct ping_engine *e, const uint8_t *b, size_t len,
+    uint32_t from)
+{
+	const uint8_t *q = b + 8;
+	uint32_t dst, w[3];
+	size_t ihl;
+	uint16_t id;
+
+	if (len < 8 + 20)
+		goto stray;
+	ihl = (size_t)(q[0] & 0x0f) * 4;
+	if (ihl < 20 || len < 8 + ihl + 8 + ECHO_PAYLOAD || q[9] != IPPROTO_ICMP)
+		goto stray;
+	memcpy(&dst, q + 16, 4);
+	q += ihl;
+	memcpy(&id, q + 4, 2);
+	if (q[0] != 8 || ntohs(id) != e->ident ||
+	    !ping_wire_check(e, ntohl(dst), q + 8, w))
+		goto stray;
+	ping_unreach(e, w[0], w[1], w[2], b[1], from);
+	return;
+stray:
+	e->stats.strays++;
 }
 
 /* An echo reply: from a raw socket with its IP header, or from a datagram
@@ -174,13 +227,19 @@ take_echo(struct ping_engine *e, const uint8_t *b, size_t len,
 	if (e->conf.kind == PROBE_ICMP_RAW) {
 		size_t ihl = (size_t)(b[0] & 0x0f) * 4;
 
-		if (len < 20 || ihl < 20 || len < ihl + 8 + ECHO_PAYLOAD)
+		if (len < 20 || ihl < 20 || len < ihl + 8)
 			goto stray;
 		a.ttl = b[8];
 		memcpy(&from, b + 12, 4);
 		from = ntohl(from);
 		b += ihl;
 		len -= ihl;
+		if (b[0] == 3) {	/* destination unreachable */
+			take_unreach(e, b, len, from);
+			return;
+		}
+		if (len < 8 + ECHO_PAYLOAD)
+			goto stray;
 		memcpy(&id, b + 4, 2);
 		if (ntohs(id) != e->ident)
 			goto stray;

@@ -51,8 +51,9 @@ open_raw_icmp(void)
 	if ((fd = probe_open_raw(IPPROTO_ICMP)) < 0)
 		return -1;
 	/* A raw ICMP socket sees every ICMP packet of the host; let the
-	   kernel drop all but echo replies before they cost us a read. */
-	filt.data = ~(1u << ICMP_ECHOREPLY);
+	   kernel drop all but echo replies and destination unreachables
+	   (which quote the probe they answer) before they cost us a read. */
+	filt.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH));
 	if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &filt, sizeof(filt)) != 0) {
 		saved = errno;
 		close(fd);

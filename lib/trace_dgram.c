@@ -79,14 +79,17 @@ trace_dgram_send(int fd, const struct trace_probe *p)
 		buf[3] = (uint8_t)p->check;
 		len = UDP_PAYLOAD;
 	}
-	/* A connected socket reports the last ICMP error once more on the
-	   next send; it is already in the error queue, so send again. */
+	/* With IP_RECVERR the last ICMP error stays pending on the socket,
+	   and the next send fails with it once: an earlier probe's answer,
+	   already in the error queue, so send again.  Whatever the ICMP type
+	   and code (icmp_err_convert gives ENOPROTOOPT, EHOSTDOWN, ENONET,
+	   EOPNOTSUPP... besides the usual ones), so any error but a full
+	   buffer is retried; the kernel's own refusal repeats and is returned
+	   at the third try. */
 	for (tries = 0; tries < 3; tries++) {
 		if (send(fd, data, len, 0) >= 0)
 			return 0;
-		if (errno != EHOSTUNREACH && errno != ENETUNREACH &&
-		    errno != ECONNREFUSED && errno != EPROTO &&
-		    errno != EMSGSIZE)
+		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return -1;
 	}
 	return -1;

@@ -129,9 +129,18 @@ same "udp: exit 0" "$rc" 0
 same "udp: leaves answer, dark and unreachable prefixes do not" \
     "$(jqo '"\(.ip) \(.ping.method) \(.ping.port) \(.ping.ok) \(.ping.recv)"' | sort | tr '\n' ,)" \
     "198.19.1.30 udp 33434 true 2,198.19.200.32 udp 33434 false 0,198.19.201.33 udp 33434 false 0,198.19.3.31 udp 33434 true 2,"
-check "udp: a router's host unreachable is refused, not counted" \
-    grep -q '^hopmap_replies_stray_total{program="icmpprobe"} 2$' "$T/mu"
+r3a=$(awk '$1 == "router" && $2 == "r3a" { sub("addr=", "", $3); print $3 }' "$LAB_TOPO")
+same "udp: a router's host unreachable is reported as such, not as alive" \
+    "$(jqo 'select(.ping.unreach) | "\(.ip) \(.ping.ok) \(.ping.unreach.code) \(.ping.unreach.from)"')" \
+    "198.19.201.33 false 1 $r3a"
+check "udp: the unreachables are counted, none as stray" \
+    has_all "$T/mu" '^hopmap_replies_unreach_total{program="icmpprobe"} 2$' \
+    '^hopmap_replies_stray_total{program="icmpprobe"} 0$'
 no_asan "udp"
+vprobe -t 300ms "$T/udp"
+same "icmp: a router's host unreachable is reported, the dark prefix is silent" \
+    "$(jqo '"\(.ip) \(.ping.ok) \(.ping.unreach.code) \(.ping.unreach.from)"' | sort | tr '\n' ,)" \
+    "198.19.1.30 true null null,198.19.200.32 false null null,198.19.201.33 false 1 $r3a,198.19.3.31 true null null,"
 
 # ---- loopback from the root namespace ----
 printf '127.0.0.1\n{"ip":"127.5.6.7","src":"test","x":0.1}\n' >"$T/in"
@@ -300,6 +309,33 @@ same "output to a full disk: exit 3" "$rc" 3
 check "output to a full disk: says so" grep -q '^icmpprobe: standard output: No space left on device$' "$T/err"
 
 # ---- regressions, one per bug found ----
+# udp lost targets: an ICMP error from one target stayed pending on the
+# socket (IP_RECVERR) and the next sendto(), to another target, failed with
+# it; that probe was lost while "sent" counted it.  On loopback the port
+# unreachable is queued before sendto() returns, so with the rate lifted
+# every batch of sends meets a pending error, on any machine.  A namespace
+# of our own: only loopback, and an unreachable route the kernel refuses.
+pns=hmprb$$
+ip netns add "$pns"
+cleanup_hooks+=("ip netns del $pns")
+ip -n "$pns" link set lo up
+ip -n "$pns" route add unreachable 10.9.0.0/16
+{ prips 127.0.0.0/27 | sed 1d; echo 10.9.0.1; } >"$T/lo31"
+run ip netns exec "$pns" icmpprobe -m udp -c 2 -i 1ms -r 10000000 -t 300ms \
+    --metrics "$T/m-pend" "$T/lo31"
+same "regression: udp: a pending error from another target loses no probe" \
+    "$(jqo 'select(.ip | startswith("127.")) | "\(.ping.ok) \(.ping.sent) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
+    " 31 true 2 2"
+same "regression: udp: a probe the kernel refused says so, and is not sent" \
+    "$(jqo 'select(.ip == "10.9.0.1") | "\(.ping.ok) \(.ping.sent) \(.ping.error)"')" \
+    "false 0 No route to host"
+check "regression: udp: only the refused probes are send errors" \
+    grep -q '^hopmap_send_errors_total{program="icmpprobe"} 2$' "$T/m-pend"
+no_asan "regression: udp pending error"
+run ip netns exec "$pns" icmpprobe -c 2 -i 1ms -r 10000000 -t 300ms "$T/lo31"
+same "icmp: a refused probe says so, the others answer" \
+    "$(jqo '"\(.ping.ok) \(.ping.sent) \(.ping.recv) \(.ping.error)"' | sort | uniq -c | tr -s ' ' | tr '\n' ,)" \
+    " 1 false 0 0 No route to host, 31 true 2 2 null,"
 # It waited forever once the last target had finished.
 echo 127.0.0.1 >"$T/in"
 run timeout 20 icmpprobe <"$T/in"
