@@ -663,30 +663,22 @@ state_read(const char *path, struct state *st)
 static void
 state_write(const char *path, uint64_t fp_hash, uint64_t done)
 {
-	char tmp[4096];
-	FILE *fp;
+	struct hm_atomic a;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp))
-		hm_errx(HM_EXIT_FAIL, "%s: name too long", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
-		hm_err(HM_EXIT_FAIL, "%s", tmp);
-	fprintf(fp, "# cidr-expand resume state; do not edit\n"
+	/* fsync: a resume starts from this file. */
+	if (hm_atomic_open(&a, path, 0644, 1) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", path);
+	fprintf(a.fp, "# cidr-expand resume state; do not edit\n"
 	    "version 1\nfingerprint %016" PRIx64 "\n", fp_hash);
 	if (opt.shuffle)
-		fprintf(fp, "shuffle %" PRIu64 "\n", opt.seed);
+		fprintf(a.fp, "shuffle %" PRIu64 "\n", opt.seed);
 	else
-		fprintf(fp, "shuffle off\n");
-	fprintf(fp, "shard %" PRIu64 "/%" PRIu64 "\ndone %" PRIu64 "\n"
+		fprintf(a.fp, "shuffle off\n");
+	fprintf(a.fp, "shard %" PRIu64 "/%" PRIu64 "\ndone %" PRIu64 "\n"
 	    "total %" PRIu64 "\nfinished %s\n", opt.shard + 1, opt.nshards,
 	    done, shard_total, done == shard_total ? "yes" : "no");
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		int saved = errno;
-
-		unlink(tmp);
-		errno = saved;
+	if (hm_atomic_commit(&a) != 0)
 		hm_err(HM_EXIT_FAIL, "%s", path);
-	}
 }
 
 /* ---- the run ---- */

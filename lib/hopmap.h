@@ -230,6 +230,28 @@ void hm_metric(const char *name, enum hm_metric_type type, const char *help,
    since the last write.  Cheap to call per record. */
 void hm_metrics_write(int force);
 
+/* ---- atomicfile.c: replace a file atomically, following no symlink ---- */
+struct hm_atomic {
+	FILE *fp;		/* write the new contents here */
+	const char *path;
+	char tmp[4096];
+	int sync;
+};
+/* A new temporary file beside path (PATH.tmp.RANDOM, created with O_EXCL
+   and O_NOFOLLOW, mode set whatever the umask).  With sync, commit fsyncs
+   it before the rename.  0, or -1 with errno set. */
+int hm_atomic_open(struct hm_atomic *a, const char *path, mode_t mode,
+    int sync);
+/* Flush (and fsync), close and rename over path: 0, or -1 with errno set
+   and the temporary file removed. */
+int hm_atomic_commit(struct hm_atomic *a);
+/* Close and remove the temporary file. */
+void hm_atomic_abort(struct hm_atomic *a);
+/* Point the symlink path at target, atomically (a new link, renamed). */
+int hm_atomic_symlink(const char *target, const char *path);
+/* PATH.tmp. and ten random letters, into buf. */
+int hm_atomic_tmpname(const char *path, char *buf, size_t size);
+
 /* ---- signals.c: handlers only set flags; loops act on them ---- */
 extern volatile sig_atomic_t hm_stop;	/* SIGINT, SIGTERM */
 extern volatile sig_atomic_t hm_hup;	/* SIGHUP */

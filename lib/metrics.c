@@ -1,14 +1,13 @@
 /*
  * metrics.c: counters in the Prometheus text exposition format, written to
  * the --metrics file for node_exporter's textfile collector (or the HTTP
- * face).  The file is written to a temporary name and renamed, so a reader
+ * face).  The file is replaced atomically (atomicfile.c), so a reader
  * never sees half of it.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hopmap.h"
 
@@ -36,34 +35,44 @@ hm_metric(const char *name, enum hm_metric_type type, const char *help,
 	nmetrics++;
 }
 
+/* A label value in the text format: backslash, double quote and newline
+   escaped (the program name comes from argv[0], which may hold any of
+   them). */
+static void
+put_label(FILE *fp, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', fp);
+		if (*v == '\n')
+			fputs("\\n", fp);
+		else
+			fputc(*v, fp);
+	}
+}
+
 static int
 write_file(const char *path)
 {
-	char tmp[4096];
-	FILE *fp;
+	struct hm_atomic a;
 	size_t i;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp))
-		return -1;
-	if ((fp = fopen(tmp, "w")) == NULL)
+	/* 0644: the textfile collector runs as another user. */
+	if (hm_atomic_open(&a, path, 0644, 0) != 0)
 		return -1;
 	for (i = 0; i < nmetrics; i++) {
 		const char *suffix = metrics[i].type == HM_COUNTER ?
 		    "_total" : "";
 
-		fprintf(fp, "# HELP hopmap_%s%s %s\n# TYPE hopmap_%s%s %s\n"
-		    "hopmap_%s%s{program=\"%s\"} %" PRIu64 "\n",
-		    metrics[i].name, suffix, metrics[i].help,
-		    metrics[i].name, suffix,
+		fprintf(a.fp, "# HELP hopmap_%s%s %s\n# TYPE hopmap_%s%s %s\n"
+		    "hopmap_%s%s{program=\"", metrics[i].name, suffix,
+		    metrics[i].help, metrics[i].name, suffix,
 		    metrics[i].type == HM_COUNTER ? "counter" : "gauge",
-		    metrics[i].name, suffix, hm_prog, *metrics[i].value);
+		    metrics[i].name, suffix);
+		put_label(a.fp, hm_prog);
+		fprintf(a.fp, "\"} %" PRIu64 "\n", *metrics[i].value);
 	}
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return hm_atomic_commit(&a);
 }
 
 void

@@ -79,11 +79,7 @@ name_for(uint64_t ms, char *buf, size_t size)
 static void
 point_link(const char *base)
 {
-	char tmp[PATH_MAX + 32];
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", db_link, (long)getpid());
-	unlink(tmp);
-	if (symlink(base, tmp) != 0 || rename(tmp, db_link) != 0)
+	if (hm_atomic_symlink(base, db_link) != 0)
 		hm_err(HM_EXIT_FAIL, "%s", db_link);
 }
 

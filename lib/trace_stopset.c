@@ -134,25 +134,23 @@ trace_stopset_load(struct trace_stopset *s, const char *path)
 int
 trace_stopset_save(struct trace_stopset *s, const char *path)
 {
-	char tmp[4096], ip[16];
-	FILE *fp;
+	struct hm_atomic a;
+	char ip[16];
 	size_t i;
 
 	if (!s->dirty)
 		return 0;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp) || (fp = fopen(tmp, "w")) == NULL)
+	/* fsync: the next run starts from this file. */
+	if (hm_atomic_open(&a, path, 0644, 1) != 0)
 		return -1;
-	fprintf(fp, "# tracehop stop set: hops near the vantage point\n");
+	fprintf(a.fp, "# tracehop stop set: hops near the vantage point\n");
 	for (i = 0; i <= s->mask; i++)
 		if (s->slot[i] != 0) {
 			hm_ip_format(s->slot[i] - 1, ip);
-			fprintf(fp, "%s\n", ip);
+			fprintf(a.fp, "%s\n", ip);
 		}
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
+	if (hm_atomic_commit(&a) != 0)
 		return -1;
-	}
 	s->dirty = 0;
 	return 0;
 }

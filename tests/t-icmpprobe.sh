@@ -308,6 +308,52 @@ rc=$?
 same "output to a full disk: exit 3" "$rc" 3
 check "output to a full disk: says so" grep -q '^icmpprobe: standard output: No space left on device$' "$T/err"
 
+# ---- the metrics file: atomic, safe in a shared directory, well formed ----
+# A world-writable sticky directory, as /tmp is: anyone may plant names.
+mkdir -m 1777 "$T/pub"
+echo precious >"$T/victim"
+mkfifo "$T/mfifo"
+icmpprobe --metrics "$T/pub/m.prom" <"$T/mfifo" >"$T/mout" 2>"$T/merr" &
+mp=$!
+# The old temporary name was PATH.tmp.PID: plant a symlink there.
+ln -s "$T/victim" "$T/pub/m.prom.tmp.$mp"
+echo 127.0.0.1 >"$T/mfifo"
+wait "$mp"
+same "metrics: a symlink planted at the temporary name is not followed" \
+    "$(cat "$T/victim")" precious
+check "metrics: the file is a new regular file with the counters" \
+    test -f "$T/pub/m.prom" -a ! -L "$T/pub/m.prom" -a \
+    "$(grep -c '^hopmap_replies_total{program="icmpprobe"} 1$' "$T/pub/m.prom")" = 1
+same "metrics: only the planted name is left beside it" \
+    "$(cd "$T/pub" && ls)" "$(printf 'm.prom\nm.prom.tmp.%s' "$mp")"
+for u in 077 000; do
+	(umask "$u"; icmpprobe --metrics "$T/pub/u$u.prom" <"$T/mout" >/dev/null 2>&1)
+	same "metrics: mode 644 whatever the umask ($u)" \
+	    "$(stat -c %a "$T/pub/u$u.prom")" 644
+done
+# Label values escaped (\\, \", \n): a program name with all three.
+odd=$(printf 'ic"mp\\ro\nbe')
+ln -s "$(command -v icmpprobe)" "$T/$odd"
+echo 127.0.0.1 | "$T/$odd" --metrics "$T/pub/odd.prom" >/dev/null 2>&1
+# The text format, strictly: comments, and samples whose one label value
+# holds only escaped backslashes, quotes and newlines.
+prom_ok() {
+	awk '
+	/^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* / { next }
+	/^[a-zA-Z_:][a-zA-Z0-9_:]*\{program="([^"\\]|\\[\\"n])*"\} [0-9]+$/ { n++; next }
+	{ bad = 1 }
+	END { exit bad || n == 0 }' "$1"
+}
+check "metrics: a name with a quote, a backslash and a newline is escaped" \
+    prom_ok "$T/pub/odd.prom"
+same "metrics: the escaped name" \
+    "$(grep -c '^hopmap_replies_total{program="ic\\"mp\\\\ro\\nbe"} 1$' "$T/pub/odd.prom")" 1
+check "metrics: a plain file passes the same check" prom_ok "$T/pub/m.prom"
+if command -v promtool >/dev/null; then
+	check "metrics: promtool accepts the escaped file" \
+	    promtool check metrics <"$T/pub/odd.prom"
+fi
+
 # ---- regressions, one per bug found ----
 # udp lost targets: an ICMP error from one target stayed pending on the
 # socket (IP_RECVERR) and the next sendto(), to another target, failed with

@@ -3,6 +3,8 @@
    record writer that splices a result in. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hopmap.h"
 #include "probe.h"
@@ -109,6 +111,55 @@ test_write_with(void)
 	free(text);
 }
 
+/* The atomic writer replaces a planted symlink at the target without
+   writing through it, sets the mode whatever the umask, and leaves no
+   temporary file behind. */
+static void
+test_atomic(void)
+{
+	char dir[] = "/tmp/hopmap-unit.XXXXXX", path[128], victim[128], buf[64];
+	struct hm_atomic a;
+	struct stat st;
+	FILE *fp;
+	int r;
+
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/out", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fp = fopen(victim, "w");
+	fputs("precious\n", fp);
+	fclose(fp);
+	r = symlink(victim, path);
+	umask(077);
+	r = r == 0 && hm_atomic_open(&a, path, 0644, 1) == 0;
+	CHECK(r && lstat(a.tmp, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 0777) == 0644 && strncmp(a.tmp, path,
+	    strlen(path)) == 0, "atomic: a new temporary beside the file, "
+	    "mode 0644 under umask 077");
+	if (r) {
+		fputs("new\n", a.fp);
+		r = hm_atomic_commit(&a) == 0;
+	}
+	CHECK(r && lstat(path, &st) == 0 && S_ISREG(st.st_mode),
+	    "atomic: a symlink at the target is replaced, not followed");
+	fp = fopen(victim, "r");
+	CHECK(fp != NULL && fgets(buf, sizeof(buf), fp) != NULL &&
+	    strcmp(buf, "precious\n") == 0, "atomic: the symlink's target "
+	    "is untouched");
+	if (fp != NULL)
+		fclose(fp);
+	CHECK(hm_atomic_symlink("victim", path) == 0 &&
+	    readlink(path, buf, sizeof(buf)) == 6 && memcmp(buf, "victim",
+	    6) == 0, "atomic: a symlink pointed by rename");
+	umask(022);
+	unlink(path);
+	unlink(victim);
+	CHECK(rmdir(dir) == 0, "atomic: no temporary file left behind");
+}
+
 int
 main(void)
 {
@@ -117,5 +168,6 @@ main(void)
 	test_bucket();
 	test_ms();
 	test_write_with();
+	test_atomic();
 	return tap_failed ? 1 : 0;
 }
