@@ -238,6 +238,20 @@ flush_output(void *ctx)
 	}
 }
 
+/* Multicast, broadcast and 0/8 are never probed: a bad line. */
+static int
+refused(struct hm_input *in, uint32_t ip)
+{
+	const char *why = probe_target_refused(ip);
+	char text[16];
+
+	if (why == NULL)
+		return 0;
+	hm_ip_format(ip, text);
+	hm_input_bad(in, "%s is %s: not probed", text, why);
+	return 1;
+}
+
 /* One input line: a target goes to the engine, anything else through. */
 static void
 take_line(struct hm_input *in, struct ping_engine *e, const char *line,
@@ -249,12 +263,16 @@ take_line(struct hm_input *in, struct ping_engine *e, const char *line,
 
 	records_in++;
 	if (len > 0 && line[0] != '{' && hm_ip_parse(line, len, &ip) == 0) {
+		if (refused(in, ip))
+			return;
 		targets++;
 		(void)ping_add(e, ip, &bare_target);
 		return;
 	}
 	switch (hm_record_parse(line, len, &rec, &why)) {
 	case HM_REC_TARGET:
+		if (refused(in, rec.ip))
+			break;
 		targets++;
 		/* ping_add cannot fail: the caller checked ping_room. */
 		(void)ping_add(e, rec.ip, rec.obj);
@@ -293,7 +311,7 @@ node_string(void)
 static int
 open_socket(enum probe_icmp_kind *kind)
 {
-	int raw = probe_priv_begin(opt.user != NULL), fd;
+	int raw = probe_priv_begin(), fd;
 	const char *why = NULL;
 
 	if (opt.method == PING_TCP) {
@@ -311,8 +329,26 @@ open_socket(enum probe_icmp_kind *kind)
 	} else if ((fd = probe_open_icmp(raw, kind, &why)) < 0) {
 		hm_err(HM_EXIT_FAIL, "%s", why);
 	}
-	probe_priv_drop(opt.user);
 	return fd;
+}
+
+/* An ordinary user gets the limits fping gives one: at most a probe a
+   millisecond, and 10 ms between probes to one target. */
+static void
+user_limits(const struct ping_conf *conf)
+{
+	if (!probe_priv_limited())
+		return;
+	if (conf->rate > PROBE_USER_MAX_RATE)
+		hm_errx(HM_EXIT_USAGE, "rate value is too large for an "
+		    "ordinary user: %g (at most %d; root may go faster)",
+		    conf->rate, PROBE_USER_MAX_RATE);
+	if (conf->count > 1 && conf->interval_ns <
+	    PROBE_USER_MIN_INTERVAL_MS * 1000000ull)
+		hm_errx(HM_EXIT_USAGE, "interval value is too small for an "
+		    "ordinary user: %llums (at least %dms; root may go "
+		    "faster)", (unsigned long long)(conf->interval_ns /
+		    1000000), PROBE_USER_MIN_INTERVAL_MS);
 }
 
 static void
@@ -441,9 +477,16 @@ main(int argc, char *argv[])
 	}
 	if (conf.interval_ns > 3600000000000ull)
 		hm_errx(HM_EXIT_USAGE, "interval must be at most 1h");
+	user_limits(&conf);
 	conf.method = opt.method;
 	conf.port = opt.port;
 	conf.fd = open_socket(&conf.kind);
+	/* Files named here are opened now: root named them.  Then no more
+	   privilege, and not root, before the first line is read. */
+	memset(&in, 0, sizeof(in));
+	hm_input_init(&in, argv + optind, argc - optind);
+	hm_input_preopen(&in);
+	probe_priv_drop(opt.user);
 
 	/* Enough slots to keep the rate up while replies are awaited, with
 	   room for the targets queued behind the pacing. */
@@ -462,8 +505,7 @@ main(int argc, char *argv[])
 	hm_signals_init(0);
 	hm_output_init();
 	register_metrics(e);
-	memset(&in, 0, sizeof(in));
-	hm_input_init(&in, argv + optind, argc - optind);
+	hm_metrics_start();
 	run(e, &in);
 	/* The engine stays: the final metrics read its counters. */
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);

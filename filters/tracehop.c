@@ -244,6 +244,14 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 		hm_record_free(&rec);
 		break;
 	case HM_REC_TARGET:
+		if ((why = probe_target_refused(rec.ip)) != NULL) {
+			char text[16];
+
+			hm_ip_format(rec.ip, text);
+			hm_record_free(&rec);
+			hm_input_bad(in, "%s is %s: not traced", text, why);
+			return;
+		}
 		switch (wants_trace(rec.obj, &why)) {
 		case -1:
 			hm_record_free(&rec);
@@ -394,6 +402,19 @@ open_sockets(struct trace_config *cfg, struct trace_sockets *socks, int raw)
 	}
 }
 
+/* The stop set is saved at the end, as the user we now run as: find out
+   now if that cannot be done, not after the run. */
+static void
+stopset_writable(void)
+{
+	struct hm_atomic a;
+
+	if (hm_atomic_open(&a, stop_set_path, 0644, 0) != 0)
+		hm_err(HM_EXIT_FAIL, "--stop-set %s: cannot write beside it",
+		    stop_set_path);
+	hm_atomic_abort(&a);
+}
+
 static void
 flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 {
@@ -430,7 +451,16 @@ main(int argc, char *argv[])
 
 	hm_setprog(argv);
 	parse_options(argc, argv, &cfg);
-	open_sockets(&cfg, &socks, probe_priv_begin(run_user != NULL));
+	/* An ordinary user gets fping's limit: a probe a millisecond. */
+	if (probe_priv_limited() && cfg.rate > PROBE_USER_MAX_RATE)
+		hm_errx(HM_EXIT_USAGE, "rate value is too large for an "
+		    "ordinary user: %g (at most %d; root may go faster)",
+		    cfg.rate, PROBE_USER_MAX_RATE);
+	open_sockets(&cfg, &socks, probe_priv_begin());
+	/* Files named here are opened now: root named them.  Then no more
+	   privilege, and not root, before the first line is read. */
+	hm_input_init(&in, argv + optind, argc - optind);
+	hm_input_preopen(&in);
 	probe_priv_drop(run_user);
 
 	if (stop_set_path != NULL) {
@@ -438,6 +468,7 @@ main(int argc, char *argv[])
 			hm_err(HM_EXIT_FAIL, "malloc");
 		if (trace_stopset_load(cfg.stop_set, stop_set_path) != 0)
 			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
+		stopset_writable();
 	}
 	if ((eng = trace_engine_new(&cfg, &socks)) == NULL)
 		hm_err(HM_EXIT_FAIL, "cannot start the trace engine");
@@ -453,7 +484,7 @@ main(int argc, char *argv[])
 	    &replies_matched);
 	hm_metric("replies_stray", HM_COUNTER, "packets matching no probe",
 	    &replies_stray);
-	hm_input_init(&in, argv + optind, argc - optind);
+	hm_metrics_start();
 
 	while (more || trace_engine_pending(eng) > 0) {
 		/* Take input while there is room, waiting for it only when

@@ -129,6 +129,10 @@ extern const struct hm_special hm_special_table[];
 extern const size_t hm_special_count;	/* sorted by lo, disjoint */
 /* The entry holding ip, or NULL. */
 const struct hm_special *hm_special_lookup(uint32_t ip);
+/* Why ip is never a probe's destination, whatever --allow-reserved says
+   upstream: "a multicast address" (224/4), "the broadcast address"
+   (255.255.255.255), "in 0.0.0.0/8" ("this network"); NULL if it may be. */
+const char *hm_target_refused(uint32_t ip);
 
 /* ---- lines.c: bounded line reader ---- */
 struct hm_lines {
@@ -152,6 +156,9 @@ int hm_lines_open(struct hm_lines *lr, const char *name, size_t maxline);
  */
 int hm_lines_next(struct hm_lines *lr, char **line, size_t *len);
 void hm_lines_close(struct hm_lines *lr);
+/* The same on a descriptor already open (it becomes the reader's). */
+void hm_lines_open_fd(struct hm_lines *lr, int fd, const char *name,
+    size_t maxline);
 
 /* ---- record.c: one NDJSON line as a target ---- */
 enum hm_rec_kind {
@@ -207,8 +214,13 @@ struct hm_input {
 	struct hm_lines lr;
 	int open;
 	unsigned long bad;	/* lines reported as bad */
+	int *fds;		/* [nfiles] opened ahead, or -1; or NULL */
 };
 void hm_input_init(struct hm_input *in, char **files, int nfiles);
+/* Open the regular files among them now (the probers do, before they
+   switch from root to an ordinary user: root named them).  Others (named
+   pipes, files that cannot be opened now) are opened when reached. */
+void hm_input_preopen(struct hm_input *in);
 /* Next line across all files; 0 at the end.  Files that cannot be opened are
    reported (and counted in bad). */
 int hm_input_next(struct hm_input *in, char **line, size_t *len);
@@ -229,6 +241,10 @@ void hm_metric(const char *name, enum hm_metric_type type, const char *help,
 /* Write the file if --metrics was given and (force or) a few seconds passed
    since the last write.  Cheap to call per record. */
 void hm_metrics_write(int force);
+/* Write the file now, and exit HM_EXIT_FAIL with a message if it cannot be
+   written (the probers call it once they run as an ordinary user, so the
+   user finds out at the start, not in a warning later). */
+void hm_metrics_start(void);
 
 /* ---- atomicfile.c: replace a file atomically, following no symlink ---- */
 struct hm_atomic {

@@ -3,8 +3,12 @@
  * and the policy for bad lines: report with file and line, count, skip; or,
  * with --strict, stop.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hopmap.h"
 
@@ -18,6 +22,47 @@ hm_input_init(struct hm_input *in, char **files, int nfiles)
 	in->next = 0;
 	in->open = 0;
 	in->bad = 0;
+	in->fds = NULL;
+}
+
+void
+hm_input_preopen(struct hm_input *in)
+{
+	int i, fd;
+	struct stat st;
+
+	if ((in->fds = calloc((size_t)in->nfiles, sizeof(int))) == NULL)
+		hm_err(HM_EXIT_FAIL, "calloc");
+	for (i = 0; i < in->nfiles; i++) {
+		in->fds[i] = -1;
+		if (strcmp(in->files[i], "-") == 0)
+			continue;
+		/* O_NONBLOCK: a named pipe must not stop us here. */
+		fd = open(in->files[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+		    O_NOCTTY);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    fcntl(fd, F_SETFL, 0) == 0)
+			in->fds[i] = fd;
+		else
+			close(fd);
+	}
+}
+
+/* Descriptors opened ahead and never reached (a stop) are closed. */
+static void
+input_end(struct hm_input *in)
+{
+	int i;
+
+	if (in->fds == NULL)
+		return;
+	for (i = 0; i < in->nfiles; i++)
+		if (in->fds[i] >= 0)
+			close(in->fds[i]);
+	free(in->fds);
+	in->fds = NULL;
 }
 
 int
@@ -26,13 +71,21 @@ hm_input_next(struct hm_input *in, char **line, size_t *len)
 	for (;;) {
 		/* --strict: no more input after the first bad line; the caller
 		   still drains what it holds, so good records are not lost. */
-		if (hm_opt.strict && hm_input_badcount(in) > 0)
+		if (hm_opt.strict && hm_input_badcount(in) > 0) {
+			input_end(in);
 			return 0;
+		}
 		if (!in->open) {
-			if (in->next >= in->nfiles || hm_stop)
+			if (in->next >= in->nfiles || hm_stop) {
+				input_end(in);
 				return 0;
-			if (hm_lines_open(&in->lr, in->files[in->next++],
-			    hm_opt.maxline) != 0) {
+			}
+			if (in->fds != NULL && in->fds[in->next] >= 0) {
+				hm_lines_open_fd(&in->lr, in->fds[in->next],
+				    in->files[in->next], hm_opt.maxline);
+				in->fds[in->next++] = -1;
+			} else if (hm_lines_open(&in->lr,
+			    in->files[in->next++], hm_opt.maxline) != 0) {
 				hm_warn("%s", in->files[in->next - 1]);
 				in->bad++;
 				continue;

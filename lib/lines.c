@@ -18,18 +18,27 @@
 int
 hm_lines_open(struct hm_lines *lr, const char *name, size_t maxline)
 {
-	memset(lr, 0, sizeof(*lr));
-	if (strcmp(name, "-") == 0)
-		lr->fd = 0;
-	else if ((lr->fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
+	int fd = 0;
+
+	if (strcmp(name, "-") != 0 &&
+	    (fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
+	hm_lines_open_fd(lr, fd, name, maxline);
+	return 0;
+}
+
+void
+hm_lines_open_fd(struct hm_lines *lr, int fd, const char *name,
+    size_t maxline)
+{
+	memset(lr, 0, sizeof(*lr));
+	lr->fd = fd;
 	lr->name = strcmp(name, "-") == 0 ? "(stdin)" : name;
 	lr->maxline = maxline;
 	/* Room for one whole line plus its newline, and a read's worth. */
 	lr->cap = maxline + 2 + READ_CHUNK;
 	if ((lr->buf = malloc(lr->cap)) == NULL)
 		hm_err(HM_EXIT_FAIL, "malloc");
-	return 0;
 }
 
 void

@@ -76,6 +76,17 @@ write_file(const char *path)
 }
 
 void
+hm_metrics_start(void)
+{
+	if (hm_opt.metrics == NULL)
+		return;
+	if (write_file(hm_opt.metrics) != 0)
+		hm_err(HM_EXIT_FAIL, "cannot write the metrics file %s",
+		    hm_opt.metrics);
+	last_write = hm_mono_ms();
+}
+
+void
 hm_metrics_write(int force)
 {
 	static int warned;

@@ -17,25 +17,36 @@
 #include <jansson.h>
 
 /* ---- probe_priv.c: CAP_NET_RAW and nothing else ---- */
+/* Who a root start runs as once its sockets are open, without --user. */
+#define PROBE_DEFAULT_USER "nobody"
 /*
- * Call first, before parsing input.  Lowers the capability sets to
- * CAP_NET_RAW alone (plus CAP_SETUID and CAP_SETGID when switch_user, for
- * probe_priv_drop's --user switch), and makes CAP_NET_RAW effective when it
- * is permitted (started as root, or a file capability cap_net_raw+p).
- * Returns 1 when raw sockets can be opened, 0 when not (the caller may fall
- * back to datagram sockets).  Exits HM_EXIT_FAIL if the sets cannot be
- * changed.
+ * Call first, before opening anything.  Lowers the capability sets to
+ * CAP_NET_RAW alone (plus CAP_SETUID and CAP_SETGID when started as root,
+ * for probe_priv_drop's switch), and makes CAP_NET_RAW effective when it
+ * is permitted (started as root, setuid root, or a file capability
+ * cap_net_raw+p).  A setuid or setgid start returns to the real user and
+ * group here, keeping CAP_NET_RAW alone.  Returns 1 when raw sockets can
+ * be opened, 0 when not (the caller may fall back to datagram sockets).
+ * Exits HM_EXIT_FAIL if the sets or ids cannot be changed.
  */
-int probe_priv_begin(int switch_user);
+int probe_priv_begin(void);
 /*
- * Call once the sockets are open.  With user (a name or a number), switch
- * to that user and its primary group (checked setgroups, setgid, setuid;
- * needs to have started as root).  Then clear every capability and set
- * no_new_privs, so nothing can be regained by exec either.  Exits
+ * Call once the sockets (and the input files, hm_input_preopen) are open.
+ * Started as root, switch to user, or to PROBE_DEFAULT_USER when NULL, and
+ * its primary group (checked setgroups, setgid, setuid; root is refused);
+ * not started as root, a user is an error.  Then clear every capability
+ * and set no_new_privs, so nothing can be regained by exec either.  Exits
  * HM_EXIT_FAIL when a step fails: running on with more privilege than
  * asked is worse than not running.
  */
 void probe_priv_drop(const char *user);
+/* True when not started by root: the limits ping and fping give ordinary
+   users apply (PROBE_USER_*). */
+int probe_priv_limited(void);
+/* fping's floors for non-root users: 1 ms between any two probes (so at
+   most 1000 a second), 10 ms between probes to one target. */
+#define PROBE_USER_MAX_RATE 1000
+#define PROBE_USER_MIN_INTERVAL_MS 10
 
 /* ---- probe_sock.c: sockets ---- */
 enum probe_icmp_kind { PROBE_ICMP_RAW = 1, PROBE_ICMP_DGRAM = 2 };
@@ -60,6 +71,10 @@ int probe_open_udp(void);
 /* The source address the kernel would use towards dst (host order), by a
    connect() on a UDP socket: no packet is sent.  0 on success. */
 int probe_source_addr(uint32_t dst, uint32_t *src);
+/* Why ip must not be probed (hm_target_refused, or the broadcast address
+   of a subnet of ours, from the interfaces at the first call); NULL if it
+   may be. */
+const char *probe_target_refused(uint32_t ip);
 /* The reply TTL (-1 if absent) and the kernel's receive time (*rx_ns left
    alone when there is none) from a received message's ancillary data. */
 struct msghdr;

@@ -3,9 +3,21 @@
  *
  * They need CAP_NET_RAW to open their sockets and nothing afterwards.  So:
  * keep only that capability from the start (a root start has them all),
- * open the sockets, then give up everything, optionally becoming an
- * ordinary user, before the first input line is read.  Every step is
- * checked: running on with more privilege than asked is worse than exiting.
+ * open the sockets, then give up everything before the first input line is
+ * read.  Every step is checked: running on with more privilege than asked
+ * is worse than exiting.
+ *
+ * Who they run as afterwards:
+ * - started by root: an ordinary user, --user USER or PROBE_DEFAULT_USER
+ *   ("nobody"), as OpenBSD's traceroute and scamper do, so no input is
+ *   ever parsed as root.  --user root is refused: nothing after the
+ *   sockets needs root.
+ * - installed setuid root (or setgid) and started by a user: the real user
+ *   and group again at once, in probe_priv_begin, keeping CAP_NET_RAW
+ *   alone across the change (PR_SET_KEEPCAPS), exactly as if the program
+ *   had the file capability.  So the sockets are opened with the
+ *   capability, but not a file is opened as root.
+ * - with the file capability: the user who started it.
  */
 #include <errno.h>
 #include <grp.h>
@@ -28,8 +40,47 @@ cap_permitted(cap_t caps, cap_value_t v)
 	return f == CAP_SET;
 }
 
+/* Lower the permitted and effective sets to keep[0..n). */
+static void
+caps_limit(const cap_value_t *keep, int n)
+{
+	cap_t caps;
+
+	if ((caps = cap_init()) == NULL ||
+	    (n > 0 && (cap_set_flag(caps, CAP_PERMITTED, n, keep,
+	    CAP_SET) != 0 || cap_set_flag(caps, CAP_EFFECTIVE, n, keep,
+	    CAP_SET) != 0)) || cap_set_proc(caps) != 0)
+		hm_err(HM_EXIT_FAIL, "cannot limit capabilities to CAP_NET_RAW");
+	cap_free(caps);
+}
+
+/* A setuid or setgid start: back to the real ids, CAP_NET_RAW kept. */
+static void
+reset_setid(int raw)
+{
+	uid_t ruid = getuid(), r, e, s;
+	gid_t rgid = getgid(), rg, eg, sg;
+	cap_value_t keep = CAP_NET_RAW;
+
+	/* Changing to ids we already hold as real ones needs no privilege. */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+		hm_err(HM_EXIT_FAIL, "prctl(PR_SET_KEEPCAPS)");
+	if (setresgid(rgid, rgid, rgid) != 0)
+		hm_err(HM_EXIT_FAIL, "setresgid %lu", (unsigned long)rgid);
+	if (setresuid(ruid, ruid, ruid) != 0)
+		hm_err(HM_EXIT_FAIL, "setresuid %lu", (unsigned long)ruid);
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
+		hm_err(HM_EXIT_FAIL, "prctl(PR_SET_KEEPCAPS)");
+	if (getresuid(&r, &e, &s) != 0 || r != ruid || e != ruid ||
+	    s != ruid || getresgid(&rg, &eg, &sg) != 0 || rg != rgid ||
+	    eg != rgid || sg != rgid)
+		hm_errx(HM_EXIT_FAIL, "could not return to the real user");
+	/* The uid change emptied the effective set: raise it again. */
+	caps_limit(&keep, raw);
+}
+
 int
-probe_priv_begin(int switch_user)
+probe_priv_begin(void)
 {
 	cap_value_t keep[3];
 	int nkeep = 0, raw;
@@ -40,21 +91,27 @@ probe_priv_begin(int switch_user)
 	raw = cap_permitted(caps, CAP_NET_RAW);
 	if (raw)
 		keep[nkeep++] = CAP_NET_RAW;
-	/* setuid/setgid need these until the switch is done. */
-	if (switch_user && cap_permitted(caps, CAP_SETUID) &&
+	/* A root start switches user in probe_priv_drop: setuid and setgid
+	   need these until then. */
+	if (getuid() == 0 && cap_permitted(caps, CAP_SETUID) &&
 	    cap_permitted(caps, CAP_SETGID)) {
 		keep[nkeep++] = CAP_SETUID;
 		keep[nkeep++] = CAP_SETGID;
 	}
+	cap_free(caps);
 	/* Lowering the sets and raising a permitted capability to effective
 	   are both allowed without further privilege. */
-	if (cap_clear(caps) != 0 ||
-	    (nkeep > 0 && (cap_set_flag(caps, CAP_PERMITTED, nkeep, keep,
-	    CAP_SET) != 0 || cap_set_flag(caps, CAP_EFFECTIVE, nkeep, keep,
-	    CAP_SET) != 0)) || cap_set_proc(caps) != 0)
-		hm_err(HM_EXIT_FAIL, "cannot limit capabilities to CAP_NET_RAW");
-	cap_free(caps);
+	caps_limit(keep, nkeep);
+	/* (A root start gets its groups from the user it switches to.) */
+	if (getuid() != 0 && (geteuid() != getuid() || getegid() != getgid()))
+		reset_setid(raw);
 	return raw;
+}
+
+int
+probe_priv_limited(void)
+{
+	return getuid() != 0;
 }
 
 static void
@@ -93,15 +150,18 @@ probe_priv_drop(const char *user)
 {
 	cap_t caps;
 
-	if (user != NULL) {
+	if (getuid() == 0) {
 		if ((caps = cap_get_proc()) == NULL)
 			hm_err(HM_EXIT_FAIL, "cap_get_proc");
 		if (!cap_permitted(caps, CAP_SETUID) ||
 		    !cap_permitted(caps, CAP_SETGID))
-			hm_errx(HM_EXIT_FAIL,
-			    "--user needs to be started as root");
+			hm_errx(HM_EXIT_FAIL, "started as root without "
+			    "CAP_SETUID and CAP_SETGID: cannot switch to %s",
+			    user != NULL ? user : PROBE_DEFAULT_USER);
 		cap_free(caps);
-		switch_user(user);
+		switch_user(user != NULL ? user : PROBE_DEFAULT_USER);
+	} else if (user != NULL) {
+		hm_errx(HM_EXIT_FAIL, "--user needs to be started as root");
 	}
 	if ((caps = cap_init()) == NULL || cap_set_proc(caps) != 0)
 		hm_err(HM_EXIT_FAIL, "cannot drop capabilities");
@@ -114,4 +174,6 @@ probe_priv_drop(const char *user)
 	if (cap_permitted(caps, CAP_NET_RAW) || cap_permitted(caps, CAP_SETUID))
 		hm_errx(HM_EXIT_FAIL, "capabilities survived the drop");
 	cap_free(caps);
+	if (getuid() == 0 || geteuid() == 0)
+		hm_errx(HM_EXIT_FAIL, "still root after the drop");
 }

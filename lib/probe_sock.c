@@ -8,6 +8,7 @@
  * an echo prober needs: our sequence numbers and payload pass unchanged.
  */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/icmp.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hopmap.h"
 #include "probe.h"
 
 /* Replies come in bursts from thousands of targets: buffer plenty (the
@@ -176,4 +178,50 @@ probe_cmsg_read(struct msghdr *mh, uint64_t *rx_ns)
 		}
 	}
 	return ttl;
+}
+
+/* The directed broadcast addresses of our own subnets (prefixes up to
+   /30), where the kernel would deliver one probe to every host. */
+static uint32_t bcast[64];
+static size_t nbcast;
+
+static void
+load_broadcasts(void)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) != 0)
+		return;
+	for (i = ifa; i != NULL && nbcast < 64; i = i->ifa_next) {
+		const struct sockaddr_in *a = (void *)i->ifa_addr;
+		const struct sockaddr_in *m = (void *)i->ifa_netmask;
+		uint32_t mask;
+
+		if (a == NULL || m == NULL || a->sin_family != AF_INET)
+			continue;
+		mask = ntohl(m->sin_addr.s_addr);
+		if (~mask < 3)		/* /31, /32: no broadcast */
+			continue;
+		bcast[nbcast++] = ntohl(a->sin_addr.s_addr) | ~mask;
+	}
+	freeifaddrs(ifa);
+}
+
+const char *
+probe_target_refused(uint32_t ip)
+{
+	static int loaded;
+	const char *why;
+	size_t k;
+
+	if ((why = hm_target_refused(ip)) != NULL)
+		return why;
+	if (!loaded) {
+		load_broadcasts();
+		loaded = 1;
+	}
+	for (k = 0; k < nbcast; k++)
+		if (bcast[k] == ip)
+			return "the broadcast address of a subnet of ours";
+	return NULL;
 }

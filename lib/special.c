@@ -50,3 +50,16 @@ hm_special_lookup(uint32_t ip)
 	}
 	return NULL;
 }
+
+const char *
+hm_target_refused(uint32_t ip)
+{
+	/* A probe there reaches many hosts, or none: never a target. */
+	if (ip >> 24 == 0)
+		return "in 0.0.0.0/8 (this network)";
+	if (ip >> 28 == 0xe)
+		return "a multicast address";
+	if (ip == 0xffffffffu)
+		return "the broadcast address";
+	return NULL;
+}

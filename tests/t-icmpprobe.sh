@@ -3,6 +3,9 @@
 # Needs root (namespaces); every probe stays in the lab or on 127/8.
 . "$(dirname "$0")/lib.sh"
 . "$HOPMAP_TOP/tests/lab/lab.sh"
+# Started as root, the probers run as nobody once their sockets are open:
+# the files they write (--metrics, --stop-set) must be writable by nobody.
+chmod 1777 "$T"
 
 lab=hmi$$
 cleanup_hooks+=("lab_down $lab")
@@ -182,7 +185,8 @@ same "file capability as nobody: both answer" "$(jqo .ping.ok | sort -u)" true
 run VN "$capdir/icmpprobe" -m tcp:8081 -t 300ms <"$T/two"
 same "file capability as nobody: raw TCP works too" "$(jqo .ping.tcp | sort -u)" rst
 
-# Capabilities of a running prober: none once the socket is open.
+# Capabilities of a running prober: none once the socket is open.  Waits
+# (bounded) for no_new_privs, the drop's last step, not for a fixed time.
 status_of() {	# status_of FIFO CMD...: /proc status of CMD reading FIFO
 	local fifo=$1 pid
 	shift
@@ -190,22 +194,73 @@ status_of() {	# status_of FIFO CMD...: /proc status of CMD reading FIFO
 	"$@" <"$fifo" >/dev/null 2>&1 &
 	pid=$!
 	exec 9>"$fifo"
-	sleep 0.3
-	grep -E '^(Uid|CapPrm|CapEff|NoNewPrivs):' "/proc/$pid/status" |
-	    tr -s '\t ' ' ' | tr '\n' ';'
+	for _ in $(seq 300); do
+		grep -q '^NoNewPrivs:.*1' "/proc/$pid/status" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -E '^(Uid|Gid|Groups|CapPrm|CapEff|NoNewPrivs):' "/proc/$pid/status" |
+	    tr -s '\t ' ' ' | sed 's/ $//' | tr '\n' ';'
 	exec 9>&-
 	wait "$pid"
 }
+nobody="Uid: 65534 65534 65534 65534;Gid: 65534 65534 65534 65534;Groups: 65534;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
 same "file capability: nothing kept once the socket is open" \
     "$(status_of "$T/f1" ip netns exec "$LAB_VANTAGE" setpriv --reuid=nobody \
     --regid=nogroup --clear-groups "$capdir/icmpprobe")" \
-    "Uid: 65534 65534 65534 65534;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
-same "root: no capability kept once the socket is open" \
-    "$(status_of "$T/f2" icmpprobe)" \
-    "Uid: 0 0 0 0;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
+    "${nobody/Groups: 65534/Groups:}"
+same "root without --user: runs as nobody, groups too, nothing kept" \
+    "$(status_of "$T/f2" icmpprobe)" "$nobody"
 same "--user nobody: switched and nothing kept" \
-    "$(status_of "$T/f3" icmpprobe --user nobody)" \
-    "Uid: 65534 65534 65534 65534;CapPrm: 0000000000000000;CapEff: 0000000000000000;NoNewPrivs: 1;"
+    "$(status_of "$T/f3" icmpprobe --user nobody)" "$nobody"
+run icmpprobe --user root </dev/null
+same "--user root: refused, exit 3" "$rc:$(cat "$T/err")" \
+    "3:icmpprobe: --user: refusing to run as root"
+# Files named on the command line are opened before the switch (root named
+# them); what it writes afterwards is written as nobody.
+mkdir -m 700 "$T/private"
+echo 127.0.0.1 >"$T/private/t"
+run icmpprobe "$T/private/t"
+same "root: an input file only root can read is opened before the switch" \
+    "$rc:$(jqo .ping.ok)" "0:true"
+run icmpprobe --metrics "$T/private/m.prom" "$T/private/t"
+same "root: a metrics file nobody may not write: exit 3 at the start, says so" \
+    "$rc:$(cat "$T/out"):$(cat "$T/err")" \
+    "3::icmpprobe: cannot write the metrics file $T/private/m.prom: Permission denied"
+run icmpprobe --metrics "$T/m-root.prom" "$T/private/t"
+same "root: the metrics file is nobody's" "$rc:$(stat -c %U "$T/m-root.prom")" "0:nobody"
+
+# Installed setuid root: back to the real user once the socket is open, so
+# no file is read or written as root.
+mkdir "$capdir/suid"
+cp "$HOPMAP_OPT_BIN/icmpprobe" "$capdir/suid/icmpprobe"
+chmod 4755 "$capdir/suid/icmpprobe"
+chmod 755 "$capdir/suid"
+run VN "$capdir/suid/icmpprobe" --metrics "$T/m-suid.prom" -t 300ms <"$T/two"
+same "setuid root, run by nobody: probes over the raw socket" \
+    "$rc:$(jqo .ping.ok | sort -u)" "0:true"
+same "setuid root, run by nobody: the metrics file is nobody's, not root's" \
+    "$(stat -c %U "$T/m-suid.prom")" nobody
+echo 198.19.1.20 >"$T/private/t2"
+run VN "$capdir/suid/icmpprobe" "$T/private/t2"
+same "setuid root, run by nobody: a root-only file cannot be read as input" \
+    "$rc:$(cat "$T/out"):$(cat "$T/err")" \
+    "1::icmpprobe: $T/private/t2: Permission denied"
+same "setuid root, run by nobody: nobody's ids and nothing kept while running" \
+    "$(status_of "$T/f4" ip netns exec "$LAB_VANTAGE" setpriv --reuid=nobody \
+    --regid=nogroup --clear-groups "$capdir/suid/icmpprobe")" \
+    "${nobody/Groups: 65534/Groups:}"
+
+# An ordinary user gets fping's limits; root does not.
+run VN "$capdir/icmpprobe" -r 1001 </dev/null
+same "ordinary user: --rate above 1000 refused" "$rc:$(cat "$T/err")" \
+    "2:icmpprobe: rate value is too large for an ordinary user: 1001 (at most 1000; root may go faster)"
+run VN "$capdir/icmpprobe" -c 2 -i 9ms </dev/null
+same "ordinary user: --interval under 10ms refused" "$rc:$(cat "$T/err")" \
+    "2:icmpprobe: interval value is too small for an ordinary user: 9ms (at least 10ms; root may go faster)"
+run VN "$capdir/icmpprobe" -c 2 -i 10ms -r 1000 -t 300ms <"$T/two"
+same "ordinary user: at the limits, probes" "$rc:$(jqo .ping.recv | sort -u)" "0:2"
+run VN "$capdir/nocap/icmpprobe" -m udp -r 5000 </dev/null
+same "ordinary user: the limits hold for udp (no privilege) too" "$rc" 2
 echo 127.0.0.1 >"$T/in"
 run icmpprobe -u nobody <"$T/in"
 same "--user nobody: probes" "$rc:$(jqo .ping.ok)" "0:true"
@@ -255,6 +310,25 @@ printf '{"ip":"127.0.0.1","pad":"%s"}\n127.0.0.3\n' \
 run icmpprobe --max-line 100 <"$T/in"
 same "--max-line: the long line skipped" "$rc:$(jqo .ip)" "1:127.0.0.3"
 check "--max-line: reported" grep -q 'line too long' "$T/err"
+
+# ---- targets never probed: multicast, broadcast, 0/8 ----
+# 198.18.0.3: the broadcast address of the vantage's own /30.
+printf '%s\n' 198.19.1.40 224.0.0.1 '{"ip":"239.1.2.3"}' 255.255.255.255 \
+    0.0.0.0 0.1.2.3 198.18.0.3 198.19.1.41 >"$T/refuse"
+vprobe -t 300ms "$T/refuse"
+same "refused targets: exit 1, the good ones around them probed" \
+    "$rc:$(jqo '"\(.ip) \(.ping.ok)"' | sort | tr '\n' ,)" \
+    "1:198.19.1.40 true,198.19.1.41 true,"
+same "refused targets: one message a line, saying why" \
+    "$(sed "s|$T/||" "$T/err")" \
+    "icmpprobe: refuse:2: 224.0.0.1 is a multicast address: not probed
+icmpprobe: refuse:3: 239.1.2.3 is a multicast address: not probed
+icmpprobe: refuse:4: 255.255.255.255 is the broadcast address: not probed
+icmpprobe: refuse:5: 0.0.0.0 is in 0.0.0.0/8 (this network): not probed
+icmpprobe: refuse:6: 0.1.2.3 is in 0.0.0.0/8 (this network): not probed
+icmpprobe: refuse:7: 198.18.0.3 is the broadcast address of a subnet of ours: not probed"
+vprobe -m udp -t 300ms "$T/refuse"
+same "refused targets: whatever the method" "$rc:$(jqo .ip | wc -l)" "1:2"
 
 # ---- the other options ----
 prips 127.2.0.0/26 >"$T/lo64"

@@ -78,6 +78,9 @@ if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
 	exit 0
 fi
 . "$HOPMAP_TOP/tests/lab/lab.sh"
+# Started as root, the probers run as nobody once their sockets are open:
+# the files they write (--metrics, --stop-set) must be writable by nobody.
+chmod 1777 "$T"
 # shellcheck disable=SC2016
 cleanup_hooks+=('lab_down "$LAB_PREFIX"')
 if ! lab_up "hmth$$"; then
@@ -229,7 +232,7 @@ same "--user unknown: exit 3" "$rc" 3
 # Without CAP_NET_RAW: datagram sockets and IP_RECVERR.  Input and output
 # are opened by root here (the test directory is private).
 U() { V setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-U tracehop -m udp-paris -w 300ms -r 2000 <"$T/lab.in" >"$T/out" 2>"$T/err"
+U tracehop -m udp-paris -w 300ms -r 1000 <"$T/lab.in" >"$T/out" 2>"$T/err"
 same "unprivileged udp-paris: exit 0" "$?:$(cat "$T/err")" "0:"
 for ip in $leaves; do
 	got=$(hoplist "$ip" "$T/out")
@@ -238,7 +241,7 @@ done
 same "unprivileged udp-paris: blackhole, probes, reply TTLs" \
     "$(jq -c 'select(.ip == "198.19.200.9") | [.trace.stop, .trace.probes, .trace.hops[0].reply_ttl]' "$T/out")" \
     '["gaplimit",6,64]'
-U tracehop -m udp-paris -w 500ms -r 5000 -n 100 <"$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
+U tracehop -m udp-paris -w 500ms -r 1000 -n 100 <"$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
 jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' \
     "$T/d.out" | sort -u >"$T/pairs"
 same "unprivileged udp-paris diamond: 200 completed, zero false links, both branches" \
@@ -249,7 +252,7 @@ same "unprivileged tcp-paris: exit 3, says why" "$rc:$(grep -c 'tcp-paris needs 
 run U tracehop </dev/null
 check "unprivileged icmp-paris, ping_group_range closed: says so" grep -q "ping_group_range" "$T/err"
 V sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-U tracehop -w 300ms -r 2000 <"$T/lab.in" >"$T/out" 2>"$T/err"
+U tracehop -w 300ms -r 1000 <"$T/lab.in" >"$T/out" 2>"$T/err"
 same "unprivileged icmp-paris (ping socket): exit 0" "$?:$(cat "$T/err")" "0:"
 for ip in $leaves; do
 	got=$(hoplist "$ip" "$T/out")
@@ -310,6 +313,41 @@ if setcap cap_net_raw+p "$capdir/tracehop" 2>/dev/null; then
 else
 	echo "ok - file capability test skipped: setcap failed here"
 fi
+
+# Multicast, broadcast and 0/8 are never traced: each line says why.
+printf '%s\n' '{"ip":"224.0.0.5"}' 255.255.255.255 0.0.0.0 198.18.0.3 198.19.1.3 >"$T/refuse"
+V tracehop -w 300ms "$T/refuse" >"$T/out" 2>"$T/err"
+same "refused targets: exit 1, the good one traced" \
+    "$?:$(jq -r '"\(.ip) \(.trace.stop)"' "$T/out")" "1:198.19.1.3 completed"
+same "refused targets: one message a line" "$(sed "s|$T/||" "$T/err")" \
+    "tracehop: refuse:1: 224.0.0.5 is a multicast address: not traced
+tracehop: refuse:2: 255.255.255.255 is the broadcast address: not traced
+tracehop: refuse:3: 0.0.0.0 is in 0.0.0.0/8 (this network): not traced
+tracehop: refuse:4: 198.18.0.3 is the broadcast address of a subnet of ours: not traced"
+
+# Root runs as nobody once the sockets are open; an ordinary user gets a
+# probe a millisecond at most.
+mkfifo "$T/tf"
+ip netns exec "$LAB_VANTAGE" tracehop <"$T/tf" >/dev/null 2>&1 &
+tp=$!
+exec 9>"$T/tf"
+for _ in $(seq 300); do
+	grep -q '^NoNewPrivs:.*1' "/proc/$tp/status" 2>/dev/null && break
+	sleep 0.05
+done
+same "root without --user: runs as nobody, nothing kept" \
+    "$(grep -E '^(Uid|CapPrm|NoNewPrivs):' "/proc/$tp/status" | tr -s '\t ' ' ' | tr '\n' ';')" \
+    "Uid: 65534 65534 65534 65534;CapPrm: 0000000000000000;NoNewPrivs: 1;"
+exec 9>&-
+wait "$tp"
+mkdir -m 755 "$T/ro"
+run V tracehop --stop-set "$T/ro/stop" </dev/null
+same "root: a stop set nobody may not write: exit 3 at the start, says so" \
+    "$rc:$(cat "$T/err")" \
+    "3:tracehop: --stop-set $T/ro/stop: cannot write beside it: Permission denied"
+run U tracehop -m udp-paris -r 1001 </dev/null
+same "ordinary user: --rate above 1000 refused" "$rc:$(cat "$T/err")" \
+    "2:tracehop: rate value is too large for an ordinary user: 1001 (at most 1000; root may go faster)"
 
 # Two runs at once see each other's replies: each keeps only its own.
 seq 1 60 | sed 's/^/198.19.1./' >"$T/two.in"
