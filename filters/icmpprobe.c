@@ -5,7 +5,8 @@
  * matching; this file reads records, hands the targets to the engine while
  * its window has room, and writes each record back as its target finishes.
  * Privilege: CAP_NET_RAW only, and only until the socket is open, which
- * happens before the first input line is read.
+ * happens before the first input line is read; started as root, it runs
+ * as nobody (or --user) from then on (lib/probe_priv.c).
  */
 #include <getopt.h>
 #include <math.h>
@@ -26,15 +27,16 @@ static const char usage[] =
 "  -c, --count N        probes per target, 1..100 (default 1)\n"
 "  -i, --interval DUR   between probes to one target (default 1s)\n"
 "  -t, --timeout DUR    wait for a reply after the last probe (default 1s)\n"
-"  -r, --rate PPS       probes per second, all targets (default 1000)\n"
+"  -r, --rate PPS       probes per second, all targets (default 1000;\n"
+"                       at most 1000, and -i at least 10ms, unless root)\n"
 "  -w, --window N       targets in flight at once (default: enough for the\n"
 "                       rate over the timeout)\n"
 "  -m, --method M       icmp (echo, the default), tcp[:PORT] (a SYN;\n"
 "                       SYN-ACK or RST means alive; port 80 by default) or\n"
 "                       udp[:PORT] (port unreachable means alive; 33434)\n"
 "  -n, --node NAME      vantage point name for \"node\" (default: host name)\n"
-"  -u, --user USER      started as root, switch to USER once the socket\n"
-"                       is open\n"
+"  -u, --user USER      started as root, run as USER (default: nobody)\n"
+"                       once the socket is open\n"
 HM_COMMON_HELP;
 
 static struct {

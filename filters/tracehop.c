@@ -9,8 +9,8 @@
  * input order.
  *
  * Privilege: the raw sockets are opened first, with CAP_NET_RAW alone, and
- * every capability is dropped (and --user switched to) before any input is
- * read.
+ * every capability is dropped (and, started as root, nobody or --user
+ * switched to) before any input is read.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -37,7 +37,8 @@ static const char usage[] =
 "  -q, --queries N      probes per hop, 1..16 (default 1)\n"
 "  -w, --wait WAIT      how long a probe may take, e.g. 500ms (default 1s)\n"
 "  -g, --gap-limit N    stop after N silent hops in a row (default 5)\n"
-"  -r, --rate PPS       probes per second, all traces (default 100)\n"
+"  -r, --rate PPS       probes per second, all traces (default 100; at\n"
+"                       most 1000 unless root)\n"
 "  -n, --in-flight N    traces probed at once, 1..16384 (default 64)\n"
 "  -p, --port PORT      destination port for udp-paris (default 33435)\n"
 "                       and tcp-paris (default 80)\n"
@@ -45,7 +46,8 @@ static const char usage[] =
 "      --stop-set FILE  Doubletree: start at --first-ttl (default 3 here),\n"
 "                       then probe back only until a hop in FILE answers\n"
 "      --node NAME      vantage point name for \"node\" (default hostname)\n"
-"      --user USER      switch to USER once the sockets are open\n"
+"      --user USER      started as root, run as USER (default: nobody)\n"
+"                       once the sockets are open\n"
 HM_COMMON_HELP;
 
 enum {
