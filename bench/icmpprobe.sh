@@ -14,6 +14,8 @@ top=${HOPMAP_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${HOPMAP_BIN:-$top/bin}
 out=$top/bench/out/icmpprobe
 mkdir -p "$out"
+# Started as root, icmpprobe writes its --metrics file as nobody.
+chmod 1777 "$out"
 probe=$bin/icmpprobe
 fping_timeout=${FPING_TIMEOUT:-60}
 
