@@ -5,7 +5,7 @@ top=$HOPMAP_TOP
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top/lib"
 runs=${HOPMAP_FUZZ_RUNS:-300000}
 # The parsers and what they call; clang builds them afresh with the fuzzer.
-core="diag ipv4 lines record jarena signals opts output metrics num clock special"
+core="diag ipv4 lines record jarena signals opts output metrics atomicfile num clock special"
 srcs=$(for f in $core; do printf '%s ' "$top/lib/$f.c"; done)
 for target in record range lines; do
 	bin=$T/fuzz-$target
