@@ -113,7 +113,11 @@ same "tcp open port: syn-ack from the listener, nothing from the dark" \
     "$(jqo '"\(.ip) \(.ping.method) \(.ping.port) \(.ping.ok) \(.ping.tcp)"' | sort | tr '\n' ,)" \
     "198.19.1.10 tcp 8080 true syn-ack,198.19.1.11 tcp 8080 true syn-ack,198.19.200.5 tcp 8080 false null,"
 same "tcp open port: reply TTL" "$(jqo 'select(.ping.ok) | .ping.reply_ttl' | sort -u)" 61
-sleep 0.2
+# The kernel's reset is on its way: wait (bounded) for the queue to drain.
+for _ in $(seq 100); do
+	[ "$(ip netns exec "$lab-l1" ss -Htn state syn-recv | wc -l)" = 0 ] && break
+	sleep 0.05
+done
 same "tcp open port: no half-open connection left" \
     "$(ip netns exec "$lab-l1" ss -Htn state syn-recv | wc -l)" 0
 vprobe -m tcp:8081 -c 2 -i 10ms -t 300ms "$T/tcp"
@@ -357,9 +361,21 @@ echo 198.19.1.77 >&8
 for _ in $(seq 100); do [ -s "$T/stream" ] && break; sleep 0.1; done
 same "streaming: the first record is out while the input is open" \
     "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream")" "198.19.1.77 true"
+# rchar_of PID: the bytes PID has read with read(2) so far.
+rchar_of() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }
+# wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM:
+# the event "it has taken the line", instead of a sleep.
+wait_read() {
+	for _ in $(seq 400); do
+		[ "$(rchar_of "$1")" -ge $(($2 + $3)) ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # SIGTERM: read no more, let the target in flight finish, exit 0.
+base=$(rchar_of "$sp")
 echo 198.19.200.77 >&8
-sleep 0.2
+check "SIGTERM: the second target was read" wait_read "$sp" "$base" 14
 kill -TERM "$sp"
 echo 198.19.1.78 >&8
 exec 8>&-

@@ -218,7 +218,10 @@ timeout 120 ip netns exec "$(lab_ns l0)" \
     socat TCP-LISTEN:8080,fork,reuseaddr /dev/null 2>/dev/null &
 listener=$!
 cleanup_hooks=("kill $listener 2>/dev/null" "${cleanup_hooks[@]}")
-sleep 0.3
+for _ in $(seq 100); do
+	ip netns exec "$(lab_ns l0)" ss -Hltn 'sport = :8080' | grep -q . && break
+	sleep 0.05
+done
 echo 198.19.0.5 | V tracehop -m tcp-paris -p 8080 -w 300ms >"$T/out" 2>&1
 same "--port 8080: SYN-ACK from the listener" "$(jq -r '.trace.hops[-1].tcp_flags' "$T/out")" SA
 echo 198.19.0.5 | V tracehop -m udp-paris -p 53 -w 300ms >"$T/out" 2>&1
@@ -364,13 +367,35 @@ done
 check "concurrent runs: the other's replies counted as strays" \
     grep -q 'hopmap_replies_stray_total{program="tracehop"} [1-9]' "$T/a.prom"
 
+# rchar_of PID: the bytes PID has read with read(2) so far.
+rchar_of() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }
+# wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM:
+# the event "it has taken the line", instead of a sleep.
+wait_read() {
+	for _ in $(seq 400); do
+		[ "$(rchar_of "$1")" -ge $(($2 + $3)) ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # SIGTERM: stop reading, finish the trace under way, exit 0.
-# (ip netns exec execs tracehop: $! is tracehop itself.)
-{ echo 198.19.200.7; sleep 2; echo 198.19.1.7; } |
-    ip netns exec "$LAB_VANTAGE" tracehop -w 300ms -g 3 >"$T/out" 2>"$T/err" &
+# (ip netns exec execs tracehop: $! is tracehop itself.)  The signal comes
+# once the first line is read (after the drop, only input is read).
+mkfifo "$T/sig"
+ip netns exec "$LAB_VANTAGE" tracehop -w 300ms -g 3 <"$T/sig" >"$T/out" \
+    2>"$T/err" &
 pt=$!
-sleep 0.5
+exec 8>"$T/sig"
+for _ in $(seq 300); do
+	grep -q '^NoNewPrivs:.*1' "/proc/$pt/status" 2>/dev/null && break
+	sleep 0.05
+done
+base=$(rchar_of "$pt")
+echo 198.19.200.7 >&8
+check "SIGTERM: the first line was read" wait_read "$pt" "$base" 13
 kill -TERM "$pt"
+echo 198.19.1.7 >&8
+exec 8>&-
 wait "$pt"
 same "SIGTERM: exit 0, the running trace finished, nothing read after" \
     "$?:$(jq -c '[.ip, .trace.stop]' "$T/out")" '0:["198.19.200.7","gaplimit"]'
