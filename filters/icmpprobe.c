@@ -483,11 +483,13 @@ main(int argc, char *argv[])
 	conf.method = opt.method;
 	conf.port = opt.port;
 	conf.fd = open_socket(&conf.kind);
-	/* Files named here are opened now: root named them.  Then no more
-	   privilege, and not root, before the first line is read. */
+	/* Started as root, the files named here are opened now: root named
+	   them.  Then no more privilege, and not root, before the first line
+	   is read. */
 	memset(&in, 0, sizeof(in));
 	hm_input_init(&in, argv + optind, argc - optind);
-	hm_input_preopen(&in);
+	if (!probe_priv_limited())
+		hm_input_preopen(&in);
 	probe_priv_drop(opt.user);
 
 	/* Enough slots to keep the rate up while replies are awaited, with

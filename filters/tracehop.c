@@ -459,10 +459,12 @@ main(int argc, char *argv[])
 		    "ordinary user: %g (at most %d; root may go faster)",
 		    cfg.rate, PROBE_USER_MAX_RATE);
 	open_sockets(&cfg, &socks, probe_priv_begin());
-	/* Files named here are opened now: root named them.  Then no more
-	   privilege, and not root, before the first line is read. */
+	/* Started as root, the files named here are opened now: root named
+	   them.  Then no more privilege, and not root, before the first line
+	   is read. */
 	hm_input_init(&in, argv + optind, argc - optind);
-	hm_input_preopen(&in);
+	if (!probe_priv_limited())
+		hm_input_preopen(&in);
 	probe_priv_drop(run_user);
 
 	if (stop_set_path != NULL) {
