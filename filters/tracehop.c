@@ -179,9 +179,9 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 static void
 write_result(const struct trace_result *res, const struct trace_config *cfg)
 {
+	static const char *const owned[] = { "node", "trace", NULL };
 	struct text t = { NULL, 0, 0 };
-	json_t *obj = res->user;
-	char ts[32], src[16];
+	char *record = res->user, ts[32], src[16];
 
 	hm_timestamp(ts, sizeof(ts));
 	hm_ip_format(res->src, src);
@@ -196,11 +196,22 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	if (res->stop == TRACE_STOP_ERROR)
 		text_add(&t, ",\"error\":\"%s\"", strerror(res->error));
 	text_add(&t, ",\"ts\":\"%s\"}", ts);
-	hm_record_set_node(obj, node_name);
-	if (probe_json_write_with(stdout, obj, "trace", t.buf) != 0)
-		hm_err(HM_EXIT_FAIL, "standard output");
+	{
+		/* Into the record's own text: its members pass through as
+		   they came; "node" is always ours. */
+		const char *add[] = { "\"node\":", hm_node_json(node_name),
+		    ",\"trace\":", t.buf, NULL };
+
+		if (hm_json_splice(stdout, record, strlen(record), owned,
+		    add) != 0) {
+			if (ferror(stdout))
+				hm_err(HM_EXIT_FAIL, "standard output");
+			hm_warnx("a record's text is not an object (bug): %s",
+			    record);
+		}
+	}
 	free(t.buf);
-	json_decref(obj);
+	free(record);
 	records_traced++;
 }
 
@@ -230,9 +241,11 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 {
 	struct hm_record rec;
 	const char *why;
+	char *text;
+	size_t n;
 
 	records_in++;
-	switch (hm_record_parse(line, len, &rec, &why)) {
+	switch (hm_record_scan(line, len, &rec, &why)) {
 	case HM_REC_EMPTY:
 		break;
 	case HM_REC_BAD:
@@ -241,25 +254,27 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 	case HM_REC_OTHER:
 		hm_line_write(stdout, line, len);
 		records_passed++;
-		hm_record_free(&rec);
 		break;
 	case HM_REC_TARGET:
 		switch (wants_trace(rec.obj, &why)) {
 		case -1:
-			hm_record_free(&rec);
 			hm_input_bad(in, "%s", why);
-			return;
+			break;
 		case 0:
 			hm_line_write(stdout, line, len);
 			records_passed++;
-			hm_record_free(&rec);
-			return;
+			break;
+		default:
+			/* The engine holds the record's text until its
+			   trace ends. */
+			if ((text = hm_record_keep(&rec, &n)) == NULL)
+				hm_err(HM_EXIT_FAIL, "malloc");
+			if (trace_engine_add(eng, rec.ip, text) != 0)
+				hm_errx(HM_EXIT_FAIL, "engine full (bug)");
 		}
-		/* The engine holds the record until its trace ends. */
-		if (trace_engine_add(eng, rec.ip, rec.obj) != 0)
-			hm_errx(HM_EXIT_FAIL, "engine full (bug)");
 		break;
 	}
+	hm_record_done(&rec);
 }
 
 static void
@@ -430,6 +445,7 @@ main(int argc, char *argv[])
 
 	hm_setprog(argv);
 	parse_options(argc, argv, &cfg);
+	(void)hm_node_json(node_name);	/* a bad --node stops us here */
 	open_sockets(&cfg, &socks, probe_priv_begin(run_user != NULL));
 	probe_priv_drop(run_user);
 
