@@ -187,7 +187,7 @@ write_record(char *text, const char *raw)
 		    (unsigned long long)++id_counter);
 	if (hm_json_splice(stdout, text, n, owned, add) != 0 &&
 	    !ferror(stdout))
-		hm_warnx("a record's text is not an object (bug): %s", text);
+		hm_warnx("a record's text is not an object (bug)");
 }
 
 static void

@@ -176,10 +176,25 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 	text_add(t, "]");
 }
 
+/* The trace into the record's own text: its members pass through as they
+   came (hm_json_splice); "node" is always ours. */
+static void
+write_record(const char *record, const char *trace)
+{
+	static const char *const owned[] = { "node", "trace", NULL };
+	const char *add[] = { "\"node\":", hm_node_json(node_name),
+	    ",\"trace\":", trace, NULL };
+
+	if (hm_json_splice(stdout, record, strlen(record), owned, add) != 0) {
+		if (ferror(stdout))
+			hm_err(HM_EXIT_FAIL, "standard output");
+		hm_warnx("a record's text is not an object (bug)");
+	}
+}
+
 static void
 write_result(const struct trace_result *res, const struct trace_config *cfg)
 {
-	static const char *const owned[] = { "node", "trace", NULL };
 	struct text t = { NULL, 0, 0 };
 	char *record = res->user, ts[32], src[16];
 
@@ -196,20 +211,7 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	if (res->stop == TRACE_STOP_ERROR)
 		text_add(&t, ",\"error\":\"%s\"", strerror(res->error));
 	text_add(&t, ",\"ts\":\"%s\"}", ts);
-	{
-		/* Into the record's own text: its members pass through as
-		   they came; "node" is always ours. */
-		const char *add[] = { "\"node\":", hm_node_json(node_name),
-		    ",\"trace\":", t.buf, NULL };
-
-		if (hm_json_splice(stdout, record, strlen(record), owned,
-		    add) != 0) {
-			if (ferror(stdout))
-				hm_err(HM_EXIT_FAIL, "standard output");
-			hm_warnx("a record's text is not an object (bug): %s",
-			    record);
-		}
-	}
+	write_record(record, t.buf);
 	free(t.buf);
 	free(record);
 	records_traced++;

@@ -258,7 +258,8 @@ member_at(const char *s, size_t i, size_t n, struct member *m)
  */
 static int
 walk(const char *s, size_t n, const char *const drop[],
-    const char *const add[], FILE *fp, const char *key, size_t *vb, size_t *vlen)
+    const char *const add[], FILE *fp, const char *key, size_t *vb,
+    size_t *vlen)
 {
 	struct member m;
 	size_t i = skip_ws(s, 0, n), open, prev_end;
