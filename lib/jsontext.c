@@ -263,7 +263,7 @@ walk(const char *s, size_t n, const char *const drop[],
 {
 	struct member m;
 	size_t i = skip_ws(s, 0, n), open, prev_end;
-	int any = 0, prev_kept = 0, found = 0, adding = 0;
+	int any = 0, opened = 0, prev_kept = 0, found = 0, adding = 0;
 
 	if (i >= n || s[i] != '{')
 		return -1;
@@ -271,7 +271,11 @@ walk(const char *s, size_t n, const char *const drop[],
 	prev_end = i;
 	i = skip_ws(s, i, n);
 	if (i < n && s[i] == '}') {
+		/* No members: "{" and its blanks as they came. */
 		m.next = i;
+		if (fp != NULL)
+			fwrite(s + open, 1, i - open, fp);
+		opened = 1;
 	} else {
 		for (;;) {
 			if (member_at(s, i, n, &m) != 0)
@@ -308,7 +312,7 @@ walk(const char *s, size_t n, const char *const drop[],
 	if (skip_ws(s, m.next + 1, n) != n)
 		return -1;
 	if (fp != NULL) {
-		if (!any)
+		if (!any && !opened)
 			putc('{', fp);
 		else if (prev_kept)
 			fwrite(s + prev_end, 1, m.next - prev_end, fp);

@@ -47,7 +47,8 @@ test_splice(void)
 		  "{\"x\" : [1, {\"node\":2}],\"y\":null,\"node\":\"n\","
 		  "\"ping\":{\"ok\":true}}" },
 		{ "{}", "{\"node\":\"n\",\"ping\":{\"ok\":true}}" },
-		{ "{ }", "{\"node\":\"n\",\"ping\":{\"ok\":true}}" },
+		{ "{ }", "{ \"node\":\"n\",\"ping\":{\"ok\":true}}" },
+		{ "{\"ping\":1 }", "{\"node\":\"n\",\"ping\":{\"ok\":true}}" },
 		{ "{\"ping\":[]}", "{\"node\":\"n\",\"ping\":{\"ok\":true}}" },
 		/* Keys that only look like ours stay. */
 		{ "{\"pings\":1,\"Node\":2,\"node\\u0000\":3,\"nod\":4}",
