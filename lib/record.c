@@ -17,10 +17,12 @@
 static int
 is_blank(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	    c == '\f';
 }
 
-/* Trim blanks at both ends. */
+/* Trim blanks at both ends (a newline too: not in a line from hm_lines,
+   but a record's text, kept by hm_record_keep, is what lies between). */
 static void
 trim(const char **s, size_t *len)
 {
