@@ -101,7 +101,7 @@ json_quote(const char *s, size_t len, size_t *outlen)
 			copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
 		j = json_stringn(copy, len);
 	}
-	if (j == NULL || (enc = json_dumps(j, JSON_ENCODE_ANY)) == NULL)
+	if (j == NULL || (enc = hm_json_text(j, JSON_ENCODE_ANY, NULL)) == NULL)
 		hm_errx(HM_EXIT_FAIL, "cannot encode a JSON string");
 	json_decref(j);
 	free(copy);

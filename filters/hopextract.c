@@ -127,54 +127,43 @@ trace_hops(json_t *trace, uint32_t dest)
 	return NULL;
 }
 
-/* Write obj if ip is a new hop. */
-static void
-offer_json(struct hm_seen *seen, uint32_t ip, const json_t *obj)
-{
-	char buf[1024];
-	size_t n = json_dumpb(obj, buf, sizeof(buf),
-	    JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	if (n > 0 && n <= sizeof(buf)) {
-		hm_seen_offer(seen, ip, buf, n, hm_now_ms());
-	} else {
-		/* A long "node" value: rare, so allocate. */
-		char *big = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-		if (big == NULL)
-			hm_errx(HM_EXIT_FAIL, "cannot encode a hop record");
-		hm_seen_offer(seen, ip, big, strlen(big), hm_now_ms());
-		free(big);
-	}
-}
-
-/* The new targets of one record: allowed hops, in trace order, each offered
-   to the seen set, which writes the new ones. */
+/*
+ * The new targets of one record: allowed hops, in trace order, each offered
+ * to the seen set, which writes the new ones.  "node" of a hop target is
+ * for the node that will probe it (its prober sets it); who found the hop
+ * goes in "found_by": the trace's "node", its text as it came.  The rest
+ * is addresses and a number, so the record is written as text, not through
+ * an encoder.
+ */
 static void
 emit_hops(struct hm_seen *seen, const struct hm_record *rec)
 {
-	json_t *node = json_object_get(rec->obj, "node");
-	char via[16], ip[16];
-	size_t i;
+	char via[16], ip[16], *buf;
+	size_t i, vb = 0, vlen = 0, n, cap;
+	int found_by = hm_json_member(rec->text, rec->len, "node", &vb,
+	    &vlen) == 1;
 
+	cap = 128 + (found_by ? vlen : 0);
+	if ((buf = malloc(cap)) == NULL)
+		hm_err(HM_EXIT_FAIL, "malloc");
 	hm_ip_format(rec->ip, via);
 	for (i = 0; i < nhops; i++) {
-		json_t *out;
-
 		if (!allow_reserved && hm_special_lookup(hops[i].ip) != NULL) {
 			reserved++;
 			continue;
 		}
 		hm_ip_format(hops[i].ip, ip);
-		out = json_pack("{s:s,s:s,s:s,s:i}", "ip", ip, "src", "hop",
-		    "via", via, "ttl", (int)hops[i].ttl);
-		if (out == NULL)
-			hm_errx(HM_EXIT_FAIL, "cannot build a hop record");
-		if (node != NULL)
-			json_object_set(out, "node", node);
-		offer_json(seen, hops[i].ip, out);
-		json_decref(out);
+		n = (size_t)snprintf(buf, cap, "{\"ip\":\"%s\",\"src\":\"hop\","
+		    "\"via\":\"%s\",\"ttl\":%u%s", ip, via, hops[i].ttl,
+		    found_by ? ",\"found_by\":" : "");
+		if (found_by) {
+			memcpy(buf + n, rec->text + vb, vlen);
+			n += vlen;
+		}
+		buf[n++] = '}';
+		hm_seen_offer(seen, hops[i].ip, buf, n, hm_now_ms());
 	}
+	free(buf);
 }
 
 static void

@@ -51,9 +51,10 @@ static uint64_t outpending;
 
 /* A bare address needs no JSON object in flight, nor jansson to write it:
    its record is {"ip":"...","node":...} whatever else happens.  This is
-   the user pointer of such targets. */
+   the user pointer of such targets; other targets' is a copy of their
+   record's text (hm_record_keep). */
 static char bare_target;
-static char *node_json;		/* "node" as a JSON string, for them */
+static const char *node_json;	/* "node" as a JSON string */
 
 /* Records get an "id" here, where the result is made, so that a sink that
    receives one twice (a shipper retrying after a lost acknowledgement)
@@ -85,18 +86,6 @@ id_init(void)
 		    (n[i] >= 'A' && n[i] <= 'Z')) ? n[i] : '_';
 	snprintf(id_prefix + k, sizeof(id_prefix) - k, ":%016llx:",
 	    (unsigned long long)run);
-}
-
-static void
-set_id(json_t *obj)
-{
-	char id[128];
-
-	if (json_object_get(obj, "id") != NULL)
-		return;
-	snprintf(id, sizeof(id), "%s%llu", id_prefix,
-	    (unsigned long long)++id_counter);
-	json_object_set_new(obj, "id", json_string(id));
 }
 
 static const char *const method_name[] = { "icmp", "tcp", "udp" };
@@ -195,10 +184,28 @@ format_ping(const struct ping_result *r, char *buf, size_t size)
 #undef PUT
 }
 
+/* A record's own text with its result written in: its members pass
+   through as they came (hm_json_splice); "node" is always ours. */
+static void
+write_record(char *text, const char *raw)
+{
+	static const char *const owned[] = { "node", "ping", NULL };
+	size_t n = strlen(text), vb, vlen;
+	char id[160] = "";
+	const char *add[] = { id, "\"node\":", node_json, ",\"ping\":", raw,
+	    NULL };
+
+	if (hm_json_member(text, n, "id", &vb, &vlen) == 0)
+		snprintf(id, sizeof(id), "\"id\":\"%s%llu\",", id_prefix,
+		    (unsigned long long)++id_counter);
+	if (hm_json_splice(stdout, text, n, owned, add) != 0 &&
+	    !ferror(stdout))
+		hm_warnx("a record's text is not an object (bug)");
+}
+
 static void
 target_done(const struct ping_result *r, void *ctx)
 {
-	json_t *obj = r->user;
 	char raw[2048];
 
 	(void)ctx;
@@ -206,7 +213,7 @@ target_done(const struct ping_result *r, void *ctx)
 		answered++;
 	if (r->recv > 0 || !opt.alive) {
 		format_ping(r, raw, sizeof(raw));
-		if (obj == (void *)&bare_target) {
+		if (r->user == (void *)&bare_target) {
 			char ip[16];
 
 			hm_ip_format(r->ip, ip);
@@ -214,9 +221,7 @@ target_done(const struct ping_result *r, void *ctx)
 			    "\"ping\":%s}\n", ip, id_prefix,
 			    (unsigned long long)++id_counter, node_json, raw);
 		} else {
-			set_id(obj);
-			hm_record_set_node(obj, opt.node);
-			probe_json_write_with(stdout, obj, "ping", raw);
+			write_record(r->user, raw);
 		}
 		records_out++;
 		outpending++;
@@ -225,8 +230,8 @@ target_done(const struct ping_result *r, void *ctx)
 		if (ferror(stdout))
 			hm_exit(HM_EXIT_FAIL);
 	}
-	if (obj != (void *)&bare_target)
-		json_decref(obj);
+	if (r->user != (void *)&bare_target)
+		free(r->user);
 }
 
 /* Before the engine waits: let downstream have what is finished. */
@@ -261,7 +266,9 @@ take_line(struct hm_input *in, struct ping_engine *e, const char *line,
 {
 	struct hm_record rec;
 	const char *why;
+	char *text;
 	uint32_t ip;
+	size_t n;
 
 	records_in++;
 	if (len > 0 && line[0] != '{' && hm_ip_parse(line, len, &ip) == 0) {
@@ -271,14 +278,16 @@ take_line(struct hm_input *in, struct ping_engine *e, const char *line,
 		(void)ping_add(e, ip, &bare_target);
 		return;
 	}
-	switch (hm_record_parse(line, len, &rec, &why)) {
+	switch (hm_record_scan(line, len, &rec, &why)) {
 	case HM_REC_TARGET:
 		if (refused(in, rec.ip))
 			break;
 		targets++;
+		if ((text = hm_record_keep(&rec, &n)) == NULL)
+			hm_err(HM_EXIT_FAIL, "malloc");
 		/* ping_add cannot fail: the caller checked ping_room. */
-		(void)ping_add(e, rec.ip, rec.obj);
-		return;
+		(void)ping_add(e, rec.ip, text);
+		break;
 	case HM_REC_OTHER:
 		hm_linewarn(in->lr.name, in->lr.lineno,
 		    "not a target (no \"ip\"), passed through");
@@ -291,23 +300,7 @@ take_line(struct hm_input *in, struct ping_engine *e, const char *line,
 		hm_input_bad(in, "%s", why);
 		break;
 	}
-	hm_record_free(&rec);
-}
-
-/* The node name as JSON text, as hm_record_set_node would set it. */
-static char *
-node_string(void)
-{
-	json_t *o = json_object();
-	json_t *n;
-	char *text;
-
-	hm_record_set_node(o, opt.node);
-	n = json_object_get(o, "node");
-	if ((text = json_dumps(n, JSON_ENCODE_ANY)) == NULL)
-		hm_errx(HM_EXIT_FAIL, "cannot encode the node name");
-	json_decref(o);
-	return text;
+	hm_record_done(&rec);
 }
 
 static int
@@ -504,7 +497,7 @@ main(int argc, char *argv[])
 	if ((e = ping_new(&conf)) == NULL)
 		hm_err(HM_EXIT_FAIL, "ping engine");
 
-	node_json = node_string();
+	node_json = hm_node_json(opt.node);
 	id_init();
 	hm_signals_init(0);
 	hm_output_init();

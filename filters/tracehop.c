@@ -178,12 +178,27 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 	text_add(t, "]");
 }
 
+/* The trace into the record's own text: its members pass through as they
+   came (hm_json_splice); "node" is always ours. */
+static void
+write_record(const char *record, const char *trace)
+{
+	static const char *const owned[] = { "node", "trace", NULL };
+	const char *add[] = { "\"node\":", hm_node_json(node_name),
+	    ",\"trace\":", trace, NULL };
+
+	if (hm_json_splice(stdout, record, strlen(record), owned, add) != 0) {
+		if (ferror(stdout))
+			hm_err(HM_EXIT_FAIL, "standard output");
+		hm_warnx("a record's text is not an object (bug)");
+	}
+}
+
 static void
 write_result(const struct trace_result *res, const struct trace_config *cfg)
 {
 	struct text t = { NULL, 0, 0 };
-	json_t *obj = res->user;
-	char ts[32], src[16];
+	char *record = res->user, ts[32], src[16];
 
 	hm_timestamp(ts, sizeof(ts));
 	hm_ip_format(res->src, src);
@@ -198,11 +213,9 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	if (res->stop == TRACE_STOP_ERROR)
 		text_add(&t, ",\"error\":\"%s\"", strerror(res->error));
 	text_add(&t, ",\"ts\":\"%s\"}", ts);
-	hm_record_set_node(obj, node_name);
-	if (probe_json_write_with(stdout, obj, "trace", t.buf) != 0)
-		hm_err(HM_EXIT_FAIL, "standard output");
+	write_record(record, t.buf);
 	free(t.buf);
-	json_decref(obj);
+	free(record);
 	records_traced++;
 }
 
@@ -232,9 +245,11 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 {
 	struct hm_record rec;
 	const char *why;
+	char *text;
+	size_t n;
 
 	records_in++;
-	switch (hm_record_parse(line, len, &rec, &why)) {
+	switch (hm_record_scan(line, len, &rec, &why)) {
 	case HM_REC_EMPTY:
 		break;
 	case HM_REC_BAD:
@@ -243,33 +258,34 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 	case HM_REC_OTHER:
 		hm_line_write(stdout, line, len);
 		records_passed++;
-		hm_record_free(&rec);
 		break;
 	case HM_REC_TARGET:
 		if ((why = probe_target_refused(rec.ip)) != NULL) {
-			char text[16];
+			char addr[16];
 
-			hm_ip_format(rec.ip, text);
-			hm_record_free(&rec);
-			hm_input_bad(in, "%s is %s: not traced", text, why);
-			return;
+			hm_ip_format(rec.ip, addr);
+			hm_input_bad(in, "%s is %s: not traced", addr, why);
+			break;
 		}
 		switch (wants_trace(rec.obj, &why)) {
 		case -1:
-			hm_record_free(&rec);
 			hm_input_bad(in, "%s", why);
-			return;
+			break;
 		case 0:
 			hm_line_write(stdout, line, len);
 			records_passed++;
-			hm_record_free(&rec);
-			return;
+			break;
+		default:
+			/* The engine holds the record's text until its
+			   trace ends. */
+			if ((text = hm_record_keep(&rec, &n)) == NULL)
+				hm_err(HM_EXIT_FAIL, "malloc");
+			if (trace_engine_add(eng, rec.ip, text) != 0)
+				hm_errx(HM_EXIT_FAIL, "engine full (bug)");
 		}
-		/* The engine holds the record until its trace ends. */
-		if (trace_engine_add(eng, rec.ip, rec.obj) != 0)
-			hm_errx(HM_EXIT_FAIL, "engine full (bug)");
 		break;
 	}
+	hm_record_done(&rec);
 }
 
 static void
@@ -458,6 +474,7 @@ main(int argc, char *argv[])
 		hm_errx(HM_EXIT_USAGE, "rate value is too large for an "
 		    "ordinary user: %g (at most %d; root may go faster)",
 		    cfg.rate, PROBE_USER_MAX_RATE);
+	(void)hm_node_json(node_name);	/* a bad --node stops us here */
 	open_sockets(&cfg, &socks, probe_priv_begin());
 	/* Started as root, the files named here are opened now: root named
 	   them.  Then no more privilege, and not root, before the first line

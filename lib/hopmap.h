@@ -171,6 +171,8 @@ struct hm_record {
 	json_t *obj;		/* owned; NULL for HM_REC_BAD */
 	uint32_t ip;		/* for HM_REC_TARGET */
 	int bare;		/* the line was a bare address */
+	const char *text;	/* the object's text: the line, trimmed */
+	size_t len;		/* (borrowed; unset for a bare address) */
 };
 /*
  * Parse a line.  A bare address becomes {"ip": "..."}.  An "ip" that is not
@@ -180,18 +182,55 @@ struct hm_record {
 enum hm_rec_kind hm_record_parse(const char *line, size_t len,
     struct hm_record *rec, const char **why);
 void hm_record_free(struct hm_record *rec);
-/* Only the address, without building the object: a fast path for filters
+/* Parse into a per-thread arena, for a record that is read and dropped at
+   once: no malloc per member.  One at a time per thread; the object lives
+   until hm_record_done, which must follow. */
+enum hm_rec_kind hm_record_scan(const char *line, size_t len,
+    struct hm_record *rec, const char **why);
+void hm_record_done(struct hm_record *rec);
+/* Only the address (through hm_record_scan): a fast path for filters
    that pass lines through byte for byte.  Same kinds and reasons. */
 enum hm_rec_kind hm_record_ip(const char *line, size_t len, uint32_t *ip,
     const char **why);
+/* A malloc'd copy of the record's text, NUL-terminated, to keep until its
+   result is written with hm_json_splice; a bare address gives the object
+   it stands for.  NULL when out of memory. */
+char *hm_record_keep(const struct hm_record *rec, size_t *len);
 /* Write obj as one compact line, keys in their original order. */
 int hm_json_write(FILE *fp, const json_t *obj);
 /* Write a line as it came (plus "\n"). */
 int hm_line_write(FILE *fp, const char *line, size_t len);
-/* Set "node" to the host name (or name) unless the record already has one. */
-void hm_record_set_node(json_t *obj, const char *name);
+/* The vantage point's name as a JSON string's text: name, or the host name
+   when NULL; made on the first call, the same ever after.  A name that is
+   not UTF-8 exits 2. */
+const char *hm_node_json(const char *name);
 /* An ISO 8601 UTC time stamp with milliseconds, into buf (32 bytes). */
 void hm_timestamp(char *buf, size_t size);
+
+/* ---- jsontext.c: records written from their text, not re-encoded ---- */
+/* json_dumpb into malloc'd memory, NUL-terminated: free() it.  (jansson's
+   own json_dumps text belongs to jansson's allocator, which jarena.c
+   replaces: never hand it to free().)  NULL on error. */
+char *hm_json_text(const json_t *v, size_t flags, size_t *len);
+/* json_loadb, except that numbers jansson cannot hold (integers beyond 64
+   bits, reals beyond a double) do not make the text bad: in the value, an
+   integer too big reads as a real, a number beyond a double as null. */
+json_t *hm_json_loadb(const char *text, size_t len, size_t flags,
+    json_error_t *err);
+/*
+ * Write the JSON object text obj[0..len) as one line to fp: without its
+ * top-level members whose key (unescaped) is in drop (NULL-terminated; every
+ * one of them, duplicates too), and with the members add makes appended
+ * last: add is NULL or NULL-terminated pieces of text that, joined, are
+ * members, "\"k\":v,...".  Everything else comes out byte for byte.  0;
+ * -1 when obj is not an object's text (nothing written) or on a write error.
+ */
+int hm_json_splice(FILE *fp, const char *obj, size_t len,
+    const char *const drop[], const char *const add[]);
+/* Where the value of the last top-level member named key is in the object
+   text: obj[*vb..*vb+*vlen).  1 found, 0 not there, -1 not an object. */
+int hm_json_member(const char *obj, size_t len, const char *key, size_t *vb,
+    size_t *vlen);
 
 /* ---- jarena.c: jansson allocating from a bump arena ---- */
 struct hm_jarena {

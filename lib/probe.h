@@ -114,15 +114,8 @@ uint64_t probe_now_ns(void);
    stamps (SO_TIMESTAMPNS), so RTTs are measured against it. */
 uint64_t probe_wall_ns(void);
 
-/* ---- probe_json.c: a record with a result appended ---- */
-/*
- * Write obj as one line with "key": raw appended as its last member, where
- * raw is JSON text the caller made from numbers and fixed strings (so RTTs
- * print as 0.41, not jansson's 0.40999999999999998).  An existing member
- * named key is replaced.  0, or -1 on a write error.
- */
-int probe_json_write_with(FILE *fp, json_t *obj, const char *key,
-    const char *raw);
+/* ---- probe_json.c: a result's numbers as text (hm_json_splice writes
+   the result into the record) ---- */
 /* Append a number with at most three decimals ("%.3f" without trailing
    zeros) to buf at *pos, within size. */
 void probe_json_ms(char *buf, size_t size, size_t *pos, double ms);

@@ -3,8 +3,8 @@
  *
  * The contract (hopmap(5)): a target is an object with "ip", a dotted-quad
  * string; a bare address on a line is a target too.  Fields we do not own
- * pass through untouched, so records are parsed, enriched and re-encoded,
- * never rebuilt from a few known fields.
+ * pass through untouched: records are parsed to be read, but written from
+ * their own text (jsontext.c), never re-encoded from the parsed tree.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -17,10 +17,12 @@
 static int
 is_blank(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	    c == '\f';
 }
 
-/* Trim blanks at both ends. */
+/* Trim blanks at both ends (a newline too: not in a line from hm_lines,
+   but a record's text, kept by hm_record_keep, is what lies between). */
 static void
 trim(const char **s, size_t *len)
 {
@@ -82,7 +84,9 @@ hm_record_parse(const char *line, size_t len, struct hm_record *rec,
 		rec->bare = 1;
 		return HM_REC_TARGET;
 	}
-	rec->obj = json_loadb(line, len, 0, &jerr);
+	rec->text = line;
+	rec->len = len;
+	rec->obj = hm_json_loadb(line, len, 0, &jerr);
 	if (rec->obj == NULL) {
 		static char msg[200];
 
@@ -104,22 +108,63 @@ hm_record_free(struct hm_record *rec)
 	rec->obj = NULL;
 }
 
+/* The arena of hm_record_scan: the object only lives until
+   hm_record_done, so jansson builds it without a malloc per member. */
+static __thread max_align_t scan_space[16384 / sizeof(max_align_t)];
+static __thread struct hm_jarena scan_arena;
+
+enum hm_rec_kind
+hm_record_scan(const char *line, size_t len, struct hm_record *rec,
+    const char **why)
+{
+	enum hm_rec_kind kind;
+
+	hm_jarena_begin(&scan_arena, scan_space, sizeof(scan_space));
+	kind = hm_record_parse(line, len, rec, why);
+	hm_jarena_end();
+	return kind;
+}
+
+void
+hm_record_done(struct hm_record *rec)
+{
+	/* Blocks in the arena are dropped with it; spilled ones are not. */
+	if (scan_arena.spilled)
+		hm_record_free(rec);
+	rec->obj = NULL;
+}
+
+char *
+hm_record_keep(const struct hm_record *rec, size_t *len)
+{
+	char *copy;
+
+	if (rec->bare) {
+		char ip[16];
+
+		hm_ip_format(rec->ip, ip);
+		if ((copy = malloc(32)) == NULL)
+			return NULL;
+		*len = (size_t)snprintf(copy, 32, "{\"ip\":\"%s\"}", ip);
+		return copy;
+	}
+	if ((copy = malloc(rec->len + 1)) == NULL)
+		return NULL;
+	memcpy(copy, rec->text, rec->len);
+	copy[rec->len] = '\0';
+	*len = rec->len;
+	return copy;
+}
+
 enum hm_rec_kind
 hm_record_ip(const char *line, size_t len, uint32_t *ip, const char **why)
 {
-	/* The object only lives for this call, so jansson builds it in an
-	   arena: no malloc or free per member (half the time otherwise). */
-	static __thread max_align_t space[16384 / sizeof(max_align_t)];
-	struct hm_jarena arena;
 	struct hm_record rec;
 	enum hm_rec_kind kind;
 
-	hm_jarena_begin(&arena, space, sizeof(space));
-	kind = hm_record_parse(line, len, &rec, why);
+	kind = hm_record_scan(line, len, &rec, why);
 	*ip = rec.ip;
-	if (arena.spilled)
-		hm_record_free(&rec);
-	hm_jarena_end();
+	hm_record_done(&rec);
 	return kind;
 }
 
@@ -135,7 +180,8 @@ hm_json_write(FILE *fp, const json_t *obj)
 	if (n <= sizeof(small)) {
 		fwrite(small, 1, n, fp);
 	} else {
-		char *big = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *big = hm_json_text(obj, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER, NULL);
 
 		if (big == NULL)
 			return -1;
@@ -152,19 +198,28 @@ hm_line_write(FILE *fp, const char *line, size_t len)
 	return putc('\n', fp) == EOF ? -1 : 0;
 }
 
-void
-hm_record_set_node(json_t *obj, const char *name)
+const char *
+hm_node_json(const char *name)
 {
-	static char host[256];
+	static char *text;
+	char host[256];
+	json_t *j;
 
-	if (json_object_get(obj, "node") != NULL)
-		return;
+	if (text != NULL)
+		return text;
 	if (name == NULL) {
-		if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) != 0)
+		if (gethostname(host, sizeof(host) - 1) != 0)
 			strcpy(host, "unknown");
+		host[sizeof(host) - 1] = '\0';
 		name = host;
 	}
-	json_object_set_new(obj, "node", json_string(name));
+	if ((j = json_string(name)) == NULL)
+		hm_errx(HM_EXIT_USAGE, "node name is not UTF-8: %s", name);
+	text = hm_json_text(j, JSON_ENCODE_ANY, NULL);
+	json_decref(j);
+	if (text == NULL)
+		hm_errx(HM_EXIT_FAIL, "cannot encode the node name");
+	return text;
 }
 
 void

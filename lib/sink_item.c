@@ -206,7 +206,7 @@ sink_parse_line(const char *line, size_t len, const char **why)
 		return it;
 	}
 	it = item_new(line + b, e - b);
-	obj = json_loadb(line + b, e - b, JSON_DECODE_ANY, &jerr);
+	obj = hm_json_loadb(line + b, e - b, JSON_DECODE_ANY, &jerr);
 	hm_jarena_end();
 	if (obj == NULL) {
 		/* jansson refuses a NUL byte too; the reason says it plainly.

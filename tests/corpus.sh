@@ -4,6 +4,8 @@
 # kind, then the bad kinds with CRLF, then a good line without a newline.
 # bad.types and bad.hoptypes are good targets with broken "trace"/"ping":
 # bad only for programs that read those members.
+# corpus_big IP [MEMBERS]: prints a good record of exactly 65536 bytes, the
+# line limit, with "ip" IP (and MEMBERS, text, before its padding).
 corpus_bad() {
 	local d=$1
 	mkdir -p "$d"
@@ -26,10 +28,21 @@ corpus_bad() {
 	printf '"just a string"' >"$d/bad.string"
 	printf '}' >"$d/bad.brace"
 	printf '{"ip":"1.2.3.5","x":"\377\376"}' >"$d/bad.utf8"
-	printf '{"ip":"1.2.3.6","n":1e999}' >"$d/bad.bignum"
+	# Near the line limit: broken at its end; and one byte over it.
+	LC_ALL=C awk 'BEGIN { printf "{\"ip\":\"1.2.3.10\",\"pad\":\""; for (i = 0; i < 64980; i++) printf "y" }' >"$d/bad.nearlimit"
+	corpus_big 1.2.3.11 '"over":1,' | head -c 65533 >"$d/bad.overlimit"
+	printf 'zz"}' >>"$d/bad.overlimit"
 	LC_ALL=C awk 'BEGIN { for (i = 0; i < 5000; i++) printf "["; for (i = 0; i < 5000; i++) printf "]" }' >"$d/bad.deep"
 	printf '{"ip":"1.2.3.7","trace":"not an object","ping":[1]}' >"$d/bad.types"
 	printf '{"ip":"1.2.3.8","trace":{"hops":[{"ttl":"one","ip":5},null,7]}}' >"$d/bad.hoptypes"
+}
+
+corpus_big() {
+	LC_ALL=C awk -v ip="$1" -v more="${2:-}" 'BEGIN {
+		head = "{\"ip\":\"" ip "\"," more "\"pad\":\""
+		printf "%s", head
+		for (i = length(head) + 2; i < 65536; i++) printf "p"
+		printf "\"}\n" }'
 }
 
 corpus_mix() {

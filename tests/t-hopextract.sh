@@ -35,11 +35,11 @@ same "exit 0" "$rc" 0
 same "no stderr" "$(cat "$T/err")" ""
 same "intermediate public hops, in trace order, each once" "$(jq -r .ip "$T/out")" \
     "$(printf '%s\n' 11.0.0.3 11.0.0.6 11.0.0.9 11.0.0.10 11.0.0.11)"
-same "the record shape" "$(head -n 1 "$T/out")" \
-    '{"ip":"11.0.0.3","src":"hop","via":"203.0.113.7","ttl":3,"node":"lon1"}'
-same "no node when the record has none" "$(sed -n 3p "$T/out")" \
+same "the record shape: the trace's node is found_by, not node" "$(head -n 1 "$T/out")" \
+    '{"ip":"11.0.0.3","src":"hop","via":"203.0.113.7","ttl":3,"found_by":"lon1"}'
+same "no found_by when the record has no node" "$(sed -n 3p "$T/out")" \
     '{"ip":"11.0.0.9","src":"hop","via":"12.0.0.1","ttl":2}'
-same "node copied whatever its form" "$(sed -n 4p "$T/out" | jq -c .node)" '{"name":"x"}'
+same "found_by: the node's text whatever its form" "$(sed -n 4p "$T/out" | jq -c '[.found_by, .node]')" '[{"name":"x"},null]'
 same "a trace that did not complete keeps its last hop" "$(tail -n 1 "$T/out" | jq -c '[.via,.ttl]')" '["12.0.0.5",2]'
 check "metrics: traces" grep -qx 'hopmap_traces_total{program="hopextract"} 5' "$T/m.prom"
 check "metrics: records without a trace are consumed and counted" grep -qx 'hopmap_records_no_trace_total{program="hopextract"} 3' "$T/m.prom"

@@ -18,9 +18,15 @@ survives() { # name file cmd...
 }
 
 # Targets: interleave, cooldown, sqlsink, and the probers on loopback.
-printf '127.0.0.1\n{"ip":"127.0.0.2","src":"s","deep":{"a":[1,2]}}\n127.0.0.3\r\n127.0.0.4\n' >"$T/good"
+# Good ones too that look odd: a record at the line limit, numbers beyond
+# what jansson holds (they pass through; hopmap(5)).
+{
+	printf '127.0.0.1\n{"ip":"127.0.0.2","src":"s","deep":{"a":[1,2]}}\n127.0.0.3\r\n127.0.0.4\n'
+	corpus_big 127.0.0.5
+	printf '{"ip":"127.0.0.6","n":1e999,"m":-18446744073709551617}\n'
+} >"$T/good"
 corpus_mix "$T/good" "$T/bad" >"$T/targets"
-good_ips="127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4 1.2.3.9"
+good_ips="127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5 127.0.0.6 1.2.3.9"
 has_ips() { # file: every good ip appears as a record's "ip"
 	local ip
 	for ip in $good_ips; do
@@ -66,13 +72,14 @@ check "sqlsink: database intact" test "$(sqlite3 "$T/m.db" 'PRAGMA integrity_che
 printf '%s\n' \
     '{"ip":"9.9.9.9","trace":{"hops":[{"ttl":1,"ip":"5.5.5.1"},{"ttl":2,"ip":null},{"ttl":3,"ip":"5.5.5.3"},{"ttl":4,"ip":"9.9.9.9"}],"stop":"completed"}}' \
     '{"ip":"8.8.4.4","trace":{"hops":[{"ttl":1,"ip":"5.5.5.1"},{"ttl":2,"ip":"6.6.6.2"},{"ttl":3,"ip":"8.8.4.4"}],"stop":"completed"}}' >"$T/goodtr"
+corpus_big 7.7.7.7 '"node":"big","trace":{"hops":[{"ttl":1,"ip":"5.5.5.7"},{"ttl":2,"ip":"7.7.7.7"}],"stop":"completed"},' >>"$T/goodtr"
 corpus_mix "$T/goodtr" "$T/bad" >"$T/traces"
 survives hopextract traces hopextract traces
 same "hopextract: the good traces' hops, each once" \
-    "$(jq -r .ip "$T/out" | sort | tr '\n' ' ')" "5.5.5.1 5.5.5.3 6.6.6.2 "
+    "$(jq -r .ip "$T/out" | sort | tr '\n' ' ')" "5.5.5.1 5.5.5.3 5.5.5.7 6.6.6.2 "
 survives "sqlsink (traces)" "(stdin)" sh -c 'sqlsink "$1" <traces' - "$T/t.db"
-same "sqlsink: both good traces stored" \
-    "$(sqlite3 "$T/t.db" "SELECT ip FROM traces WHERE ip IN ('9.9.9.9','8.8.4.4') ORDER BY ip" | tr '\n' ' ')" "8.8.4.4 9.9.9.9 "
+same "sqlsink: the good traces stored, one at the line limit" \
+    "$(sqlite3 "$T/t.db" "SELECT ip FROM traces WHERE ip IN ('9.9.9.9','8.8.4.4','7.7.7.7') ORDER BY ip" | tr '\n' ' ')" "7.7.7.7 8.8.4.4 9.9.9.9 "
 
 # Range lists: cidr-expand.
 printf '10.0.0.0/31\n# comment\n10.0.1.0-10.0.1.1\r\n10.0.2.5\n' >"$T/goodr"

@@ -46,9 +46,9 @@ same "two records traced" "$(grep -c '"trace"' "$T/out")" 2
 same "bare address traced, completed at ttl 1" \
     "$(jq -c 'select(.ip=="127.0.0.1") | [.node, .trace.stop, .trace.probes, [.trace.hops[].ip]]' "$T/out")" \
     '["lo-node","completed",1,["127.0.0.1"]]'
-same "ok:true traced; its node kept" \
+same "ok:true traced; its node is the tracer's" \
     "$(jq -c 'select(.ip=="127.0.0.2") | [.node, .ping.rtt_ms, .trace.method, .trace.hops[0].icmp_type]' "$T/out")" \
-    '["elsewhere",0.1,"icmp-paris",0]'
+    '["lo-node",0.1,"icmp-paris",0]'
 same "rtt_ms positive, below the wait" \
     "$(jq -c 'select(.trace) | .trace.hops[0].rtt_ms > 0 and .trace.hops[0].rtt_ms < 200' "$T/out")" "$(printf 'true\ntrue')"
 check "ping without ok reported with its line" \

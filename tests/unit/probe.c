@@ -89,28 +89,6 @@ test_ms(void)
 	}
 }
 
-static void
-test_write_with(void)
-{
-	json_t *o = json_pack("{s:s,s:f,s:i}", "ip", "1.2.3.4", "x", 0.1,
-	    "ping", 5);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&text, &len);
-
-	probe_json_write_with(fp, o, "ping", "{\"ok\":true}");
-	json_decref(o);
-	o = json_object();
-	probe_json_write_with(fp, o, "k", "1");
-	json_decref(o);
-	fclose(fp);
-	CHECK(strcmp(text, "{\"ip\":\"1.2.3.4\",\"x\":0.10000000000000001,"
-	    "\"ping\":{\"ok\":true}}\n{\"k\":1}\n") == 0,
-	    "result spliced last, old member replaced, other numbers kept: %s",
-	    text);
-	free(text);
-}
-
 /* The atomic writer replaces a planted symlink at the target without
    writing through it, sets the mode whatever the umask, and leaves no
    temporary file behind. */
@@ -167,7 +145,6 @@ main(void)
 	test_cksum();
 	test_bucket();
 	test_ms();
-	test_write_with();
 	test_atomic();
 	return tap_failed ? 1 : 0;
 }
