@@ -29,7 +29,8 @@ LIBS_tracehop   = -lcap
 # Debian 12 packages: to build, to test, to benchmark against.
 DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
        libcap2-bin jq sqlite3 socat iproute2 mandoc shellcheck prips fping \
-       scamper clang time openssh-server openssh-client graphviz
+       scamper clang time openssh-server openssh-client graphviz \
+       prometheus
 
 all: $(PROGS) $(SCRIPTS)
 
