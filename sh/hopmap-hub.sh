@@ -186,9 +186,15 @@ reap() {
 		if [ "$age" -lt "$maxtime" ] && pgrep -P "$c" >/dev/null; then
 			continue
 		fi
-		kill -KILL "$c" 2>/dev/null &&
-		    log "listener $1: connection $c killed after ${age}s"
+		kill_tree "$c"
+		log "listener $1: connection $c killed after ${age}s"
 	done
+}
+
+# SIGKILL to a process and all its descendants, the deepest first.
+kill_tree() {
+	for k in $(pgrep -P "$1"); do kill_tree "$k"; done
+	kill -KILL "$1" 2>/dev/null || true
 }
 
 # Whether process group $1 has a live member (a zombie is only waiting to
