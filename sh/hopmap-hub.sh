@@ -25,7 +25,9 @@ usage() {
 	cat <<EOF
 usage: $prog serve [-d DIR] [--db PATH] [--tcp [ADDR:]PORT]
                    [--tls [ADDR:]PORT --cert PEM --key PEM --ca PEM]
-                   [--sink-args ARGS]
+                   [--max-children N] [--max-header BYTES] [--max-lines N]
+                   [--max-bytes BYTES] [--idle S] [--handshake S]
+                   [--max-time S] [--sink-args ARGS]
        $prog recv [-d DIR] [--db PATH] [-w SECONDS]
        $prog ssh [-d DIR] [--db PATH] [--direct] [--ssh-args ARGS]
                    NODE COMMAND
@@ -36,9 +38,21 @@ Collect the results of many hopmap nodes into one database.
                         ~/.local/state/hopmap-hub)
       --db PATH         the database (default DIR/map.db)
   serve                 run the sink and the listeners until SIGTERM
-      --tcp [ADDR:]PORT   accept plain TCP (trusted networks only)
-      --tls [ADDR:]PORT   accept TLS; clients need a certificate signed by
-                          --ca; --cert and --key are the hub's own
+      --tcp [ADDR:]PORT   accept plain TCP (trusted networks only) on ADDR
+                          (default 127.0.0.1; 0.0.0.0 for every address)
+      --tls [ADDR:]PORT   accept TLS on ADDR (default 127.0.0.1); clients
+                          need a certificate signed by --ca; --cert and
+                          --key are the hub's own
+      --max-children N    connections served at once per listener; more
+                          wait in the kernel's queue (default 32)
+      --max-header BYTES  longest segment header (default 1024)
+      --max-lines N       most records in a segment (default 100000)
+      --max-bytes BYTES   largest segment (default 67108864)
+      --idle S            drop a connection idle for S seconds (default 120)
+      --handshake S       drop a connection that has not started recv
+                          (TLS handshake) within S seconds (default 10)
+      --max-time S        drop a connection older than S seconds
+                          (default 900)
       --sink-args ARGS    more sqlsink options (split on blanks)
   recv                  store one segment read on standard input
     -w, --wait S          wait at most S seconds for the commit (default 30)
@@ -55,15 +69,28 @@ Collect the results of many hopmap nodes into one database.
 EOF
 }
 
+# Every log line goes through log: names in it come from the network
+# (nodes, segments, certificates, peers), and a control character in one
+# must not forge a line or drive a terminal, so each becomes "?" (as ls -q
+# shows them).
+log() { printf '%s: %s\n' "$prog" "$(printf '%s' "$*" | esc_ctl)" >&2; }
+esc_ctl() { LC_ALL=C tr '\000-\037\177' '?'; }
 die_usage() {
-	echo "$prog: $*" >&2
+	log "$@"
 	echo "usage: $prog serve|recv|ssh|hops|status ... (see --help)" >&2
 	exit 2
 }
 die() {
-	echo "$prog: $*" >&2
+	log "$@"
 	exit 1
 }
+
+# socat reads its addresses itself: it drops quotes and splits at commas,
+# colons and brackets, so what goes into an address (a path, a command)
+# goes through here, each character but the plainest escaped with a
+# backslash.  Paths reach a command run by socat only through the
+# environment, never pasted into its text.
+socat_quote() { printf '%s' "$1" | sed 's/[^A-Za-z0-9/._+=@%^-]/\\&/g'; }
 
 need() { [ "$2" -ge 2 ] || die_usage "$1 needs a value"; }
 posint() {
@@ -112,69 +139,165 @@ supervise_sink() {
 		sqlsink -l "$sock" --no-stdin $sinkargs "$db" &
 		spid=$!
 		echo "$spid" >"$state/sqlsink.pid"
-		wait $! || echo "$prog: sqlsink exited with status $?; restarting" >&2
+		wait $! || log "sqlsink exited with status $?; restarting"
 		sleep 1
 	done
 }
 
+# A listener's socat address: PORT alone listens on the loopback only, so
+# a hub is open to the network only when told which address to open.
 listen_addr() {
 	case $2 in
-	*:*) echo "$1:${2##*:},bind=${2%:*},reuseaddr,fork" ;;
-	*) echo "$1:$2,reuseaddr,fork" ;;
+	*:*) a=${2%:*} p=${2##*:} ;;
+	*) a=127.0.0.1 p=$2 ;;
+	esac
+	posint "${1%%-*} port" "$p"
+	printf '%s:%s,bind=%s,reuseaddr,fork,max-children=%s' \
+	    "$1" "$p" "$(socat_quote "$a")" "$maxchildren"
+}
+
+# Segment files of a recv that was killed (kill -9 leaves its trap
+# unrun): the name holds recv's pid, so a file whose process is gone is
+# stale, and a live recv's (an ssh transport's, say) is left alone.
+clean_recv() {
+	for f in "$state"/recv/seg.*; do
+		[ -e "$f" ] || continue
+		p=${f##*/seg.}
+		p=${p%%.*}
+		case $p in
+		'' | *[!0-9]*) ;;
+		*) ! ps -p "$p" >/dev/null 2>&1 || continue ;;
+		esac
+		rm -f -- "$f"
+	done
+}
+
+# Each listener runs in a session of its own (setsid), with the children
+# it forks, one per connection, and their recv: its process group is the
+# whole listener, which a stop ends at once.  socat's own timeout (-T) ends
+# only an idle transfer, so the hub bounds the rest itself: a connection
+# older than --max-time, or one that has started no command (recv) after
+# --handshake seconds, is killed: a TLS client that never finishes its
+# hello, or a child stuck on its way out (socat's OPENSSL children have
+# been seen spinning there after a failed command).
+reap() {
+	ps -o pid=,etimes= --ppid "$1" 2>/dev/null | while read -r c age; do
+		[ "$age" -ge "$handshake" ] || continue
+		if [ "$age" -lt "$maxtime" ] && pgrep -P "$c" >/dev/null; then
+			continue
+		fi
+		kill_tree "$c"
+		log "listener $1: connection $c killed after ${age}s"
+	done
+}
+
+# SIGKILL to a process and all its descendants, the deepest first.
+kill_tree() {
+	for k in $(pgrep -P "$1"); do kill_tree "$k"; done
+	kill -KILL "$1" 2>/dev/null || true
+}
+
+# Whether process group $1 has a live member (a zombie is only waiting to
+# be reaped).
+group_alive() {
+	ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 }
+	    END { exit !f }'
+}
+
+# TERM to each listener's group, then KILL to what is left of it after
+# a few seconds; the sink's supervisor waits for the sink's last commit.
+stop_serve() {
+	for l in $listeners; do kill -TERM "-$l" 2>/dev/null || true; done
+	[ -z "$supervisor" ] || kill "$supervisor" 2>/dev/null || true
+	i=0
+	for l in $listeners; do
+		while group_alive "$l" && [ "$i" -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "-$l" 2>/dev/null || true
+	done
+	wait || true
+}
+
+# A listener for ADDRESS whose connections run recv.  The command socat
+# runs exits 0 whatever recv's status: recv has answered the client
+# ("ok N" or "error ...") and logged why, and socat's OPENSSL children
+# have been seen not to exit after a command that failed.
+listen() {
+	# shellcheck disable=SC2016 # expanded by the shell socat starts
+	cmd='"$HOPMAP_HUB_SELF" recv -d "$HOPMAP_HUB_STATE" --db "$HOPMAP_HUB_DB" || :'
+	# Not a process group leader here (no job control), so setsid execs
+	# socat itself: $! is the listener and its group.
+	setsid socat -T "$idle" "$1" "SYSTEM:$(socat_quote "$cmd")" &
+	listeners="$listeners $!"
+}
+
+serve_opt() { # OPTION VALUE
+	case $1 in
+	--tcp) tcp=$2 ;;
+	--tls) tls=$2 ;;
+	--cert) cert=$2 ;;
+	--key) key=$2 ;;
+	--ca) ca=$2 ;;
+	--sink-args) sinkargs=$2 ;;
+	--max-children) posint max-children "$2"; maxchildren=$2 ;;
+	--max-header) posint max-header "$2"; maxheader=$2 ;;
+	--max-lines) posint max-lines "$2"; maxlines=$2 ;;
+	--max-bytes) posint max-bytes "$2"; maxbytes=$2 ;;
+	--idle) posint idle "$2"; idle=$2 ;;
+	--handshake) posint handshake "$2"; handshake=$2 ;;
+	--max-time) posint max-time "$2"; maxtime=$2 ;;
+	*) die_usage "unknown option: $1" ;;
 	esac
 }
 
 cmd_serve() {
 	tcp='' tls='' cert='' key='' ca='' sinkargs=''
+	maxchildren=32 maxheader=1024 maxlines=100000 maxbytes=67108864
+	idle=120 handshake=10 maxtime=900
 	while [ $# -gt 0 ]; do
 		common_opt "$@"
 		if [ "$shifted" -gt 0 ]; then shift "$shifted"; continue; fi
 		case $1 in
-		--tcp | --tls | --cert | --key | --ca | --sink-args)
-			need "$1" $#; o=$1 v=$2; shift 2 ;;
-		--*=*) o=${1%%=*} v=${1#*=}; shift ;;
+		--*=*) serve_opt "${1%%=*}" "${1#*=}"; shift ;;
+		--*) need "$1" $#; serve_opt "$1" "$2"; shift 2 ;;
 		*) die_usage "unknown option: $1" ;;
-		esac
-		case $o in
-		--tcp) tcp=$v ;;
-		--tls) tls=$v ;;
-		--cert) cert=$v ;;
-		--key) key=$v ;;
-		--ca) ca=$v ;;
-		--sink-args) sinkargs=$v ;;
-		*) die_usage "unknown option: $o" ;;
 		esac
 	done
 	if [ -n "$tls" ] && { [ -z "$cert" ] || [ -z "$key" ] || [ -z "$ca" ]; }; then
 		die_usage "--tls needs --cert, --key and --ca"
 	fi
+	for v in maxchildren maxheader maxlines maxbytes idle handshake maxtime; do
+		eval "[ \"\$$v\" -ge 1 ]" || die_usage "${v#max}: must be at least 1"
+	done
 	setup_paths
+	clean_recv
 	HOPMAP_HUB_SELF=$(self_path) HOPMAP_HUB_STATE=$state HOPMAP_HUB_DB=$db
-	export HOPMAP_HUB_SELF HOPMAP_HUB_STATE HOPMAP_HUB_DB
-	pids=''
-	trap 'kill $pids 2>/dev/null; wait; exit 0' TERM INT
+	HOPMAP_HUB_MAX_HEADER=$maxheader HOPMAP_HUB_MAX_LINES=$maxlines
+	HOPMAP_HUB_MAX_BYTES=$maxbytes
+	export HOPMAP_HUB_SELF HOPMAP_HUB_STATE HOPMAP_HUB_DB \
+	    HOPMAP_HUB_MAX_HEADER HOPMAP_HUB_MAX_LINES HOPMAP_HUB_MAX_BYTES
+	listeners='' supervisor=''
+	trap 'stop_serve; exit 0' TERM INT
 	supervise_sink &
-	pids="$pids $!"
-	# shellcheck disable=SC2016 # expanded by the shell socat starts
-	recv='SYSTEM:exec "$HOPMAP_HUB_SELF" recv -d "$HOPMAP_HUB_STATE" --db "$HOPMAP_HUB_DB"'
-	if [ -n "$tcp" ]; then
-		socat -T 300 "$(listen_addr TCP-LISTEN "$tcp")" "$recv" &
-		pids="$pids $!"
-	fi
+	supervisor=$!
+	[ -z "$tcp" ] || listen "$(listen_addr TCP-LISTEN "$tcp")"
 	if [ -n "$tls" ]; then
 		# verify=1: a client without a certificate signed by the CA is
 		# refused in the handshake, before recv runs.
-		socat -T 300 "$(listen_addr OPENSSL-LISTEN "$tls"),cert=$cert,key=$key,cafile=$ca,verify=1" \
-		    "$recv" &
-		pids="$pids $!"
+		listen "$(listen_addr OPENSSL-LISTEN "$tls"),cert=$(socat_quote "$cert"),key=$(socat_quote "$key"),cafile=$(socat_quote "$ca"),verify=1"
 	fi
-	echo "$prog: serving $db on $sock${tcp:+, tcp $tcp}${tls:+, tls $tls}" >&2
+	log "serving $db on $sock${tcp:+, tcp $tcp}${tls:+, tls $tls}"
 	# A listener that dies (its port taken) ends the hub: better loud.
 	while :; do
-		for p in $pids; do
-			# shellcheck disable=SC2086 # a list of pids
-			kill -0 "$p" 2>/dev/null || { kill $pids 2>/dev/null; die "a listener exited"; }
+		for p in $supervisor $listeners; do
+			if ! kill -0 "$p" 2>/dev/null; then
+				stop_serve
+				die "a listener exited"
+			fi
 		done
+		for p in $listeners; do reap "$p"; done
 		sleep 1 &
 		wait $! || true
 	done
@@ -216,6 +339,59 @@ await_commit() {
 	return 1
 }
 
+# The segment's header, read with a bound (--max-header): dd takes what one
+# read returns, at most what is left of the bound, until a newline is in,
+# so a client's endless first line costs the hub that many bytes at most.
+# What came after the header in the same reads stays in FILE, for
+# read_body.  Sets magic ver node name n rest and hlen (the header's
+# bytes), or why.
+read_header() { # FILE
+	hmax=${HOPMAP_HUB_MAX_HEADER:-1024}
+	: >"$1"
+	got=0
+	while [ "$(wc -l <"$1")" -eq 0 ]; do
+		if [ "$got" -ge "$hmax" ]; then
+			why="header too long (over $hmax bytes)"
+			return 1
+		fi
+		dd bs="$((hmax - got))" count=1 2>/dev/null >>"$1"
+		new=$(wc -c <"$1")
+		if [ "$new" -eq "$got" ]; then why="bad header"; return 1; fi
+		got=$new
+	done
+	hlen=$(head -n 1 "$1" | wc -c)
+	IFS=' ' read -r magic ver node name n rest <"$1" || true
+	lmax=${HOPMAP_HUB_MAX_LINES:-100000}
+	case ${n:-} in
+	'' | *[!0-9]*) ;;
+	*)
+		if [ "${#n}" -gt 9 ] || [ "$n" -gt "$lmax" ]; then
+			why="segment too long: $n lines (at most $lmax)"
+			return 1
+		fi ;;
+	esac
+}
+
+# The segment's N lines into OUT: what read_header read past the header,
+# then the rest from standard input, at most --max-bytes: past the bound
+# nothing more is read, the client is answered and the connection closed.
+read_body() { # N FILE OUT
+	bmax=${HOPMAP_HUB_MAX_BYTES:-67108864}
+	have=$(tail -c "+$((hlen + 1))" "$2" | wc -l)
+	{
+		if [ "$have" -ge "$1" ]; then
+			tail -c "+$((hlen + 1))" "$2" | head -n "$1"
+		else
+			tail -c "+$((hlen + 1))" "$2"
+			head -n "$(($1 - have))"
+		fi
+	} | head -c "$((bmax + 1))" >"$3"
+	if [ "$(wc -c <"$3")" -gt "$bmax" ]; then
+		why="segment too large (over $bmax bytes)"
+		return 1
+	fi
+}
+
 cmd_recv() {
 	waitmax=30
 	while [ $# -gt 0 ]; do
@@ -228,32 +404,43 @@ cmd_recv() {
 		esac
 	done
 	setup_paths
-	IFS=' ' read -r magic ver node name n rest || true
+	# The pid in the name lets serve tell a killed recv's file (clean_recv).
+	mkdir -p "$state/recv"
+	tmp=$(mktemp "$state/recv/seg.$$.XXXXXX")
+	trap 'rm -f "$tmp" "$tmp.head"' EXIT
+	trap 'exit 1' HUP INT TERM
+	if ! read_header "$tmp.head"; then
+		echo "error $why"
+		die "a client's segment: $why"
+	fi
 	if [ "${magic:-}" != hopmap-segment ] || [ "${ver:-}" != 1 ] ||
 	    [ -n "${rest:-}" ]; then
 		echo "error bad header"
 		die "bad segment header from a client"
 	fi
 	case $n in '' | *[!0-9]*) echo "error bad count"; die "bad count" ;; esac
-	# Over TLS the certificate names the node: one worker's key cannot
-	# deliver under another's name.
-	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
-	if [ -n "$cn" ] && [ "$cn" != "$node" ]; then
-		echo "error node $node is not the certificate's $cn"
-		die "$node: $name: refused, the certificate is $cn's"
+	if ! read_body "$n" "$tmp.head" "$tmp"; then
+		echo "error $why"
+		die "$node: $name: $why"
 	fi
-	mkdir -p "$state/recv"
-	tmp=$(mktemp "$state/recv/seg.XXXXXX")
-	trap 'rm -f "$tmp"' EXIT
-	head -n "$n" >"$tmp"
 	got=$(wc -l <"$tmp")
 	if [ "$got" -ne "$n" ]; then
 		echo "error short segment: $got of $n lines"
 		die "$node: $name: short segment: $got of $n lines"
 	fi
+	# Over TLS the certificate names the node: one worker's key cannot
+	# deliver under another's name.  Checked once the segment is read: a
+	# connection closed with data unread is reset, and a reset can discard
+	# the answer before the client reads it.
+	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
+	if [ -n "$cn" ] && [ "$cn" != "$node" ]; then
+		echo "error node $node is not the certificate's $cn"
+		die "$node: $name: refused, the certificate is $cn's"
+	fi
 	marker "$node" "$name" "$n" >>"$tmp"
 	sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
-	if ! socat -u "OPEN:$tmp" "UNIX-CONNECT:$sock" 2>/dev/null; then
+	if ! socat -u "OPEN:$(socat_quote "$tmp")" \
+	    "UNIX-CONNECT:$(socat_quote "$sock")" 2>/dev/null; then
 		echo "error sink down"
 		die "$node: $name: the sink is not there"
 	fi
@@ -286,8 +473,7 @@ cmd_ssh() {
 	nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
 	setup_paths
 	st=$(mktemp "$state/ssh.XXXXXX")
-	# shellcheck disable=SC2064 # the path is fixed now
-	trap "rm -f '$st'" EXIT
+	trap 'rm -f "$st" "$st.m"' EXIT
 	if [ "$direct" = 1 ]; then
 		# No spool: the marker after the output confirms the whole
 		# stream, but a stream cut short is not sent again.
@@ -297,7 +483,7 @@ cmd_ssh() {
 		# shellcheck disable=SC2086 # ARGS are words on purpose
 		{ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" \
 		    </dev/null || r=$?; echo "$r" >"$st"; cat "$st.m"; } |
-		    socat -u - "UNIX-CONNECT:$sock"
+		    socat -u - "UNIX-CONNECT:$(socat_quote "$sock")"
 		rm -f "$st.m"
 		rc=$(cat "$st")
 		[ "$rc" = 0 ] || die "$node: the command exited with status $rc"
@@ -312,8 +498,9 @@ cmd_ssh() {
 	HOPMAP_HUB_SELF=$(self_path) HOPMAP_HUB_STATE=$state HOPMAP_HUB_DB=$db
 	export HOPMAP_HUB_SELF HOPMAP_HUB_STATE HOPMAP_HUB_DB
 	# shellcheck disable=SC2016 # expanded by the shell socat starts
+	cmd='exec "$HOPMAP_HUB_SELF" recv -d "$HOPMAP_HUB_STATE" --db "$HOPMAP_HUB_DB"'
 	hopmap-ship send --once --quiet --tries 5 --node "$nodename" "$spool" \
-	    'SYSTEM:exec "$HOPMAP_HUB_SELF" recv -d "$HOPMAP_HUB_STATE" --db "$HOPMAP_HUB_DB"'
+	    "SYSTEM:$(socat_quote "$cmd")"
 	[ "$rc" = 0 ] || die "$node: the command exited with status $rc"
 }
 

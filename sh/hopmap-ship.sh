@@ -45,18 +45,29 @@ cafile=..., EXEC:'ssh hub hopmap-hub recv' or SYSTEM:... (see hopmap-ship(1)).
 EOF
 }
 
+# Every log line goes through log: the hub's answers and socat's messages
+# come from the network, and a control character in them must not forge a
+# line or drive a terminal, so each becomes "?" (as ls -q shows them).
+log() { printf '%s: %s\n' "$prog" "$(printf '%s' "$*" | esc_ctl)" >&2; }
+esc_ctl() { LC_ALL=C tr '\000-\037\177' '?'; }
 die_usage() {
-	echo "$prog: $*" >&2
+	log "$@"
 	echo "usage: $prog spool|send|put ... (see --help)" >&2
 	exit 2
 }
 die() {
-	echo "$prog: $*" >&2
+	log "$@"
 	exit 1
 }
 say() {
-	[ "$quiet" = 1 ] || echo "$prog: $*" >&2
+	[ "$quiet" = 1 ] || log "$@"
 }
+
+# socat reads its addresses itself: it drops quotes and splits at commas,
+# colons and brackets, so a command for its SYSTEM address goes through
+# here, each character but the plainest escaped with a backslash; paths
+# reach that command only through the environment.
+socat_quote() { printf '%s' "$1" | sed 's/[^A-Za-z0-9/._+=@%^-]/\\&/g'; }
 
 posint() {
 	case $2 in
@@ -76,7 +87,7 @@ salvage() {
 			head -n "$n" "$p" >"$p.keep"
 			sync "$p.keep"
 			mv "$p.keep" "${p%.part}.seg"
-			echo "$prog: $p: salvaged $n records" >&2
+			log "$p: salvaged $n records"
 		fi
 		rm -f "$p"
 	done
@@ -118,12 +129,25 @@ ship_one() {
 	# shellcheck disable=SC2016 # expanded by the shell socat starts
 	HOPMAP_SHIP_FILE=$1 HOPMAP_SHIP_NODE=$node HOPMAP_SHIP_SELF=$self \
 	    socat -T "$timeout" "$address" \
-	    SYSTEM:'exec "$HOPMAP_SHIP_SELF" put "$HOPMAP_SHIP_FILE"' \
+	    "SYSTEM:$(socat_quote 'exec "$HOPMAP_SHIP_SELF" put "$HOPMAP_SHIP_FILE"')" \
 	    2>"$errs" &
 	child=$!
 	wait "$child" || true
 	child=''
 	[ ! -e "$1" ]
+}
+
+# A sender's temporary file holds its pid in its name: one whose process
+# is gone was left by a sender killed with SIGKILL, and goes; a live
+# sender's, and other users', stay.
+clean_tmp() {
+	for t in "${TMPDIR:-/tmp}/$prog".*.*; do
+		if [ ! -f "$t" ] || [ ! -O "$t" ]; then continue; fi
+		p=${t##*/"$prog".}
+		p=${p%%.*}
+		case $p in '' | *[!0-9]*) continue ;; esac
+		ps -p "$p" >/dev/null 2>&1 || rm -f -- "$t"
+	done
 }
 
 cmd_send() {
@@ -157,7 +181,8 @@ cmd_send() {
 	[ -d "$dir" ] || die "$dir: no such directory"
 	[ "$backoff_max" -ge 1 ] || backoff_max=1
 	[ "$timeout" -ge 1 ] || die_usage "timeout must be at least 1"
-	errs=$(mktemp "${TMPDIR:-/tmp}/$prog.XXXXXX")
+	clean_tmp
+	errs=$(mktemp "${TMPDIR:-/tmp}/$prog.$$.XXXXXX")
 	trap 'rm -f "$errs"' EXIT
 	child=''
 	trap 'kill $child 2>/dev/null; exit 143' TERM
@@ -186,7 +211,7 @@ cmd_send() {
 		fi
 		failed=$((failed + 1))
 		why=$(tr '\n' ' ' <"$errs")
-		echo "$prog: $(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s" >&2
+		log "$(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s"
 		if [ "$once" = 1 ] && [ "$tries" -gt 0 ] && [ "$failed" -ge "$tries" ]; then
 			die "giving up after $failed attempts; the segments stay in $dir"
 		fi

@@ -18,6 +18,18 @@ lab_up "$lab" >/dev/null || { echo "not ok - lab_up"; exit 1; }
 hubns=$lab-hub
 nsof() { if [ "$1" = 1 ]; then echo "$lab-v"; else echo "$lab-v$1"; fi; }
 q() { sqlite3 -cmd '.timeout 5000' "$@"; }
+# Wait (at most 60 s) until the hub in DIR has its sink's socket and, with
+# a PORT, a listener on it in the hub's namespace: a client with one try
+# must not race the hub's start.
+await_hub() { # DIR [PORT]
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ -S "$1/sink.sock" ] && { [ -z "${2:-}" ] ||
+		    ip netns exec "$hubns" ss -Hltn "sport = :$2" | grep -q .; } && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 # ---- usage ----
 run hopmap-hub --help
@@ -56,11 +68,11 @@ printf '%s\n' 198.19.0.0/28 198.19.1.0/28 198.19.2.0/28 198.19.3.0/27 \
     198.19.200.0/30 198.19.201.0/30 >"$seeds"
 nseeds=$(cidr-expand -R -c "$seeds")
 hub=$T/hub
-ip netns exec "$hubns" hopmap-hub serve -d "$hub" --tcp 7411 \
+ip netns exec "$hubns" hopmap-hub serve -d "$hub" --tcp "$LAB_HUB_IP:7411" \
     --sink-args '-i 100ms' 2>"$T/hub.err" &
 hubpid=$!
 cleanup_hooks+=("kill $hubpid; wait $hubpid")
-for _ in $(seq 50); do [ -S "$hub/sink.sock" ] && break; sleep 0.1; done
+await_hub "$hub" 7411
 check "hub: the sink's socket is there" test -S "$hub/sink.sock"
 addr=TCP:$LAB_HUB_IP:7411
 
@@ -144,14 +156,41 @@ same "hops after two more rotations: both files read, nothing twice" \
     "$rc:$(jq -r .ip "$T/out" | tr '\n' ' ')" "0:198.18.0.22 198.18.0.34 "
 
 # ---- hops from the hub: global dedup, one worker per router ----
-ip netns exec "$hubns" hopmap-hub serve -d "$T/hub2" --tcp 7413 \
+ip netns exec "$hubns" hopmap-hub serve -d "$T/hub2" --tcp "$LAB_HUB_IP:7413" \
     --sink-args '-i 100ms' 2>"$T/hub2.err" &
 hub2pid=$!
 cleanup_hooks+=("kill $hub2pid; wait $hub2pid")
-for _ in $(seq 50); do [ -S "$T/hub2/sink.sock" ] && break; sleep 0.1; done
+await_hub "$T/hub2" 7413
+# The hub hands out the hops of what it has stored, and results travel
+# while the next round starts: the hops a round gets depended on how fast
+# the previous one was shipped (with none, a worker whose seeds are done
+# stops).  So a worker asks only once both workers' first round is stored:
+# each has ended it (its loop keeps round.ndjson) and has an empty spool
+# (the hub confirmed every segment).  At most 120 s.
+cat >"$T/hubhops" <<'EOF'
+#!/bin/sh
+k=$1 dir=$2
+shift 2
+spooled() {
+	for f in "$dir"/g1/spool/*.seg "$dir"/g2/spool/*.seg; do
+		[ ! -e "$f" ] || return 0
+	done
+	return 1
+}
+if [ -e "$dir/g$k/hops.offset" ]; then
+	i=0
+	while { [ ! -e "$dir/g1/loop/round.ndjson" ] ||
+	    [ ! -e "$dir/g2/loop/round.ndjson" ] || spooled; } && [ "$i" -lt 1200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+fi
+exec hopmap-hub hops "$@"
+EOF
+chmod +x "$T/hubhops"
 for k in 1 2; do
 	ip netns exec "$(nsof $((2 * k - 1)))" hopmap-worker -H "TCP:$LAB_HUB_IP:7413" \
-	    -d "$T/g$k" -N "g$k" --hub-hops "hopmap-hub hops -d $T/hub2 -R -s $k/2" \
+	    -d "$T/g$k" -N "g$k" --hub-hops "$T/hubhops $k $T -d $T/hub2 -R -s $k/2" \
 	    -- --shard "$k/2" --rounds 5 -p 1s -q "${probeopts[@]}" "$seeds" \
 	    >"$T/g$k.out" 2>"$T/g$k.err" &
 	eval "gpid$k=$!"
@@ -178,10 +217,10 @@ fns=$(nsof 2)
 deliveries() {
 	q "$db" "SELECT count(*) FROM raw WHERE src = 'hopmap-ack' AND node = 'f'"
 }
-# Wait until the hub has had more than $1 deliveries from f (at most 30s).
+# Wait until the hub has had more than $1 deliveries from f (at most 60s).
 await() {
 	local i
-	for ((i = 0; i < 300; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		[ "$(deliveries)" -gt "$1" ] && return 0
 		sleep 0.1
 	done
@@ -199,7 +238,7 @@ kill -KILL -- -"$fpid"
 wait "$fpid" 2>/dev/null
 cut=$(grep -o 'round [0-9]*' "$T/f.err1" | tail -n 1)
 start_f 2
-first=$(for _ in $(seq 100); do grep -o 'round [0-9]*' "$T/f.err2" && break; sleep 0.1; done | head -n 1)
+first=$(for _ in $(seq 600); do grep -o 'round [0-9]*' "$T/f.err2" && break; sleep 0.1; done | head -n 1)
 check "faults: the worker resumes at the round it was in ($cut, then $first)" \
     test "${first#round }" -ge "${cut#round }" -a "${first#round }" -ge 2
 kill -KILL "$(cat "$hub/sqlsink.pid")"
@@ -243,12 +282,16 @@ mkcert good ca
 mkcert rogue rogue-ca
 check "pki: the test's CA signed the client's certificate" \
     openssl verify -CAfile "$pki/ca.pem" "$pki/good.pem"
+# The hub's own files where socat's address syntax would split them.
+odd="$T/p k'i,x:y(\"z\")"
+mkdir -p "$odd"
+cp "$pki/hub.pem" "$pki/hub.key" "$pki/ca.pem" "$odd/"
 ip netns exec "$hubns" hopmap-hub serve -d "$T/hubt" --tls "$LAB_HUB_IP:7412" \
-    --cert "$pki/hub.pem" --key "$pki/hub.key" --ca "$pki/ca.pem" \
-    --sink-args '-i 100ms' 2>"$T/hubt.err" &
+    --cert "$odd/hub.pem" --key "$odd/hub.key" --ca "$odd/ca.pem" \
+    --handshake 8 --sink-args '-i 100ms' 2>"$T/hubt.err" &
 hubtpid=$!
 cleanup_hooks+=("kill $hubtpid; wait $hubtpid")
-for _ in $(seq 50); do [ -S "$T/hubt/sink.sock" ] && break; sleep 0.1; done
+await_hub "$T/hubt" 7412
 tls=OPENSSL:$LAB_HUB_IP:7412,cafile=$pki/ca.pem
 shipt() { # NODE ADDRESS: ship the test records as NODE over ADDRESS
 	rm -rf "$T/spt"
@@ -275,6 +318,163 @@ same "tls: nothing from the refused clients was stored" \
     "$(q "$T/hubt/map.db" "SELECT count(*) FROM targets WHERE rid NOT LIKE 'goods%'")" 0
 check "tls: the hub's listener says why it refused" \
     grep -q 'certificate' "$T/hubt.err"
+
+# A client that never sends its hello is dropped after --handshake (bash's
+# /dev/tcp: socat -u would close its sending side, which ends the handshake).
+# shellcheck disable=SC2016 # expanded by that bash
+timeout 120 ip netns exec "$(nsof 3)" bash -c 'exec 3<>"/dev/tcp/$1/7412" && cat <&3' _ "$LAB_HUB_IP" \
+    >/dev/null 2>&1
+same "tls: a client silent in the handshake is dropped (--handshake)" "$?" 0
+# recv's failures are answered and logged, not socat's business: a command
+# that failed has been seen to leave OPENSSL children spinning.
+check "tls: a refused delivery is no failure of socat's command" \
+    test "$(grep -c 'exited with status' "$T/hubt.err")" = 0
+# A stop ends every connection: one idle after its handshake (its recv
+# waiting for a header), and those of a burst of refused deliveries.
+lpid=$(ip netns exec "$hubns" ss -Hltnp "sport = :7412" | grep -o 'pid=[0-9]*' | head -n 1)
+lpid=${lpid#pid=}
+ip netns exec "$(nsof 3)" socat "$tls,cert=$pki/good.pem,key=$pki/good.key" EXEC:cat \
+    >/dev/null 2>&1 &
+idlepid=$!
+for ((i = 0; i < 300; i++)); do
+	pgrep -f -- "recv -d $T/hubt" >/dev/null && break
+	sleep 0.1
+done
+burst=()
+for k in 1 2 3 4 5 6; do
+	{
+		sed "s/\"id\":\"/\"id\":\"o$k/" "$T/recs" | hopmap-ship spool "$T/burst$k"
+		ip netns exec "$(nsof 3)" hopmap-ship send --once -q -n 1 -b 1 -T 10 \
+		    -N "other$k" "$T/burst$k" "$tls,cert=$pki/good.pem,key=$pki/good.key"
+	} >/dev/null 2>&1 &
+	burst+=($!)
+done
+wait "${burst[@]}"
+kill "$hubtpid"
+wait "$hubtpid"
+same "tls: after a stop no process of the hub is left (session, command line)" \
+    "$(ps -e -o sid=,stat= | awk -v s="$lpid" '$1 == s && $2 !~ /^Z/' | wc -l):$(pgrep -f -- "$T/hubt" | wc -l)" "0:0"
+wait "$idlepid" 2>/dev/null
+
+# ---- serve: limits, the loopback by default, any state directory ----
+hns() { ip netns exec "$hubns" "$@"; }	# not for background jobs: $! is then the subshell's
+qdir="$T/a b'c\"d"
+ip netns exec "$hubns" hopmap-hub serve -d "$qdir/hub" --tcp 7420 --max-children 2 --max-bytes 2000 \
+    --idle 600 --max-time 600 --sink-args '-i 100ms' 2>"$T/hubq.err" &
+hubqpid=$!
+cleanup_hooks+=("kill $hubqpid; wait $hubqpid")
+await_hub "$qdir/hub" 7420
+same "serve: a port alone listens on the loopback only" \
+    "$(hns ss -Hltn "sport = :7420" | awk '{ print $4 }')" "127.0.0.1:7420"
+sed 's/"id":"/"id":"q/' "$T/recs" | hopmap-ship spool "$qdir/sp"
+mkdir -p "$qdir/tmp"
+run hns env TMPDIR="$qdir/tmp" hopmap-ship send --once -n 2 -b 1 -N q1 "$qdir/sp" TCP:127.0.0.1:7420
+same "paths: a hub and a shipper in directories with a space and quotes" \
+    "$rc:$(ls "$qdir"/sp/*.seg 2>/dev/null | wc -l):$(q "$qdir/hub/map.db" "SELECT count(*) FROM targets")" "0:0:25"
+seq 1 100 | sed 's/.*/{"ip":"198.19.0.1","id":"big&"}/' | hopmap-ship spool -l 100 "$T/big"
+run hns hopmap-ship send --once -n 1 -b 1 -N q2 "$T/big" TCP:127.0.0.1:7420
+same "limits: a segment over --max-bytes is refused and kept" \
+    "$rc:$(ls "$T"/big/*.seg | wc -l):$(grep -c 'q2: .*segment too large (over 2000 bytes)' "$T/hubq.err"):$(q "$qdir/hub/map.db" "SELECT count(*) FROM targets WHERE rid LIKE 'big%'")" \
+    "1:1:1:0"
+# --max-children 2: of four idle clients, two are served and two wait in
+# the listening socket's queue (its Recv-Q).
+lq=$(hns ss -Hltnp "sport = :7420" | grep -o 'pid=[0-9]*' | head -n 1)
+lq=${lq#pid=}
+idle=()
+for k in 1 2 3 4; do
+	ip netns exec "$hubns" socat -u TCP:127.0.0.1:7420 STDOUT >/dev/null 2>&1 &
+	idle+=($!)
+done
+served() { echo "$(hns ss -Hltn "sport = :7420" | awk '{ print $2 }'):$(pgrep -P "$lq" | wc -l)"; }
+for ((i = 0; i < 300; i++)); do [ "$(served)" = 2:2 ] && break; sleep 0.1; done
+same "limits: --max-children 2 serves two connections, the rest wait" "$(served)" "2:2"
+kill "${idle[@]}" 2>/dev/null
+wait "${idle[@]}" 2>/dev/null
+
+# recv reads a bounded header and a bounded segment, and no more.
+head -c 5000000 /dev/zero | tr '\0' a >"$T/longhdr"
+exec 5<"$T/longhdr"
+HOPMAP_HUB_MAX_HEADER=1024 hopmap-hub recv -d "$T/rq" <&5 >"$T/out" 2>"$T/err"
+same "limits: a header over --max-header is refused after that many bytes" \
+    "$?:$(cat "$T/out"):$(awk '$1 == "pos:" { print $2 }' "/proc/$$/fdinfo/5")" \
+    "1:error header too long (over 1024 bytes):1024"
+exec 5<&-
+{ echo 'hopmap-segment 1 n s 3'; echo '{"id":"l1"}'; cat "$T/longhdr"; echo; echo '{"id":"l3"}'; } >"$T/longseg"
+exec 5<"$T/longseg"
+HOPMAP_HUB_MAX_BYTES=100000 hopmap-hub recv -d "$T/rq" <&5 >"$T/out" 2>"$T/err"
+same "limits: a segment over --max-bytes is refused, not read to its end" \
+    "$?:$(cat "$T/out"):$(awk '$1 == "pos:" { print ($2 < 500000) }' "/proc/$$/fdinfo/5")" \
+    "1:error segment too large (over 100000 bytes):1"
+exec 5<&-
+run hopmap-hub recv -d "$T/rq" <<<"hopmap-segment 1 n s 100001"
+same "limits: more lines than --max-lines are refused before reading" \
+    "$rc:$(cat "$T/out")" "1:error segment too long: 100001 lines (at most 100000)"
+
+# A refusal comes after the whole segment is read: closing a connection
+# with data unread resets it, and the reset can discard the answer before
+# the client reads it (t-dist's "only under its own name" failed so).
+seq 1 50 | sed 's/.*/{"ip":"198.19.0.1","id":"cn&"}/' >"$T/cnbody"
+{ echo "hopmap-segment 1 other s 50"; cat "$T/cnbody"; } >"$T/cnseg"
+exec 5<"$T/cnseg"
+SOCAT_OPENSSL_X509_COMMONNAME=good hopmap-hub recv -d "$T/rq" <&5 >"$T/out" 2>/dev/null
+same "recv: a segment under another name is read whole, then refused" \
+    "$(cat "$T/out"):$(awk '$1 == "pos:" { print $2 }' "/proc/$$/fdinfo/5")" \
+    "error node other is not the certificate's good:$(wc -c <"$T/cnseg")"
+exec 5<&-
+
+# Log lines carry names from the network: control characters are escaped.
+printf 'hopmap-segment 1 a\033]0;x\007b s\r 2\n{"id":"x1"}\n' |
+    hopmap-hub recv -d "$T/rq" >"$T/out" 2>"$T/err"
+same "logs: a node name's control characters do not reach the hub's log" \
+    "$(wc -l <"$T/err"):$(LC_ALL=C grep -c '[[:cntrl:]]' "$T/err"):$(cat "$T/err")" \
+    "1:0:hopmap-hub: a?]0;x?b: s?: short segment: 1 of 2 lines"
+printf '#!/bin/sh\nhead -n 2 >/dev/null\nprintf "error \\033[2Jgone\\r\\n"\n' >"$T/fakehub"
+chmod +x "$T/fakehub"
+echo '{"id":"f1"}' | hopmap-ship spool "$T/fsp"
+run hopmap-ship send --once -q -n 1 -b 1 -N f "$T/fsp" "EXEC:$T/fakehub"
+same "logs: the hub's answer reaches the shipper's log escaped" \
+    "$rc:$(LC_ALL=C grep -c '[[:cntrl:]]' "$T/err"):$(grep -c 'the hub answered: error ?\[2Jgone?' "$T/err")" "1:0:1"
+
+# ---- leftovers of kill -9: a recv's segment, a sender's temporary file ----
+mkdir -p "$T/lo/recv"
+mkfifo "$T/lo.fifo"
+{ printf 'hopmap-segment 1 n s 5\n{"id":"z"}\n'; read -r _ <"$T/lo.fifo"; } |
+    hopmap-hub recv -d "$T/lo" >/dev/null 2>&1 &
+rpid=$!
+for ((i = 0; i < 300; i++)); do
+	[ -n "$(ls "$T/lo/recv")" ] && break
+	sleep 0.1
+done
+kill -KILL "$rpid"
+echo >"$T/lo.fifo"
+wait "$rpid" 2>/dev/null
+touch "$T/lo/recv/seg.$$.live"
+left=$(ls "$T/lo/recv" | grep -c "^seg\.$rpid\.")
+ip netns exec "$hubns" hopmap-hub serve -d "$T/lo" 2>"$T/lo.err" &
+lopid=$!
+await_hub "$T/lo"
+kill "$lopid"
+wait "$lopid"
+same "leftovers: serve removes a killed recv's files, keeps a live one's" \
+    "$left:$(ls "$T/lo/recv" | tr '\n' ' ')" "2:seg.$$.live "
+mkdir -p "$T/stmp" "$T/esp"
+tmpfile() { ls "$T/stmp" | grep "^hopmap-ship\.$1\." | wc -l; }
+senders=()
+for k in 1 2; do
+	TMPDIR=$T/stmp hopmap-ship send -q -N s "$T/esp" TCP:127.0.0.1:9 2>/dev/null &
+	senders+=($!)
+done
+for ((i = 0; i < 300; i++)); do
+	[ "$(tmpfile "${senders[0]}")$(tmpfile "${senders[1]}")" = 11 ] && break
+	sleep 0.1
+done
+kill -KILL "${senders[0]}"
+wait "${senders[0]}" 2>/dev/null
+TMPDIR=$T/stmp hopmap-ship send --once -q -N s "$T/esp" TCP:127.0.0.1:9
+same "leftovers: a sender removes a killed sender's file, keeps a live one's" \
+    "$?:$(tmpfile "${senders[0]}"):$(tmpfile "${senders[1]}"):$(ls "$T/stmp" | wc -l)" "0:0:1:1"
+kill "${senders[1]}"
+wait "${senders[1]}" 2>/dev/null
 
 # ---- the rest of the options ----
 run ip netns exec "$(nsof 3)" hopmap-worker -H "$addr" -d "$T/c" -N c3 -b 1 -n 2 \
