@@ -12,10 +12,10 @@
 #                      global dedup, handed out by shard
 #   hopmap-hub status  deliveries and last contact per node
 #
-# The commit is confirmed without changing sqlsink: recv appends one
-# marker record with a fresh id to the segment and waits until that id is
-# in the database's ids table.  sqlsink stores a connection's lines in
-# order, so when the marker is committed, so is every line before it.
+# The sink itself confirms: recv hands the segment to sqlsink in a session
+# (sqlsink --send), which binds every record to the delivering node,
+# refuses what it cannot store, writes the delivery row and answers only
+# after the commit that holds the last line.
 set -eu
 
 prog=hopmap-hub
@@ -27,7 +27,7 @@ usage: $prog serve [-d DIR] [--db PATH] [--tcp [ADDR:]PORT]
                    [--tls [ADDR:]PORT --cert PEM --key PEM --ca PEM]
                    [--sink-args ARGS]
        $prog recv [-d DIR] [--db PATH] [-w SECONDS]
-       $prog ssh [-d DIR] [--db PATH] [--direct] [--ssh-args ARGS]
+       $prog ssh [-d DIR] [--db PATH] [--direct] [-N NAME] [--ssh-args ARGS]
                    NODE COMMAND
        $prog hops [-d DIR] [--db PATH] [-R] [-s K/N] [-f LINE]
        $prog status [-d DIR] [--db PATH]
@@ -44,12 +44,15 @@ Collect the results of many hopmap nodes into one database.
     -w, --wait S          wait at most S seconds for the commit (default 30)
   ssh                   run COMMAND on NODE with ssh; store its output
       --direct            straight into the sink socket, without the spool
+    -N, --node NAME       the name the records are stored under (default:
+                          NODE, other characters than A-Za-z0-9._- as _)
       --ssh-args ARGS     more ssh options (split on blanks)
   hops                  print new hop targets
     -R, --allow-reserved  keep special-purpose hop addresses (labs)
     -s, --shard K/N       only shard K of N of the hops
     -f, --from LINE       skip the first LINE hops of the shard
-  status                deliveries per node: segments, records, last contact
+  status                deliveries per node: segments, records stored,
+                        duplicates, refused, last contact
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 EOF
@@ -182,38 +185,47 @@ cmd_serve() {
 
 # ---- recv ----
 
-sql_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
-
-# The marker record that closes a delivery: a fresh id to wait for, and
-# the hub's log of who delivered what and when.  Sets $mid.
-marker() {
-	mid="hopmap-ack:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-	jq -nc --arg id "$mid" --arg node "$1" --arg seg "$2" \
-	    --argjson n "$3" --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-	    --arg peer "${SOCAT_PEERADDR:-}" \
-	    '{id: $id, src: "hopmap-ack", node: $node, segment: $seg,
-	      lines: $n, ts: $ts} + if $peer == "" then {} else {peer: $peer} end'
+# Names that reach the sink's session, rows and logs: plain ones only.
+plain_name() {
+	case $1 in
+	'' | *[!A-Za-z0-9._-]*) return 1 ;;
+	esac
+	[ "${#1}" -le 64 ]
 }
 
-# Wait until the marker $mid is committed; say why not otherwise.
-await_commit() {
-	q="SELECT count(*) FROM ids WHERE rid = $(sql_quote "$mid");"
-	i=0
-	while [ "$i" -lt $((waitmax * 10)) ]; do
-		if [ "$(sqlite3 -cmd '.timeout 2000' "$db" "$q" 2>/dev/null)" = 1 ]; then
-			return 0
-		fi
-		# A sink that died lost its batch in progress: no use waiting.
-		if [ "$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)" != "$sinkpid" ] ||
-		    { [ "$sinkpid" != none ] && ! kill -0 "$sinkpid" 2>/dev/null; }; then
-			echo "sink restarted"
-			return 1
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "not committed within ${waitmax}s"
-	return 1
+# Over TLS the certificate names the node, and nothing else does: a
+# certificate without a usable common name (one plain name) delivers
+# nothing.  socat sets its SOCAT_OPENSSL_* variables for every TLS
+# connection, with a CN or without.  Over plain TCP (trusted networks) and
+# ssh, the header's node is taken as it is.  Sets $node or answers.
+bind_node() {
+	if [ -z "${SOCAT_OPENSSL_X509_SUBJECT:-}${SOCAT_OPENSSL_PROTO_VERSION:-}" ]; then
+		return 0
+	fi
+	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
+	if ! plain_name "$cn"; then
+		echo "error the certificate has no usable name (CN)"
+		die "$node: $name: refused, the certificate has no usable CN"
+	fi
+	if [ "$cn" != "$node" ]; then
+		echo "error node $node is not the certificate's $cn"
+		die "$node: $name: refused, the certificate is $cn's"
+	fi
+}
+
+# Store the segment in $tmp through a session with the sink (sqlsink
+# --send): the sink binds every record to $node, refuses what it cannot
+# store, and answers only after the commit that holds the last line.  The
+# answer is recv's: "ok N", "refused R of N: ..." (the segment can never be
+# stored whole: the shipper quarantines it) or "error ..." (try again).
+deliver() {
+	rc=0
+	answer=$(sqlsink --send "$sock" --node "$node" --segment "$name" \
+	    ${SOCAT_PEERADDR:+--peer "$SOCAT_PEERADDR"} --wait "${waitmax}s" \
+	    <"$tmp") || rc=$?
+	[ -n "$answer" ] || answer="error no answer from the sink (status $rc)"
+	printf '%s\n' "$answer"
+	[ "$rc" = 0 ] || die "$node: $name: $answer"
 }
 
 cmd_recv() {
@@ -227,6 +239,7 @@ cmd_recv() {
 		*) die_usage "unknown option: $1" ;;
 		esac
 	done
+	[ "$waitmax" -ge 1 ] || die_usage "wait must be at least 1"
 	setup_paths
 	IFS=' ' read -r magic ver node name n rest || true
 	if [ "${magic:-}" != hopmap-segment ] || [ "${ver:-}" != 1 ] ||
@@ -235,13 +248,11 @@ cmd_recv() {
 		die "bad segment header from a client"
 	fi
 	case $n in '' | *[!0-9]*) echo "error bad count"; die "bad count" ;; esac
-	# Over TLS the certificate names the node: one worker's key cannot
-	# deliver under another's name.
-	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
-	if [ -n "$cn" ] && [ "$cn" != "$node" ]; then
-		echo "error node $node is not the certificate's $cn"
-		die "$node: $name: refused, the certificate is $cn's"
+	if ! plain_name "$node" || ! plain_name "$name"; then
+		echo "error bad node or segment name"
+		die "bad node or segment name from a client"
 	fi
+	bind_node
 	mkdir -p "$state/recv"
 	tmp=$(mktemp "$state/recv/seg.XXXXXX")
 	trap 'rm -f "$tmp"' EXIT
@@ -251,29 +262,20 @@ cmd_recv() {
 		echo "error short segment: $got of $n lines"
 		die "$node: $name: short segment: $got of $n lines"
 	fi
-	marker "$node" "$name" "$n" >>"$tmp"
-	sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
-	if ! socat -u "OPEN:$tmp" "UNIX-CONNECT:$sock" 2>/dev/null; then
-		echo "error sink down"
-		die "$node: $name: the sink is not there"
-	fi
-	if why=$(await_commit); then
-		echo "ok $n"
-	else
-		echo "error $why"
-		die "$node: $name: $why"
-	fi
+	deliver
 }
 
 # ---- ssh ----
 
 cmd_ssh() {
-	direct=0 sshargs=''
+	direct=0 sshargs='' nodename=''
 	while [ $# -gt 0 ]; do
 		common_opt "$@"
 		if [ "$shifted" -gt 0 ]; then shift "$shifted"; continue; fi
 		case $1 in
 		--direct) direct=1; shift ;;
+		-N | --node) need "$1" $#; nodename=$2; shift 2 ;;
+		--node=*) nodename=${1#*=}; shift ;;
 		--ssh-args) need "$1" $#; sshargs=$2; shift 2 ;;
 		--ssh-args=*) sshargs=${1#*=}; shift ;;
 		--) shift; break ;;
@@ -283,26 +285,27 @@ cmd_ssh() {
 	done
 	[ $# -eq 2 ] || die_usage "ssh needs NODE and COMMAND"
 	node=$1 command=$2
-	nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
+	# The records are the node's: the sink binds them to this name and
+	# refuses those that name another.
+	[ -n "$nodename" ] || nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
+	plain_name "$nodename" || die_usage "bad node name: $nodename"
 	setup_paths
 	st=$(mktemp "$state/ssh.XXXXXX")
 	# shellcheck disable=SC2064 # the path is fixed now
 	trap "rm -f '$st'" EXIT
 	if [ "$direct" = 1 ]; then
-		# No spool: the marker after the output confirms the whole
-		# stream, but a stream cut short is not sent again.
-		waitmax=30
-		marker "$nodename" ssh 0 >"$st.m"
-		sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
+		# No spool: the session confirms the whole stream, but a stream
+		# cut short is not sent again.
 		# shellcheck disable=SC2086 # ARGS are words on purpose
-		{ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" \
-		    </dev/null || r=$?; echo "$r" >"$st"; cat "$st.m"; } |
-		    socat -u - "UNIX-CONNECT:$sock"
-		rm -f "$st.m"
+		answer=$({ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" \
+		    </dev/null || r=$?; echo "$r" >"$st"; } |
+		    sqlsink --send "$sock" --node "$nodename" --segment ssh) || true
 		rc=$(cat "$st")
 		[ "$rc" = 0 ] || die "$node: the command exited with status $rc"
-		why=$(await_commit) || die "$node: $why"
-		return 0
+		case $answer in
+		"ok "*) return 0 ;;
+		*) die "$node: ${answer:-no answer from the sink}" ;;
+		esac
 	fi
 	spool=$state/spool/$nodename
 	# shellcheck disable=SC2086 # ARGS are words on purpose
@@ -399,9 +402,13 @@ cmd_status() {
 	done
 	setup_paths
 	[ -e "$db" ] || die "$db: no database"
+	# The delivery rows the sink wrote at each session's commit: records
+	# are those it stored, so a segment sent again adds none.
 	sqlite3 -cmd '.timeout 5000' -header -column "$db" "
 SELECT node, count(*) AS segments,
-       sum(json_extract(json, '\$.lines')) AS records,
+       coalesce(sum(json_extract(json, '\$.stored')), 0) AS records,
+       coalesce(sum(json_extract(json, '\$.duplicate')), 0) AS duplicates,
+       coalesce(sum(json_extract(json, '\$.refused')), 0) AS refused,
        max(json_extract(json, '\$.ts')) AS last_contact
 FROM raw WHERE src = 'hopmap-ack' GROUP BY node ORDER BY node;"
 }
