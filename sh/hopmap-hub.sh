@@ -219,8 +219,12 @@ bind_node() {
 # answer is recv's: "ok N", "refused R of N: ..." (the segment can never be
 # stored whole: the shipper quarantines it) or "error ..." (try again).
 deliver() {
+	# The sqlsink installed with this script, also where a remote command
+	# (ssh hub hopmap-hub recv) runs with a bare PATH.
+	sink=$(dirname "$(self_path)")/sqlsink
+	[ -x "$sink" ] || sink=sqlsink
 	rc=0
-	answer=$(sqlsink --send "$sock" --node "$node" --segment "$name" \
+	answer=$("$sink" --send "$sock" --node "$node" --segment "$name" \
 	    ${SOCAT_PEERADDR:+--peer "$SOCAT_PEERADDR"} --wait "${waitmax}s" \
 	    <"$tmp") || rc=$?
 	[ -n "$answer" ] || answer="error no answer from the sink (status $rc)"
