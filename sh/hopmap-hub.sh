@@ -197,17 +197,21 @@ plain_name() {
 # certificate without a usable common name (one plain name) delivers
 # nothing.  socat sets its SOCAT_OPENSSL_* variables for every TLS
 # connection, with a CN or without.  Over plain TCP (trusted networks) and
-# ssh, the header's node is taken as it is.  Sets $node or answers.
+# ssh, the header's node is taken as it is.  A refusal reads the segment
+# first: closing a TLS connection with unread input resets it, and the
+# client would lose the answer.
 bind_node() {
 	if [ -z "${SOCAT_OPENSSL_X509_SUBJECT:-}${SOCAT_OPENSSL_PROTO_VERSION:-}" ]; then
 		return 0
 	fi
 	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
 	if ! plain_name "$cn"; then
+		head -n "$n" >/dev/null
 		echo "error the certificate has no usable name (CN)"
 		die "$node: $name: refused, the certificate has no usable CN"
 	fi
 	if [ "$cn" != "$node" ]; then
+		head -n "$n" >/dev/null
 		echo "error node $node is not the certificate's $cn"
 		die "$node: $name: refused, the certificate is $cn's"
 	fi
@@ -253,6 +257,7 @@ cmd_recv() {
 	fi
 	case $n in '' | *[!0-9]*) echo "error bad count"; die "bad count" ;; esac
 	if ! plain_name "$node" || ! plain_name "$name"; then
+		head -n "$n" >/dev/null
 		echo "error bad node or segment name"
 		die "bad node or segment name from a client"
 	fi

@@ -446,6 +446,8 @@ kill -TERM "$sp"
 wait "$sp"
 
 # ---- sessions: the node bound, bad records refused, answered after commit ----
+# Read while the sink writes: a reader may meet a checkpoint, so it waits.
+qt() { sqlite3 -cmd '.timeout 10000' "$@"; }
 # -i 1d and a batch larger than any input: only a session's end commits,
 # so an answer that came before its commit would find the rows missing.
 sqlsink -v --no-stdin -l ss.sock -i 1d -b 1000000 --max-line 300 \
@@ -469,12 +471,12 @@ run sqlsink --send ss.sock --node w1 --segment a.seg --peer 192.0.2.200 <sess.nd
 same "session: refused lines: exit 1, each named with its line" "$rc:$(cat "$T/out")" \
     "1:refused 7 of 10: line 3: bad JSON at column 3: invalid token near 'not'; line 4: line too long, skipped; line 5: \"node\" is not the session's node; line 6: a delivery marker (\"src\":\"hopmap-ack\"): only the sink writes those; line 7: not an object: a delivery's records are objects"
 same "session: only the good records stored, all under the session's node" \
-    "$(q ss.db "SELECT ip, node, json FROM targets ORDER BY ip" | tr '\n' ' ')" \
+    "$(qt ss.db "SELECT ip, node, json FROM targets ORDER BY ip" | tr '\n' ' ')" \
     '192.0.2.1|w1|{"node":"w1","ip":"192.0.2.1","id":"e1"} 192.0.2.2|w1|{"ip":"192.0.2.2","id":"e2","node":"w1"} 192.0.2.6|w1|{"node":"w1","ip":"192.0.2.6"} '
 same "session: nothing of w2, no marker from the records" \
-    "$(q ss.db "SELECT count(*) FROM raw WHERE src IS NOT 'hopmap-ack' OR json_extract(json, '\$.lines') = 100")" 0
+    "$(qt ss.db "SELECT count(*) FROM raw WHERE src IS NOT 'hopmap-ack' OR json_extract(json, '\$.lines') = 100")" 0
 same "session: the sink's own delivery row says what was stored" \
-    "$(q ss.db "SELECT node, reason, json_extract(json, '\$.segment'), json_extract(json, '\$.peer'),
+    "$(qt ss.db "SELECT node, reason, json_extract(json, '\$.segment'), json_extract(json, '\$.peer'),
     json_extract(json, '\$.lines'), json_extract(json, '\$.stored'), json_extract(json, '\$.duplicate'),
     json_extract(json, '\$.refused') FROM raw WHERE src = 'hopmap-ack'")" \
     "w1|delivery|a.seg|192.0.2.200|10|3|0|7"
@@ -486,10 +488,10 @@ run sqlsink --send ss.sock --node w1 --segment b.seg <good.ndjson
 same "session: all stored: ok N, exit 0" "$rc:$(cat "$T/out")" "0:ok 40"
 run sqlsink -v --send ss.sock --node w1 --segment b.seg <good.ndjson
 same "session: sent again: ok N, nothing stored twice" \
-    "$rc:$(cat "$T/out"):$(q ss.db "SELECT count(*) FROM targets WHERE rid LIKE 'g%'")" "0:ok 40:40"
+    "$rc:$(cat "$T/out"):$(qt ss.db "SELECT count(*) FROM targets WHERE rid LIKE 'g%'")" "0:ok 40:40"
 check "session: -v says what the sink did" grep -q 'sqlsink: 40 lines: 0 stored, 40 duplicates, 0 refused' "$T/err"
 same "session: a resent delivery stored nothing" \
-    "$(q ss.db "SELECT group_concat(json_extract(json, '\$.stored') || '/' || json_extract(json, '\$.duplicate'), ' ')
+    "$(qt ss.db "SELECT group_concat(json_extract(json, '\$.stored') || '/' || json_extract(json, '\$.duplicate'), ' ')
     FROM raw WHERE src = 'hopmap-ack' AND json_extract(json, '\$.segment') = 'b.seg'")" "40/0 0/40"
 
 # Four senders at once, 20,000 records each: when a sender has its answer,
@@ -500,7 +502,7 @@ for w in 1 2 3 4; do
 done
 for w in 1 2 3 4; do
 	{ sqlsink --send ss.sock --node "c$w" <"c$w.ndjson" >"c$w.out"
-	  echo "$?:$(cat "c$w.out"):$(q ss.db "SELECT count(*) FROM targets WHERE node = 'c$w'")" >"c$w.res"; } &
+	  echo "$?:$(cat "c$w.out"):$(qt ss.db "SELECT count(*) FROM targets WHERE node = 'c$w'")" >"c$w.res"; } &
 	eval "cp$w=$!"
 done
 for w in 1 2 3 4; do
@@ -511,11 +513,11 @@ done
 
 run sqlsink --send ss.sock --node 'w 1' <good.ndjson
 same "session: a node that is not a plain name is refused, nothing stored" \
-    "$rc:$(cat "$T/out"):$(q ss.db "SELECT count(*) FROM targets WHERE node = 'w 1'")" \
+    "$rc:$(cat "$T/out"):$(qt ss.db "SELECT count(*) FROM targets WHERE node = 'w 1'")" \
     "3:error the sink refused the session: session node is missing or not a plain name (letters, digits, '.', '_', '-'; at most 64):0"
 printf '{"hopmap-session":2,"node":"w1"}\n192.0.2.99\n' | socat -t 30 - UNIX-CONNECT:ss.sock >v2.out
 same "session: another version is refused, its records not stored" \
-    "$(cat v2.out):$(q ss.db "SELECT count(*) FROM targets WHERE ip = '192.0.2.99'")" \
+    "$(cat v2.out):$(qt ss.db "SELECT count(*) FROM targets WHERE ip = '192.0.2.99'")" \
     '{"hopmap-session":1,"error":"session version is not 1"}:0'
 printf '{"hopmap-session":1,"node":"s1"}\n192.0.2.98\n' | socat -t 30 - UNIX-CONNECT:ss.sock >s1.out
 same "session: socat speaks it too, the answer is one JSON line" \
@@ -538,7 +540,7 @@ wait "$cutp"
 same "session: cut short by a stop: exit 3, said" "$?:$(cut -c1-29 cut.out)" \
     "3:error the sink stopped after "
 same "session: a plain connection is stored without a session, as before" \
-    "$(q ss.db "SELECT coalesce(node, '-') FROM targets WHERE ip = '192.0.2.97'")" -
+    "$(qt ss.db "SELECT coalesce(node, '-') FROM targets WHERE ip = '192.0.2.97'")" -
 same "session: metrics" "$(grep -E '^hopmap_(records_refused|sessions_answered)_total' ss.prom | tr '\n' ' ')" \
     'hopmap_records_refused_total{program="sqlsink"} 7 hopmap_sessions_answered_total{program="sqlsink"} 9 '
 run sqlsink --send ss.sock --node w1 <good.ndjson
