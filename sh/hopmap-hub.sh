@@ -185,6 +185,16 @@ cmd_serve() {
 
 # ---- recv ----
 
+# Answer the client and log why, then exit 0: the answer is the client's
+# status.  socat ends as soon as the command it runs fails, before it has
+# passed that command's last output on (over TLS about one answer in five
+# was lost so), so recv fails only when it could not answer at all.
+answer() {
+	printf '%s\n' "$1"
+	echo "$prog: $2" >&2
+	exit 0
+}
+
 # Names that reach the sink's session, rows and logs: plain ones only.
 plain_name() {
 	case $1 in
@@ -207,13 +217,13 @@ bind_node() {
 	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
 	if ! plain_name "$cn"; then
 		head -n "$n" >/dev/null
-		echo "error the certificate has no usable name (CN)"
-		die "$node: $name: refused, the certificate has no usable CN"
+		answer "error the certificate has no usable name (CN)" \
+		    "$node: $name: refused, the certificate has no usable CN"
 	fi
 	if [ "$cn" != "$node" ]; then
 		head -n "$n" >/dev/null
-		echo "error node $node is not the certificate's $cn"
-		die "$node: $name: refused, the certificate is $cn's"
+		answer "error node $node is not the certificate's $cn" \
+		    "$node: $name: refused, the certificate is $cn's"
 	fi
 }
 
@@ -228,12 +238,12 @@ deliver() {
 	sink=$(dirname "$(self_path)")/sqlsink
 	[ -x "$sink" ] || sink=sqlsink
 	rc=0
-	answer=$("$sink" --send "$sock" --node "$node" --segment "$name" \
+	reply=$("$sink" --send "$sock" --node "$node" --segment "$name" \
 	    ${SOCAT_PEERADDR:+--peer "$SOCAT_PEERADDR"} --wait "${waitmax}s" \
 	    <"$tmp") || rc=$?
-	[ -n "$answer" ] || answer="error no answer from the sink (status $rc)"
-	printf '%s\n' "$answer"
-	[ "$rc" = 0 ] || die "$node: $name: $answer"
+	[ -n "$reply" ] || reply="error no answer from the sink (status $rc)"
+	[ "$rc" = 0 ] || answer "$reply" "$node: $name: $reply"
+	printf '%s\n' "$reply"
 }
 
 cmd_recv() {
@@ -252,14 +262,13 @@ cmd_recv() {
 	IFS=' ' read -r magic ver node name n rest || true
 	if [ "${magic:-}" != hopmap-segment ] || [ "${ver:-}" != 1 ] ||
 	    [ -n "${rest:-}" ]; then
-		echo "error bad header"
-		die "bad segment header from a client"
+		answer "error bad header" "bad segment header from a client"
 	fi
-	case $n in '' | *[!0-9]*) echo "error bad count"; die "bad count" ;; esac
+	case $n in '' | *[!0-9]*) answer "error bad count" "bad count" ;; esac
 	if ! plain_name "$node" || ! plain_name "$name"; then
 		head -n "$n" >/dev/null
-		echo "error bad node or segment name"
-		die "bad node or segment name from a client"
+		answer "error bad node or segment name" \
+		    "bad node or segment name from a client"
 	fi
 	bind_node
 	mkdir -p "$state/recv"
@@ -268,8 +277,8 @@ cmd_recv() {
 	head -n "$n" >"$tmp"
 	got=$(wc -l <"$tmp")
 	if [ "$got" -ne "$n" ]; then
-		echo "error short segment: $got of $n lines"
-		die "$node: $name: short segment: $got of $n lines"
+		answer "error short segment: $got of $n lines" \
+		    "$node: $name: short segment: $got of $n lines"
 	fi
 	deliver
 }
