@@ -21,6 +21,9 @@
  *   to the raw table.  Only lines that are not JSON at all are skipped.
  * - A record whose "id" is already in the database is ignored whole, so a
  *   sender may retry a delivery without storing it twice.
+ * - A session (a connection that began with a session line) is answered
+ *   only after the commit that holds its last line and its delivery row;
+ *   its records are all its node's (lib/sink_session.c).
  * - The DB path is a symlink to the current file; rotated files are named
  *   STEM-YYYYMMDDTHHMMSS.mmmZ.EXT so they sort by time.
  *
