@@ -5,7 +5,8 @@
 # written straight into the sink's socket with socat, unconfirmed (what an
 # ssh pipeline with --direct does), timed until the rows are committed.
 # Both must end with every record stored once.  The price of "nothing lost"
-# is a commit wait per segment: larger segments pay it less often.
+# is a commit wait per segment: larger segments pay it less often.  Shipped
+# twice, in segments of 10,000 and of 1,000 (the shipper's default).
 set -eu
 for c in socat sqlite3 sqlsink hopmap-hub hopmap-ship; do
 	command -v "$c" >/dev/null || { echo "$c is missing (make deps all)"; exit 1; }
@@ -18,8 +19,13 @@ dir=$(mktemp -d "$here/out/ship.XXXXXX")
 pids=
 trap 'kill $pids 2>/dev/null; wait; rm -rf "$dir"' EXIT
 
-awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++)
-    printf "{\"ip\":\"198.19.%d.%d\",\"id\":\"b:%d\",\"node\":\"b\",\"ping\":{\"method\":\"icmp\",\"ok\":true,\"sent\":1,\"recv\":1,\"rtt_ms\":0.4,\"reply_ttl\":61,\"ts\":\"2026-11-25T21:00:00.000Z\"}}\n", int(i / 256) % 256, i % 256, i }' >"$dir/recs"
+recs() { # NODE: n ping records of NODE, with ids of their own
+	awk -v n="$n" -v node="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"ip\":\"198.19.%d.%d\",\"id\":\"%s:%d\",\"node\":\"%s\",\"ping\":{\"method\":\"icmp\",\"ok\":true,\"sent\":1,\"recv\":1,\"rtt_ms\":0.4,\"reply_ttl\":61,\"ts\":\"2026-11-25T21:00:00.000Z\"}}\n", int(i / 256) % 256, i % 256, node, i, node }'
+}
+recs b >"$dir/recs"
+recs b10000 >"$dir/recs10000"
+recs b1000 >"$dir/recs1000"
 
 now() { date +%s.%N; }
 rows() { sqlite3 -cmd '.timeout 5000' "$1" 'SELECT count(*) FROM pings' 2>/dev/null || echo 0; }
@@ -31,11 +37,12 @@ for _ in $(seq 50); do [ -S "$dir/hub/sink.sock" ] && break; sleep 0.1; done
 ours() { # LINES: seconds to spool and ship every record, confirmed
 	local t0
 	t0=$(now)
-	hopmap-ship spool -l "$1" "$dir/sp$1" <"$dir/recs"
+	hopmap-ship spool -l "$1" "$dir/sp$1" <"$dir/recs$1"
 	hopmap-ship send --once -q -n 3 -N "b$1" "$dir/sp$1" "TCP:127.0.0.1:$port"
 	echo "$(now) - $t0" | bc
 }
 s10k=$(ours 10000)
+s1k=$(ours 1000)
 got=$(rows "$dir/hub/map.db")
 
 sqlsink -l "$dir/peer.sock" --no-stdin -i 100ms "$dir/peer.db" 2>/dev/null &
@@ -46,10 +53,11 @@ socat -u "FILE:$dir/recs" "UNIX-CONNECT:$dir/peer.sock"
 while [ "$(rows "$dir/peer.db")" -lt "$n" ]; do sleep 0.05; done
 speer=$(echo "$(now) - $t0" | bc)
 
-[ "$got" = "$n" ] || { echo "hub stored $got of $n"; exit 1; }
+[ "$got" = "$((2 * n))" ] || { echo "hub stored $got of $((2 * n))"; exit 1; }
 rate() { echo "$n / $1" | bc; }
 printf '%-46s %8s records/s (%.2f s)\n' \
     "hopmap-ship, 10000-record segments, confirmed" "$(rate "$s10k")" "$s10k" \
+    "hopmap-ship, 1000-record segments, confirmed" "$(rate "$s1k")" "$s1k" \
     "socat into sqlsink, unconfirmed" "$(rate "$speer")" "$speer"
 printf 'ratio ours/peer: %.2f (figures taken under load from other work)\n' \
     "$(echo "$speer / $s10k" | bc -l)"

@@ -21,6 +21,9 @@
  *   to the raw table.  Only lines that are not JSON at all are skipped.
  * - A record whose "id" is already in the database is ignored whole, so a
  *   sender may retry a delivery without storing it twice.
+ * - A session (a connection that began with a session line) is answered
+ *   only after the commit that holds its last line and its delivery row;
+ *   its records are all its node's (lib/sink_session.c).
  * - The DB path is a symlink to the current file; rotated files are named
  *   STEM-YYYYMMDDTHHMMSS.mmmZ.EXT so they sort by time.
  *
@@ -39,30 +42,53 @@
 
 static const char usage[] =
 "usage: sqlsink [-v] [-b N] [-i DURATION] [-l PATH] [--no-stdin]\n"
-"               [-s SIZE] [-a DURATION] [-k K] [--sync MODE]\n"
-"               [--metrics FILE] [--strict] [--max-line N] [DB]\n"
+"               [--socket-mode MODE] [-s SIZE] [-a DURATION] [-k K]\n"
+"               [--sync MODE] [--metrics FILE] [--strict] [--max-line N]\n"
+"               [DB]\n"
+"       sqlsink --send PATH --node NAME [--segment NAME] [--peer ADDR]\n"
+"               [-w DURATION] [-v]\n"
 "Store hopmap records in SQLite (DB, default map.db, a symlink to the\n"
-"current file of a rotated series).\n"
+"current file of a rotated series), or deliver standard input to a\n"
+"sink's socket in a session and print its answer (--send).\n"
 "  -b, --batch N          commit every N records (default 1000)\n"
 "  -i, --interval DUR     or when a batch is this old (default 1s)\n"
 "  -l, --listen PATH      also accept writers on a Unix stream socket\n"
 "      --no-stdin         do not read standard input (with --listen)\n"
+"      --socket-mode MODE the socket's mode, 600 (default) or 660\n"
 "  -s, --max-size SIZE    rotate when the file passes SIZE (default 100M,\n"
 "                         0: never)\n"
 "  -a, --max-age DUR      rotate when the file is older (default 7d, 0: never)\n"
 "  -k, --keep K           keep the newest K files (default 5)\n"
 "      --sync MODE        normal (default) or full: fsync every commit\n"
 "  -v, --verbose          report commits, rotations and connections\n"
+"      --send PATH        deliver standard input to the socket PATH as\n"
+"                         NAME's records; print ok N, refused R of N: ...\n"
+"                         or error ...; exit 0 only when all were stored\n"
+"      --node NAME        the node the session binds (with --send)\n"
+"      --segment NAME     the delivery's name, for the delivery row\n"
+"      --peer ADDR        the sender's address, for the delivery row\n"
+"  -w, --wait DUR         wait this long for the answer (default 30s)\n"
 HM_COMMON_HELP;
 
 enum {
 	OPT_NO_STDIN = HM_OPT_FIRST_PRIVATE,
-	OPT_SYNC
+	OPT_SYNC,
+	OPT_SOCKET_MODE,
+	OPT_SEND,
+	OPT_NODE,
+	OPT_SEGMENT,
+	OPT_PEER
 };
+
+/* The client's options (--send). */
+static struct {
+	const char *path, *node, *segment, *peer;
+	uint64_t wait_ms;
+} send_opt = { .wait_ms = 30000 };
 
 /* Copies of the counters the readers and parsers keep atomically, made
    by the thread that writes the metrics file, before it does. */
-static uint64_t x_lines, x_bad, x_torn, x_conns, x_conns_open;
+static uint64_t x_lines, x_bad, x_torn, x_conns, x_conns_open, x_refused;
 
 static int nparsers;
 static pthread_t parser[MAXPARSERS], writer;
@@ -73,7 +99,21 @@ static struct {
 	int open;
 	unsigned n, dups;
 	uint64_t deadline;
+	struct session *waiting;	/* ended; answered after the commit */
 } batch;
+
+/* Sessions are answered only now that COMMIT returned: everything they
+   were told is stored is in the database, whatever happens next. */
+static void
+answer_waiting(void)
+{
+	struct session *s;
+
+	while ((s = batch.waiting) != NULL) {
+		batch.waiting = s->next;
+		sink_session_answer(s);
+	}
+}
 
 static void
 batch_commit(void)
@@ -81,6 +121,7 @@ batch_commit(void)
 	if (!batch.open)
 		return;
 	sink_commit();
+	answer_waiting();
 	batch.open = 0;
 	sink_n.batches++;
 	sink_n.records += batch.n;
@@ -104,7 +145,7 @@ batch_end(void)
 }
 
 static void
-batch_add(const struct item *it)
+batch_begin(void)
 {
 	if (!batch.open) {
 		sink_begin();
@@ -112,12 +153,43 @@ batch_add(const struct item *it)
 		batch.n = batch.dups = 0;
 		batch.deadline = hm_mono_ms() + sink_opt.interval_ms;
 	}
-	if (sink_store(it))
+}
+
+static void
+batch_add(const struct item *it, struct session *s)
+{
+	batch_begin();
+	if (sink_store(it)) {
 		batch.n++;
-	else
+		if (s != NULL)
+			s->stored++;
+	} else {
 		batch.dups++;
+		if (s != NULL)
+			s->dups++;
+	}
 	if (batch.n + batch.dups >= sink_opt.batch_max)
 		batch_end();
+}
+
+/*
+ * A chunk of a session: its refusals, and at the session's end the
+ * delivery row, in the batch that holds the last line; the session then
+ * waits for that batch's commit.
+ */
+static void
+chunk_session(const struct chunk *c)
+{
+	struct session *s = c->sess;
+
+	sink_session_note(s, c->refused, c->nrefused < SESSION_REASONS ?
+	    c->nrefused : SESSION_REASONS, c->nrefused);
+	if (!c->sess_end)
+		return;
+	batch_begin();
+	sink_store_delivery(s);
+	s->next = batch.waiting;
+	batch.waiting = s;
 }
 
 static void
@@ -128,6 +200,7 @@ metrics_snapshot(void)
 	x_torn = __atomic_load_n(&sink_n.torn, __ATOMIC_RELAXED);
 	x_conns = __atomic_load_n(&sink_n.conns, __ATOMIC_RELAXED);
 	x_conns_open = __atomic_load_n(&sink_n.conns_open, __ATOMIC_RELAXED);
+	x_refused = __atomic_load_n(&sink_n.refused, __ATOMIC_RELAXED);
 }
 
 /* hm_metrics_write(0) looks at the clock only every 1024 calls; the
@@ -168,17 +241,22 @@ writer_main(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), "sqlsink-writer");
 	while (!done) {
-		c = sink_chunk_next(batch.open ? batch.deadline : 0, &done,
-		    &hup);
+		/* A session waiting for its answer: commit as soon as no chunk
+		   is ready, so one commit serves every session ended by then. */
+		c = sink_chunk_next(batch.waiting != NULL ? hm_mono_ms() :
+		    batch.open ? batch.deadline : 0, &done, &hup);
 		if (c != NULL) {
 			for (i = 0; i < c->nitems; i++) {
 				if (i + 1 < c->nitems)
 					prefetch_item(c->items[i + 1]);
-				batch_add(c->items[i]);
+				batch_add(c->items[i], c->sess);
 			}
+			if (c->sess != NULL)
+				chunk_session(c);
 			sink_chunk_stored(c);
 		}
-		if (batch.open && (done || hm_mono_ms() >= batch.deadline))
+		if (batch.open && (done || hm_mono_ms() >= batch.deadline ||
+		    (c == NULL && batch.waiting != NULL)))
 			batch_end();
 		if (hup) {
 			batch_commit();
@@ -227,6 +305,10 @@ metrics_init(void)
 		    &x_conns },
 		{ "connections_open", HM_GAUGE, "socket connections open",
 		    &x_conns_open },
+		{ "records_refused", HM_COUNTER,
+		    "lines of sessions refused", &x_refused },
+		{ "sessions_answered", HM_COUNTER,
+		    "sessions answered after their commit", &sink_n.sessions },
 	};
 	size_t i;
 
@@ -247,12 +329,18 @@ parse_options(int argc, char *argv[])
 		{ "keep", required_argument, NULL, 'k' },
 		{ "sync", required_argument, NULL, OPT_SYNC },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "send", required_argument, NULL, OPT_SEND },
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "segment", required_argument, NULL, OPT_SEGMENT },
+		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "wait", required_argument, NULL, 'w' },
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "b:i:l:s:a:k:v"
+	while ((c = getopt_long(argc, argv, "b:i:l:s:a:k:vw:"
 	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (hm_common_option(c, optarg, usage))
 			continue;
@@ -296,10 +384,49 @@ parse_options(int argc, char *argv[])
 		case 'v':
 			sink_opt.verbose = 1;
 			break;
+		case OPT_SOCKET_MODE:
+			if (strcmp(optarg, "600") != 0 &&
+			    strcmp(optarg, "0600") != 0 &&
+			    strcmp(optarg, "660") != 0 &&
+			    strcmp(optarg, "0660") != 0)
+				hm_errx(HM_EXIT_USAGE, "socket-mode value is "
+				    "invalid (600, 660): %s", optarg);
+			sink_opt.socket_mode = strstr(optarg, "66") ? 0660 :
+			    0600;
+			break;
+		case OPT_SEND:
+			send_opt.path = optarg;
+			break;
+		case OPT_NODE:
+			send_opt.node = optarg;
+			break;
+		case OPT_SEGMENT:
+			send_opt.segment = optarg;
+			break;
+		case OPT_PEER:
+			send_opt.peer = optarg;
+			break;
+		case 'w':
+			send_opt.wait_ms = hm_parse_duration(optarg, "wait");
+			if (send_opt.wait_ms == 0 ||
+			    send_opt.wait_ms > 86400000)
+				hm_errx(HM_EXIT_USAGE, "wait value is out "
+				    "of range (1ms..1d): %s", optarg);
+			break;
 		default:
 			hm_usage_error(usage);
 		}
 	}
+	if (send_opt.path != NULL) {
+		if (send_opt.node == NULL)
+			hm_errx(HM_EXIT_USAGE, "--send needs --node");
+		if (argc - optind > 0 || sink_opt.listen_path != NULL)
+			hm_usage_error(usage);
+		return;
+	}
+	if (send_opt.node != NULL || send_opt.segment != NULL ||
+	    send_opt.peer != NULL)
+		hm_errx(HM_EXIT_USAGE, "--node, --segment and --peer need --send");
 	if (argc - optind > 1)
 		hm_usage_error(usage);
 	if (sink_opt.no_stdin && sink_opt.listen_path == NULL)
@@ -345,6 +472,9 @@ main(int argc, char *argv[])
 	/* SQLite's memory statistics take a global mutex per allocation. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	parse_options(argc, argv);
+	if (send_opt.path != NULL)
+		hm_exit(sink_send(send_opt.path, send_opt.node,
+		    send_opt.segment, send_opt.peer, send_opt.wait_ms));
 	sink_names_init(optind < argc ? argv[optind] : "map.db");
 	hm_signals_init(1);
 	signal(SIGPIPE, SIG_IGN);

@@ -7,6 +7,9 @@
  *   sink_read.c    the readers: standard input, the socket, connections
  *   sink_store.c   the database: schema, statements, rows, links
  *   sink_rotate.c  the time-named file series, its symlink and pruning
+ *   sink_session.c a connection's session: the node it binds, the records
+ *                  it refuses, the delivery row, the answer after commit
+ *   sink_send.c    the client side of a session (sqlsink --send)
  *
  * filters/sqlsink.c holds the options, the writer's batches and main.
  */
@@ -31,6 +34,7 @@ struct sink_opt {
 	int no_stdin, verbose, sync_full;
 	uint64_t max_size, max_age_ms;
 	unsigned keep;
+	unsigned socket_mode;	/* 0600 or 0660 */
 };
 extern struct sink_opt sink_opt;
 
@@ -42,7 +46,7 @@ extern struct sink_opt sink_opt;
 struct sink_counts {
 	uint64_t lines, bad, torn, conns, conns_open;
 	uint64_t records, dups, batches, pings, traces, hops, links, targets,
-	    raw, rotations;
+	    raw, rotations, refused, sessions;
 };
 extern struct sink_counts sink_n;
 extern volatile sig_atomic_t sink_strict_stopped;
@@ -85,8 +89,9 @@ struct item {
 	json_t *ping, *trace;
 	struct col col[NCOL];
 	const char *reason;	/* why a raw record is raw */
-	const char *text;	/* the line, in its chunk; or own */
+	const char *text;	/* the line, in its chunk; or own, or heap */
 	size_t len;
+	char *heap;		/* text rewritten for a session, or NULL */
 	struct hm_jarena arena;	/* after the item, in the same block */
 	char own[32];		/* the object a bare address stands for */
 };
@@ -110,10 +115,61 @@ struct sink_pool {
 /* A parser thread recycles item blocks in its pool; drop frees them. */
 void sink_pool_use(struct sink_pool *);
 void sink_pool_drop(void);
-struct item *sink_parse_line(const char *line, size_t len, const char **why);
+struct item *sink_parse_line(const char *line, size_t len, int strict_keys,
+    const char **why);
 void sink_item_free(struct item *);
 void sink_members(const json_t *obj, const char *const names[], size_t n,
     json_t *out[]);
+
+/* ---- sessions (sink_session.c) ---- */
+
+/*
+ * A connection whose first line is a session line
+ * ({"hopmap-session":1,"node":...}) is a delivery: its records are bound
+ * to the node, and when the writer half-closes, the sink answers after
+ * the commit that holds its last line.  The reader makes the session and
+ * fills in its first part; at the session's end it hands the connection
+ * to the writer, which counts, writes the delivery row, answers, closes
+ * and frees.
+ */
+#define SESSION_NODE_MAX 64
+#define SESSION_REASONS 5
+struct refusal {
+	unsigned long line;
+	char why[120];
+};
+struct session {
+	/* The reader's, until the session's end chunk is submitted. */
+	int fd;
+	char node[SESSION_NODE_MAX + 1];
+	char segment[256], peer[64];
+	unsigned long lines;
+	int complete;		/* ended by the writer's half-close */
+	/* The writer's. */
+	uint64_t stored, dups, refused;
+	unsigned nreasons;
+	struct refusal reason[SESSION_REASONS];
+	struct session *next;	/* waiting for a commit */
+};
+
+/* The first line of a connection: a session, NULL when it is not a
+   session line (*why NULL) or a bad one (*why says why). */
+struct session *sink_session_open(const char *line, size_t len,
+    const char **why);
+/* Answer a connection whose session line was bad, without a session. */
+void sink_session_refuse(int fd, const char *why);
+/* In a parser: bind an item to its session's node; -1 and *why when the
+   record is refused. */
+int sink_session_bind(struct item *, const struct session *,
+    const char **why);
+/* In the writer: a chunk's refusals, in line order. */
+void sink_session_note(struct session *, const struct refusal *, size_t n,
+    uint64_t total);
+/* In the writer, once its last commit returned: answer, close, free. */
+void sink_session_answer(struct session *);
+/* The client: sqlsink --send.  Returns the exit status. */
+int sink_send(const char *path, const char *node, const char *segment,
+    const char *peer, uint64_t wait_ms);
 
 /* ---- the pipeline (sink_pipe.c) ---- */
 
@@ -141,6 +197,10 @@ struct chunk {
 	unsigned char note[CHUNK_LINES];	/* the text is a diagnostic */
 	struct item *items[CHUNK_LINES];
 	char *text;
+	struct session *sess;		/* the lines' session, or NULL */
+	int sess_end;			/* the session's last chunk */
+	size_t nrefused;		/* session lines refused here */
+	struct refusal refused[SESSION_REASONS];	/* the first ones */
 };
 
 void sink_pipe_init(void);
@@ -171,6 +231,8 @@ void sink_begin(void);
 void sink_commit(void);
 /* Store one record; 0 when its id was stored before. */
 int sink_store(const struct item *);
+/* A session's delivery row, in table raw with "src":"hopmap-ack". */
+void sink_store_delivery(const struct session *);
 
 /* ---- the file series (sink_rotate.c) ---- */
 

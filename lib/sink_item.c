@@ -53,6 +53,7 @@ item_new(const char *text, size_t len)
 void
 sink_item_free(struct item *it)
 {
+	free(it->heap);
 	/* All in the arena: walking the tree to free nothing is skipped. */
 	if (it->arena.spilled)
 		json_decref(it->obj);
@@ -174,9 +175,12 @@ is_blank(char c)
 /*
  * Parse one line.  Returns the item, or NULL: blank (*why NULL) or bad
  * (*why says why).  A bare address is a target, as for every filter.
+ * strict_keys refuses an object with a key twice (a session's records: the
+ * row and the text must not say different things).
  */
 struct item *
-sink_parse_line(const char *line, size_t len, const char **why)
+sink_parse_line(const char *line, size_t len, int strict_keys,
+    const char **why)
 {
 	static __thread char msg[200];
 	json_error_t jerr;
@@ -206,7 +210,8 @@ sink_parse_line(const char *line, size_t len, const char **why)
 		return it;
 	}
 	it = item_new(line + b, e - b);
-	obj = hm_json_loadb(line + b, e - b, JSON_DECODE_ANY, &jerr);
+	obj = hm_json_loadb(line + b, e - b, JSON_DECODE_ANY |
+	    (strict_keys ? JSON_REJECT_DUPLICATES : 0), &jerr);
 	hm_jarena_end();
 	if (obj == NULL) {
 		/* jansson refuses a NUL byte too; the reason says it plainly.

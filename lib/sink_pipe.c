@@ -16,6 +16,7 @@ struct sink_opt sink_opt = {
 	.max_size = 100ull << 20,
 	.max_age_ms = 7ull * 86400000,
 	.keep = 5,
+	.socket_mode = 0600,
 };
 struct sink_counts sink_n;
 volatile sig_atomic_t sink_strict_stopped;
@@ -84,7 +85,9 @@ sink_chunk_get(void)
 			hm_err(HM_EXIT_FAIL, "malloc");
 		c->cap = CHUNK_BYTES;
 	}
-	c->nlines = c->used = c->nitems = 0;
+	c->nlines = c->used = c->nitems = c->nrefused = 0;
+	c->sess = NULL;
+	c->sess_end = 0;
 	return c;
 }
 
@@ -145,8 +148,34 @@ bad_line(const char *name, unsigned long lineno, const char *why)
 }
 
 /*
+ * A bad line of a session is refused: the writer tells the sender which,
+ * so the reason is kept, in plain printable ASCII (it may quote the line).
+ */
+static void
+refuse_line(struct chunk *c, size_t i, const char *why)
+{
+	struct refusal *r;
+	size_t k;
+
+	bad_line(c->name, c->lineno[i], why);
+	if (c->sess == NULL)
+		return;
+	if (c->nrefused < SESSION_REASONS) {
+		r = &c->refused[c->nrefused];
+		r->line = c->lineno[i];
+		for (k = 0; why[k] != '\0' && k < sizeof(r->why) - 1; k++)
+			r->why[k] = why[k] >= 0x20 && why[k] < 0x7f ? why[k] :
+			    '?';
+		r->why[k] = '\0';
+	}
+	c->nrefused++;
+	__atomic_fetch_add(&sink_n.refused, 1, __ATOMIC_RELAXED);
+}
+
+/*
  * In a parser thread: the chunk's lines to items.  With --strict there is
  * one parser, so chunks come in order and the first bad line ends all.
+ * A session's records are bound to its node here.
  */
 static void
 parse_chunk(struct chunk *c)
@@ -158,14 +187,20 @@ parse_chunk(struct chunk *c)
 	for (i = 0; i < c->nlines && !sink_strict_stopped; i++) {
 		if (c->note[i]) {
 			c->text[c->off[i] + c->len[i]] = '\0';
-			bad_line(c->name, c->lineno[i], c->text + c->off[i]);
+			refuse_line(c, i, c->text + c->off[i]);
 			continue;
 		}
-		it = sink_parse_line(c->text + c->off[i], c->len[i], &why);
+		it = sink_parse_line(c->text + c->off[i], c->len[i],
+		    c->sess != NULL, &why);
+		if (it != NULL && c->sess != NULL &&
+		    sink_session_bind(it, c->sess, &why) != 0) {
+			sink_item_free(it);
+			it = NULL;
+		}
 		if (it != NULL)
 			c->items[c->nitems++] = it;
 		else if (why != NULL)
-			bad_line(c->name, c->lineno[i], why);
+			refuse_line(c, i, why);
 	}
 }
 

@@ -23,6 +23,8 @@ struct source {
 	char *buf;
 	size_t cap, start, end;
 	int skipping;		/* inside an over-long line */
+	struct session *sess;	/* from the first line, or NULL */
+	int refused;		/* a bad session line: no more reading */
 };
 
 static struct chunk *filling;	/* the reader's chunk being filled */
@@ -30,7 +32,7 @@ static struct chunk *filling;	/* the reader's chunk being filled */
 static void
 flush_chunk(void)
 {
-	if (filling != NULL && filling->nlines > 0) {
+	if (filling != NULL && (filling->nlines > 0 || filling->sess_end)) {
 		sink_chunk_submit(filling);
 		filling = NULL;
 	}
@@ -55,6 +57,7 @@ chunk_add(struct source *s, const char *text, size_t len, int note)
 	if (c == NULL) {
 		c = filling = sink_chunk_get();
 		snprintf(c->name, sizeof(c->name), "%s", s->name);
+		c->sess = s->sess;
 	}
 	if (len + 1 > c->cap &&
 	    (c->text = realloc(c->text, c->cap = len + 1)) == NULL)
@@ -73,6 +76,34 @@ note_line(struct source *s, const char *why)
 	chunk_add(s, why, strlen(why), 1);
 }
 
+/*
+ * A connection's first line may open a session (sink_session.c); it is not
+ * a record, and the records' lines are numbered from the next one, as in
+ * the sender's file.  A bad session line is answered and ends the
+ * connection: nothing of it is stored under a name it did not prove.
+ */
+static int
+session_line(struct source *s, const char *line, size_t len)
+{
+	const char *why;
+
+	if ((s->sess = sink_session_open(line, len, &why)) != NULL) {
+		s->lineno = 0;
+		if (sink_opt.verbose)
+			SAY("%s: session of node %s%s%s", s->name,
+			    s->sess->node, s->sess->segment[0] ? ", segment " :
+			    "", s->sess->segment);
+		return 1;
+	}
+	if (why == NULL)
+		return 0;
+	SAY("%s:1: refused: %s", s->name, why);
+	__atomic_fetch_add(&sink_n.bad, 1, __ATOMIC_RELAXED);
+	sink_session_refuse(s->fd, why);
+	s->refused = 1;
+	return 1;
+}
+
 static void
 handle_line(struct source *s, char *line, size_t len)
 {
@@ -80,6 +111,9 @@ handle_line(struct source *s, char *line, size_t len)
 	__atomic_fetch_add(&sink_n.lines, 1, __ATOMIC_RELAXED);
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
+	if (s->is_conn && s->lineno == 1 && s->sess == NULL &&
+	    len <= hm_opt.maxline && session_line(s, line, len))
+		return;
 	if (len > hm_opt.maxline)
 		note_line(s, "line too long, skipped");
 	else
@@ -95,7 +129,7 @@ split_lines(struct source *s, size_t scan)
 	while ((nl = memchr(s->buf + scan, '\n', s->end - scan)) != NULL) {
 		size_t len = (size_t)(nl - (s->buf + s->start));
 
-		if (sink_strict_stopped)
+		if (sink_strict_stopped || s->refused)
 			break;
 		if (s->skipping)
 			s->skipping = 0;	/* the tail of a long line */
@@ -128,7 +162,7 @@ finish_source(struct source *s, const char *how, int at_eof)
 	size_t left = s->end - s->start;
 	char why[96];
 
-	if (left == 0 || s->skipping)
+	if (left == 0 || s->skipping || s->refused)
 		return;
 	if (!s->is_conn && at_eof) {
 		handle_line(s, s->buf + s->start, left);
@@ -174,7 +208,7 @@ read_source(struct source *s)
 	}
 	s->end += (size_t)n;
 	split_lines(s, s->end - (size_t)n);
-	return RS_DATA;
+	return s->refused ? RS_END : RS_DATA;
 }
 
 static struct source *
@@ -205,6 +239,7 @@ static int
 listen_open(const char *path)
 {
 	struct sockaddr_un sun;
+	mode_t old;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -226,7 +261,17 @@ listen_open(const char *path)
 	}
 	close(fd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	if (fd < 0)
+		hm_err(HM_EXIT_FAIL, "socket");
+	/* Whoever may connect may store rows under any name: the socket is
+	   made with --socket-mode whatever the umask (no thread runs yet, so
+	   the process-wide umask is ours for the bind), and set to it
+	   exactly after. */
+	old = umask(0777 & ~(mode_t)sink_opt.socket_mode);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", path);
+	umask(old);
+	if (chmod(path, (mode_t)sink_opt.socket_mode) != 0 ||
 	    listen(fd, 128) != 0)
 		hm_err(HM_EXIT_FAIL, "%s", path);
 	return fd;
@@ -286,12 +331,39 @@ sink_readers_open(void)
 		snprintf(in_stdin->name, sizeof(in_stdin->name), "(stdin)");
 }
 
+/*
+ * A session's end: its last chunk says so, and takes the connection to the
+ * writer, which answers on it after the commit and closes it.  complete is
+ * 0 when the sink stops before the sender half-closed.
+ */
 static void
-close_conn(size_t i)
+session_end(struct source *s, int complete)
+{
+	struct session *ss = s->sess;
+
+	if (filling == NULL || strcmp(filling->name, s->name) != 0) {
+		flush_chunk();
+		filling = sink_chunk_get();
+		snprintf(filling->name, sizeof(filling->name), "%s", s->name);
+		filling->sess = ss;
+	}
+	ss->fd = s->fd;
+	ss->lines = s->lineno;
+	ss->complete = complete;
+	s->fd = -1;
+	s->sess = NULL;
+	filling->sess_end = 1;
+	flush_chunk();
+}
+
+static void
+close_conn(size_t i, int complete)
 {
 	if (sink_opt.verbose)
 		SAY("%s: closed after %lu lines", conns[i]->name,
 		    conns[i]->lineno);
+	if (conns[i]->sess != NULL)
+		session_end(conns[i], complete);
 	source_free(conns[i]);
 	conns[i] = conns[--nconns];
 	__atomic_fetch_sub(&sink_n.conns_open, 1, __ATOMIC_RELAXED);
@@ -357,7 +429,7 @@ sink_reader_loop(const sigset_t *unblocked)
 		/* Connections last: close_conn reorders the array. */
 		for (i = n; i-- > base;)
 			if (pfd[i].revents != 0 && !read_source(conns[i - base]))
-				close_conn(i - base);
+				close_conn(i - base, 1);
 	}
 	flush_chunk();
 	free(pfd);
@@ -382,7 +454,7 @@ readers_drain(void)
 		    n++)
 			;
 		if (r == RS_END)
-			close_conn(i);
+			close_conn(i, 1);
 	}
 }
 
@@ -394,7 +466,7 @@ sink_readers_close(void)
 		readers_drain();
 	while (nconns > 0) {
 		finish_source(conns[nconns - 1], "at shutdown", 0);
-		close_conn(nconns - 1);
+		close_conn(nconns - 1, 0);
 	}
 	if (in_stdin != NULL) {
 		finish_source(in_stdin, "at shutdown", 0);

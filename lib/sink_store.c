@@ -446,6 +446,44 @@ sink_store(const struct item *it)
 	return 1;
 }
 
+/*
+ * The delivery row of a session, written by the sink itself in the commit
+ * that holds the session's last line: the hub's log of who delivered what
+ * and when, with what was actually stored.  Records of a session can never
+ * be one (sink_session_bind refuses them).
+ */
+void
+sink_store_delivery(const struct session *s)
+{
+	char ts[32], text[1024];
+	json_t *o;
+	size_t n;
+
+	hm_timestamp(ts, sizeof(ts));
+	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "src", "hopmap-ack",
+	    "node", s->node, "ts", ts, "lines", (json_int_t)s->lines,
+	    "stored", (json_int_t)s->stored, "duplicate", (json_int_t)s->dups,
+	    "refused", (json_int_t)s->refused, "complete", s->complete);
+	if (o == NULL)
+		hm_errx(HM_EXIT_FAIL, "cannot make a delivery row");
+	if (s->segment[0] != '\0')
+		json_object_set_new(o, "segment", json_string(s->segment));
+	if (s->peer[0] != '\0')
+		json_object_set_new(o, "peer", json_string(s->peer));
+	n = json_dumpb(o, text, sizeof(text), JSON_COMPACT |
+	    JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (n == 0 || n > sizeof(text))
+		hm_errx(HM_EXIT_FAIL, "cannot make a delivery row");
+	sqlite3_bind_null(stmt[S_RAW], 1);
+	sqlite3_bind_text(stmt[S_RAW], 2, s->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt[S_RAW], 3, "hopmap-ack", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt[S_RAW], 4, "delivery", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt[S_RAW], 5, text, (int)n, SQLITE_TRANSIENT);
+	step(S_RAW);
+	sink_n.raw++;
+}
+
 void
 sink_begin(void)
 {

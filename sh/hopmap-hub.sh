@@ -12,10 +12,10 @@
 #                      global dedup, handed out by shard
 #   hopmap-hub status  deliveries and last contact per node
 #
-# The commit is confirmed without changing sqlsink: recv appends one
-# marker record with a fresh id to the segment and waits until that id is
-# in the database's ids table.  sqlsink stores a connection's lines in
-# order, so when the marker is committed, so is every line before it.
+# The sink itself confirms: recv hands the segment to sqlsink in a session
+# (sqlsink --send), which binds every record to the delivering node,
+# refuses what it cannot store, writes the delivery row and answers only
+# after the commit that holds the last line.
 set -eu
 
 prog=hopmap-hub
@@ -29,7 +29,7 @@ usage: $prog serve [-d DIR] [--db PATH] [--tcp [ADDR:]PORT]
                    [--max-bytes BYTES] [--idle S] [--handshake S]
                    [--max-time S] [--sink-args ARGS]
        $prog recv [-d DIR] [--db PATH] [-w SECONDS]
-       $prog ssh [-d DIR] [--db PATH] [--direct] [--ssh-args ARGS]
+       $prog ssh [-d DIR] [--db PATH] [--direct] [-N NAME] [--ssh-args ARGS]
                    NODE COMMAND
        $prog hops [-d DIR] [--db PATH] [-R] [-s K/N] [-f LINE]
        $prog status [-d DIR] [--db PATH]
@@ -58,12 +58,15 @@ Collect the results of many hopmap nodes into one database.
     -w, --wait S          wait at most S seconds for the commit (default 30)
   ssh                   run COMMAND on NODE with ssh; store its output
       --direct            straight into the sink socket, without the spool
+    -N, --node NAME       the name the records are stored under (default:
+                          NODE, other characters than A-Za-z0-9._- as _)
       --ssh-args ARGS     more ssh options (split on blanks)
   hops                  print new hop targets
     -R, --allow-reserved  keep special-purpose hop addresses (labs)
     -s, --shard K/N       only shard K of N of the hops
     -f, --from LINE       skip the first LINE hops of the shard
-  status                deliveries per node: segments, records, last contact
+  status                deliveries per node: segments, records stored,
+                        duplicates, refused, last contact
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 EOF
@@ -305,38 +308,62 @@ cmd_serve() {
 
 # ---- recv ----
 
-sql_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
-
-# The marker record that closes a delivery: a fresh id to wait for, and
-# the hub's log of who delivered what and when.  Sets $mid.
-marker() {
-	mid="hopmap-ack:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-	jq -nc --arg id "$mid" --arg node "$1" --arg seg "$2" \
-	    --argjson n "$3" --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-	    --arg peer "${SOCAT_PEERADDR:-}" \
-	    '{id: $id, src: "hopmap-ack", node: $node, segment: $seg,
-	      lines: $n, ts: $ts} + if $peer == "" then {} else {peer: $peer} end'
+# Answer the client and log why, then exit 0: the answer is the client's
+# status.  socat ends as soon as the command it runs fails, before it has
+# passed that command's last output on (over TLS about one answer in five
+# was lost so), so recv fails only when it could not answer at all.
+answer() {
+	printf '%s\n' "$1"
+	log "$2"
+	exit 0
 }
 
-# Wait until the marker $mid is committed; say why not otherwise.
-await_commit() {
-	q="SELECT count(*) FROM ids WHERE rid = $(sql_quote "$mid");"
-	i=0
-	while [ "$i" -lt $((waitmax * 10)) ]; do
-		if [ "$(sqlite3 -cmd '.timeout 2000' "$db" "$q" 2>/dev/null)" = 1 ]; then
-			return 0
-		fi
-		# A sink that died lost its batch in progress: no use waiting.
-		if [ "$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)" != "$sinkpid" ] ||
-		    { [ "$sinkpid" != none ] && ! kill -0 "$sinkpid" 2>/dev/null; }; then
-			echo "sink restarted"
-			return 1
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "not committed within ${waitmax}s"
-	return 1
+# Names that reach the sink's session, rows and logs: plain ones only.
+plain_name() {
+	case $1 in
+	'' | *[!A-Za-z0-9._-]*) return 1 ;;
+	esac
+	[ "${#1}" -le 64 ]
+}
+
+# Over TLS the certificate names the node, and nothing else does: a
+# certificate without a usable common name (one plain name) delivers
+# nothing.  socat sets its SOCAT_OPENSSL_* variables for every TLS
+# connection, with a CN or without.  Over plain TCP (trusted networks) and
+# ssh, the header's node is taken as it is.  Called once the segment is
+# read (cmd_recv says why).
+bind_node() {
+	if [ -z "${SOCAT_OPENSSL_X509_SUBJECT:-}${SOCAT_OPENSSL_PROTO_VERSION:-}" ]; then
+		return 0
+	fi
+	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
+	if ! plain_name "$cn"; then
+		answer "error the certificate has no usable name (CN)" \
+		    "$node: $name: refused, the certificate has no usable CN"
+	fi
+	if [ "$cn" != "$node" ]; then
+		answer "error node $node is not the certificate's $cn" \
+		    "$node: $name: refused, the certificate is $cn's"
+	fi
+}
+
+# Store the segment in $tmp through a session with the sink (sqlsink
+# --send): the sink binds every record to $node, refuses what it cannot
+# store, and answers only after the commit that holds the last line.  The
+# answer is recv's: "ok N", "refused R of N: ..." (the segment can never be
+# stored whole: the shipper quarantines it) or "error ..." (try again).
+deliver() {
+	# The sqlsink installed with this script, also where a remote command
+	# (ssh hub hopmap-hub recv) runs with a bare PATH.
+	sink=$(dirname "$(self_path)")/sqlsink
+	[ -x "$sink" ] || sink=sqlsink
+	rc=0
+	reply=$("$sink" --send "$sock" --node "$node" --segment "$name" \
+	    ${SOCAT_PEERADDR:+--peer "$SOCAT_PEERADDR"} --wait "${waitmax}s" \
+	    <"$tmp") || rc=$?
+	[ -n "$reply" ] || reply="error no answer from the sink (status $rc)"
+	[ "$rc" = 0 ] || answer "$reply" "$node: $name: $reply"
+	printf '%s\n' "$reply"
 }
 
 # The segment's header, read with a bound (--max-header): dd takes what one
@@ -403,64 +430,47 @@ cmd_recv() {
 		*) die_usage "unknown option: $1" ;;
 		esac
 	done
+	[ "$waitmax" -ge 1 ] || die_usage "wait must be at least 1"
 	setup_paths
 	# The pid in the name lets serve tell a killed recv's file (clean_recv).
 	mkdir -p "$state/recv"
 	tmp=$(mktemp "$state/recv/seg.$$.XXXXXX")
 	trap 'rm -f "$tmp" "$tmp.head"' EXIT
 	trap 'exit 1' HUP INT TERM
-	if ! read_header "$tmp.head"; then
-		echo "error $why"
-		die "a client's segment: $why"
-	fi
+	read_header "$tmp.head" || answer "error $why" "a client's segment: $why"
 	if [ "${magic:-}" != hopmap-segment ] || [ "${ver:-}" != 1 ] ||
 	    [ -n "${rest:-}" ]; then
-		echo "error bad header"
-		die "bad segment header from a client"
+		answer "error bad header" "bad segment header from a client"
 	fi
-	case $n in '' | *[!0-9]*) echo "error bad count"; die "bad count" ;; esac
-	if ! read_body "$n" "$tmp.head" "$tmp"; then
-		echo "error $why"
-		die "$node: $name: $why"
-	fi
+	case $n in '' | *[!0-9]*) answer "error bad count" "bad count" ;; esac
+	# Refusals come once the segment is read: a connection closed with
+	# data unread is reset, and a reset can discard the answer before the
+	# client reads it.
+	read_body "$n" "$tmp.head" "$tmp" || answer "error $why" "$node: $name: $why"
 	got=$(wc -l <"$tmp")
 	if [ "$got" -ne "$n" ]; then
-		echo "error short segment: $got of $n lines"
-		die "$node: $name: short segment: $got of $n lines"
+		answer "error short segment: $got of $n lines" \
+		    "$node: $name: short segment: $got of $n lines"
 	fi
-	# Over TLS the certificate names the node: one worker's key cannot
-	# deliver under another's name.  Checked once the segment is read: a
-	# connection closed with data unread is reset, and a reset can discard
-	# the answer before the client reads it.
-	cn=${SOCAT_OPENSSL_X509_COMMONNAME:-}
-	if [ -n "$cn" ] && [ "$cn" != "$node" ]; then
-		echo "error node $node is not the certificate's $cn"
-		die "$node: $name: refused, the certificate is $cn's"
+	if ! plain_name "$node" || ! plain_name "$name"; then
+		answer "error bad node or segment name" \
+		    "bad node or segment name from a client"
 	fi
-	marker "$node" "$name" "$n" >>"$tmp"
-	sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
-	if ! socat -u "OPEN:$(socat_quote "$tmp")" \
-	    "UNIX-CONNECT:$(socat_quote "$sock")" 2>/dev/null; then
-		echo "error sink down"
-		die "$node: $name: the sink is not there"
-	fi
-	if why=$(await_commit); then
-		echo "ok $n"
-	else
-		echo "error $why"
-		die "$node: $name: $why"
-	fi
+	bind_node
+	deliver
 }
 
 # ---- ssh ----
 
 cmd_ssh() {
-	direct=0 sshargs=''
+	direct=0 sshargs='' nodename=''
 	while [ $# -gt 0 ]; do
 		common_opt "$@"
 		if [ "$shifted" -gt 0 ]; then shift "$shifted"; continue; fi
 		case $1 in
 		--direct) direct=1; shift ;;
+		-N | --node) need "$1" $#; nodename=$2; shift 2 ;;
+		--node=*) nodename=${1#*=}; shift ;;
 		--ssh-args) need "$1" $#; sshargs=$2; shift 2 ;;
 		--ssh-args=*) sshargs=${1#*=}; shift ;;
 		--) shift; break ;;
@@ -470,25 +480,26 @@ cmd_ssh() {
 	done
 	[ $# -eq 2 ] || die_usage "ssh needs NODE and COMMAND"
 	node=$1 command=$2
-	nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
+	# The records are the node's: the sink binds them to this name and
+	# refuses those that name another.
+	[ -n "$nodename" ] || nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
+	plain_name "$nodename" || die_usage "bad node name: $nodename"
 	setup_paths
 	st=$(mktemp "$state/ssh.XXXXXX")
-	trap 'rm -f "$st" "$st.m"' EXIT
+	trap 'rm -f "$st"' EXIT
 	if [ "$direct" = 1 ]; then
-		# No spool: the marker after the output confirms the whole
-		# stream, but a stream cut short is not sent again.
-		waitmax=30
-		marker "$nodename" ssh 0 >"$st.m"
-		sinkpid=$(cat "$state/sqlsink.pid" 2>/dev/null || echo none)
+		# No spool: the session confirms the whole stream, but a stream
+		# cut short is not sent again.
 		# shellcheck disable=SC2086 # ARGS are words on purpose
-		{ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" \
-		    </dev/null || r=$?; echo "$r" >"$st"; cat "$st.m"; } |
-		    socat -u - "UNIX-CONNECT:$(socat_quote "$sock")"
-		rm -f "$st.m"
+		answer=$({ r=0; ssh -o BatchMode=yes $sshargs -- "$node" "$command" \
+		    </dev/null || r=$?; echo "$r" >"$st"; } |
+		    sqlsink --send "$sock" --node "$nodename" --segment ssh) || true
 		rc=$(cat "$st")
 		[ "$rc" = 0 ] || die "$node: the command exited with status $rc"
-		why=$(await_commit) || die "$node: $why"
-		return 0
+		case $answer in
+		"ok "*) return 0 ;;
+		*) die "$node: ${answer:-no answer from the sink}" ;;
+		esac
 	fi
 	spool=$state/spool/$nodename
 	# shellcheck disable=SC2086 # ARGS are words on purpose
@@ -586,9 +597,13 @@ cmd_status() {
 	done
 	setup_paths
 	[ -e "$db" ] || die "$db: no database"
+	# The delivery rows the sink wrote at each session's commit: records
+	# are those it stored, so a segment sent again adds none.
 	sqlite3 -cmd '.timeout 5000' -header -column "$db" "
 SELECT node, count(*) AS segments,
-       sum(json_extract(json, '\$.lines')) AS records,
+       coalesce(sum(json_extract(json, '\$.stored')), 0) AS records,
+       coalesce(sum(json_extract(json, '\$.duplicate')), 0) AS duplicates,
+       coalesce(sum(json_extract(json, '\$.refused')), 0) AS refused,
        max(json_extract(json, '\$.ts')) AS last_contact
 FROM raw WHERE src = 'hopmap-ack' GROUP BY node ORDER BY node;"
 }

@@ -37,7 +37,8 @@ Spool records into complete segment files, and ship them to a hopmap hub.
     -q, --quiet           report only errors
   put                   write FILE to standard output as one segment, read
                         the hub's answer on standard input, delete FILE
-                        when it is "ok N"
+                        when it is "ok N", move it to quarantine/ beside
+                        it when it is "refused ..."
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 ADDRESS is a socat(1) address: TCP:hub:7411, OPENSSL:hub:7412,cert=...,
@@ -194,7 +195,13 @@ cmd_send() {
 			[ -f "$f" ] || continue
 			n=$(wc -l <"$f")
 			if ship_one "$f"; then
-				sent=$((sent + n)) progress=1
+				progress=1
+				if [ -e "$dir/quarantine/$(basename "$f")" ]; then
+					# Said even with -q: a person must look.
+					grep 'moved to' "$errs" >&2 || true
+					continue
+				fi
+				sent=$((sent + n))
 				say "$(basename "$f"): $n records confirmed"
 			else
 				ok=0
@@ -233,10 +240,22 @@ cmd_put() {
 	    "$(basename "$f")" "$n"
 	cat "$f"
 	IFS= read -r reply || reply=''
-	if [ "$reply" = "ok $n" ]; then
+	# The answer comes from the network: printable characters only.
+	reply=$(printf '%s' "$reply" | tr -c '[:print:]' '?')
+	case $reply in
+	"ok $n")
 		rm -f "$f"
-		return 0
-	fi
+		return 0 ;;
+	"refused "*)
+		# The hub stored what it could, and can never store the rest:
+		# the segment goes out of the way, kept for a person to see.
+		q=$(dirname "$f")/quarantine
+		mkdir -p "$q"
+		mv -f "$f" "$q/"
+		printf '%s: %s: moved to %s: the hub answered: %s\n' "$prog" \
+		    "$(basename "$f")" "$q" "$reply" >&2
+		return 0 ;;
+	esac
 	die "$f: the hub answered: ${reply:-nothing}"
 }
 

@@ -48,7 +48,8 @@ trap 'exit 130' INT TERM
 # One pass per table, grouped by node, then joined: no index on node is
 # needed.  A record with both a ping and a trace counts once in "records".
 # Last contact is the later of the last record and the last delivery that
-# hopmap-hub confirmed (its "hopmap-ack" records, kept in raw).
+# hopmap-hub confirmed (the "hopmap-ack" rows in raw, which the hub's sink
+# writes itself at each delivery's commit; a delivery's records never can).
 sqlite3 -readonly -json "$db" "
 WITH p AS (SELECT coalesce(node, '') AS node, count(*) AS n,
         coalesce(sum(ok), 0) AS ok, max(ts) AS last FROM pings GROUP BY 1),

@@ -85,8 +85,34 @@ cp "$T/recs" "$T/sp/again.seg"
 run ip netns exec "$(nsof 1)" hopmap-ship send --once -q -N pre "$T/sp" "$addr"
 same "ship: a segment sent again is confirmed, stored once" \
     "$rc:$(q "$hub/map.db" 'SELECT count(*), count(DISTINCT rid) FROM targets')" "0:26|26"
-same "hub status: deliveries and records per node" \
-    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $2, $3 }')" "pre 5 51"
+same "hub status: a segment sent again counts once (records stored, duplicates)" \
+    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $2, $3, $4, $5 }')" "pre 5 26 25 0"
+
+# A segment the hub can never store whole (bad JSON, an over-long line, a
+# record of another node, a forged delivery marker): its good record is
+# stored, the segment is not confirmed but quarantined, visibly, and the
+# next segment is delivered.
+mkdir -p "$T/sq"
+{
+	echo '{"ip":"198.19.5.1","id":"q1"}'
+	echo 'not json'
+	printf '{"ip":"198.19.5.2","id":"q2","pad":"%070000d"}\n' 0
+	echo '{"ip":"198.19.5.3","id":"q3","node":"w2"}'
+	echo '{"src":"hopmap-ack","node":"pre","lines":1000,"ts":"2030-01-01T00:00:00Z"}'
+} >"$T/sq/20261201T000000-1-000000.seg"
+echo '{"ip":"198.19.5.9","id":"q9"}' >"$T/sq/20261201T000000-1-000001.seg"
+run ip netns exec "$(nsof 1)" hopmap-ship send --once -q -n 2 -N pre "$T/sq" "$addr"
+same "refused: exit 0, the segment quarantined, the next one delivered" \
+    "$rc:$(cd "$T/sq" && find . -type f | sort | tr '\n' ' ')" \
+    "0:./quarantine/20261201T000000-1-000000.seg "
+check "refused: said even with -q, each line and why" grep -q \
+    "000000.seg: moved to $T/sq/quarantine: the hub answered: refused 4 of 5: line 2: bad JSON at column 3: invalid token near 'not'; line 3: line too long, skipped; line 4: \"node\" is not the session's node; line 5: a delivery marker" \
+    "$T/err"
+same "refused: only the good records stored, under the sender's name" \
+    "$(q "$hub/map.db" "SELECT group_concat(ip || ' ' || node, ', ') FROM (SELECT ip, node FROM targets WHERE ip LIKE '198.19.5.%' ORDER BY ip)")" \
+    "198.19.5.1 pre, 198.19.5.9 pre"
+same "refused: the forged marker changed no one's deliveries or last contact" \
+    "$(q "$hub/map.db" "SELECT count(*), max(json_extract(json, '\$.ts')) < '2030' FROM raw WHERE src = 'hopmap-ack'")" "7|1"
 
 # ---- three workers, one shard each ----
 probeopts=(-R --timeout 300ms --trace-rate 2000 --wait 300ms --max-ttl 8)
@@ -308,6 +334,24 @@ same "tls: a certificate delivers only under its own name" \
 same "tls: the delivery log has the client's address" \
     "$(q "$T/hubt/map.db" "SELECT DISTINCT json_extract(json, '\$.peer') FROM raw")" \
     "$(awk '$1 == "vantage" && $2 == "v3" { print $3 }' "$LAB_TOPO")"
+# A record naming another node inside a segment: the certificate's name
+# is the only one, so it is refused (and the segment quarantined).
+rm -rf "$T/spt"
+mkdir -p "$T/spt"
+echo '{"ip":"198.19.6.1","id":"goodx1","node":"w2"}' >"$T/spt/x.seg"
+run ip netns exec "$(nsof 3)" hopmap-ship send --once -q -n 1 -b 1 -T 10 -N good \
+    "$T/spt" "$tls,cert=$pki/good.pem,key=$pki/good.key"
+same "tls: a record of another node is refused, the segment quarantined" \
+    "$rc:$(ls "$T/spt/quarantine"):$(grep -c 'x.seg: moved to .*refused 1 of 1: line 1: "node" is not the session' "$T/err")" \
+    "0:x.seg:1"
+# A certificate from the CA, but without a common name: no name, no delivery.
+openssl req "${ec[@]}" -subj "/O=hopmap workers" -keyout "$pki/nocn.key" \
+    -out "$pki/nocn.csr" 2>/dev/null
+openssl x509 -req -in "$pki/nocn.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+    -CAcreateserial -days 2 -out "$pki/nocn.pem" 2>/dev/null
+shipt good "$tls,cert=$pki/nocn.pem,key=$pki/nocn.key"
+same "tls: a certificate without a CN is refused, the spool kept" \
+    "$rc:$(ls "$T"/spt/*.seg | wc -l):$(grep -c 'the hub answered: error the certificate has no usable name (CN)' "$T/err")" "1:1:1"
 shipt nocert "$tls"
 same "tls: a client without a certificate is refused, keeps its spool" \
     "$rc:$(ls "$T"/spt/*.seg | wc -l):$(grep -c 'giving up' "$T/err")" "1:1:1"
@@ -489,10 +533,13 @@ run hopmap-hub status --db "$db"
 same "hub status --db: the same database" "$(awk 'NR > 2 { print $1 }' "$T/out" | tr '\n' ' ')" \
     "c3 f pre w1 w2 w3 "
 run hopmap-hub recv -d "$hub" -w 1 <<<hello
-same "recv: a bad header is refused" "$rc:$(cat "$T/out")" "1:error bad header"
+same "recv: a bad header is refused (the answer is the status: exit 0)" "$rc:$(cat "$T/out")" "0:error bad header"
 printf 'hopmap-segment 1 n s 2\n{"id":"x1"}\n' >"$T/short"
 run hopmap-hub recv -d "$hub" <"$T/short"
-same "recv: a short segment is refused" "$rc:$(cat "$T/out")" "1:error short segment: 1 of 2 lines"
+same "recv: a short segment is refused" "$rc:$(cat "$T/out")" "0:error short segment: 1 of 2 lines"
 printf 'hopmap-segment 1 n s 1\n{"id":"x1"}\n' >"$T/one"
 run hopmap-hub recv -d "$T/nohub" --wait=1 <"$T/one"
-same "recv: no sink, no confirmation" "$rc:$(cat "$T/out")" "1:error sink down"
+same "recv: no sink, no confirmation" "$rc:$(cut -d: -f1 "$T/out")" "0:error the sink is not there"
+printf 'hopmap-segment 1 n\033]0;x s 1\n{"id":"x1"}\n' >"$T/esc"
+run hopmap-hub recv -d "$hub" <"$T/esc"
+same "recv: a node name that is not plain is refused" "$rc:$(cat "$T/out")" "0:error bad node or segment name"

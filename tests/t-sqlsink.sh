@@ -48,12 +48,15 @@ run sqlsink --help
 same "--help: exit 0" "$rc" 0
 missing=
 for o in --batch --interval --listen --no-stdin --max-size --max-age --keep \
-    --sync --verbose --metrics --strict --max-line --help --version; do
+    --sync --verbose --metrics --strict --max-line --help --version \
+    --socket-mode --send --node --segment --peer --wait; do
 	grep -q -- "$o" "$T/out" || missing="$missing $o"
 done
 same "--help lists every option" "$missing" ""
 for bad in "-b 0" "--batch x" "-i 0" "--interval 2d" "-k 0" "--sync maybe" \
-    "--max-size 1Q" "--no-stdin" "a.db b.db"; do
+    "--max-size 1Q" "--no-stdin" "a.db b.db" "--socket-mode 644" \
+    "--node w1" "--send s.sock" "--send s.sock --node w1 a.db" \
+    "--send s.sock --node w1 -w 0"; do
 	# shellcheck disable=SC2086
 	run sqlsink $bad </dev/null
 	same "usage error '$bad': exit 2, nothing stored" "$rc:$(ls ./*.db 2>/dev/null)" "2:"
@@ -426,5 +429,121 @@ same "SIGHUP: exit 0, new file current, one record in each" \
 run sqlsink -v -b 1 --max-age 1ms --keep 2 a.db <35.txt
 same "--max-age: exit 0, rotated after batches, --keep 2" \
     "$rc:$(grep -c 'rotated by age' "$T/err"):$(set -- a-*.db; echo $#)" "0:35:2"
+
+
+# ---- the socket's mode does not come from the umask ----
+(umask 000; exec sqlsink --no-stdin -l um.sock um.db 2>um.err) &
+sp=$!
+wait_sock um.sock
+same "umask 000: the socket is made 0600 all the same" "$(stat -c %a um.sock)" 600
+kill -TERM "$sp"
+wait "$sp"
+(umask 000; exec sqlsink --no-stdin --socket-mode 660 -l um.sock um.db 2>um.err) &
+sp=$!
+wait_sock um.sock
+same "--socket-mode 660: group may write, others not" "$(stat -c %a um.sock)" 660
+kill -TERM "$sp"
+wait "$sp"
+
+# ---- sessions: the node bound, bad records refused, answered after commit ----
+# Read while the sink writes: a reader may meet a checkpoint, so it waits.
+qt() { sqlite3 -cmd '.timeout 10000' "$@"; }
+# -i 1d and a batch larger than any input: only a session's end commits,
+# so an answer that came before its commit would find the rows missing.
+sqlsink -v --no-stdin -l ss.sock -i 1d -b 1000000 --max-line 300 \
+    --metrics ss.prom ss.db 2>ss.err &
+ssp=$!
+cleanup_hooks+=("kill $ssp 2>/dev/null")
+wait_sock ss.sock
+{
+	echo '{"ip":"192.0.2.1","id":"e1"}'
+	echo '{"ip":"192.0.2.2","id":"e2","node":"w1"}'
+	echo 'not json'
+	printf '{"ip":"192.0.2.3","pad":"%0400d"}\n' 0
+	echo '{"ip":"192.0.2.4","id":"e4","node":"w2"}'
+	echo '{"src":"hopmap-ack","node":"w1","lines":100}'
+	echo '[1,2]'
+	echo '192.0.2.6'
+	echo '{"ip":"192.0.2.7","node":"w1","node":"w2"}'
+	echo '{"ip":"192.0.2.8","node":7}'
+} >sess.ndjson
+run sqlsink --send ss.sock --node w1 --segment a.seg --peer 192.0.2.200 <sess.ndjson
+same "session: refused lines: exit 1, each named with its line" "$rc:$(cat "$T/out")" \
+    "1:refused 7 of 10: line 3: bad JSON at column 3: invalid token near 'not'; line 4: line too long, skipped; line 5: \"node\" is not the session's node; line 6: a delivery marker (\"src\":\"hopmap-ack\"): only the sink writes those; line 7: not an object: a delivery's records are objects"
+same "session: only the good records stored, all under the session's node" \
+    "$(qt ss.db "SELECT ip, node, json FROM targets ORDER BY ip" | tr '\n' ' ')" \
+    '192.0.2.1|w1|{"node":"w1","ip":"192.0.2.1","id":"e1"} 192.0.2.2|w1|{"ip":"192.0.2.2","id":"e2","node":"w1"} 192.0.2.6|w1|{"node":"w1","ip":"192.0.2.6"} '
+same "session: nothing of w2, no marker from the records" \
+    "$(qt ss.db "SELECT count(*) FROM raw WHERE src IS NOT 'hopmap-ack' OR json_extract(json, '\$.lines') = 100")" 0
+same "session: the sink's own delivery row says what was stored" \
+    "$(qt ss.db "SELECT node, reason, json_extract(json, '\$.segment'), json_extract(json, '\$.peer'),
+    json_extract(json, '\$.lines'), json_extract(json, '\$.stored'), json_extract(json, '\$.duplicate'),
+    json_extract(json, '\$.refused') FROM raw WHERE src = 'hopmap-ack'")" \
+    "w1|delivery|a.seg|192.0.2.200|10|3|0|7"
+check "session: refusals are on the sink's stderr too" \
+    grep -q '^sqlsink: ss.sock#1:5: "node" is not the session' ss.err
+
+seq 1 40 | sed 's/.*/{"ip":"198.51.100.&","id":"g&"}/' >good.ndjson
+run sqlsink --send ss.sock --node w1 --segment b.seg <good.ndjson
+same "session: all stored: ok N, exit 0" "$rc:$(cat "$T/out")" "0:ok 40"
+run sqlsink -v --send ss.sock --node w1 --segment b.seg <good.ndjson
+same "session: sent again: ok N, nothing stored twice" \
+    "$rc:$(cat "$T/out"):$(qt ss.db "SELECT count(*) FROM targets WHERE rid LIKE 'g%'")" "0:ok 40:40"
+check "session: -v says what the sink did" grep -q 'sqlsink: 40 lines: 0 stored, 40 duplicates, 0 refused' "$T/err"
+same "session: a resent delivery stored nothing" \
+    "$(qt ss.db "SELECT group_concat(json_extract(json, '\$.stored') || '/' || json_extract(json, '\$.duplicate'), ' ')
+    FROM raw WHERE src = 'hopmap-ack' AND json_extract(json, '\$.segment') = 'b.seg'")" "40/0 0/40"
+
+# Four senders at once, 20,000 records each: when a sender has its answer,
+# its records are all in the database (read by another process then).
+for w in 1 2 3 4; do
+	awk -v w="$w" 'BEGIN { for (i = 0; i < 20000; i++)
+	    printf "{\"ip\":\"198.18.%d.%d\",\"id\":\"c%d-%d\"}\n", w, i % 256, w, i }' >"c$w.ndjson"
+done
+for w in 1 2 3 4; do
+	{ sqlsink --send ss.sock --node "c$w" <"c$w.ndjson" >"c$w.out"
+	  echo "$?:$(cat "c$w.out"):$(qt ss.db "SELECT count(*) FROM targets WHERE node = 'c$w'")" >"c$w.res"; } &
+	eval "cp$w=$!"
+done
+for w in 1 2 3 4; do
+	eval "wait \$cp$w"
+	same "session: sender $w answered only once its records were committed" \
+	    "$(cat "c$w.res")" "0:ok 20000:20000"
+done
+
+run sqlsink --send ss.sock --node 'w 1' <good.ndjson
+same "session: a node that is not a plain name is refused, nothing stored" \
+    "$rc:$(cat "$T/out"):$(qt ss.db "SELECT count(*) FROM targets WHERE node = 'w 1'")" \
+    "3:error the sink refused the session: session node is missing or not a plain name (letters, digits, '.', '_', '-'; at most 64):0"
+printf '{"hopmap-session":2,"node":"w1"}\n192.0.2.99\n' | socat -t 30 - UNIX-CONNECT:ss.sock >v2.out
+same "session: another version is refused, its records not stored" \
+    "$(cat v2.out):$(qt ss.db "SELECT count(*) FROM targets WHERE ip = '192.0.2.99'")" \
+    '{"hopmap-session":1,"error":"session version is not 1"}:0'
+printf '{"hopmap-session":1,"node":"s1"}\n192.0.2.98\n' | socat -t 30 - UNIX-CONNECT:ss.sock >s1.out
+same "session: socat speaks it too, the answer is one JSON line" \
+    "$(jq -c . s1.out)" \
+    '{"hopmap-session":1,"lines":1,"stored":1,"duplicate":0,"refused":0,"complete":true,"refusals":[]}'
+echo 192.0.2.97 | socat -u - UNIX-CONNECT:ss.sock
+
+# A stop during a session: what came is stored, and the answer says the
+# delivery was cut short.
+mkfifo cut.fifo
+sqlsink --send ss.sock --node cut <cut.fifo >cut.out &
+cutp=$!
+exec 7>cut.fifo
+echo 192.0.2.50 >&7
+for _ in $(seq 1 600); do grep -q 'closed after' ss.err && [ "$(grep -c 'session of node cut' ss.err)" = 1 ] && break; sleep 0.1; done
+kill -TERM "$ssp"
+wait "$ssp"
+exec 7>&-
+wait "$cutp"
+same "session: cut short by a stop: exit 3, said" "$?:$(cut -c1-29 cut.out)" \
+    "3:error the sink stopped after "
+same "session: a plain connection is stored without a session, as before" \
+    "$(qt ss.db "SELECT coalesce(node, '-') FROM targets WHERE ip = '192.0.2.97'")" -
+same "session: metrics" "$(grep -E '^hopmap_(records_refused|sessions_answered)_total' ss.prom | tr '\n' ' ')" \
+    'hopmap_records_refused_total{program="sqlsink"} 7 hopmap_sessions_answered_total{program="sqlsink"} 9 '
+run sqlsink --send ss.sock --node w1 <good.ndjson
+same "session: no sink: exit 3, said" "$rc:$(cut -d: -f1 "$T/out")" "3:error the sink is not there"
 
 check "no sanitizer report anywhere" no_sanitizer_report "$T"/*.err "$T/err"

@@ -67,7 +67,7 @@ pipeline() { # SHARD: the remote command
 	    "icmpprobe -n ssh1 --timeout 300ms |" \
 	    "tracehop --node ssh1 --rate 2000 --wait 300ms --max-ttl 8"
 }
-run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" \
+run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" -N ssh1 \
     --ssh-args "$sshargs" "root@$nodeip" "$(pipeline 1/2)"
 same "ssh: exit 0, quiet" "$rc:$(cat "$T/out" "$T/err")" "0:"
 n1=$(cidr-expand -R -c --shard 1/2 "$T/seeds")
@@ -78,12 +78,16 @@ check "ssh: traces came back too" \
 same "ssh: the hub's spool for the node is empty" \
     "$(find "$hub/spool" -name '*.seg' | wc -l)" 0
 same "ssh: the delivery is recorded under the node's name" \
-    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $3 }')" "root_$nodeip $n1"
+    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $3 }')" "ssh1 $n1"
 
-run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" --direct \
+run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" --direct --node=ssh1 \
     --ssh-args "$sshargs" "root@$nodeip" "$(pipeline 2/2)"
 same "ssh --direct: exit 0, every seed now stored once" \
     "$rc:$(q "$db" "SELECT count(*), count(DISTINCT ip) FROM pings")" "0:$n|$n"
+run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" --direct \
+    --ssh-args "$sshargs" "root@$nodeip" "$(pipeline 2/2)"
+same "ssh --direct: records of another node than the session's are refused" \
+    "$rc:$(grep -c "root@$nodeip: refused [0-9]* of [0-9]*: line 1: \"node\" is not the session's node" "$T/err")" "1:1"
 
 run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" \
     --ssh-args "${sshargs/-i $k\/id/-i $k/stranger}" "root@$nodeip" "$(pipeline 1/2)"
