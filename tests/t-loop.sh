@@ -326,6 +326,28 @@ same "--hops-cmd: exit 0" "$rc" 0
 same "--hops-cmd: its hop probed in the round, as src \"hop\"" \
     "$(q "$T/hcmd/map.db" "SELECT src FROM pings WHERE ip = '$d0'")" hop
 same "--hops-cmd: HOPMAP_LOOP_STATE is the state directory" "$(cat "$T/hcmd.env")" "$T/hcmd"
+# Hop targets from elsewhere (a hub, a forged trace) pass the seeds'
+# filters: without -R no special-purpose address is probed; with -R the
+# exclusions still hold, and no multicast, broadcast or 0/8 address is
+# ever a target.  (The probers run in the lab's vantage namespace all the
+# same, so a failure here sends nothing out.)
+printf '%s\n' '{"ip":"10.0.0.1","src":"hop"}' '{"ip":"224.0.0.1","src":"hop"}' \
+    127.0.0.1 "{\"ip\":\"$d0\",\"src\":\"hop\"}" >"$T/hops.special"
+run hopmap-loop --netns "$LAB_VANTAGE" --timeout 300ms -d "$T/hsp" --no-extract \
+    --rounds 1 --hops-cmd "cat '$T/hops.special'" -x "$T/one.txt" "$T/one.txt"
+same "hops from elsewhere, no -R: none probed, nothing to do" \
+    "$rc:$(grep -c 'nothing to do' "$T/err"):$(test -e "$T/hsp/map.db" && q "$T/hsp/map.db" 'SELECT count(*) FROM pings')" "0:1:"
+check "hops from elsewhere, no -R: the loop says how many it left out" \
+    grep -q '4 hop targets left out' "$T/hsp/log"
+echo 198.19.1.0/24 >"$T/ex1.txt"
+printf '%s\n' '{"ip":"224.0.0.1","src":"hop"}' '{"ip":"255.255.255.255"}' \
+    0.0.0.0 '{"ip":"198.19.1.7","src":"hop"}' "{\"ip\":\"$d0\",\"src\":\"hop\"}" \
+    '{"src":"hop","ip":"198.19.0.9"}' '{"ip":"198.19.0.300"}' >"$T/hops.mixed"
+run loop -d "$T/hmx" --no-extract --rounds 1 --hops-cmd "cat '$T/hops.mixed'" \
+    -x "$T/ex1.txt" -x "$T/one.txt" "$T/one.txt"
+same "hops from elsewhere, -R: excluded, multicast, broadcast, 0/8 and bad ones left out, lab hops probed" \
+    "$rc:$(q "$T/hmx/map.db" 'SELECT ip FROM pings' | sort | tr '\n' ' ')" \
+    "0:$(printf '%s\n' 198.19.0.9 "$d0" | sort | tr '\n' ' ')"
 run loop -d "$T/hfail" --rounds 1 --hops-cmd "exit 4" "$T/seeds5.txt"
 same "--hops-cmd failing: the round goes on" \
     "$rc:$(grep -c -- '--hops-cmd failed (status 4)' "$T/err"):$(grep -c 'round 1 end' "$T/hfail/log")" "0:1:1"
