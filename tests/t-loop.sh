@@ -32,6 +32,12 @@ check "examples: the systemd unit runs forever with a pause" \
     grep -q '^ExecStart=.*hopmap-loop .*--rounds 0 .*--pause' "$top/examples/hopmap-loop.service"
 check "examples: a timer or a cron line" test -f "$top/examples/hopmap-loop.timer" -o \
     -f "$top/examples/hopmap-loop.cron"
+check "examples: the cron line (run as root) passes --user to the probers" \
+    grep -q '^\*/[0-9]* .* root .*hopmap-loop .*--user ' "$top/examples/hopmap-loop.cron"
+for u in "$top"/examples/*.service; do
+	check "examples: $(basename "$u") grants no ambient capability (children would inherit it)" \
+	    sh -c "! grep -q '^AmbientCapabilities' '$u'"
+done
 
 echo 198.19.0.1 >"$T/one.txt"
 usage_case() {
@@ -352,6 +358,12 @@ run loop -d "$T/hfail" --rounds 1 --hops-cmd "exit 4" "$T/seeds5.txt"
 same "--hops-cmd failing: the round goes on" \
     "$rc:$(grep -c -- '--hops-cmd failed (status 4)' "$T/err"):$(grep -c 'round 1 end' "$T/hfail/log")" "0:1:1"
 
+# --user reaches both probers (a user that does not exist stops each).
+run loop -d "$T/usr" --user no-such-user-hm --sink-cmd "cat >/dev/null" "$T/seeds5.txt"
+same "--user: passed to icmpprobe and tracehop" \
+    "$rc:$(grep -c -e '^icmpprobe: --user: no such user: no-such-user-hm' \
+        -e '^tracehop: --user: no such user: no-such-user-hm' "$T/err")" "3:2"
+
 # 6. Crash points, set up by hand.  A round prepared but not committed
 # (killed before round.targets was renamed) is dropped whole.
 S=$T/disc
@@ -389,7 +401,8 @@ same "working sink: the round redone, every result delivered" \
 # SIGKILL to the loop's shell alone: its stages finish the round and hold
 # the lock meanwhile, so no second run starts under them.
 S=$T/orphan
-hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 3s "$T/dark.txt" \
+mkdir -p "$T/ltmp"
+TMPDIR=$T/ltmp hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 3s "$T/dark.txt" \
     >"$T/o.out" 2>"$T/o.err" &
 op=$!
 for _ in $(seq 300); do
@@ -408,6 +421,8 @@ done
 run loop -d "$S" -n 4 --once "$T/dark.txt"
 same "shell killed alone: the next run closes the round, each result once" \
     "$rc:$(grep -c redoing "$T/err"):$(q "$S/map.db" 'SELECT count(*), count(DISTINCT rid) FROM pings')" "0:1:4|4"
+same "killed: the next run leaves no scratch of the killed one (pipes, lists)" \
+    "$(find "$S" "$T/ltmp" -mindepth 1 -maxdepth 1 -name 'tmp.*' -o -name 'hopmap-loop.*' | wc -l)" 0
 # Killed while cooldown worked: it had recorded the round's targets, none
 # was written.  The redo probes them all instead of losing them.
 S=$T/cool
