@@ -410,17 +410,16 @@ EOF
 	fi
 }
 
-# One line out per line in: the line's address (its "ip", or the bare
-# address on it), or "-".
+# One line out per line in: the address a prober would take from the line
+# (a record's top-level "ip" as a JSON parser reads it, the last of
+# duplicate keys, escapes decoded; or the bare address on it), or "-".
 hop_ips() {
-	awk '{ ip = $0 }
-	/^[[:space:]]*\{/ { ip = "-"
-		if (match($0, /"ip"[[:space:]]*:[[:space:]]*"[0-9.]*"/)) {
-			ip = substr($0, RSTART, RLENGTH)
-			sub(/^"ip"[^"]*"/, "", ip)
-			sub(/"$/, "", ip) } }
-	{ gsub(/[[:space:]]/, "", ip)
-	  print (ip ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) ? ip : "-" }' "$1"
+	jq -R -r '(try fromjson catch null) as $r |
+	    if ($r | type) == "object" then
+	        ($r.ip | if type == "string" then . else "-" end)
+	    elif ($r | type) == "null" then gsub("[[:space:]]"; "")
+	    else "-" end |
+	    if test("^[0-9]{1,3}([.][0-9]{1,3}){3}$") then . else "-" end' "$1"
 }
 
 run_icmpprobe() {

@@ -111,13 +111,15 @@ HOPMAP_WORKER_SPOOL=$HOPMAP_WORKER_STATE/spool
 HOPMAP_NODE=$node
 export HOPMAP_WORKER_STATE HOPMAP_WORKER_SPOOL HOPMAP_NODE
 
-# One worker a state directory.  The lock stays with this shell (fd 8 is
-# closed for every child), so a worker killed alone frees it at once.
+# One worker a state directory; a second one leaves, as a second
+# hopmap-loop does (exit 0: from cron, the run before is still at work).
+# The lock stays with this shell (fd 8 is closed for every child), so a
+# worker killed alone frees it at once.
 exec 8>>"$HOPMAP_WORKER_STATE/worker.lock"
 if ! flock -n 8; then
 	printf '%s: another worker holds %s\n' "$prog" \
 	    "$HOPMAP_WORKER_STATE/worker.lock" >&2
-	exit 1
+	exit 0
 fi
 # The children's scratch files (the shipper's, COMMAND's) are kept in
 # DIR/tmp, so that what a killed run left there is removed now.
@@ -142,7 +144,9 @@ self_path() {
 # and the restarts a minute.  A TERM stops the shipper and the supervisor.
 supervise_shipper() {
 	child='' delay=1 worker=$$
-	trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null; fi; exit 0' TERM INT
+	# The shipper is waited for, so nothing of it outlives the worker.
+	trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null
+	    wait "$child" 2>/dev/null; fi; exit 0' TERM INT
 	while :; do
 		t0=$(date +%s)
 		hopmap-ship send -q -b "$backoff" -N "$node" \

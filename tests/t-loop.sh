@@ -348,10 +348,12 @@ check "hops from elsewhere, no -R: the loop says how many it left out" \
 echo 198.19.1.0/24 >"$T/ex1.txt"
 printf '%s\n' '{"ip":"224.0.0.1","src":"hop"}' '{"ip":"255.255.255.255"}' \
     0.0.0.0 '{"ip":"198.19.1.7","src":"hop"}' "{\"ip\":\"$d0\",\"src\":\"hop\"}" \
-    '{"src":"hop","ip":"198.19.0.9"}' '{"ip":"198.19.0.300"}' >"$T/hops.mixed"
+    '{"src":"hop","ip":"198.19.0.9"}' '{"ip":"198.19.0.300"}' \
+    '{"via":{"ip":"198.19.0.10"},"ip":"198.19.1.8"}' \
+    '{"ip":"198.19.0.11","\u0069p":"198.19.1.9"}' >"$T/hops.mixed"
 run loop -d "$T/hmx" --no-extract --rounds 1 --hops-cmd "cat '$T/hops.mixed'" \
     -x "$T/ex1.txt" -x "$T/one.txt" "$T/one.txt"
-same "hops from elsewhere, -R: excluded, multicast, broadcast, 0/8 and bad ones left out, lab hops probed" \
+same "hops from elsewhere, -R: excluded (also behind a nested or escaped duplicate \"ip\"), multicast, broadcast, 0/8 and bad ones left out, lab hops probed" \
     "$rc:$(q "$T/hmx/map.db" 'SELECT ip FROM pings' | sort | tr '\n' ' ')" \
     "0:$(printf '%s\n' 198.19.0.9 "$d0" | sort | tr '\n' ' ')"
 run loop -d "$T/hfail" --rounds 1 --hops-cmd "exit 4" "$T/seeds5.txt"
