@@ -99,10 +99,12 @@ same "final drain killed: exit 0, spool empty, every record stored" \
 W=$T/w3
 mkdir -p "$T/tmpd"
 : >"$T/recs3"
+# Results from before, waiting in the spool (spooled here, before the
+# worker's own spooler takes the directory's lock).
+records 1 10 c | hopmap-ship spool "$W/spool"
 TMPDIR=$T/tmpd setsid ip netns exec "$ns" hopmap-worker -H TCP:127.0.0.1:7413 \
     -d "$W" -N wk3 -b 1 -c "cat '$T/recs3'" >"$T/w3.out" 2>"$T/w3.err" &
 w3=$!
-records 1 10 c | hopmap-ship spool "$W/spool"
 check "leftovers: the drain retries (no hub)" until_ok 60 grep -q 'not confirmed' "$T/w3.err"
 left=$(find "$W/tmp" -name 'hopmap-ship.*' | wc -l)
 check "leftovers: the shipper's scratch file is in DIR/tmp ($left)" test "$left" -ge 1
