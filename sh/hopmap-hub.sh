@@ -27,7 +27,7 @@ usage: $prog serve [-d DIR] [--db PATH] [--tcp [ADDR:]PORT]
                    [--tls [ADDR:]PORT --cert PEM --key PEM --ca PEM]
                    [--sink-args ARGS]
        $prog recv [-d DIR] [--db PATH] [-w SECONDS]
-       $prog ssh [-d DIR] [--db PATH] [--direct] [--ssh-args ARGS] [-N NAME]
+       $prog ssh [-d DIR] [--db PATH] [--direct] [--ssh-args ARGS]
                    NODE COMMAND
        $prog hops [-d DIR] [--db PATH] [-R] [-s K/N] [-f LINE]
        $prog status [-d DIR] [--db PATH]
@@ -45,8 +45,6 @@ Collect the results of many hopmap nodes into one database.
   ssh                   run COMMAND on NODE with ssh; store its output
       --direct            straight into the sink socket, without the spool
       --ssh-args ARGS     more ssh options (split on blanks)
-    -N, --node NAME       the node's one name (default: NODE's host part),
-                          given to COMMAND as \$HOPMAP_NODE
   hops                  print new hop targets
     -R, --allow-reserved  keep special-purpose hop addresses (labs)
     -s, --shard K/N       only shard K of N of the hops
@@ -270,7 +268,7 @@ cmd_recv() {
 # ---- ssh ----
 
 cmd_ssh() {
-	direct=0 sshargs='' nodename=''
+	direct=0 sshargs=''
 	while [ $# -gt 0 ]; do
 		common_opt "$@"
 		if [ "$shifted" -gt 0 ]; then shift "$shifted"; continue; fi
@@ -278,8 +276,6 @@ cmd_ssh() {
 		--direct) direct=1; shift ;;
 		--ssh-args) need "$1" $#; sshargs=$2; shift 2 ;;
 		--ssh-args=*) sshargs=${1#*=}; shift ;;
-		-N | --node) need "$1" $#; nodename=$2; shift 2 ;;
-		--node=*) nodename=${1#*=}; shift ;;
 		--) shift; break ;;
 		-?*) die_usage "unknown option: $1" ;;
 		*) break ;;
@@ -287,13 +283,7 @@ cmd_ssh() {
 	done
 	[ $# -eq 2 ] || die_usage "ssh needs NODE and COMMAND"
 	node=$1 command=$2
-	# One name for the node: --node, or the host NODE names; the remote
-	# command finds it in HOPMAP_NODE for its probers' --node.
-	if [ -z "$nodename" ]; then
-		nodename=$(printf '%s' "${node#*@}" | tr -c 'A-Za-z0-9._-' _)
-	fi
-	case $nodename in '' | *[!A-Za-z0-9._-]*) die_usage "bad node name: $nodename" ;; esac
-	command="HOPMAP_NODE=$nodename; export HOPMAP_NODE; $command"
+	nodename=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' _)
 	setup_paths
 	st=$(mktemp "$state/ssh.XXXXXX")
 	# shellcheck disable=SC2064 # the path is fixed now

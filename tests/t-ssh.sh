@@ -64,10 +64,10 @@ printf '%s\n' 198.19.0.0/29 198.19.1.0/29 198.19.3.0/29 198.19.201.0/30 >"$T/see
 n=$(cidr-expand -R -c "$T/seeds")
 pipeline() { # SHARD: the remote command
 	echo "PATH=$HOPMAP_BIN:\$PATH; cidr-expand -R --shard $1 $T/seeds |" \
-	    "icmpprobe -n \"\$HOPMAP_NODE\" --timeout 300ms |" \
-	    "tracehop --node \"\$HOPMAP_NODE\" --rate 2000 --wait 300ms --max-ttl 8"
+	    "icmpprobe -n ssh1 --timeout 300ms |" \
+	    "tracehop --node ssh1 --rate 2000 --wait 300ms --max-ttl 8"
 }
-run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" -N ssh1 \
+run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" \
     --ssh-args "$sshargs" "root@$nodeip" "$(pipeline 1/2)"
 same "ssh: exit 0, quiet" "$rc:$(cat "$T/out" "$T/err")" "0:"
 n1=$(cidr-expand -R -c --shard 1/2 "$T/seeds")
@@ -77,16 +77,13 @@ check "ssh: traces came back too" \
     test "$(q "$db" "SELECT count(*) FROM traces")" -gt 0
 same "ssh: the hub's spool for the node is empty" \
     "$(find "$hub/spool" -name '*.seg' | wc -l)" 0
-same "ssh -N: the delivery and the records under the one name given" \
-    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $3 }'):$(q "$db" "SELECT DISTINCT node FROM pings")" "ssh1 $n1:ssh1"
+same "ssh: the delivery is recorded under the node's name" \
+    "$(hopmap-hub status -d "$hub" | awk 'NR > 2 { print $1, $3 }')" "root_$nodeip $n1"
 
 run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" --direct \
     --ssh-args "$sshargs" "root@$nodeip" "$(pipeline 2/2)"
 same "ssh --direct: exit 0, every seed now stored once" \
     "$rc:$(q "$db" "SELECT count(*), count(DISTINCT ip) FROM pings")" "0:$n|$n"
-same "ssh without -N: the host's name, for the delivery and the records alike" \
-    "$(q "$db" "SELECT DISTINCT node FROM pings WHERE node != 'ssh1'"):$(q "$db" "SELECT DISTINCT node FROM raw WHERE src = 'hopmap-ack' AND node != 'ssh1'")" \
-    "$nodeip:$nodeip"
 
 run ip netns exec "$LAB_PREFIX-hub" hopmap-hub ssh -d "$hub" \
     --ssh-args "${sshargs/-i $k\/id/-i $k/stranger}" "root@$nodeip" "$(pipeline 1/2)"
