@@ -29,7 +29,8 @@ usage: hopmap-demo [DIR]
 Run hopmap start to finish without a packet leaving this machine: the
 bundled range lists offline, then (as root, from a checkout) three nodes
 mapping a namespace lab into one hub.  Results, map and logs go to DIR
-(default \${TMPDIR:-/tmp}/hopmap-demo).
+(default: a new private directory \${TMPDIR:-/tmp}/hopmap-demo.XXXXXX,
+printed at the start).
   -h, --help     show this help and exit
   -V, --version  show the version and exit
 Environment: HOPMAP_DEMO_SECONDS (default 60), LAB_EXTRA (default 60).
@@ -47,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 PATH=${HOPMAP_BIN:+$HOPMAP_BIN:}$top/bin:$PATH
 export PATH
-out=${1:-${TMPDIR:-/tmp}/hopmap-demo}
+out=${1:-}
 ranges=$top/examples/ranges
 lab=$top/tests/lab/lab.sh
 prefix=hmdemo$$
@@ -59,6 +60,12 @@ case $seconds in '' | *[!0-9]*)
 	echo "hopmap-demo: HOPMAP_DEMO_SECONDS is a number of seconds" >&2
 	exit 2 ;;
 esac
+# A fixed name in a shared directory would let anyone plant a symlink there
+# for root to follow: without DIR, a fresh directory only we can enter.
+if [ -z "$out" ]; then
+	out=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-demo.XXXXXX") || exit 3
+	echo "== results, map and logs go to $out"
+fi
 mkdir -p "$out"
 rm -rf "$out"/hub "$out"/vp[0-9]* "$out"/map.* "$out"/seeds.txt \
     "$out"/topology.txt

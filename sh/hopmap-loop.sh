@@ -38,7 +38,8 @@ usage: $prog [-qR] [-d DIR] [-n N] [-r N | --once] [-T DURATION]
                    [-p DURATION] [-s K/N] [-x FILE]... [--shuffle SEED]
                    [-t DURATION] [--db PATH | --sink-cmd CMD]
                    [--hops-cmd CMD] [--no-extract] [--netns NS]
-                   [--node NAME] [probe options] [--wait-lock] RANGEFILE...
+                   [--node NAME] [--user USER] [probe options] [--wait-lock]
+                   RANGEFILE...
 Probe the addresses of RANGEFILEs round by round, feeding the routers found
 in the traces back as targets, and store the results.
   -d, --state-dir DIR    all state (default \$HOPMAP_STATE or
@@ -60,6 +61,8 @@ in the traces back as targets, and store the results.
       --no-extract       queue no hops from this node's own traces
       --netns NS         run icmpprobe and tracehop in network namespace NS
       --node NAME        vantage point name (default: host name)
+      --user USER        icmpprobe and tracehop run as USER once their
+                         sockets are open (started as root)
       --rate PPS         icmpprobe probes per second (its default: 1000)
       --timeout DUR      icmpprobe wait for a reply (its default: 1s)
       --method M         icmpprobe method: icmp, tcp[:PORT] or udp[:PORT]
@@ -106,7 +109,7 @@ number() {
 state=${HOPMAP_STATE:-${HOME:-/}/.local/state/hopmap}
 limit=1000 rounds=1 maxtime='' pause=0 shard='' excludes='' shuffle=''
 reserved='' cooldown=1h db='' sinkcmd='' netns='' node='' rate='' timeout=''
-method='' trate='' twait='' tmethod='' maxttl='' probeargs='' traceargs=''
+method='' trate='' twait='' tmethod='' maxttl='' probeargs='' traceargs='' user=''
 waitlock=0 quiet=0 hopscmd='' extract=1
 
 # Long options take their value as --opt=VALUE or --opt VALUE.
@@ -118,7 +121,8 @@ while [ $# -gt 0 ]; do
 	case $opt in
 	-d | --state-dir | -n | --limit | -r | --rounds | -T | --time | \
 	    -p | --pause | -s | --shard | -x | --exclude | --shuffle | \
-	    -t | --cooldown | --db | --sink-cmd | --hops-cmd | --netns | --node | --rate | \
+	    -t | --cooldown | --db | --sink-cmd | --hops-cmd | --netns | --node | \
+	    --user | --rate | \
 	    --timeout | --method | --trace-rate | --wait | --trace-method | \
 	    --max-ttl | --probe-args | --trace-args)
 		if [ $has = 0 ]; then
@@ -149,6 +153,7 @@ while [ $# -gt 0 ]; do
 	--no-extract) extract=0 ;;
 	--netns) netns=$val ;;
 	--node) node=$val ;;
+	--user) user=$val ;;
 	--rate) rate=$val ;;
 	--timeout) timeout=$val ;;
 	--method) method=$val ;;
@@ -190,21 +195,21 @@ cd "$state"
 
 log() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
-	if [ $quiet = 0 ]; then echo "$prog: $*" >&2; fi
+	if [ $quiet = 0 ]; then printf '%s: %s\n' "$prog" "$*" >&2; fi
 }
 
 warn() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
-	echo "$prog: $*" >&2
+	printf '%s: %s\n' "$prog" "$*" >&2
 }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-loop.XXXXXX")
+tmp=''
 pids=
 status=0
 locked=0
 # shellcheck disable=SC2317 # called by the traps
 cleanup() {
-	rm -rf "$tmp"
+	if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
 }
 # shellcheck disable=SC2317 # called by the traps
 on_signal() {
@@ -240,6 +245,14 @@ elif ! flock -n 9; then
 fi
 locked=1
 
+# Scratch space lives in the state directory, under the lock: whatever a
+# killed run left there (tmp.*) belongs to no live run and goes now.
+rm -rf tmp.*
+tmp=$(mktemp -d "$state/tmp.XXXXXX")
+# The name the probers put in "node", for hopmap-status and the ids.
+printf '%s\n' "${node:-$(hostname)}" >node.tmp
+mv node.tmp node
+
 lines() {
 	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
 }
@@ -257,7 +270,7 @@ idnode=$(printf '%s' "${node:-$(hostname)}" | tr -c 'A-Za-z0-9._-' '_')
 # After the commit point of a round, finish what was prepared with it;
 # without a commit, what was prepared is dropped and prepared again.
 recover() {
-	rm -f hops.tmp hops.add.tmp round.admitted.tmp round.targets.tmp
+	rm -f hops.tmp hops.add.tmp hops.add.ok round.admitted.tmp round.targets.tmp
 	if [ -f round.targets ]; then
 		roll_forward
 		if [ -f hops.add ]; then finish_round; fi
@@ -353,7 +366,8 @@ fetch_hops() {
 		warn "--hops-cmd failed (status $rc); no hops from it this round"
 		return 0
 	fi
-	grep -v '^[[:space:]]*$' "$tmp/hops.in" >"$tmp/hops.got" || true
+	grep -v '^[[:space:]]*$' "$tmp/hops.in" >"$tmp/hops.raw" || true
+	admit_hops "$tmp/hops.raw" "$tmp/hops.got"
 	if [ -s "$tmp/hops.got" ]; then
 		cat hops.ndjson "$tmp/hops.got" 2>/dev/null >hops.tmp || true
 		mv hops.tmp hops.ndjson
@@ -361,9 +375,57 @@ fetch_hops() {
 	log "$(lines "$tmp/hops.got") hop targets from --hops-cmd"
 }
 
+# Hop targets come from the network (a trace, a hub): they pass the seeds'
+# filter, cidr-expand itself, with the same -R and --exclude, and never
+# name an address that is no unicast target (0/8, multicast, 240/4 and the
+# broadcast address), -R or not.  Reads records (or bare addresses) in IN,
+# writes the admitted lines to OUT, in order.
+admit_hops() {
+	in=$1 out=$2
+	if [ ! -s "$in" ]; then : >"$out"; return 0; fi
+	printf '%s\n' 0.0.0.0/8 224.0.0.0/4 240.0.0.0/4 >"$tmp/never.txt"
+	hop_ips "$in" | grep -v '^-$' >"$tmp/hops.ips" || true
+	set -- --plain --exclude "$tmp/never.txt"
+	if [ -n "$reserved" ]; then set -- "$@" -R; fi
+	while IFS= read -r f; do
+		if [ -n "$f" ]; then set -- "$@" --exclude "$f"; fi
+	done <<EOF
+$excludes
+EOF
+	rc=0
+	(cd "$orig" && exec cidr-expand "$@" "$tmp/hops.ips") \
+	    >"$tmp/hops.ok" 2>"$tmp/hops.err" || rc=$?
+	if [ "$rc" -gt 1 ]; then
+		warn "hop targets: cidr-expand failed (status $rc):" \
+		    "$(head -n 1 "$tmp/hops.err"); none queued"
+		: >"$out"
+		return 0
+	fi
+	hop_ips "$in" | awk -v ok="$tmp/hops.ok" -v src="$in" '
+	BEGIN { while ((getline l < ok) > 0) admit[l] = 1 }
+	(getline l < src) > 0 && ($0 in admit) { print l }' >"$out"
+	left=$(($(lines "$in") - $(lines "$out")))
+	if [ "$left" -gt 0 ]; then
+		log "$left hop targets left out (special-purpose, excluded or no address)"
+	fi
+}
+
+# One line out per line in: the address a prober would take from the line
+# (a record's top-level "ip" as a JSON parser reads it, the last of
+# duplicate keys, escapes decoded; or the bare address on it), or "-".
+hop_ips() {
+	jq -R -r '(try fromjson catch null) as $r |
+	    if ($r | type) == "object" then
+	        ($r.ip | if type == "string" then . else "-" end)
+	    elif ($r | type) == "null" then gsub("[[:space:]]"; "")
+	    else "-" end |
+	    if test("^[0-9]{1,3}([.][0-9]{1,3}){3}$") then . else "-" end' "$1"
+}
+
 run_icmpprobe() {
 	set -- icmpprobe
 	if [ -n "$node" ]; then set -- "$@" --node "$node"; fi
+	if [ -n "$user" ]; then set -- "$@" --user "$user"; fi
 	if [ -n "$rate" ]; then set -- "$@" --rate "$rate"; fi
 	if [ -n "$timeout" ]; then set -- "$@" --timeout "$timeout"; fi
 	if [ -n "$method" ]; then set -- "$@" --method "$method"; fi
@@ -376,6 +438,7 @@ run_icmpprobe() {
 run_tracehop() {
 	set -- tracehop
 	if [ -n "$node" ]; then set -- "$@" --node "$node"; fi
+	if [ -n "$user" ]; then set -- "$@" --user "$user"; fi
 	if [ -n "$trate" ]; then set -- "$@" --rate "$trate"; fi
 	if [ -n "$twait" ]; then set -- "$@" --wait "$twait"; fi
 	if [ -n "$tmethod" ]; then set -- "$@" --method "$tmethod"; fi
@@ -493,8 +556,9 @@ extract_hops() {
 		touch hops.extracting
 		hopextract $reserved --state seen.db round.partial >hops.add.tmp
 	fi
-	mv hops.add.tmp hops.add
-	rm -f hops.extracting
+	admit_hops hops.add.tmp hops.add.ok
+	mv hops.add.ok hops.add
+	rm -f hops.add.tmp hops.extracting
 }
 
 run_round() {

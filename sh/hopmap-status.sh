@@ -90,11 +90,17 @@ FROM c ORDER BY node" >"$tmp/nodes.json" 2>"$tmp/err" ||
     die "$db: $(head -n 1 "$tmp/err")"
 [ -s "$tmp/nodes.json" ] || echo '[]' >"$tmp/nodes.json"
 
-# State directories: the node is the directory's name; what a node keeps
-# there is its own business, so only the newest change is reported, and
-# where hopmap-loop keeps them (DIR, or DIR/loop under hopmap-worker) its
-# round number and the resume position of its seeds ("done/total").
+# State directories: the node is the name hopmap-worker or hopmap-loop
+# wrote in DIR/node (the name the probers put in "node"), else the
+# directory's name; what a node keeps there is its own business, so only
+# the newest change is reported, and where hopmap-loop keeps them (DIR, or
+# DIR/loop under hopmap-worker) its round number and the resume position
+# of its seeds ("done/total").
 for d in "$@"; do
+	name=$(basename "$d")
+	for l in "$d/loop" "$d"; do
+		if [ -s "$l/node" ]; then name=$(head -n 1 "$l/node"); fi
+	done
 	newest=$(find "$d" -type f -exec ls -t {} + 2>/dev/null | head -n 1)
 	when=
 	[ -z "$newest" ] ||
@@ -108,7 +114,7 @@ for d in "$@"; do
 		    "$l/resume")
 		[ -f "$l/round" ] && round=$(head -n 1 "$l/round")
 	done
-	jq -n --arg node "$(basename "$d")" --arg dir "$d" --arg when "$when" \
+	jq -n --arg node "$name" --arg dir "$d" --arg when "$when" \
 	    --arg resume "$resume" --arg round "$round" '{node: $node,
 	    state_dir: $dir,
 	    state_changed: (if $when == "" then null else $when end),
@@ -133,11 +139,19 @@ if [ "$json" = 1 ]; then
 	jq . "$tmp/all.json"
 	exit 0
 fi
-jq -r '.[] | [(if .node == "" then "-" else .node end), .records, .pings,
+# Names come from the network (node names) or from anyone (directories):
+# a backslash and every control character (ESC, newline, tab, ...) are
+# written as escapes (\\, \x1b) before a terminal sees them.
+jq -r 'def hex: . as $n | "0123456789abcdef" |
+        .[($n / 16 | floor):($n / 16 | floor) + 1] + .[$n % 16:$n % 16 + 1];
+    def esc: gsub("\\\\"; "\\\\") |
+        gsub("(?<c>\\p{Cc})"; "\\x" + (.c | explode[0] | hex));
+    .[] | [(if .node == "" then "-" else .node end), .records, .pings,
     .pings_ok, .traces, .targets, .routers, .links, (.last_contact // "-"),
     (if .age_s == null then "-" else (.age_s | tostring) + "s" end),
     (.state_changed // "-"), (.resume // "-"),
-    (.rounds // "-" | tostring), .deliveries] | @tsv' "$tmp/all.json" |
+    (.rounds // "-" | tostring), .deliveries] | map(tostring | esc) |
+    join("\t")' "$tmp/all.json" |
 awk -F '\t' '
 BEGIN { f = "%-12s %8s %8s %8s %8s %8s %8s %7s  %-24s %7s"
 	printf f "\n", "NODE", "RECORDS", "PINGS", "OK", "TRACES", "TARGETS",

@@ -12,7 +12,8 @@ version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
 
 usage() {
 	cat <<EOF
-usage: $prog -H ADDRESS [-d DIR] [-N NODE] [-b SECONDS] [-n TRIES] [--hub-hops CMD]
+usage: $prog -H ADDRESS [-d DIR] [-N NODE] [-b SECONDS] [-n TRIES] [-u USER]
+                     [--hub-hops CMD]
                      [-c COMMAND | [--] LOOP-OPTIONS... RANGEFILE...]
 Probe with hopmap-loop (or COMMAND), spool the results locally and ship
 them to a hopmap hub, each stored once.
@@ -22,20 +23,24 @@ them to a hopmap hub, each stored once.
   -d, --state-dir DIR    the node's state: DIR/loop for hopmap-loop, DIR/spool
                          for results not yet confirmed (default
                          \$HOPMAP_STATE or ~/.local/state/hopmap)
-  -N, --node NAME        vantage point name (default: host name)
+  -N, --node NAME        vantage point name (default: host name): the
+                         probers' "node" and the name sent to the hub
+  -u, --user USER        the probers run as USER once their sockets are open
   -b, --backoff-max S    longest wait between shipping retries (default 30)
   -n, --tries N          after probing, give up draining the spool after N
                          failed attempts in a row (default 0: never)
   -c, --cmd COMMAND      run sh -c COMMAND instead of hopmap-loop and spool
-                         its standard output
+                         its standard output; COMMAND finds the node name
+                         in \$HOPMAP_NODE (icmpprobe --node "\$HOPMAP_NODE")
       --hub-hops CMD     take hop targets from the hub instead of this node's
                          own traces: CMD prints this node's shard of them
                          (ssh hub hopmap-hub hops --shard K/N); the worker
                          adds --from and remembers how far it has read
   -h, --help             show this help and exit
   -V, --version          show the version and exit
-Other arguments go to hopmap-loop, which gets --state-dir DIR/loop, --node
-and --sink-cmd from here (for example --shard 2/3 --rounds 0 ranges.txt).
+Other arguments go to hopmap-loop, which gets --state-dir DIR/loop, --node,
+--user and --sink-cmd from here (for example --shard 2/3 --rounds 0 ranges.txt).
+A shipper that dies is started again (after 1 s, doubling up to -b).
 EOF
 }
 
@@ -45,6 +50,7 @@ EOF
 # asked again.
 fetch_hops() {
 	off=$(cat "$HOPMAP_WORKER_STATE/hops.offset" 2>/dev/null || echo 0)
+	case $off in '' | *[!0-9]*) off=0 ;; esac
 	tmp=$HOPMAP_WORKER_STATE/hops.fetch
 	sh -c "$HOPMAP_WORKER_HOPS_CMD --from $off" >"$tmp"
 	n=$(wc -l <"$tmp")
@@ -59,22 +65,22 @@ if [ "${1:-}" = --fetch-hops ]; then
 fi
 
 die_usage() {
-	echo "$prog: $*" >&2
+	printf '%s: %s\n' "$prog" "$*" >&2
 	echo "usage: $prog -H ADDRESS [options] [LOOP-OPTIONS...] (see --help)" >&2
 	exit 2
 }
 
-hub='' state='' node='' backoff=30 tries=0 cmd='' hubhops=''
+hub='' state='' node='' backoff=30 tries=0 cmd='' hubhops='' user=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 	-H | --hub | -d | --state-dir | -N | --node | -b | --backoff-max | \
-	    -n | --tries | -c | --cmd | --hub-hops)
+	    -n | --tries | -c | --cmd | --hub-hops | -u | --user)
 		[ $# -ge 2 ] || die_usage "$1 needs a value"
 		o=$1 v=$2; shift 2 ;;
 	--hub=* | --state-dir=* | --node=* | --backoff-max=* | --tries=* | \
-	    --cmd=* | --hub-hops=*)
+	    --cmd=* | --hub-hops=* | --user=*)
 		o=${1%%=*} v=${1#*=}; shift ;;
 	--) shift; break ;;
 	*) break ;;
@@ -87,6 +93,7 @@ while [ $# -gt 0 ]; do
 	-n | --tries) tries=$v ;;
 	-c | --cmd) cmd=$v ;;
 	--hub-hops) hubhops=$v ;;
+	-u | --user) user=$v ;;
 	esac
 done
 [ -n "$hub" ] || die_usage "--hub is needed"
@@ -94,17 +101,73 @@ for v in "$backoff" "$tries"; do
 	case $v in '' | *[!0-9]*) die_usage "not a number: $v" ;; esac
 done
 [ -n "$node" ] || node=$(hostname)
-case $node in *[!A-Za-z0-9._-]*) die_usage "bad node name: $node" ;; esac
+case $node in '' | *[!A-Za-z0-9._-]*) die_usage "bad node name: $node" ;; esac
 state=${state:-${HOPMAP_STATE:-${HOME:-/root}/.local/state/hopmap}}
 mkdir -p "$state/spool" "$state/loop"
-HOPMAP_WORKER_SPOOL=$(cd "$state/spool" && pwd)
-export HOPMAP_WORKER_SPOOL
+# Paths reach children through the environment only, never pasted into a
+# command string: a state directory may hold blanks and quotes.
+HOPMAP_WORKER_STATE=$(cd "$state" && pwd)
+HOPMAP_WORKER_SPOOL=$HOPMAP_WORKER_STATE/spool
+HOPMAP_NODE=$node
+export HOPMAP_WORKER_STATE HOPMAP_WORKER_SPOOL HOPMAP_NODE
+
+# One worker a state directory; a second one leaves, as a second
+# hopmap-loop does (exit 0: from cron, the run before is still at work).
+# The lock stays with this shell (fd 8 is closed for every child), so a
+# worker killed alone frees it at once.
+exec 8>>"$HOPMAP_WORKER_STATE/worker.lock"
+if ! flock -n 8; then
+	printf '%s: another worker holds %s\n' "$prog" \
+	    "$HOPMAP_WORKER_STATE/worker.lock" >&2
+	exit 0
+fi
+# The children's scratch files (the shipper's, COMMAND's) are kept in
+# DIR/tmp, so that what a killed run left there is removed now.
+rm -rf "$HOPMAP_WORKER_STATE/tmp"
+mkdir "$HOPMAP_WORKER_STATE/tmp"
+TMPDIR=$HOPMAP_WORKER_STATE/tmp
+export TMPDIR
+# The node's name, for hopmap-status (a state directory's own name is not).
+printf '%s\n' "$node" >"$HOPMAP_WORKER_STATE/node.tmp"
+mv "$HOPMAP_WORKER_STATE/node.tmp" "$HOPMAP_WORKER_STATE/node"
 
 self_path() {
 	case $0 in
 	*/*) echo "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" ;;
 	*) command -v "$0" ;;
 	esac
+}
+
+# The shipper, kept running: a shipper that dies (killed, out of memory)
+# is started again, after 1 s, then twice as long each time it dies again
+# without having run for the longest wait (-b), which bounds both the wait
+# and the restarts a minute.  A TERM stops the shipper and the supervisor.
+supervise_shipper() {
+	child='' delay=1 worker=$$
+	# The shipper is waited for, so nothing of it outlives the worker.
+	trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null
+	    wait "$child" 2>/dev/null; fi; exit 0' TERM INT
+	while :; do
+		t0=$(date +%s)
+		hopmap-ship send -q -b "$backoff" -N "$node" \
+		    "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
+		child=$!
+		rc=0
+		wait "$child" || rc=$?
+		child=''
+		# A worker killed alone leaves no supervisor behind for ever.
+		kill -0 "$worker" 2>/dev/null || exit 0
+		if [ $(($(date +%s) - t0)) -ge "$backoff" ]; then delay=1; fi
+		printf '%s: the shipper exited with status %s; restarting in %ss\n' \
+		    "$prog" "$rc" "$delay" >&2
+		sleep "$delay" 8>&- &
+		child=$!
+		wait "$child" || true
+		child=''
+		delay=$((delay * 2))
+		[ "$delay" -le "$backoff" ] || delay=$backoff
+		[ "$delay" -ge 1 ] || delay=1
+	done
 }
 
 shipper=''
@@ -119,23 +182,27 @@ trap 'stop; exit 143' TERM
 trap 'stop; exit 130' INT
 
 # Ship while probing, so the hub sees results as rounds end.
-hopmap-ship send -q -b "$backoff" -N "$node" "$HOPMAP_WORKER_SPOOL" "$hub" &
+supervise_shipper 8>&- &
 shipper=$!
 
 rc=0
 if [ -n "$cmd" ]; then
-	sh -c "$cmd" | hopmap-ship spool "$HOPMAP_WORKER_SPOOL" &
+	# shellcheck disable=SC2016 # expanded by the sh that runs it
+	sh -c "$cmd" 8>&- | hopmap-ship spool "$HOPMAP_WORKER_SPOOL" 8>&- &
 else
 	if [ -n "$hubhops" ]; then
 		# The hub's global dedup replaces this node's own.
-		HOPMAP_WORKER_STATE=$(cd "$state" && pwd)
 		HOPMAP_WORKER_HOPS_CMD=$hubhops
-		export HOPMAP_WORKER_STATE HOPMAP_WORKER_HOPS_CMD
-		set -- --no-extract --hops-cmd "exec '$(self_path)' --fetch-hops" "$@"
+		HOPMAP_WORKER_SELF=$(self_path)
+		export HOPMAP_WORKER_HOPS_CMD HOPMAP_WORKER_SELF
+		# shellcheck disable=SC2016 # expanded by the loop's sh -c
+		set -- --no-extract \
+		    --hops-cmd 'exec "$HOPMAP_WORKER_SELF" --fetch-hops' "$@"
 	fi
+	if [ -n "$user" ]; then set -- --user "$user" "$@"; fi
 	# shellcheck disable=SC2016 # expanded by the sink's shell
-	hopmap-loop --state-dir "$state/loop" --node "$node" \
-	    --sink-cmd 'exec hopmap-ship spool "$HOPMAP_WORKER_SPOOL"' "$@" &
+	hopmap-loop --state-dir "$HOPMAP_WORKER_STATE/loop" --node "$node" \
+	    --sink-cmd 'exec hopmap-ship spool "$HOPMAP_WORKER_SPOOL"' "$@" 8>&- &
 fi
 probe=$!
 wait "$probe" || rc=$?
@@ -144,8 +211,26 @@ kill "$shipper" 2>/dev/null || true
 wait "$shipper" || true
 shipper=''
 # What is still in the spool goes now; the spool keeps it if the hub stays
-# away, for the next run.
-hopmap-ship send --once -q -b "$backoff" -n "$tries" -N "$node" \
-    "$HOPMAP_WORKER_SPOOL" "$hub" || rc=1
+# away, for the next run.  A drain that dies of a signal (status above 128)
+# is started again, at most 10 times: only a drain that gave up (-n) or
+# could not start fails the worker.
+drain=0 delay=1
+while :; do
+	drc=0
+	hopmap-ship send --once -q -b "$backoff" -n "$tries" -N "$node" \
+	    "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
+	shipper=$!
+	wait "$shipper" || drc=$?
+	shipper=''
+	if [ "$drc" -le 128 ] || [ "$drain" -ge 10 ]; then break; fi
+	drain=$((drain + 1))
+	printf '%s: the final shipper exited with status %s; restarting in %ss\n' \
+	    "$prog" "$drc" "$delay" >&2
+	sleep "$delay"
+	delay=$((delay * 2))
+	[ "$delay" -le "$backoff" ] || delay=$backoff
+	[ "$delay" -ge 1 ] || delay=1
+done
+[ "$drc" -eq 0 ] || rc=1
 [ "$rc" -eq 0 ] || rc=1
 exit "$rc"

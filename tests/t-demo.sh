@@ -28,6 +28,27 @@ done
 check "man page: every variable the script reads" \
     grep -q 'Ev HOPMAP_DEMO_SECONDS' "$page"
 
+# Without DIR, a fresh private directory: never a fixed name in a shared
+# one, where a planted symlink would lead root's rm and writes elsewhere.
+# Run as nobody (only the offline half), with a symlink where the old
+# fixed name was.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	td=$(mktemp -d /tmp/hopmap-demo-test.XXXXXX)
+	cleanup_hooks+=("rm -rf '$td'")
+	mkdir -p "$td/victim/hub"
+	echo keep >"$td/victim/hub/file"
+	ln -s "$td/victim" "$td/hopmap-demo"
+	chown -R nobody "$td"
+	run setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	    env TMPDIR="$td" sh "$demo"
+	made=$(sed -n 's/^== results, map and logs go to //p' "$T/out")
+	same "no DIR: exit 0, a new directory named first" \
+	    "$rc:$(head -n 1 "$T/out" | grep -c '^== results'):${made%.*}" "0:1:$td/hopmap-demo"
+	same "no DIR: the directory is private" "$(stat -c %a "$made" 2>/dev/null)" 700
+	same "no DIR: a symlink at the old fixed name is not followed" \
+	    "$(cat "$td/victim/hub/file" 2>/dev/null)" keep
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ok - # skip needs root for network namespaces"
 	exit 0

@@ -32,6 +32,12 @@ check "examples: the systemd unit runs forever with a pause" \
     grep -q '^ExecStart=.*hopmap-loop .*--rounds 0 .*--pause' "$top/examples/hopmap-loop.service"
 check "examples: a timer or a cron line" test -f "$top/examples/hopmap-loop.timer" -o \
     -f "$top/examples/hopmap-loop.cron"
+check "examples: the cron line (run as root) passes --user to the probers" \
+    grep -q '^\*/[0-9]* .* root .*hopmap-loop .*--user ' "$top/examples/hopmap-loop.cron"
+for u in "$top"/examples/*.service; do
+	check "examples: $(basename "$u") grants no ambient capability (children would inherit it)" \
+	    sh -c "! grep -q '^AmbientCapabilities' '$u'"
+done
 
 echo 198.19.0.1 >"$T/one.txt"
 usage_case() {
@@ -326,9 +332,40 @@ same "--hops-cmd: exit 0" "$rc" 0
 same "--hops-cmd: its hop probed in the round, as src \"hop\"" \
     "$(q "$T/hcmd/map.db" "SELECT src FROM pings WHERE ip = '$d0'")" hop
 same "--hops-cmd: HOPMAP_LOOP_STATE is the state directory" "$(cat "$T/hcmd.env")" "$T/hcmd"
+# Hop targets from elsewhere (a hub, a forged trace) pass the seeds'
+# filters: without -R no special-purpose address is probed; with -R the
+# exclusions still hold, and no multicast, broadcast or 0/8 address is
+# ever a target.  (The probers run in the lab's vantage namespace all the
+# same, so a failure here sends nothing out.)
+printf '%s\n' '{"ip":"10.0.0.1","src":"hop"}' '{"ip":"224.0.0.1","src":"hop"}' \
+    127.0.0.1 "{\"ip\":\"$d0\",\"src\":\"hop\"}" >"$T/hops.special"
+run hopmap-loop --netns "$LAB_VANTAGE" --timeout 300ms -d "$T/hsp" --no-extract \
+    --rounds 1 --hops-cmd "cat '$T/hops.special'" -x "$T/one.txt" "$T/one.txt"
+same "hops from elsewhere, no -R: none probed, nothing to do" \
+    "$rc:$(grep -c 'nothing to do' "$T/err"):$(test -e "$T/hsp/map.db" && q "$T/hsp/map.db" 'SELECT count(*) FROM pings')" "0:1:"
+check "hops from elsewhere, no -R: the loop says how many it left out" \
+    grep -q '4 hop targets left out' "$T/hsp/log"
+echo 198.19.1.0/24 >"$T/ex1.txt"
+printf '%s\n' '{"ip":"224.0.0.1","src":"hop"}' '{"ip":"255.255.255.255"}' \
+    0.0.0.0 '{"ip":"198.19.1.7","src":"hop"}' "{\"ip\":\"$d0\",\"src\":\"hop\"}" \
+    '{"src":"hop","ip":"198.19.0.9"}' '{"ip":"198.19.0.300"}' \
+    '{"via":{"ip":"198.19.0.10"},"ip":"198.19.1.8"}' \
+    '{"ip":"198.19.0.11","\u0069p":"198.19.1.9"}' >"$T/hops.mixed"
+run loop -d "$T/hmx" --no-extract --rounds 1 --hops-cmd "cat '$T/hops.mixed'" \
+    -x "$T/ex1.txt" -x "$T/one.txt" "$T/one.txt"
+same "hops from elsewhere, -R: excluded (also behind a nested or escaped duplicate \"ip\"), multicast, broadcast, 0/8 and bad ones left out, lab hops probed" \
+    "$rc:$(q "$T/hmx/map.db" 'SELECT ip FROM pings' | sort | tr '\n' ' ')" \
+    "0:$(printf '%s\n' 198.19.0.9 "$d0" | sort | tr '\n' ' ')"
 run loop -d "$T/hfail" --rounds 1 --hops-cmd "exit 4" "$T/seeds5.txt"
 same "--hops-cmd failing: the round goes on" \
     "$rc:$(grep -c -- '--hops-cmd failed (status 4)' "$T/err"):$(grep -c 'round 1 end' "$T/hfail/log")" "0:1:1"
+
+# --user reaches both probers (a user that does not exist stops each).
+run loop -d "$T/usr" --user no-such-user-hm --sink-cmd "cat >/dev/null" "$T/seeds5.txt"
+# (The two write to one stderr at once, so their lines may interleave.)
+same "--user: passed to icmpprobe and tracehop" \
+    "$rc:$(grep -o -- '--user: no such user: no-such-user-hm' "$T/err" | wc -l):$(grep -o 'icmpprobe: \|tracehop: ' "$T/err" | sort -u | tr -d '\n')" \
+    "3:2:icmpprobe: tracehop: "
 
 # 6. Crash points, set up by hand.  A round prepared but not committed
 # (killed before round.targets was renamed) is dropped whole.
@@ -367,7 +404,8 @@ same "working sink: the round redone, every result delivered" \
 # SIGKILL to the loop's shell alone: its stages finish the round and hold
 # the lock meanwhile, so no second run starts under them.
 S=$T/orphan
-hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 3s "$T/dark.txt" \
+mkdir -p "$T/ltmp"
+TMPDIR=$T/ltmp hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 3s "$T/dark.txt" \
     >"$T/o.out" 2>"$T/o.err" &
 op=$!
 for _ in $(seq 300); do
@@ -386,6 +424,8 @@ done
 run loop -d "$S" -n 4 --once "$T/dark.txt"
 same "shell killed alone: the next run closes the round, each result once" \
     "$rc:$(grep -c redoing "$T/err"):$(q "$S/map.db" 'SELECT count(*), count(DISTINCT rid) FROM pings')" "0:1:4|4"
+same "killed: the next run leaves no scratch of the killed one (pipes, lists)" \
+    "$(find "$S" "$T/ltmp" -mindepth 1 -maxdepth 1 -name 'tmp.*' -o -name 'hopmap-loop.*' | wc -l)" 0
 # Killed while cooldown worked: it had recorded the round's targets, none
 # was written.  The redo probes them all instead of losing them.
 S=$T/cool
