@@ -215,6 +215,8 @@ void sink_pipe_free(void);
 
 /* ---- the readers (sink_read.c) ---- */
 
+struct sockaddr_un;
+void sink_unix_addr(struct sockaddr_un *sun, const char *path);
 void sink_readers_open(void);
 void sink_reader_loop(const sigset_t *unblocked);
 void sink_readers_close(void);

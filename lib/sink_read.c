@@ -235,6 +235,17 @@ source_free(struct source *s)
 
 /* ---- the listening socket ---- */
 
+/* The address of the socket at path, for the listener and --send alike. */
+void
+sink_unix_addr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		hm_errx(HM_EXIT_USAGE, "socket path is too long: %s", path);
+	strcpy(sun->sun_path, path);
+}
+
 static int
 listen_open(const char *path)
 {
@@ -242,11 +253,7 @@ listen_open(const char *path)
 	mode_t old;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		hm_errx(HM_EXIT_USAGE, "socket path is too long: %s", path);
-	strcpy(sun.sun_path, path);
+	sink_unix_addr(&sun, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		hm_err(HM_EXIT_FAIL, "socket");

@@ -131,11 +131,7 @@ connect_sink(const char *path, uint64_t wait_ms)
 	struct timeval tv;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		hm_errx(HM_EXIT_USAGE, "socket path is too long: %s", path);
-	strcpy(sun.sun_path, path);
+	sink_unix_addr(&sun, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		hm_err(HM_EXIT_FAIL, "socket");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {

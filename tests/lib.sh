@@ -3,6 +3,10 @@
 #   same NAME GOT WANT    ok when the two strings are equal (shows both if not)
 #   run CMD...            runs CMD; stdout in $T/out, stderr in $T/err, status in $rc
 #   has_all FILE WORD...  ok when every word occurs in FILE
+#   until_ok SECONDS CMD... true once CMD succeeds (polled every 0.1 s)
+#   wait_read PID FROM N  true once PID has read N bytes past FROM
+#   skip REASON           say what was not tested; tests/run counts it apart,
+#                         never as a pass
 # $T is a fresh temporary directory, removed at exit (add to cleanup_hooks).
 set -u
 : "${HOPMAP_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -49,3 +53,28 @@ run() {
 no_sanitizer_report() {
 	! grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$@"
 }
+
+# until_ok SECONDS CMD...: true once CMD succeeds, polled every 0.1 s: a
+# test waits for an event, bounded, never for a fixed time.
+until_ok() {
+	local n=$(($1 * 10))
+	shift
+	while ((n-- > 0)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM
+# (its rchar): the event "it has taken the line", instead of a sleep.
+rchar_of() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }
+wait_read() {
+	for _ in $(seq 400); do
+		[ "$(rchar_of "$1")" -ge $(($2 + $3)) ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+skip() { echo "# skip - $*"; }

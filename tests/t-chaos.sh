@@ -10,31 +10,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$HOPMAP_TOP/tests/lab/lab.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "ok - skipped: needs root for network namespaces"
-	exit 0
-fi
 lab=hmc$$
-cleanup_hooks+=("lab_down $lab")
-export LAB_VANTAGES=3 LAB_HUB=1
-lab_up "$lab" >/dev/null || { echo "not ok - lab_up"; exit 1; }
-hubns=$lab-hub
-nsof() { if [ "$1" = 1 ]; then echo "$lab-v"; else echo "$lab-v$1"; fi; }
+lab_fleet_up "$lab"
+nsof() { lab_vantage_ns "$1"; }
 q() { sqlite3 -cmd '.timeout 5000' "$@"; }
 seed=${HOPMAP_CHAOS_SEED:-$((($$ + $(date +%s)) % 32768))}
 RANDOM=$seed
 echo "# chaos seed $seed (HOPMAP_CHAOS_SEED=$seed repeats the choices)"
 
-# until SECONDS CMD...: true once CMD succeeds, polled every 0.1 s.
-until_ok() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 alive() { kill -0 "$1" 2>/dev/null; }
 # ns_pids NS STRING: the processes of namespace NS (all this test's) whose
 # command line holds STRING.

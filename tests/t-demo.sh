@@ -50,7 +50,7 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "ok - # skip needs root for network namespaces"
+	skip "needs root for network namespaces"
 	exit 0
 fi
 

@@ -7,16 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$HOPMAP_TOP/tests/lab/lab.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "ok - skipped: needs root for network namespaces"
-	exit 0
-fi
 lab=hmd$$
-cleanup_hooks+=("lab_down $lab")
-export LAB_VANTAGES=3 LAB_HUB=1
-lab_up "$lab" >/dev/null || { echo "not ok - lab_up"; exit 1; }
-hubns=$lab-hub
-nsof() { if [ "$1" = 1 ]; then echo "$lab-v"; else echo "$lab-v$1"; fi; }
+lab_fleet_up "$lab"
+nsof() { lab_vantage_ns "$1"; }
 q() { sqlite3 -cmd '.timeout 5000' "$@"; }
 # Wait (at most 60 s) until the hub in DIR has its sink's socket and, with
 # a PORT, a listener on it in the hub's namespace: a client with one try

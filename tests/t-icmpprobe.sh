@@ -362,16 +362,6 @@ for _ in $(seq 100); do [ -s "$T/stream" ] && break; sleep 0.1; done
 same "streaming: the first record is out while the input is open" \
     "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream")" "198.19.1.77 true"
 # rchar_of PID: the bytes PID has read with read(2) so far.
-rchar_of() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }
-# wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM:
-# the event "it has taken the line", instead of a sleep.
-wait_read() {
-	for _ in $(seq 400); do
-		[ "$(rchar_of "$1")" -ge $(($2 + $3)) ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 # SIGTERM: read no more, let the target in flight finish, exit 0.
 base=$(rchar_of "$sp")
 echo 198.19.200.77 >&8
@@ -442,6 +432,8 @@ check "metrics: a plain file passes the same check" prom_ok "$T/pub/m.prom"
 if command -v promtool >/dev/null; then
 	check "metrics: promtool accepts the escaped file" \
 	    promtool check metrics <"$T/pub/odd.prom"
+else
+	skip "promtool not installed (make deps installs prometheus)"
 fi
 
 # ---- regressions, one per bug found ----

@@ -131,7 +131,7 @@ check "--wait-lock: SIGTERM: the lock stays with its holder" \
 kill "$holder"
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
-	echo "ok - lab tests skipped: they need root and network namespaces"
+	skip "lab tests: they need root and network namespaces"
 	exit 0
 fi
 . "$HOPMAP_TOP/tests/lab/lab.sh"

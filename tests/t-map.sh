@@ -78,7 +78,7 @@ if command -v dot >/dev/null; then
 	run hopmap-map -f svg -e dot "$db"
 	check "-e dot: SVG on stdout" grep -q '<svg' "$T/out"
 else
-	echo "ok - # skip Graphviz not installed"
+	skip "Graphviz not installed"
 fi
 # A bigger map: 255 routers in a binary tree, a trace to a target behind
 # each; the 255 targets are merged into their /24s, and auto layout is sfdp.

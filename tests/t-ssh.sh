@@ -6,7 +6,7 @@
 . "$HOPMAP_TOP/tests/lab/lab.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "ok - skipped: needs root for network namespaces"
+	skip "needs root for network namespaces"
 	exit 0
 fi
 sshd=$(command -v sshd || echo /usr/sbin/sshd)

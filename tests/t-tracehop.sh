@@ -74,7 +74,7 @@ for m in udp-paris tcp-paris; do
 done
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
-	echo "ok - lab tests skipped: they need root and network namespaces"
+	skip "lab tests: they need root and network namespaces"
 	exit 0
 fi
 . "$HOPMAP_TOP/tests/lab/lab.sh"
@@ -314,7 +314,7 @@ if setcap cap_net_raw+p "$capdir/tracehop" 2>/dev/null; then
 	    "$?:$(jq -c '[.trace.stop, .trace.hops[-1].tcp_flags]' "$T/out"):$(cat "$T/err")" \
 	    '0:["completed","RA"]:'
 else
-	echo "ok - file capability test skipped: setcap failed here"
+	skip "file capability test: setcap failed here"
 fi
 
 # Multicast, broadcast and 0/8 are never traced: each line says why.
@@ -368,16 +368,6 @@ check "concurrent runs: the other's replies counted as strays" \
     grep -q 'hopmap_replies_stray_total{program="tracehop"} [1-9]' "$T/a.prom"
 
 # rchar_of PID: the bytes PID has read with read(2) so far.
-rchar_of() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }
-# wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM:
-# the event "it has taken the line", instead of a sleep.
-wait_read() {
-	for _ in $(seq 400); do
-		[ "$(rchar_of "$1")" -ge $(($2 + $3)) ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 # SIGTERM: stop reading, finish the trace under way, exit 0.
 # (ip netns exec execs tracehop: $! is tracehop itself.)  The signal comes
 # once the first line is read (after the drop, only input is read).

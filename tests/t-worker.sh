@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "ok - skipped: needs root for a network namespace"
+	skip "needs root for a network namespace"
 	exit 0
 fi
 ns=hmwk$$
@@ -20,16 +20,6 @@ ip -n "$ns" link set lo up
 q() { sqlite3 -cmd '.timeout 5000' "$@"; }
 inns() { ip netns exec "$ns" "$@"; }
 
-# until SECONDS CMD...: true once CMD succeeds, polled every 0.1 s.
-until_ok() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 stored() { [ "$(q "$1" "SELECT count(*) FROM targets" 2>/dev/null)" = "$2" ]; }
 # pid of the one process whose command line matches a fixed string.
 pidof_cmd() { pgrep -f -- "$1" | head -n 1; }

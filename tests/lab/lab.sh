@@ -81,6 +81,21 @@ _LAB_DARK="blackhole 200 r2a
 unreachable 201 r3a"
 
 lab_ns() { echo "$LAB_PREFIX-$1"; }
+# lab_vantage_ns K: the namespace of vantage K (1 is PREFIX-v).
+lab_vantage_ns() { if [ "$1" = 1 ]; then lab_ns v; else lab_ns "v$1"; fi; }
+# lab_fleet_up PREFIX (from a test, after lib.sh): the lab with three
+# vantages and a hub, taken down at the test's exit; sets hubns.  A test
+# that is not root says why it skips and exits.
+lab_fleet_up() {
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "needs root for network namespaces"
+		exit 0
+	fi
+	cleanup_hooks+=("lab_down $1")
+	LAB_VANTAGES=3 LAB_HUB=1 lab_up "$1" >/dev/null ||
+	    { echo "not ok - lab_up"; exit 1; }
+	hubns=$(lab_ns hub)
+}
 lab_exec() {
 	local n=$1
 	shift

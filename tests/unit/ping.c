@@ -136,7 +136,7 @@ main(void)
 	c.fd = probe_open_icmp(1, &c.kind, &why);
 	spy = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 	if (c.fd < 0 || c.kind != PROBE_ICMP_RAW || spy < 0) {
-		printf("ok - skipped: no raw sockets here\n");
+		printf("# skip - no raw sockets here\n");
 		return 0;
 	}
 	e = ping_new(&c);
