@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 static const char usage[] =
 "usage: cidr-expand [-cpR] [-x FILE]... [-s K/N] [--shuffle[=SEED]]\n"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 static const char usage[] =
 "usage: cooldown [-t DURATION] [--state FILE] [--max-entries N] [--now SECONDS]\n"

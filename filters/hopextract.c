@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 static const char usage[] =
 "usage: hopextract [-Rp] [--state FILE] [--max-entries N] [--metrics FILE]\n"

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 
 static const char usage[] =

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 #include "trace.h"
 

@@ -12,7 +12,7 @@
  *
  * This shuffles probe order; it is not cryptography.
  */
-#include "hopmap.h"
+#include "core/core.h"
 
 /* A 64-bit finalizer (the splitmix64 constants): every input bit moves
    about half of the output bits, which is all a round function needs. */

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 
 void

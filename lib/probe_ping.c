@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 #include "probe_ping.h"
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe_ping.h"
 
 #define UDP_BATCH 64

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe_ping.h"
 
 #define ECHO_PAYLOAD 32

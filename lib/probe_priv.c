@@ -27,7 +27,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 
 static int

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 
 /* Replies come in bursts from thousands of targets: buffer plenty (the

@@ -8,7 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 
 uint32_t

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 static void *
 xreallocarray(void *p, size_t n, size_t size)

@@ -28,7 +28,7 @@
 
 #include <sqlite3.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 /*
  * A batch commits at whichever comes first.  Random addresses dirty about

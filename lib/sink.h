@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 /* Options, set by sqlsink's option parser before anything starts. */
 struct sink_opt {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "trace.h"
 
 struct trace_stopset {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "tap.h"
 
 static char *

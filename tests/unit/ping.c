@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 #include "tap.h"
 

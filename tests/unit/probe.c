@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "probe.h"
 #include "tap.h"
 

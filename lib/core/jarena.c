@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 #define JHDR 16		/* keeps blocks 16-aligned, as malloc's are */
 enum { J_HEAP = 0x4a48, J_ARENA = 0x4a41 };

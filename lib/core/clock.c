@@ -1,7 +1,7 @@
 /* clock.c: wall time for records, monotonic time for intervals. */
 #include <time.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 uint64_t
 hm_now_ms(void)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 #define READ_CHUNK (256 * 1024)
 

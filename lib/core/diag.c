@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 const char *hm_prog = "hopmap";
 

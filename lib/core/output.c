@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 static char outbuf[256 * 1024];
 

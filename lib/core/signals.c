@@ -2,7 +2,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 volatile sig_atomic_t hm_stop;
 volatile sig_atomic_t hm_hup;

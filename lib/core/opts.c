@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 struct hm_common hm_opt = { NULL, 0, HM_MAXLINE_DEFAULT };
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 static char *stdin_only[] = { "-" };
 

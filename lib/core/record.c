@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 static int
 is_blank(char c)

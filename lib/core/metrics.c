@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 #define MAX_METRICS 48
 #define INTERVAL_MS 5000

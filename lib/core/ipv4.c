@@ -1,7 +1,7 @@
 /* ipv4.c: a strict, fast dotted-quad parser and formatter, and ranges. */
 #include <string.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 int
 hm_ip_parse(const char *s, size_t len, uint32_t *ip)

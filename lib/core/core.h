@@ -1,5 +1,5 @@
 /*
- * hopmap.h: the small library every hopmap filter links.
+ * core.h: the small library every hopmap filter links.
  *
  * One header for the whole library keeps the filters' includes short; each
  * section below is implemented in the .c file it names.

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 int
 hm_strtou64(const char *s, uint64_t min, uint64_t max, uint64_t *out,

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 #define TMP_TRIES 16
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hopmap.h"
+#include "core.h"
 
 int
 hm_input_ready(const struct hm_input *in)

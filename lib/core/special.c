@@ -3,7 +3,7 @@
  * its updates), as the ranges hopmap keeps out of its targets by default.
  * The table must stay sorted by lo and disjoint: lookups bisect it.
  */
-#include "hopmap.h"
+#include "core.h"
 
 #define R(a, b, c, d, len, text, what) { \
 	(uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d), \
