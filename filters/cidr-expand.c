@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "addrset/addrset.h"
 
 static const char usage[] =
 "usage: cidr-expand [-cpR] [-x FILE]... [-s K/N] [--shuffle[=SEED]]\n"

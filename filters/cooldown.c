@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/core.h"
+#include "seen/seen.h"
 
 static const char usage[] =
 "usage: cooldown [-t DURATION] [--state FILE] [--max-entries N] [--now SECONDS]\n"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "seen/seen.h"
 
 static const char usage[] =
 "usage: hopextract [-Rp] [--state FILE] [--max-entries N] [--metrics FILE]\n"

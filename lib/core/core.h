@@ -1,11 +1,13 @@
 /*
- * core.h: the small library every hopmap filter links.
- *
- * One header for the whole library keeps the filters' includes short; each
- * section below is implemented in the .c file it names.
+ * core.h: the bottom of hopmap's library, what every filter uses: lines,
+ * records and their JSON text, IPv4 addresses, the special-purpose table,
+ * diagnostics, options, numbers, metrics, atomic files, signals, output,
+ * clock and the input loop.  It includes no other folder of lib/; the
+ * folders above it (addrset, seen, probe, trace, sink) each have a header
+ * of their own.  Each section below is implemented in the .c file it names.
  */
-#ifndef HOPMAP_H
-#define HOPMAP_H
+#ifndef HOPMAP_CORE_H
+#define HOPMAP_CORE_H
 
 #include <signal.h>
 #include <stddef.h>
@@ -271,6 +273,11 @@ void hm_input_bad(struct hm_input *in, const char *fmt, ...)
 /* Total of bad and over-long lines. */
 unsigned long hm_input_badcount(const struct hm_input *in);
 
+/* ---- inready.c: would the next hm_input_next wait? ---- */
+/* 1 when a whole line is already buffered, or the input is readable, at
+   its end, or a regular file; 0 when reading now would block. */
+int hm_input_ready(const struct hm_input *in);
+
 /* ---- metrics.c: Prometheus text-format counters in a file ---- */
 enum hm_metric_type { HM_COUNTER, HM_GAUGE };
 /* Register a value to export as hopmap_NAME{program="prog"}.  The value is
@@ -322,93 +329,5 @@ _Noreturn void hm_exit(int status);
 /* ---- clock.c ---- */
 uint64_t hm_now_ms(void);		/* CLOCK_REALTIME in ms */
 uint64_t hm_mono_ms(void);		/* CLOCK_MONOTONIC in ms */
-
-/* ==== seenstore.c (cooldown, hopextract): addresses already let through ====
- * Programs that call these link -lsqlite3 (LIBS_name in the Makefile). */
-struct hm_seen;
-struct hm_seen_stats {
-	uint64_t claimed;	/* offers that were new (or expired): written */
-	uint64_t refused;	/* offers already in the set: not written */
-	uint64_t entries;	/* in memory: addresses held */
-	uint64_t evicted;	/* in memory: dropped at the entry bound */
-	uint64_t purged;	/* expired entries removed */
-	uint64_t commits;	/* SQLite transactions committed */
-};
-/*
- * A seen set whose entries expire period_ms after their claim (0: never).
- * With path, an SQLite file (WAL) in table TABLE (ip INTEGER PRIMARY KEY,
- * t INTEGER ms since the epoch) that processes may share; without, memory
- * holding at most max_entries, the oldest evicted first.  Errors exit 3.
- * The counters go to *stats, the caller's, so they outlive the set for the
- * last metrics write at exit.
- */
-struct hm_seen *hm_seen_open(const char *path, const char *table,
-    uint64_t period_ms, size_t max_entries, struct hm_seen_stats *stats);
-/* Write line (plus "\n") to stdout if ip is not in the set, or has expired,
-   and put it there as of now_ms; else drop the line.  Atomic across the
-   processes sharing a file.  With a file, the answer and the line wait for
-   the batch's commit. */
-void hm_seen_offer(struct hm_seen *s, uint32_t ip, const char *line,
-    size_t len, uint64_t now_ms);
-/* Write a line unconditionally, in order with the offered ones. */
-void hm_seen_emit(struct hm_seen *s, const char *line, size_t len);
-/* True while a batch waits for its commit. */
-int hm_seen_pending(const struct hm_seen *s);
-/* Call once per record: commits the batch when it is due (10000 lines,
-   1 MB or 100 ms) or when force (say, before input would block), then
-   writes its lines; purges expired rows now and then. */
-void hm_seen_sync(struct hm_seen *s, int force, uint64_t now_ms);
-/* Commit, write what waits, and free. */
-void hm_seen_close(struct hm_seen *s, uint64_t now_ms);
-
-/* ==== inready.c: would the next hm_input_next wait? ==== */
-/* 1 when a whole line is already buffered, or the input is readable, at
-   its end, or a regular file; 0 when reading now would block. */
-int hm_input_ready(const struct hm_input *in);
-
-/* ==== cidr-expand's address sets (permute.c, rangeset.c) ==== */
-
-/* ---- permute.c: a keyed pseudo-random bijection on [0, n) ---- */
-#define HM_PERM_ROUNDS 6
-struct hm_perm {
-	uint64_t n;
-	unsigned int lbits, rbits;	/* Feistel halves: 2^(l+r) >= n */
-	uint64_t key[HM_PERM_ROUNDS];
-};
-/* n may be 0 .. 2^63; the same (n, seed) always gives the same order. */
-void hm_perm_init(struct hm_perm *p, uint64_t n, uint64_t seed);
-/* The image of i < n: each of [0, n) exactly once as i runs over [0, n). */
-uint64_t hm_perm_at(const struct hm_perm *p, uint64_t i);
-/* How many positions p in [0, total) have p % nshards == shard (0-based):
-   the share of one of nshards nodes, which together cover [0, total). */
-uint64_t hm_shard_size(uint64_t total, uint64_t shard, uint64_t nshards);
-
-/* ---- rangeset.c: disjoint, sorted, indexed IPv4 segments ---- */
-struct hm_span {
-	uint32_t lo, hi;	/* inclusive */
-};
-struct hm_seg {
-	uint32_t lo, hi;	/* inclusive */
-	uint32_t owner;		/* index of the first span holding it */
-	uint64_t base;		/* position of lo in the address order */
-};
-struct hm_rangeset {
-	struct hm_seg *seg;	/* sorted by address, disjoint */
-	size_t n;
-	uint64_t total;		/* addresses in all segments */
-	uint64_t *top;		/* base of every HM_RS_STRIDE-th segment: a */
-	size_t ntop;		/* small index that stays in cache */
-};
-#define HM_RS_STRIDE 64
-/* The union of spans[0..n) minus the union of excl[0..nexcl); where spans
-   overlap the lowest index owns the addresses.  Adjacent pieces of one
-   owner are joined. */
-void hm_rangeset_build(struct hm_rangeset *rs, const struct hm_span *spans,
-    size_t n, const struct hm_span *excl, size_t nexcl);
-/* The segment holding position pos < rs->total. */
-size_t hm_rangeset_seg(const struct hm_rangeset *rs, uint64_t pos);
-void hm_rangeset_free(struct hm_rangeset *rs);
-/* Sort and coalesce spans in place; returns how many remain. */
-size_t hm_spans_merge(struct hm_span *s, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "addrset/addrset.h"
 #include "tap.h"
 
 static const uint64_t sizes[] = {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "addrset.h"
 
 static void *
 xreallocarray(void *p, size_t n, size_t size)

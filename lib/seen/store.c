@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "core/core.h"
+#include "seen.h"
 
 /*
  * A batch commits at whichever comes first.  Random addresses dirty about

@@ -13,6 +13,7 @@
  * This shuffles probe order; it is not cryptography.
  */
 #include "core/core.h"
+#include "addrset.h"
 
 /* A 64-bit finalizer (the splitmix64 constants): every input bit moves
    about half of the output bits, which is all a round function needs. */
