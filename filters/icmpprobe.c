@@ -16,7 +16,7 @@
 #include <sys/random.h>
 
 #include "core/core.h"
-#include "probe.h"
+#include "probe/probe.h"
 
 static const char usage[] =
 "usage: icmpprobe [-a] [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [-r RATE]\n"

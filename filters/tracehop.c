@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "trace.h"
 
 static const char usage[] =

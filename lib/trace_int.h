@@ -9,7 +9,7 @@
 
 #include <poll.h>
 
-#include "probe.h"
+#include "probe/probe.h"
 #include "trace.h"
 
 enum { HOP_RESP = 1, HOP_TARGET = 2, HOP_UNREACH = 4 };

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "tap.h"
 
 /* A loopback address of our own (127.77.x.y from the pid), so that other

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "tap.h"
 
 static void

@@ -3,7 +3,7 @@
    they answer; strays and truncations do not. */
 #include <string.h>
 
-#include "probe.h"
+#include "probe/probe.h"
 #include "tap.h"
 #include "trace.h"
 

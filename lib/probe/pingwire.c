@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "core/core.h"
-#include "probe_ping.h"
+#include "ping.h"
 
 #define ECHO_PAYLOAD 32
 #define RECV_BATCH 64

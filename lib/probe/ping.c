@@ -24,7 +24,7 @@
 
 #include "core/core.h"
 #include "probe.h"
-#include "probe_ping.h"
+#include "ping.h"
 
 enum { L_FREE, L_NEW, L_RESEND, L_EXPIRE, L_COUNT };
 

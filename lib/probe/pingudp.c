@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 
 #include "core/core.h"
-#include "probe_ping.h"
+#include "ping.h"
 
 #define UDP_BATCH 64
 #define ICMP_UNREACH 3
