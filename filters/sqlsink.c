@@ -38,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sink.h"
+#include "sink/sink.h"
 
 static const char usage[] =
 "usage: sqlsink [-v] [-b N] [-i DURATION] [-l PATH] [--no-stdin]\n"

@@ -23,7 +23,7 @@
 
 #include "core/core.h"
 #include "probe/probe.h"
-#include "trace.h"
+#include "trace/trace.h"
 
 static const char usage[] =
 "usage: tracehop [-m METHOD] [-f TTL] [-M TTL] [-q N] [-w WAIT] [-g N]\n"

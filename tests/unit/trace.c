@@ -5,7 +5,7 @@
 
 #include "probe/probe.h"
 #include "tap.h"
-#include "trace.h"
+#include "trace/trace.h"
 
 static struct trace_probe
 probe(enum trace_method m, uint16_t tag)

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "trace_int.h"
+#include "internal.h"
 
 /* A 16-bit keyed value (SipHash, key random per run), never 0 or 0xffff
    (each means "no checksum" somewhere): replies cannot be forged without

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace_int.h"
+#include "internal.h"
 
 static int
 hop_done(const struct trace_engine *e, const struct hop *h, uint64_t now)

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "trace_int.h"
+#include "internal.h"
 
 static int
 reply_cmp(const void *a, const void *b)
