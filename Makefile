@@ -17,12 +17,10 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) -Ilib
 DEPFLAGS = -MMD -MP -MF $(BUILD)/dep/$(subst /,-,$(@:$(BUILD)/%=%)).d
 
 # lib/'s folders from the top down: a folder uses only those after it (its
-# includes, checked by tests/t-layout.sh), so this is also the link order.
-# Objects of a folder go to its own archive (two folders may both have a
-# sock.c); lib/*.c not yet in a folder go to libhopmap.a, linked first.
-LAYERS   = $(filter $(notdir $(wildcard lib/*)),trace probe sink seen addrset core)
-LIB_OBJ  = $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/*.c))
-LIBA     = $(if $(LIB_OBJ),$(BUILD)/libhopmap.a) $(LAYERS:%=$(BUILD)/lib/lib%.a)
+# includes; tests/t-layout.sh checks), so this is also the link order.  Each
+# folder is an archive of its own: two folders may both have a sock.c.
+LAYERS   = trace probe sink seen addrset core
+LIBA     = $(LAYERS:%=$(BUILD)/lib/lib%.a)
 FILTERS  = $(basename $(notdir $(wildcard filters/*.c)))
 PROGS    = $(FILTERS:%=$(BIN)/%)
 SCRIPTS  = $(patsubst sh/%.sh,$(BIN)/%,$(wildcard sh/*.sh))
@@ -47,10 +45,7 @@ $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D) $(BUILD)/dep
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/libhopmap.a: $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $(LIB_OBJ)
-
+# A folder's objects make its archive.
 $(foreach l,$(LAYERS),$(eval $(BUILD)/lib/lib$(l).a: \
     $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/$(l)/*.c))))
 $(BUILD)/lib/lib%.a:
