@@ -4,7 +4,7 @@
  * address again and again when the same ranges, and the hops fed back from
  * traces, keep coming round.
  *
- * The memory is lib/seenstore.c: in this process, bounded, with expiry; or,
+ * The memory is lib/seen/store.c: in this process, bounded, with expiry; or,
  * with --state, an SQLite file that survives restarts and that several
  * cooldown processes on a host share, so that a target passes once per
  * period across all of them.

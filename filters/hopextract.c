@@ -6,7 +6,7 @@
  *
  * It is a generator, not a filter of its input: the input records are
  * consumed (unless --passthrough) and only hops come out.  Each hop address
- * comes out once overall: the seen set of lib/seenstore.c, in memory or in
+ * comes out once overall: the seen set of lib/seen/store.c, in memory or in
  * an SQLite file that runs and concurrent processes share.
  */
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /*
- * seenstore.c: the set of addresses a filter has already let through, and
+ * store.c: the set of addresses a filter has already let through, and
  * when.  cooldown asks "was this passed within the period?", hopextract
  * "was this hop ever emitted?"; both are one operation, claim, which
  * answers and records in one step.

@@ -1,5 +1,5 @@
 /*
- * sink_item.c: sqlsink's parser side: a line to an item, parsed once with
+ * item.c: sqlsink's parser side: a line to an item, parsed once with
  * jansson into the item's own arena, classified, its columns taken out.
  */
 #include <stdlib.h>

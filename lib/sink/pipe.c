@@ -1,5 +1,5 @@
 /*
- * sink_pipe.c: sqlsink's pipeline, the chunks of lines between the reader,
+ * pipe.c: sqlsink's pipeline, the chunks of lines between the reader,
  * the parser threads and the writer, and the state all three share.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * sink_read.c: sqlsink's readers.  One poll() loop in the main thread
+ * read.c: sqlsink's readers.  One poll() loop in the main thread
  * reads standard input and, with --listen, every connection to a Unix
  * stream socket, and packs their whole lines into chunks for the parsers;
  * a connection's last line without a newline is torn, and is reported.
@@ -77,7 +77,7 @@ note_line(struct source *s, const char *why)
 }
 
 /*
- * A connection's first line may open a session (sink_session.c); it is not
+ * A connection's first line may open a session (session.c); it is not
  * a record, and the records' lines are numbered from the next one, as in
  * the sender's file.  A bad session line is answered and ends the
  * connection: nothing of it is stored under a name it did not prove.

@@ -1,5 +1,5 @@
 /*
- * sink_rotate.c: sqlsink's file series.  DB is a symlink to the current
+ * rotate.c: sqlsink's file series.  DB is a symlink to the current
  * file; a new file, named STEM-YYYYMMDDTHHMMSS.mmmZ.EXT so that names sort
  * by time, starts on size, age or SIGHUP, inherits the ids of the one
  * before, and only the newest --keep files are kept.

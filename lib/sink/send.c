@@ -1,5 +1,5 @@
 /*
- * sink_send.c: sqlsink --send, the client side of a session: a session
+ * send.c: sqlsink --send, the client side of a session: a session
  * line, standard input, a half-close, and the sink's answer, which comes
  * only after the commit that holds the last line.  The answer is printed
  * as one line that hopmap-hub recv passes on as it is:

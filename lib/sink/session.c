@@ -1,5 +1,5 @@
 /*
- * sink_session.c: a connection's session, the sink's side of a delivery.
+ * session.c: a connection's session, the sink's side of a delivery.
  *
  * A connection to the socket whose first line is a session line,
  *

@@ -2,14 +2,14 @@
  * sink.h: the parts of sqlsink, one concern a file; only sqlsink calls
  * them, so only it links SQLite and pthreads.
  *
- *   sink_item.c    a line to an item: parse, classify, take out columns
- *   sink_pipe.c    the chunks between reader, parser threads and writer
- *   sink_read.c    the readers: standard input, the socket, connections
- *   sink_store.c   the database: schema, statements, rows, links
- *   sink_rotate.c  the time-named file series, its symlink and pruning
- *   sink_session.c a connection's session: the node it binds, the records
+ *   item.c         a line to an item: parse, classify, take out columns
+ *   pipe.c         the chunks between reader, parser threads and writer
+ *   read.c         the readers: standard input, the socket, connections
+ *   store.c        the database: schema, statements, rows, links
+ *   rotate.c       the time-named file series, its symlink and pruning
+ *   session.c      a connection's session: the node it binds, the records
  *                  it refuses, the delivery row, the answer after commit
- *   sink_send.c    the client side of a session (sqlsink --send)
+ *   send.c         the client side of a session (sqlsink --send)
  *
  * filters/sqlsink.c holds the options, the writer's batches and main.
  */
@@ -55,7 +55,7 @@ extern volatile sig_atomic_t sink_strict_stopped;
 #define SAY(...) do { flockfile(stderr); hm_warnx(__VA_ARGS__); \
 	funlockfile(stderr); } while (0)
 
-/* ---- records (sink_item.c) ---- */
+/* ---- records (item.c) ---- */
 
 enum kind { K_PROBED, K_TARGET, K_RAW };
 
@@ -121,7 +121,7 @@ void sink_item_free(struct item *);
 void sink_members(const json_t *obj, const char *const names[], size_t n,
     json_t *out[]);
 
-/* ---- sessions (sink_session.c) ---- */
+/* ---- sessions (session.c) ---- */
 
 /*
  * A connection whose first line is a session line
@@ -171,7 +171,7 @@ void sink_session_answer(struct session *);
 int sink_send(const char *path, const char *node, const char *segment,
     const char *peer, uint64_t wait_ms);
 
-/* ---- the pipeline (sink_pipe.c) ---- */
+/* ---- the pipeline (pipe.c) ---- */
 
 /*
  * The reader packs whole lines of one source into chunks; parser threads
@@ -213,13 +213,13 @@ struct chunk *sink_chunk_next(uint64_t deadline, int *done, int *rotate);
 void sink_chunk_stored(struct chunk *);
 void sink_pipe_free(void);
 
-/* ---- the readers (sink_read.c) ---- */
+/* ---- the readers (read.c) ---- */
 
 void sink_readers_open(void);
 void sink_reader_loop(const sigset_t *unblocked);
 void sink_readers_close(void);
 
-/* ---- the database (sink_store.c) ---- */
+/* ---- the database (store.c) ---- */
 
 extern char sink_cur_path[PATH_MAX];	/* the current file */
 void sink_db_open(const char *path);
@@ -234,7 +234,7 @@ int sink_store(const struct item *);
 /* A session's delivery row, in table raw with "src":"hopmap-ack". */
 void sink_store_delivery(const struct session *);
 
-/* ---- the file series (sink_rotate.c) ---- */
+/* ---- the file series (rotate.c) ---- */
 
 void sink_names_init(const char *link);
 void sink_open_current(void);

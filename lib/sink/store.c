@@ -1,5 +1,5 @@
 /*
- * sink_store.c: sqlsink's database: the schema, the prepared statements,
+ * store.c: sqlsink's database: the schema, the prepared statements,
  * a record's rows (pings, traces and their hops, links, targets, raw) and
  * the ids that make a retried delivery harmless.  Only the writer thread
  * calls it once the pipeline runs.

@@ -1,4 +1,4 @@
-/* Unit tests for lib/permute.c and lib/rangeset.c: the shuffle is a
+/* Unit tests for lib/addrset/permute.c and rangeset.c: the shuffle is a
    bijection for many sizes and seeds, shards partition the positions
    exactly, and range sets cover, deduplicate and exclude as documented. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the Paris traceroute packets (lib/trace_pkt.c): the flow
+/* Unit tests for the Paris traceroute packets (lib/trace/pkt.c): the flow
    stays constant, checksums stay valid, and replies parse back to the probe
    they answer; strays and truncations do not. */
 #include <string.h>
