@@ -1,6 +1,7 @@
 # hopmap: make, make check, make bench, make demo, make install PREFIX=...
 # A filter is filters/NAME.c and becomes $(BIN)/NAME; shell glue is
-# sh/NAME.sh and becomes $(BIN)/NAME; lib/ is the one shared library.
+# sh/NAME.sh and becomes $(BIN)/NAME; lib/ is the shared library, a folder
+# per concern, each folder one archive (LAYERS).
 
 PREFIX  ?= /usr/local
 BUILD   ?= build/opt
@@ -11,9 +12,15 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2
 SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=all
 ALL_CFLAGS = $(WARN) $(CFLAGS) -Ilib
+# Every compile lists what it included (in $(BUILD)/dep), so a changed
+# header rebuilds its users.
+DEPFLAGS = -MMD -MP -MF $(BUILD)/dep/$(subst /,-,$(@:$(BUILD)/%=%)).d
 
-LIB_OBJ  = $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/*.c))
-LIBA     = $(BUILD)/libhopmap.a
+# lib/'s folders from the top down: a folder uses only those after it (its
+# includes; tests/t-layout.sh checks), so this is also the link order.  Each
+# folder is an archive of its own: two folders may both have a sock.c.
+LAYERS   = trace probe sink seen addrset core
+LIBA     = $(LAYERS:%=$(BUILD)/lib/lib%.a)
 FILTERS  = $(basename $(notdir $(wildcard filters/*.c)))
 PROGS    = $(FILTERS:%=$(BIN)/%)
 SCRIPTS  = $(patsubst sh/%.sh,$(BIN)/%,$(wildcard sh/*.sh))
@@ -34,30 +41,32 @@ DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
 
 all: $(PROGS) $(SCRIPTS)
 
-$(BUILD)/lib/%.o: lib/%.c lib/hopmap.h
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(LIBA): $(LIB_OBJ)
+# A folder's objects make its archive.
+$(foreach l,$(LAYERS),$(eval $(BUILD)/lib/lib$(l).a: \
+    $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/$(l)/*.c))))
+$(BUILD)/lib/lib%.a:
 	rm -f $@
-	ar rcs $@ $(LIB_OBJ)
+	ar rcs $@ $^
 
-$(BIN)/%: filters/%.c $(LIBA) lib/hopmap.h
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LIBS_$*) -ljansson -lm
-
-# sqlsink's parts (lib/sink_*.c) share lib/sink.h.
-$(patsubst lib/%.c,$(BUILD)/lib/%.o,$(wildcard lib/sink_*.c)) $(BIN)/sqlsink: lib/sink.h
+$(BIN)/%: filters/%.c $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(LIBA) $(LIBS_$*) -ljansson -lm
 
 $(BIN)/%: sh/%.sh
 	@mkdir -p $(@D)
 	cp $< $@ && chmod 755 $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA) lib/hopmap.h
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) -ljansson -lm
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(LIBA) -ljansson -lm
 
 units: $(UNITS)
+
+-include $(wildcard $(BUILD)/dep/*.d)
 
 # The sanitizer build (ASan+UBSan) that the tests run.
 san:

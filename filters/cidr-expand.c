@@ -3,12 +3,13 @@
  * target record per address, each address once.
  *
  * All ranges are read first (deduplication across inputs needs them all),
- * then merged into disjoint segments indexed by position (lib/rangeset.c).
- * From there an address is a position: the plain order walks positions
- * upwards, --shuffle sends them through a keyed bijection (lib/permute.c),
- * --shard K/N takes every Nth, and --resume only has to remember how many
- * positions are done.  So memory follows the number of ranges, never the
- * number of addresses, and a /8 costs what a /24 costs.
+ * then merged into disjoint segments indexed by position
+ * (lib/addrset/rangeset.c).  From there an address is a position: the
+ * plain order walks positions upwards, --shuffle sends them through a keyed
+ * bijection (lib/addrset/permute.c), --shard K/N takes every Nth, and
+ * --resume only has to remember how many positions are done.  So memory
+ * follows the number of ranges, never the number of addresses, and a /8
+ * costs what a /24 costs.
  *
  * Output is the hot path: records are formatted straight into a large
  * buffer from a table of octet strings and written with write(2), which
@@ -26,7 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
+#include "addrset/addrset.h"
 
 static const char usage[] =
 "usage: cidr-expand [-cpR] [-x FILE]... [-s K/N] [--shuffle[=SEED]]\n"

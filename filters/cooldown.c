@@ -4,7 +4,7 @@
  * address again and again when the same ranges, and the hops fed back from
  * traces, keep coming round.
  *
- * The memory is lib/seenstore.c: in this process, bounded, with expiry; or,
+ * The memory is lib/seen/store.c: in this process, bounded, with expiry; or,
  * with --state, an SQLite file that survives restarts and that several
  * cooldown processes on a host share, so that a target passes once per
  * period across all of them.
@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "hopmap.h"
+#include "core/core.h"
+#include "seen/seen.h"
 
 static const char usage[] =
 "usage: cooldown [-t DURATION] [--state FILE] [--max-entries N] [--now SECONDS]\n"

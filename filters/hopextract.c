@@ -6,14 +6,15 @@
  *
  * It is a generator, not a filter of its input: the input records are
  * consumed (unless --passthrough) and only hops come out.  Each hop address
- * comes out once overall: the seen set of lib/seenstore.c, in memory or in
+ * comes out once overall: the seen set of lib/seen/store.c, in memory or in
  * an SQLite file that runs and concurrent processes share.
  */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
+#include "seen/seen.h"
 
 static const char usage[] =
 "usage: hopextract [-Rp] [--state FILE] [--max-entries N] [--metrics FILE]\n"

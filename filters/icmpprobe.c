@@ -1,12 +1,12 @@
 /*
  * icmpprobe: ping many targets at once and add "ping" to each record.
  *
- * The engine (lib/probe_ping.c) owns the socket, pacing, timers and reply
+ * The engine (lib/probe/ping.c) owns the socket, pacing, timers and reply
  * matching; this file reads records, hands the targets to the engine while
  * its window has room, and writes each record back as its target finishes.
  * Privilege: CAP_NET_RAW only, and only until the socket is open, which
  * happens before the first input line is read; started as root, it runs
- * as nobody (or --user) from then on (lib/probe_priv.c).
+ * as nobody (or --user) from then on (lib/probe/priv.c).
  */
 #include <getopt.h>
 #include <math.h>
@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "hopmap.h"
-#include "probe.h"
+#include "core/core.h"
+#include "probe/probe.h"
 
 static const char usage[] =
 "usage: icmpprobe [-a] [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [-r RATE]\n"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 static const char usage[] =
 "usage: interleave [-l LEN] [-w WINDOW] [-b SIZE] [--metrics FILE] [--strict]\n"

@@ -23,12 +23,12 @@
  *   sender may retry a delivery without storing it twice.
  * - A session (a connection that began with a session line) is answered
  *   only after the commit that holds its last line and its delivery row;
- *   its records are all its node's (lib/sink_session.c).
+ *   its records are all its node's (lib/sink/session.c).
  * - The DB path is a symlink to the current file; rotated files are named
  *   STEM-YYYYMMDDTHHMMSS.mmmZ.EXT so they sort by time.
  *
  * This file is the story: options, set-up, the writer's batches, the end.
- * The parts are in lib/sink_*.c (see lib/sink.h).
+ * The parts are in lib/sink/ (see lib/sink/sink.h).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sink.h"
+#include "sink/sink.h"
 
 static const char usage[] =
 "usage: sqlsink [-v] [-b N] [-i DURATION] [-l PATH] [--no-stdin]\n"

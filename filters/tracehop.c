@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
-#include "probe.h"
-#include "trace.h"
+#include "core/core.h"
+#include "probe/probe.h"
+#include "trace/trace.h"
 
 static const char usage[] =
 "usage: tracehop [-m METHOD] [-f TTL] [-M TTL] [-q N] [-w WAIT] [-g N]\n"

@@ -294,7 +294,7 @@ lists_all() {
 check "--help lists every option" lists_all "$T/out"
 same "--help: exit 0, stderr empty" "$rc:$(cat "$T/err")" 0:
 run cidr-expand --version
-same "--version" "$rc:$(cat "$T/out")" "0:cidr-expand (hopmap) $(sed -n 's/.*HM_VERSION "\(.*\)"/\1/p' "$HOPMAP_TOP/lib/hopmap.h")"
+same "--version" "$rc:$(cat "$T/out")" "0:cidr-expand (hopmap) $(sed -n 's/.*HM_VERSION "\(.*\)"/\1/p' "$HOPMAP_TOP/lib/core/core.h")"
 for bad in "-s 0/3" "-s 4/3" "-s 3" "--shuffle=x" "-n -1" "--checkpoint 0" "--bogus"; do
 	# shellcheck disable=SC2086
 	run cidr-expand $bad "$T/in.txt"

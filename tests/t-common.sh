@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 top=$HOPMAP_TOP
 
-version=$(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")
+version=$(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/core/core.h")
 for src in "$top"/filters/*.c "$top"/sh/*.sh; do
 	p=$(basename "$(basename "$src" .c)" .sh)
 	run "$p" --help

@@ -11,7 +11,7 @@ same "--help: exit 0, usage on stdout" "$rc:$(head -n 1 "$T/out"):$(cat "$T/err"
     "0:usage: hopmap-demo [DIR]:"
 run sh "$demo" --version
 same "--version" "$rc:$(cat "$T/out")" \
-    "0:hopmap-demo (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")"
+    "0:hopmap-demo (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/core/core.h")"
 run sh "$demo" --bogus
 same "unknown option: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
 run sh "$demo" a b

@@ -7,7 +7,7 @@ flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sa
 secs=${HOPMAP_FUZZ_SECONDS:-16}
 # The parsers and what they call; clang builds them afresh with the fuzzer.
 core="diag ipv4 lines record jsontext jarena signals opts output metrics atomicfile num clock special"
-srcs=$(for f in $core; do printf '%s ' "$top/lib/$f.c"; done)
+srcs=$(for f in $core; do printf '%s ' "$top/lib/core/$f.c"; done)
 # Large records: a long member, a 1000-byte node, escapes and big numbers.
 big_seeds() {
 	awk -v n="$2" 'BEGIN { printf "{\"ip\":\"1.2.3.4\",\"node\":\""

@@ -15,7 +15,7 @@ run hopmap-loop -h
 check "-h: same as --help" grep -q '^usage: hopmap-loop' "$T/out"
 run hopmap-loop --version
 same "--version" "$rc:$(cat "$T/out")" \
-    "0:hopmap-loop (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/hopmap.h")"
+    "0:hopmap-loop (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/core/core.h")"
 mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
 check "man page lints clean" test ! -s "$T/lint"
 cat "$T/lint"

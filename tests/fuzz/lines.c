@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

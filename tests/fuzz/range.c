@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 
 static const char *const owned[] = { "node", "ping", NULL };
 static const char *const add[] = { "\"node\":\"fuzz\",\"ping\":{\"ok\":true}",

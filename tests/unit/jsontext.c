@@ -1,10 +1,10 @@
-/* Unit tests for lib/jsontext.c: records written from their own text (the
-   splice), members found in it, numbers jansson cannot hold, and text from
-   jansson that free() may take. */
+/* Unit tests for lib/core/jsontext.c: records written from their own text
+   (the splice), members found in it, numbers jansson cannot hold, and text
+   from jansson that free() may take. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
 #include "tap.h"
 
 static char *

@@ -1,10 +1,11 @@
-/* Unit tests for lib/permute.c and lib/rangeset.c: the shuffle is a
+/* Unit tests for lib/addrset/permute.c and rangeset.c: the shuffle is a
    bijection for many sizes and seeds, shards partition the positions
    exactly, and range sets cover, deduplicate and exclude as documented. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "hopmap.h"
+#include "core/core.h"
+#include "addrset/addrset.h"
 #include "tap.h"
 
 static const uint64_t sizes[] = {

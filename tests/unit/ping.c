@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "hopmap.h"
-#include "probe.h"
+#include "core/core.h"
+#include "probe/probe.h"
 #include "tap.h"
 
 /* A loopback address of our own (127.77.x.y from the pid), so that other

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hopmap.h"
-#include "probe.h"
+#include "core/core.h"
+#include "probe/probe.h"
 #include "tap.h"
 
 static void

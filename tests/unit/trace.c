@@ -1,11 +1,11 @@
-/* Unit tests for the Paris traceroute packets (lib/trace_pkt.c): the flow
+/* Unit tests for the Paris traceroute packets (lib/trace/pkt.c): the flow
    stays constant, checksums stay valid, and replies parse back to the probe
    they answer; strays and truncations do not. */
 #include <string.h>
 
-#include "probe.h"
+#include "probe/probe.h"
 #include "tap.h"
-#include "trace.h"
+#include "trace/trace.h"
 
 static struct trace_probe
 probe(enum trace_method m, uint16_t tag)

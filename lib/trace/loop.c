@@ -1,0 +1,339 @@
+/*
+ * trace_loop.c: the engine's loop: pacing, poll, send, receive, matching.
+ *
+ * Each running trace holds a slot; the slot number is its flow identifier
+ * (ICMP id or source port, offset by a per-run base), so a reply finds its
+ * trace in O(1).  A reply is accepted only when its destination, TTL,
+ * attempt and keyed check all agree with a probe we sent and that has not
+ * been answered: strays, forgeries and late replies to an earlier trace in
+ * the same slot (another nonce, so another check) are counted and dropped.
+ *
+ * Sends of all traces share one token bucket, taken round-robin from a
+ * queue of traces with work; how many traces run at once (max_active) is
+ * bounded by the slots.  Without CAP_NET_RAW (cfg.dgram) each trace has its
+ * own datagram socket instead (trace_dgram.c); the socket, not the flow,
+ * then names the trace.  What a reply means for its trace is decided in
+ * trace_state.c.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* A 16-bit keyed value (SipHash, key random per run), never 0 or 0xffff
+   (each means "no checksum" somewhere): replies cannot be forged without
+   seeing our probes, nor matched to another run or trace. */
+uint16_t
+trace_keyed16(const struct trace_engine *e, const struct trace *t,
+    uint32_t what)
+{
+	uint32_t in[3] = { t->dst, t->nonce, what };
+	uint64_t h = probe_siphash(&e->key, in, sizeof(in));
+	uint16_t v = (uint16_t)(h ^ h >> 16 ^ h >> 32 ^ h >> 48);
+
+	return v == 0 || v == 0xffff ? 0x5a5a : v;
+}
+
+void
+trace_enqueue(struct trace_engine *e, struct trace *t)
+{
+	t->queued = 1;
+	t->qnext = NULL;
+	if (e->qtail != NULL)
+		e->qtail->qnext = t;
+	else
+		e->qhead = t;
+	e->qtail = t;
+}
+
+/* Send one probe of t; 0 sent, 1 try later (buffers full), -1 t ended. */
+static int
+send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
+{
+	struct trace_probe p;
+	struct sockaddr_in sin;
+	uint8_t buf[TRACE_PKT_MAX];
+	unsigned ttl = trace_next_ttl(e, t);
+	struct hop *h = &t->hops[ttl];
+	uint64_t stamp;
+	size_t len;
+
+	memset(&p, 0, sizeof(p));
+	p.method = e->cfg.method;
+	p.src = t->src;
+	p.dst = t->dst;
+	p.ttl = (uint8_t)ttl;
+	p.flow = t->flow;
+	p.dport = e->cfg.dport;
+	p.flow_sum = t->flow_sum;
+	p.tag = (uint16_t)(ttl << 8 | h->sent);
+	p.check = trace_keyed16(e, t, p.tag);
+	len = e->cfg.dgram ? 0 : trace_pkt_build(&p, buf);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(t->dst);
+	/* Before sending: on loopback the reply is in before sendto returns. */
+	stamp = probe_wall_ns() / 1000;
+	if (e->cfg.dgram ? trace_dgram_send(t->fd, &p) < 0 :
+	    sendto(e->s.send_fd, buf, len, 0, (struct sockaddr *)&sin,
+	    sizeof(sin)) < 0) {
+		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
+			return 1;
+		e->st.send_errors++;
+		t->stop = TRACE_STOP_ERROR;
+		t->error = errno;
+		trace_finish(e, t);
+		return -1;
+	}
+	t->sent_us[ttl * e->cfg.queries + h->sent] = stamp;
+	h->sent++;
+	h->last_sent_ms = now;
+	t->probes++;
+	e->st.probes++;
+	return 0;
+}
+
+/* Send round-robin over the traces with work while tokens last. */
+static void
+send_ready(struct trace_engine *e, uint64_t now)
+{
+	uint64_t ns = probe_now_ns();
+
+	while (e->qhead != NULL && probe_bucket_wait(&e->bucket, ns) == 0) {
+		struct trace *t = e->qhead;
+		int r;
+
+		if ((e->qhead = t->qnext) == NULL)
+			e->qtail = NULL;
+		t->queued = 0;
+		if (!t->active || trace_next_ttl(e, t) == 0)
+			continue;
+		if ((r = send_probe(e, t, now)) > 0) {
+			/* Put it back in front and wait a little. */
+			t->queued = 1;
+			t->qnext = e->qhead;
+			e->qhead = t;
+			if (e->qtail == NULL)
+				e->qtail = t;
+			return;
+		}
+		if (r == 0) {
+			(void)probe_bucket_take(&e->bucket, ns);
+			if (trace_next_ttl(e, t) != 0)
+				trace_enqueue(e, t);
+		}
+	}
+}
+
+/* A reply that names trace t: it counts only if it answers a probe that t
+   sent and that is not answered yet. */
+static void
+accept_reply(struct trace_engine *e, struct trace *t,
+    const struct trace_match *mt, uint64_t rx_us)
+{
+	unsigned ttl = mt->tag >> 8, attempt = mt->tag & 0xff;
+	const struct hop *h;
+
+	if (!rx_us)
+		rx_us = probe_wall_ns() / 1000;
+	/* Only hops not yet judged: a late answer cannot change a verdict. */
+	if (t->dst != mt->dst || ttl < 1 ||
+	    (t->back ? ttl != t->bttl : ttl < t->lo) ||
+	    ttl > e->cfg.max_ttl || attempt >= e->cfg.queries ||
+	    mt->check != trace_keyed16(e, t, mt->tag) ||
+	    attempt >= (h = &t->hops[ttl])->sent) {
+		e->st.strays++;
+		return;
+	}
+	if (h->answered_mask & (1u << attempt)) {
+		e->st.dups++;
+		return;
+	}
+	trace_record_reply(e, t, mt, rx_us);
+	e->st.replies++;
+	trace_advance(e, t, probe_now_ns() / 1000000);
+}
+
+/* A reply on the shared raw sockets: its flow names the slot. */
+static void
+on_match(struct trace_engine *e, const struct trace_match *mt, uint64_t rx_us)
+{
+	unsigned idx = (uint16_t)(mt->flow - e->flow_base);
+
+	if (idx >= e->cfg.max_active || !e->slots[idx].active ||
+	    e->slots[idx].flow != mt->flow) {
+		e->st.strays++;
+		return;
+	}
+	accept_reply(e, &e->slots[idx], mt, rx_us);
+}
+
+/* The kernel's arrival time, or now. */
+static uint64_t
+arrival_us(struct msghdr *msg)
+{
+	uint64_t rx_ns = 0;
+
+	(void)probe_cmsg_read(msg, &rx_ns);
+	return (rx_ns != 0 ? rx_ns : probe_wall_ns()) / 1000;
+}
+
+/* Read what is waiting on fd (a bounded batch, so sends keep going). */
+static void
+drain(struct trace_engine *e, int fd)
+{
+	uint8_t pkt[1500];
+	char cbuf[CMSG_SPACE(sizeof(struct timespec)) + 64];
+	int n;
+
+	for (n = 0; n < 512; n++) {
+		struct iovec iov = { pkt, sizeof(pkt) };
+		struct msghdr msg;
+		struct trace_match mt;
+		ssize_t len;
+
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		if ((len = recvmsg(fd, &msg, MSG_DONTWAIT)) < 0)
+			return;
+		if (trace_pkt_parse(e->cfg.method, e->cfg.dport, pkt,
+		    (size_t)len, &mt))
+			on_match(e, &mt, arrival_us(&msg));
+		else if (fd == e->s.icmp_fd)
+			e->st.strays++;
+	}
+}
+
+/* Expire waits: every trace is looked at every scan_ms. */
+static void
+scan(struct trace_engine *e, uint64_t now)
+{
+	unsigned i;
+
+	if (now < e->next_scan_ms)
+		return;
+	e->next_scan_ms = now + e->scan_ms;
+	for (i = 0; i < e->cfg.max_active; i++)
+		if (e->slots[i].active)
+			trace_advance(e, &e->slots[i], now);
+}
+
+/* Read what waits on one trace's own socket (dgram mode). */
+static void
+drain_trace(struct trace_engine *e, struct trace *t)
+{
+	struct trace_match mt;
+	uint64_t rx;
+	int n, r;
+
+	/* The trace may end (and its socket close) on any reply. */
+	for (n = 0; n < 64 && t->active && t->fd >= 0; n++) {
+		if ((r = trace_dgram_read(t->fd, e->cfg.method, t->dst, &mt,
+		    &rx)) < 0)
+			return;
+		mt.flow = t->flow;
+		if (r > 0)
+			accept_reply(e, t, &mt, rx);
+		else
+			e->st.strays++;
+	}
+}
+
+/* The descriptors to wait on: the shared raw sockets, or in dgram mode
+   every running trace's socket (slot numbers in e->pslot); then extra. */
+static nfds_t
+poll_set(struct trace_engine *e, int extra_fd, nfds_t *extra)
+{
+	nfds_t n = 0;
+	unsigned i;
+
+	if (e->cfg.dgram) {
+		for (i = 0; i < e->cfg.max_active; i++)
+			if (e->slots[i].active && e->slots[i].fd >= 0) {
+				e->pslot[n] = i;
+				e->pfd[n].fd = e->slots[i].fd;
+				e->pfd[n++].events = POLLIN;
+			}
+	} else {
+		e->pfd[n].fd = e->s.icmp_fd;
+		e->pfd[n++].events = POLLIN;
+		if (e->s.tcp_fd >= 0) {
+			e->pfd[n].fd = e->s.tcp_fd;
+			e->pfd[n++].events = POLLIN;
+		}
+	}
+	*extra = n + 1;
+	if (extra_fd >= 0) {
+		*extra = n;
+		e->pfd[n].fd = extra_fd;
+		e->pfd[n++].events = POLLIN;
+	}
+	return n;
+}
+
+static void
+receive(struct trace_engine *e, nfds_t n, nfds_t extra)
+{
+	nfds_t i;
+
+	if (!e->cfg.dgram) {
+		drain(e, e->s.icmp_fd);
+		if (e->s.tcp_fd >= 0)
+			drain(e, e->s.tcp_fd);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct trace *t = &e->slots[e->pslot[i]];
+
+		if (i != extra && e->pfd[i].revents != 0 && t->active &&
+		    t->fd == e->pfd[i].fd)
+			drain_trace(e, t);
+	}
+}
+
+int
+trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
+{
+	struct timespec ts;
+	uint64_t now = probe_now_ns() / 1000000, wait_us;
+	nfds_t n, extra;
+	int ready = 0;
+
+	send_ready(e, now);
+	scan(e, now);
+	wait_us = (uint64_t)timeout_ms * 1000;
+	if (e->nresults > 0)
+		wait_us = 0;
+	if (e->qhead != NULL) {
+		uint64_t t = probe_bucket_wait(&e->bucket, probe_now_ns()) /
+		    1000 + 1;
+
+		/* Wake at most once a millisecond to send: at high rates a
+		   few probes a wake-up instead of one (the bucket banks up to
+		   10 ms worth, so the rate is kept); when the send buffer was
+		   full, let it drain. */
+		if (t < 1000)
+			t = 1000;
+		if (t < wait_us)
+			wait_us = t;
+	}
+	if (e->nactive > 0 && (e->next_scan_ms - now) * 1000 < wait_us)
+		wait_us = (e->next_scan_ms - now) * 1000;
+	n = poll_set(e, extra_fd, &extra);
+	ts.tv_sec = (time_t)(wait_us / 1000000);
+	ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
+	if (ppoll(e->pfd, n, &ts, NULL) > 0 && extra < n &&
+	    (e->pfd[extra].revents & (POLLIN | POLLHUP | POLLERR)))
+		ready = 1;
+	receive(e, n, extra);
+	now = probe_now_ns() / 1000000;
+	send_ready(e, now);
+	scan(e, now);
+	return ready;
+}
