@@ -19,7 +19,13 @@
 set -eu
 
 prog=hopmap-hub
-version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
+synopsis='serve|recv|ssh|hops|status ...'
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 
 usage() {
 	cat <<EOF
@@ -72,37 +78,6 @@ Collect the results of many hopmap nodes into one database.
 EOF
 }
 
-# Every log line goes through log: names in it come from the network
-# (nodes, segments, certificates, peers), and a control character in one
-# must not forge a line or drive a terminal, so each becomes "?" (as ls -q
-# shows them).
-log() { printf '%s: %s\n' "$prog" "$(printf '%s' "$*" | esc_ctl)" >&2; }
-esc_ctl() { LC_ALL=C tr '\000-\037\177' '?'; }
-die_usage() {
-	log "$@"
-	echo "usage: $prog serve|recv|ssh|hops|status ... (see --help)" >&2
-	exit 2
-}
-die() {
-	log "$@"
-	exit 1
-}
-
-# socat reads its addresses itself: it drops quotes and splits at commas,
-# colons and brackets, so what goes into an address (a path, a command)
-# goes through here, each character but the plainest escaped with a
-# backslash.  Paths reach a command run by socat only through the
-# environment, never pasted into its text.
-socat_quote() { printf '%s' "$1" | sed 's/[^A-Za-z0-9/._+=@%^-]/\\&/g'; }
-
-need() { [ "$2" -ge 2 ] || die_usage "$1 needs a value"; }
-posint() {
-	case $2 in
-	'' | *[!0-9]*) die_usage "$1 is not a number: $2" ;;
-	esac
-	[ "${#2}" -le 9 ] || die_usage "$1 is too large: $2"
-}
-
 # Options every command takes; sets $shifted to how many words it used.
 common_opt() {
 	shifted=0
@@ -122,13 +97,6 @@ setup_paths() {
 	sock=$state/sink.sock
 }
 
-self_path() {
-	case $0 in
-	*/*) echo "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" ;;
-	*) command -v "$0" ;;
-	esac
-}
-
 # ---- serve ----
 
 # The sink is restarted when it dies: a worker's shipper meanwhile gets no
@@ -142,7 +110,7 @@ supervise_sink() {
 		sqlsink -l "$sock" --no-stdin $sinkargs "$db" &
 		spid=$!
 		echo "$spid" >"$state/sqlsink.pid"
-		wait $! || log "sqlsink exited with status $?; restarting"
+		wait $! || msg "sqlsink exited with status $?; restarting"
 		sleep 1
 	done
 }
@@ -165,12 +133,7 @@ listen_addr() {
 clean_recv() {
 	for f in "$state"/recv/seg.*; do
 		[ -e "$f" ] || continue
-		p=${f##*/seg.}
-		p=${p%%.*}
-		case $p in
-		'' | *[!0-9]*) ;;
-		*) ! ps -p "$p" >/dev/null 2>&1 || continue ;;
-		esac
+		pid_gone "$f" || [ $? = 2 ] || continue
 		rm -f -- "$f"
 	done
 }
@@ -190,7 +153,7 @@ reap() {
 			continue
 		fi
 		kill_tree "$c"
-		log "listener $1: connection $c killed after ${age}s"
+		msg "listener $1: connection $c killed after ${age}s"
 	done
 }
 
@@ -291,7 +254,7 @@ cmd_serve() {
 		# refused in the handshake, before recv runs.
 		listen "$(listen_addr OPENSSL-LISTEN "$tls"),cert=$(socat_quote "$cert"),key=$(socat_quote "$key"),cafile=$(socat_quote "$ca"),verify=1"
 	fi
-	log "serving $db on $sock${tcp:+, tcp $tcp}${tls:+, tls $tls}"
+	msg "serving $db on $sock${tcp:+, tcp $tcp}${tls:+, tls $tls}"
 	# A listener that dies (its port taken) ends the hub: better loud.
 	while :; do
 		for p in $supervisor $listeners; do
@@ -314,7 +277,7 @@ cmd_serve() {
 # was lost so), so recv fails only when it could not answer at all.
 answer() {
 	printf '%s\n' "$1"
-	log "$2"
+	msg "$2"
 	exit 0
 }
 
@@ -434,7 +397,7 @@ cmd_recv() {
 	setup_paths
 	# The pid in the name lets serve tell a killed recv's file (clean_recv).
 	mkdir -p "$state/recv"
-	tmp=$(mktemp "$state/recv/seg.$$.XXXXXX")
+	tmp=$(pid_tmp "$state/recv" seg)
 	trap 'rm -f "$tmp" "$tmp.head"' EXIT
 	trap 'exit 1' HUP INT TERM
 	read_header "$tmp.head" || answer "error $why" "a client's segment: $why"

@@ -30,7 +30,13 @@
 set -eu
 
 prog=hopmap-loop
-version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
+synopsis='[options] RANGEFILE...'
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 
 usage() {
 	cat <<EOF
@@ -77,12 +83,6 @@ in the traces back as targets, and store the results.
   -h, --help             show this help and exit
   -V, --version          show the version and exit
 EOF
-}
-
-die_usage() {
-	echo "$prog: $*" >&2
-	echo "usage: $prog [options] RANGEFILE... (see --help)" >&2
-	exit 2
 }
 
 # Durations as the filters take them (90s, 10m, 2h, 1d; bare: seconds), in
@@ -195,12 +195,12 @@ cd "$state"
 
 log() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
-	if [ $quiet = 0 ]; then printf '%s: %s\n' "$prog" "$*" >&2; fi
+	if [ $quiet = 0 ]; then msg "$*"; fi
 }
 
 warn() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
-	printf '%s: %s\n' "$prog" "$*" >&2
+	msg "$*"
 }
 
 tmp=''
@@ -233,14 +233,14 @@ trap 'on_signal 143' TERM
 # A lock belongs to the open file, so a flock(1) in the background takes it
 # for this shell too, and the wait for it stays open to signals.
 locked=0
-exec 9>>lock
 if [ $waitlock = 1 ]; then
+	exec 9>>lock
 	flock 9 &
 	pids=$!
 	wait "$pids"
 	pids=
-elif ! flock -n 9; then
-	echo "$prog: another run holds $state/lock" >&2
+elif ! lock 9 lock -n; then
+	msg "another run holds $state/lock"
 	exit 0
 fi
 locked=1
