@@ -1,7 +1,10 @@
 # hopmap: make, make check, make bench, make demo, make install PREFIX=...
 # A filter is filters/NAME.c and becomes $(BIN)/NAME; shell glue is
 # sh/NAME.sh and becomes $(BIN)/NAME; lib/ is the shared library, a folder
-# per concern, each folder one archive (LAYERS).
+# per concern, each folder one archive (LAYERS).  The scripts' own parts
+# (sh/lib/, the shared one, and a folder per script that has parts) go to
+# share/hopmap/sh/ beside $(BIN), where a script finds them from its own
+# path, as after make install.
 
 PREFIX  ?= /usr/local
 BUILD   ?= build/opt
@@ -24,6 +27,8 @@ LIBA     = $(LAYERS:%=$(BUILD)/lib/lib%.a)
 FILTERS  = $(basename $(notdir $(wildcard filters/*.c)))
 PROGS    = $(FILTERS:%=$(BIN)/%)
 SCRIPTS  = $(patsubst sh/%.sh,$(BIN)/%,$(wildcard sh/*.sh))
+SHPARTS  = $(wildcard sh/*/*.sh)
+SHARE    = $(dir $(BIN))share/hopmap
 UNITS    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 # Libraries beyond jansson, per program.
@@ -39,7 +44,7 @@ DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
        scamper clang time openssh-server openssh-client graphviz \
        prometheus
 
-all: $(PROGS) $(SCRIPTS)
+all: $(PROGS) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D) $(BUILD)/dep
@@ -59,6 +64,10 @@ $(BIN)/%: filters/%.c $(LIBA)
 $(BIN)/%: sh/%.sh
 	@mkdir -p $(@D)
 	cp $< $@ && chmod 755 $@
+
+$(SHARE)/sh/%: sh/%
+	@mkdir -p $(@D)
+	cp $< $@ && chmod 644 $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(@D) $(BUILD)/dep
@@ -96,6 +105,10 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
+	for d in $(sort $(dir $(SHPARTS))); do \
+	    install -d $(DESTDIR)$(PREFIX)/share/hopmap/$$d && \
+	    install -m 644 $$d*.sh $(DESTDIR)$(PREFIX)/share/hopmap/$$d || exit; \
+	done
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7
@@ -107,7 +120,7 @@ install: all
 	done
 
 clean:
-	rm -rf build bin tests/out bench/out
+	rm -rf build bin share tests/out bench/out
 
 .PHONY: all units san deps check bench demo install clean
 .SUFFIXES:

@@ -22,6 +22,15 @@
 # the programs first.
 set -eu
 
+prog=hopmap-demo
+synopsis='[DIR]'
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
+
 case ${1:-} in
 -h | --help)
 	cat <<EOF
@@ -36,11 +45,8 @@ printed at the start).
 Environment: HOPMAP_DEMO_SECONDS (default 60), LAB_EXTRA (default 60).
 EOF
 	exit 0 ;;
--V | --version) echo "hopmap-demo (hopmap) 0.1.0"; exit 0 ;;
--?*)
-	echo "hopmap-demo: unrecognized option '$1'" >&2
-	echo "usage: hopmap-demo [DIR] (see --help)" >&2
-	exit 2 ;;
+-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
+-?*) die_usage "unrecognized option '$1'" ;;
 esac
 [ $# -le 1 ] || { echo "usage: hopmap-demo [DIR] (see --help)" >&2; exit 2; }
 
@@ -57,7 +63,7 @@ seconds=${HOPMAP_DEMO_SECONDS:-60}
 extra=${LAB_EXTRA:-60}
 nv=3
 case $seconds in '' | *[!0-9]*)
-	echo "hopmap-demo: HOPMAP_DEMO_SECONDS is a number of seconds" >&2
+	msg "HOPMAP_DEMO_SECONDS is a number of seconds"
 	exit 2 ;;
 esac
 # A fixed name in a shared directory would let anyone plant a symlink there
@@ -136,7 +142,7 @@ cleanup() {
 	bash "$lab" down "$prefix" 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'echo "hopmap-demo: interrupted, cleaning up" >&2; exit 130' INT TERM
+trap 'msg "interrupted, cleaning up"; exit 130' INT TERM
 
 echo "== building the namespace lab: $nv vantage points, one hub"
 topo=$(LAB_EXTRA=$extra LAB_VANTAGES=$nv LAB_HUB=1 bash "$lab" up "$prefix")
@@ -163,7 +169,7 @@ i=0
 while [ ! -S "$hub/sink.sock" ]; do
 	i=$((i + 1))
 	if [ $i -gt 100 ]; then
-		echo "hopmap-demo: the hub did not start:" >&2
+		msg "the hub did not start:"
 		sed 's/^/  /' "$hub/serve.log" >&2
 		exit 3
 	fi
@@ -206,7 +212,7 @@ while [ -n "$(living $wpids)" ]; do
 done
 failed=0
 for p in $wpids; do wait "$p" || failed=$((failed + 1)); done
-[ "$failed" -eq 0 ] || echo "hopmap-demo: $failed workers failed (see $out/vp*.log)" >&2
+[ "$failed" -eq 0 ] || msg "$failed workers failed (see $out/vp*.log)"
 echo "   $(($(date +%s) - start)) s of probing; rounds per worker: $(
     for k in $(seq "$nv"); do
 	printf '%s ' "$(cat "$out/vp$k/loop/round" 2>/dev/null || echo '?')"

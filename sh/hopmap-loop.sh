@@ -24,13 +24,24 @@
 #                   markers: cooldown or hopextract was at work, and may
 #                   have recorded more than it wrote
 #
+# This file tells the run: options, the state directory and its lock, and
+# the loop over rounds.  The round's steps are in sh/loop/: round.sh (its
+# commit point, recovery, preparation and admission), stages.sh (the
+# probers and the sink) and hops.sh (the hop queue).
+#
 # A worker of the distributed setup is this loop with --shard and a
 # --sink-cmd that ships the results (and, when the hub hands out the hops,
 # --hops-cmd and --no-extract).
 set -eu
 
 prog=hopmap-loop
-version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
+synopsis='[options] RANGEFILE...'
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 
 usage() {
 	cat <<EOF
@@ -77,12 +88,6 @@ in the traces back as targets, and store the results.
   -h, --help             show this help and exit
   -V, --version          show the version and exit
 EOF
-}
-
-die_usage() {
-	echo "$prog: $*" >&2
-	echo "usage: $prog [options] RANGEFILE... (see --help)" >&2
-	exit 2
 }
 
 # Durations as the filters take them (90s, 10m, 2h, 1d; bare: seconds), in
@@ -195,12 +200,12 @@ cd "$state"
 
 log() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
-	if [ $quiet = 0 ]; then printf '%s: %s\n' "$prog" "$*" >&2; fi
+	if [ $quiet = 0 ]; then msg "$*"; fi
 }
 
 warn() {
 	printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>log
-	printf '%s: %s\n' "$prog" "$*" >&2
+	msg "$*"
 }
 
 tmp=''
@@ -233,14 +238,14 @@ trap 'on_signal 143' TERM
 # A lock belongs to the open file, so a flock(1) in the background takes it
 # for this shell too, and the wait for it stays open to signals.
 locked=0
-exec 9>>lock
 if [ $waitlock = 1 ]; then
+	exec 9>>lock
 	flock 9 &
 	pids=$!
 	wait "$pids"
 	pids=
-elif ! flock -n 9; then
-	echo "$prog: another run holds $state/lock" >&2
+elif ! lock 9 lock -n; then
+	msg "another run holds $state/lock"
 	exit 0
 fi
 locked=1
@@ -267,313 +272,13 @@ fi
 instance=$(cat instance)
 idnode=$(printf '%s' "${node:-$(hostname)}" | tr -c 'A-Za-z0-9._-' '_')
 
-# After the commit point of a round, finish what was prepared with it;
-# without a commit, what was prepared is dropped and prepared again.
-recover() {
-	rm -f hops.tmp hops.add.tmp hops.add.ok round.admitted.tmp round.targets.tmp
-	if [ -f round.targets ]; then
-		roll_forward
-		if [ -f hops.add ]; then finish_round; fi
-	else
-		rm -f resume.new round.new hops.new round.cooling hops.extracting
-		keep_results
-	fi
-}
-
-roll_forward() {
-	if [ -f resume.new ]; then mv resume.new resume; fi
-	if [ -f round.new ]; then mv round.new round; fi
-	if [ -f hops.new ]; then mv hops.new hops.ndjson; fi
-}
-
-cidr_expand() {
-	set -- "$@" --resume "$state/resume.new"
-	if [ -n "$shard" ]; then set -- --shard "$shard" "$@"; fi
-	if [ -n "$shuffle" ]; then set -- --shuffle="$shuffle" "$@"; fi
-	if [ -n "$reserved" ]; then set -- -R "$@"; fi
-	while IFS= read -r f; do
-		if [ -n "$f" ]; then set -- --exclude "$f" "$@"; fi
-	done <<EOF
-$excludes
-EOF
-	cd "$orig" && cidr-expand "$@"
-}
-
-# Fairness: hops queued get half of the round (the odd slot goes to seeds
-# and hops in turn), seeds the rest; either side's unused share goes to the
-# other.  The two are merged in turn, a seed, a hop, ..., and interleave
-# then spreads the round over subnets.  Sets nothing=1 when there is
-# nothing to do.
-prepare_round() {
-	nothing=0
-	round=$(cat round 2>/dev/null || echo 0)
-	next=$((round + 1))
-	queued=$(lines hops.ndjson)
-	share=$((limit / 2 + (limit % 2) * (next % 2 == 0)))
-	[ "$queued" -ge "$share" ] || share=$queued
-	seedmax=$((limit - share))
-	rm -f resume.new
-	if [ -f resume ]; then cp resume resume.new; fi
-	: >"$tmp/seeds"
-	if [ "$seedmax" -gt 0 ]; then
-		rc=0
-		(cidr_expand --limit "$seedmax" "$@") >"$tmp/seeds" \
-		    2>"$tmp/seeds.err" || rc=$?
-		grep -v 'finished, all .* addresses were written' \
-		    "$tmp/seeds.err" >&2 || true
-		case $rc in
-		0) ;;
-		1) status=1 ;;
-		*) warn "cidr-expand failed (status $rc); state kept"
-		   rm -f resume.new
-		   exit "$rc" ;;
-		esac
-	fi
-	seeds=$(lines "$tmp/seeds")
-	hops=$((limit - seeds))
-	[ "$queued" -ge "$hops" ] || hops=$queued
-	if [ $((seeds + hops)) -eq 0 ]; then
-		# No seed was taken, so the new state skips nothing.
-		if [ -f resume.new ]; then mv resume.new resume; fi
-		nothing=1
-		return 0
-	fi
-	head -n "$hops" hops.ndjson >"$tmp/hops" 2>/dev/null || : >"$tmp/hops"
-	tail -n "+$((hops + 1))" hops.ndjson >hops.new 2>/dev/null || : >hops.new
-	echo "$next" >round.new
-	awk -v h="$tmp/hops" -v pre="$idnode:$instance:$next:" '
-	function out(l) {
-		if (l ~ /^[0-9.]+$/) l = "{\"ip\":\"" l "\",\"src\":\"hop\"}"
-		if (sub(/^\{/, "{\"id\":\"" pre (++n) "\",", l)) print l
-	}
-	function hop() { if ((getline l < h) > 0) out(l); else done = 1 }
-	{ out($0); if (!done) hop() }
-	END { while (!done) hop() }' "$tmp/seeds" >"$tmp/merged"
-	interleave "$tmp/merged" >round.targets.tmp
-	mv round.targets.tmp round.targets
-	roll_forward
-	log "round $next start: $seeds seeds, $hops hops (of $queued queued)"
-}
-
-# Hops handed out from elsewhere (a hub's global dedup) join the queue.
-fetch_hops() {
-	rc=0
-	(cd "$orig" && exec sh -c "$hopscmd" 9>&-) >"$tmp/hops.in" &
-	pids=$!
-	wait "$pids" || rc=$?
-	pids=
-	if [ "$rc" -ne 0 ]; then
-		warn "--hops-cmd failed (status $rc); no hops from it this round"
-		return 0
-	fi
-	grep -v '^[[:space:]]*$' "$tmp/hops.in" >"$tmp/hops.raw" || true
-	admit_hops "$tmp/hops.raw" "$tmp/hops.got"
-	if [ -s "$tmp/hops.got" ]; then
-		cat hops.ndjson "$tmp/hops.got" 2>/dev/null >hops.tmp || true
-		mv hops.tmp hops.ndjson
-	fi
-	log "$(lines "$tmp/hops.got") hop targets from --hops-cmd"
-}
-
-# Hop targets come from the network (a trace, a hub): they pass the seeds'
-# filter, cidr-expand itself, with the same -R and --exclude, and never
-# name an address that is no unicast target (0/8, multicast, 240/4 and the
-# broadcast address), -R or not.  Reads records (or bare addresses) in IN,
-# writes the admitted lines to OUT, in order.
-admit_hops() {
-	in=$1 out=$2
-	if [ ! -s "$in" ]; then : >"$out"; return 0; fi
-	printf '%s\n' 0.0.0.0/8 224.0.0.0/4 240.0.0.0/4 >"$tmp/never.txt"
-	hop_ips "$in" | grep -v '^-$' >"$tmp/hops.ips" || true
-	set -- --plain --exclude "$tmp/never.txt"
-	if [ -n "$reserved" ]; then set -- "$@" -R; fi
-	while IFS= read -r f; do
-		if [ -n "$f" ]; then set -- "$@" --exclude "$f"; fi
-	done <<EOF
-$excludes
-EOF
-	rc=0
-	(cd "$orig" && exec cidr-expand "$@" "$tmp/hops.ips") \
-	    >"$tmp/hops.ok" 2>"$tmp/hops.err" || rc=$?
-	if [ "$rc" -gt 1 ]; then
-		warn "hop targets: cidr-expand failed (status $rc):" \
-		    "$(head -n 1 "$tmp/hops.err"); none queued"
-		: >"$out"
-		return 0
-	fi
-	hop_ips "$in" | awk -v ok="$tmp/hops.ok" -v src="$in" '
-	BEGIN { while ((getline l < ok) > 0) admit[l] = 1 }
-	(getline l < src) > 0 && ($0 in admit) { print l }' >"$out"
-	left=$(($(lines "$in") - $(lines "$out")))
-	if [ "$left" -gt 0 ]; then
-		log "$left hop targets left out (special-purpose, excluded or no address)"
-	fi
-}
-
-# One line out per line in: the address a prober would take from the line
-# (a record's top-level "ip" as a JSON parser reads it, the last of
-# duplicate keys, escapes decoded; or the bare address on it), or "-".
-hop_ips() {
-	jq -R -r '(try fromjson catch null) as $r |
-	    if ($r | type) == "object" then
-	        ($r.ip | if type == "string" then . else "-" end)
-	    elif ($r | type) == "null" then gsub("[[:space:]]"; "")
-	    else "-" end |
-	    if test("^[0-9]{1,3}([.][0-9]{1,3}){3}$") then . else "-" end' "$1"
-}
-
-run_icmpprobe() {
-	set -- icmpprobe
-	if [ -n "$node" ]; then set -- "$@" --node "$node"; fi
-	if [ -n "$user" ]; then set -- "$@" --user "$user"; fi
-	if [ -n "$rate" ]; then set -- "$@" --rate "$rate"; fi
-	if [ -n "$timeout" ]; then set -- "$@" --timeout "$timeout"; fi
-	if [ -n "$method" ]; then set -- "$@" --method "$method"; fi
-	# shellcheck disable=SC2086 # documented: split on blanks
-	set -- "$@" $probeargs
-	if [ -n "$netns" ]; then set -- ip netns exec "$netns" "$@"; fi
-	exec "$@"
-}
-
-run_tracehop() {
-	set -- tracehop
-	if [ -n "$node" ]; then set -- "$@" --node "$node"; fi
-	if [ -n "$user" ]; then set -- "$@" --user "$user"; fi
-	if [ -n "$trate" ]; then set -- "$@" --rate "$trate"; fi
-	if [ -n "$twait" ]; then set -- "$@" --wait "$twait"; fi
-	if [ -n "$tmethod" ]; then set -- "$@" --method "$tmethod"; fi
-	if [ -n "$maxttl" ]; then set -- "$@" --max-ttl "$maxttl"; fi
-	# shellcheck disable=SC2086 # documented: split on blanks
-	set -- "$@" $traceargs
-	if [ -n "$netns" ]; then set -- ip netns exec "$netns" "$@"; fi
-	exec "$@"
-}
-
-run_sink() {
-	if [ -n "$sinkcmd" ]; then
-		cd "$orig"
-		exec sh -c "$sinkcmd" 9>&-
-	fi
-	exec sqlsink "$db"
-}
-
-# Keep whole lines only: a run killed while tee wrote may leave half a one.
-whole_lines() {
-	if [ -s "$1" ] && [ "$(tail -c 1 "$1" | wc -l)" -eq 0 ]; then
-		sed '$d' "$1" >"$1.tmp"
-		mv "$1.tmp" "$1"
-	fi
-}
-
-# Each stage is started on its own, joined by named pipes, so that a signal
-# can reach every one of them by its process id.
-probe_round() {
-	touch round.partial
-	whole_lines round.partial
-	cp round.partial "$tmp/resend"
-	awk -v p=round.partial '
-	{ id = "" }
-	match($0, /^\{"id":"[^"]*"/) { id = substr($0, 8, RLENGTH - 8) }
-	FILENAME == p { done[id] = 1; next }
-	!(id in done)' round.partial round.admitted >"$tmp/todo"
-	rm -f "$tmp"/f1 "$tmp"/f2 "$tmp"/f3 "$tmp"/f4
-	mkfifo "$tmp/f1" "$tmp/f2" "$tmp/f3" "$tmp/f4"
-	run_icmpprobe <"$tmp/todo" >"$tmp/f1" &
-	p1=$!
-	run_tracehop <"$tmp/f1" >"$tmp/f2" &
-	p2=$!
-	tee -a round.partial <"$tmp/f2" >"$tmp/f3" &
-	p3=$!
-	cat "$tmp/resend" "$tmp/f3" >"$tmp/f4" &
-	p4=$!
-	run_sink <"$tmp/f4" &
-	p5=$!
-	pids="$p1 $p2 $p3 $p4 $p5"
-	worst=0
-	for p in $pids; do
-		rc=0
-		wait "$p" || rc=$?
-		[ "$rc" -le "$worst" ] || worst=$rc
-	done
-	pids=
-	case $worst in
-	0) ;;
-	1) status=1 ;;
-	*) warn "round $round: a stage failed (status $worst);" \
-	    "the next run redoes the round"
-	   exit 3 ;;
-	esac
-}
-
-# The round's results are all in the sink now; queue the hops they show,
-# then end the round by removing its commit point.  Each step can be
-# repeated after a kill; only the hops of a kill between the rename of the
-# queue and the removal of hops.add are queued twice (cooldown drops the
-# second copy).
-finish_round() {
-	if [ -f hops.add ]; then
-		cat hops.ndjson hops.add 2>/dev/null >hops.tmp || true
-		mv hops.tmp hops.ndjson
-		rm hops.add
-	fi
-	rm -f hops.extracting
-	rm round.targets
-	keep_results
-}
-
-keep_results() {
-	if [ -f round.partial ]; then mv round.partial round.ndjson; fi
-	rm -f round.admitted round.cooling
-}
-
-# cooldown and hopextract record what they let through before they write
-# it, so a run killed while they work would lose what they recorded but did
-# not write: the seeds are behind the resume position and the hops in the
-# dedup.  A marker file says so, and the redo then takes every target of the
-# round, or every hop of its traces, letting the state record the rest: a
-# target or hop may come twice after a crash, never not at all.
-admit() {
-	if [ -f round.cooling ]; then
-		cooldown --state cooldown.db --cooldown "$cooldown" \
-		    <round.targets >/dev/null
-		cp round.targets round.admitted.tmp
-	else
-		touch round.cooling
-		cooldown --state cooldown.db --cooldown "$cooldown" \
-		    <round.targets >round.admitted.tmp
-	fi
-	mv round.admitted.tmp round.admitted
-	rm round.cooling
-}
-
-extract_hops() {
-	if [ $extract = 0 ]; then
-		: >hops.add.tmp
-	elif [ -f hops.extracting ]; then
-		hopextract $reserved --state seen.db round.partial >/dev/null
-		hopextract $reserved round.partial >hops.add.tmp
-	else
-		touch hops.extracting
-		hopextract $reserved --state seen.db round.partial >hops.add.tmp
-	fi
-	admit_hops hops.add.tmp hops.add.ok
-	mv hops.add.ok hops.add
-	rm -f hops.add.tmp hops.extracting
-}
-
-run_round() {
-	round=$(cat round)
-	if [ ! -f round.admitted ]; then admit; fi
-	probe_round
-	extract_hops
-	newhops=$(lines hops.add)
-	results=$(lines round.partial)
-	probed=$(lines "$tmp/todo")
-	answered=$(grep -c '"ok":true' round.partial || true)
-	finish_round
-	log "round $round end: $results results ($answered answered," \
-	    "$probed probed in this run), $newhops new hops queued"
-}
+# The steps of a round: its state on disk, the hop queue, the stages.
+# shellcheck source=loop/round.sh
+. "$sh_dir/loop/round.sh"
+# shellcheck source=loop/hops.sh
+. "$sh_dir/loop/hops.sh"
+# shellcheck source=loop/stages.sh
+. "$sh_dir/loop/stages.sh"
 
 recover
 start=$(date +%s)

@@ -7,6 +7,13 @@
 set -eu
 
 prog=hopmap-map
+exit_failure=3 # runtime failures; usage errors are 2
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 usage() {
 	cat <<EOF
 usage: $prog [options] DB
@@ -25,11 +32,9 @@ Export the links of a sqlsink database as a graph.
   -V, --version         show the version and exit
 EOF
 }
-die() { printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-3}"; }
-usage_error() { printf '%s: %s\n' "$prog" "$1" >&2; usage >&2; exit 2; }
 
 format=dot output='' min=1 nodes='' engine=auto targets=auto
-need_arg() { [ "$2" -ge 2 ] || usage_error "option $1 needs an argument"; }
+need_arg() { [ "$2" -ge 2 ] || die_usage "option $1 needs an argument"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-f | --format) need_arg "$1" $#; format=$2; shift ;;
@@ -47,24 +52,24 @@ while [ $# -gt 0 ]; do
 	-e | --engine) need_arg "$1" $#; engine=$2; shift ;;
 	--engine=*) engine=${1#*=} ;;
 	-h | --help) usage; exit 0 ;;
-	-V | --version) echo "$prog (hopmap) 0.1.0"; exit 0 ;;
+	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 	--) shift; break ;;
-	-?*) usage_error "unrecognized option '$1'" ;;
+	-?*) die_usage "unrecognized option '$1'" ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || usage_error "one database expected"
+[ $# -eq 1 ] || die_usage "one database expected"
 db=$1
-case $format in dot | json | svg) ;; *) usage_error "bad format: $format" ;; esac
-case $engine in dot | sfdp | auto) ;; *) usage_error "bad engine: $engine" ;; esac
-case $targets in each | prefix | auto) ;; *) usage_error "bad targets mode: $targets" ;; esac
-case $min in '' | *[!0-9]*) usage_error "min-count value is invalid: $min" ;; esac
-[ ${#min} -le 9 ] || usage_error "min-count value is too large: $min"
+case $format in dot | json | svg) ;; *) die_usage "bad format: $format" ;; esac
+case $engine in dot | sfdp | auto) ;; *) die_usage "bad engine: $engine" ;; esac
+case $targets in each | prefix | auto) ;; *) die_usage "bad targets mode: $targets" ;; esac
+case $min in '' | *[!0-9]*) die_usage "min-count value is invalid: $min" ;; esac
+[ ${#min} -le 9 ] || die_usage "min-count value is too large: $min"
 [ -f "$db" ] || die "$db: no such database"
 if [ "$format" = svg ]; then
 	command -v dot >/dev/null 2>&1 ||
-	    die "svg needs Graphviz (dot); try -f dot" 3
+	    die "svg needs Graphviz (dot); try -f dot"
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-map.XXXXXX")

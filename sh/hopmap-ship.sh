@@ -15,7 +15,13 @@
 set -eu
 
 prog=hopmap-ship
-version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
+synopsis='spool|send|put ...'
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 
 usage() {
 	cat <<EOF
@@ -46,35 +52,9 @@ cafile=..., EXEC:'ssh hub hopmap-hub recv' or SYSTEM:... (see hopmap-ship(1)).
 EOF
 }
 
-# Every log line goes through log: the hub's answers and socat's messages
-# come from the network, and a control character in them must not forge a
-# line or drive a terminal, so each becomes "?" (as ls -q shows them).
-log() { printf '%s: %s\n' "$prog" "$(printf '%s' "$*" | esc_ctl)" >&2; }
-esc_ctl() { LC_ALL=C tr '\000-\037\177' '?'; }
-die_usage() {
-	log "$@"
-	echo "usage: $prog spool|send|put ... (see --help)" >&2
-	exit 2
-}
-die() {
-	log "$@"
-	exit 1
-}
-say() {
-	[ "$quiet" = 1 ] || log "$@"
-}
-
-# socat reads its addresses itself: it drops quotes and splits at commas,
-# colons and brackets, so a command for its SYSTEM address goes through
-# here, each character but the plainest escaped with a backslash; paths
-# reach that command only through the environment.
-socat_quote() { printf '%s' "$1" | sed 's/[^A-Za-z0-9/._+=@%^-]/\\&/g'; }
-
-posint() {
-	case $2 in
-	'' | *[!0-9]*) die_usage "$1 is not a number: $2" ;;
-	esac
-	[ "${#2}" -le 9 ] || die_usage "$1 is too large: $2"
+# Progress, unless -q.
+report() {
+	[ "$quiet" = 1 ] || msg "$@"
 }
 
 # A segment left half written by a spooler that died (a .part file): its
@@ -88,7 +68,7 @@ salvage() {
 			head -n "$n" "$p" >"$p.keep"
 			sync "$p.keep"
 			mv "$p.keep" "${p%.part}.seg"
-			log "$p: salvaged $n records"
+			msg "$p: salvaged $n records"
 		fi
 		rm -f "$p"
 	done
@@ -98,7 +78,7 @@ cmd_spool() {
 	lines=1000
 	while [ $# -gt 0 ]; do
 		case $1 in
-		-l | --lines) [ $# -ge 2 ] || die_usage "$1 needs a value"
+		-l | --lines) need "$1" $#
 			posint lines "$2"; lines=$2; shift 2 ;;
 		--lines=*) posint lines "${1#*=}"; lines=${1#*=}; shift ;;
 		--) shift; break ;;
@@ -144,10 +124,7 @@ ship_one() {
 clean_tmp() {
 	for t in "${TMPDIR:-/tmp}/$prog".*.*; do
 		if [ ! -f "$t" ] || [ ! -O "$t" ]; then continue; fi
-		p=${t##*/"$prog".}
-		p=${p%%.*}
-		case $p in '' | *[!0-9]*) continue ;; esac
-		ps -p "$p" >/dev/null 2>&1 || rm -f -- "$t"
+		if pid_gone "$t"; then rm -f -- "$t"; fi
 	done
 }
 
@@ -158,7 +135,7 @@ cmd_send() {
 		-1 | --once) once=1; shift ;;
 		-q | --quiet) quiet=1; shift ;;
 		-b | --backoff-max | -n | --tries | -T | --timeout | -N | --node)
-			[ $# -ge 2 ] || die_usage "$1 needs a value"
+			need "$1" $#
 			opt=$1 val=$2; shift 2 ;;
 		--*=*) opt=${1%%=*} val=${1#*=}; shift ;;
 		--) shift; break ;;
@@ -183,7 +160,7 @@ cmd_send() {
 	[ "$backoff_max" -ge 1 ] || backoff_max=1
 	[ "$timeout" -ge 1 ] || die_usage "timeout must be at least 1"
 	clean_tmp
-	errs=$(mktemp "${TMPDIR:-/tmp}/$prog.$$.XXXXXX")
+	errs=$(pid_tmp "${TMPDIR:-/tmp}" "$prog")
 	trap 'rm -f "$errs"' EXIT
 	child=''
 	trap 'kill $child 2>/dev/null; exit 143' TERM
@@ -202,7 +179,7 @@ cmd_send() {
 					continue
 				fi
 				sent=$((sent + n))
-				say "$(basename "$f"): $n records confirmed"
+				report "$(basename "$f"): $n records confirmed"
 			else
 				ok=0
 				break
@@ -218,7 +195,7 @@ cmd_send() {
 		fi
 		failed=$((failed + 1))
 		why=$(tr '\n' ' ' <"$errs")
-		log "$(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s"
+		msg "$(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s"
 		if [ "$once" = 1 ] && [ "$tries" -gt 0 ] && [ "$failed" -ge "$tries" ]; then
 			die "giving up after $failed attempts; the segments stay in $dir"
 		fi
@@ -226,7 +203,7 @@ cmd_send() {
 		wait=$((wait * 2))
 		[ "$wait" -le "$backoff_max" ] || wait=$backoff_max
 	done
-	say "$sent records shipped"
+	report "$sent records shipped"
 }
 
 # On the connection: standard output goes to the hub, standard input comes
@@ -265,9 +242,7 @@ case ${1:-} in
 spool) shift; cmd_spool "$@" ;;
 send)
 	shift
-	self=$0
-	case $self in */*) self=$(cd "$(dirname "$self")" && pwd)/$(basename "$self") ;;
-	*) self=$(command -v "$self") ;; esac
+	self=$(self_path)
 	cmd_send "$@" ;;
 put) shift; cmd_put "$@" ;;
 '') die_usage "a command is needed: spool, send or put" ;;

@@ -5,6 +5,13 @@
 set -eu
 
 prog=hopmap-status
+exit_failure=3 # runtime failures; usage errors are 2
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 usage() {
 	cat <<EOF
 usage: $prog [options] DB [STATEDIR...]
@@ -15,11 +22,9 @@ Show each node's progress and last contact in a sqlsink database.
   -V, --version         show the version and exit
 EOF
 }
-die() { printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-3}"; }
-usage_error() { printf '%s: %s\n' "$prog" "$1" >&2; usage >&2; exit 2; }
 
 json=0 nodes=''
-need_arg() { [ "$2" -ge 2 ] || usage_error "option $1 needs an argument"; }
+need_arg() { [ "$2" -ge 2 ] || die_usage "option $1 needs an argument"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-j | --json) json=1 ;;
@@ -28,14 +33,14 @@ while [ $# -gt 0 ]; do
 	--node=*) nodes="$nodes${1#*=}
 " ;;
 	-h | --help) usage; exit 0 ;;
-	-V | --version) echo "$prog (hopmap) 0.1.0"; exit 0 ;;
+	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 	--) shift; break ;;
-	-?*) usage_error "unrecognized option '$1'" ;;
+	-?*) die_usage "unrecognized option '$1'" ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -ge 1 ] || usage_error "a database expected"
+[ $# -ge 1 ] || die_usage "a database expected"
 db=$1
 shift
 [ -f "$db" ] || die "$db: no such database"

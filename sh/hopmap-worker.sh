@@ -8,7 +8,13 @@
 set -eu
 
 prog=hopmap-worker
-version=0.1.0 # keep in step with HM_VERSION in lib/hopmap.h
+synopsis='-H ADDRESS [options] [LOOP-OPTIONS...]'
+# The shared library: sh/lib/ beside the script in a checkout, else
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.
+sh_dir=$(dirname "$(readlink -f "$0")")
+[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# shellcheck source=lib/hopmap.sh
+. "$sh_dir/lib/hopmap.sh"
 
 usage() {
 	cat <<EOF
@@ -64,12 +70,6 @@ if [ "${1:-}" = --fetch-hops ]; then
 	exit 0
 fi
 
-die_usage() {
-	printf '%s: %s\n' "$prog" "$*" >&2
-	echo "usage: $prog -H ADDRESS [options] [LOOP-OPTIONS...] (see --help)" >&2
-	exit 2
-}
-
 hub='' state='' node='' backoff=30 tries=0 cmd='' hubhops='' user=''
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -77,7 +77,7 @@ while [ $# -gt 0 ]; do
 	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 	-H | --hub | -d | --state-dir | -N | --node | -b | --backoff-max | \
 	    -n | --tries | -c | --cmd | --hub-hops | -u | --user)
-		[ $# -ge 2 ] || die_usage "$1 needs a value"
+		need "$1" $#
 		o=$1 v=$2; shift 2 ;;
 	--hub=* | --state-dir=* | --node=* | --backoff-max=* | --tries=* | \
 	    --cmd=* | --hub-hops=* | --user=*)
@@ -115,10 +115,8 @@ export HOPMAP_WORKER_STATE HOPMAP_WORKER_SPOOL HOPMAP_NODE
 # hopmap-loop does (exit 0: from cron, the run before is still at work).
 # The lock stays with this shell (fd 8 is closed for every child), so a
 # worker killed alone frees it at once.
-exec 8>>"$HOPMAP_WORKER_STATE/worker.lock"
-if ! flock -n 8; then
-	printf '%s: another worker holds %s\n' "$prog" \
-	    "$HOPMAP_WORKER_STATE/worker.lock" >&2
+if ! lock 8 "$HOPMAP_WORKER_STATE/worker.lock" -n; then
+	msg "another worker holds $HOPMAP_WORKER_STATE/worker.lock"
 	exit 0
 fi
 # The children's scratch files (the shipper's, COMMAND's) are kept in
@@ -130,13 +128,6 @@ export TMPDIR
 # The node's name, for hopmap-status (a state directory's own name is not).
 printf '%s\n' "$node" >"$HOPMAP_WORKER_STATE/node.tmp"
 mv "$HOPMAP_WORKER_STATE/node.tmp" "$HOPMAP_WORKER_STATE/node"
-
-self_path() {
-	case $0 in
-	*/*) echo "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" ;;
-	*) command -v "$0" ;;
-	esac
-}
 
 # The shipper, kept running: a shipper that dies (killed, out of memory)
 # is started again, after 1 s, then twice as long each time it dies again
@@ -158,8 +149,7 @@ supervise_shipper() {
 		# A worker killed alone leaves no supervisor behind for ever.
 		kill -0 "$worker" 2>/dev/null || exit 0
 		if [ $(($(date +%s) - t0)) -ge "$backoff" ]; then delay=1; fi
-		printf '%s: the shipper exited with status %s; restarting in %ss\n' \
-		    "$prog" "$rc" "$delay" >&2
+		msg "the shipper exited with status $rc; restarting in ${delay}s"
 		sleep "$delay" 8>&- &
 		child=$!
 		wait "$child" || true
@@ -224,8 +214,7 @@ while :; do
 	shipper=''
 	if [ "$drc" -le 128 ] || [ "$drain" -ge 10 ]; then break; fi
 	drain=$((drain + 1))
-	printf '%s: the final shipper exited with status %s; restarting in %ss\n' \
-	    "$prog" "$drc" "$delay" >&2
+	msg "the final shipper exited with status $drc; restarting in ${delay}s"
 	sleep "$delay"
 	delay=$((delay * 2))
 	[ "$delay" -le "$backoff" ] || delay=$backoff

@@ -12,7 +12,20 @@ for src in "$top"/filters/*.c; do
 done
 for s in "$top"/sh/*.sh; do
 	[ -e "$s" ] || continue
-	check "installed script $(basename "$s" .sh)" test -x "$root/usr/bin/$(basename "$s" .sh)"
+	p=$(basename "$s" .sh)
+	check "installed script $p" test -x "$root/usr/bin/$p"
+	# Each finds its parts (share/hopmap/sh) from where it is installed,
+	# also through a symbolic link elsewhere.
+	same "installed $p runs" "$(cd / && "$root/usr/bin/$p" --version)" \
+	    "$(sh "$top/sh/$p.sh" --version)"
+	ln -sf "$root/usr/bin/$p" "$T/$p"
+	same "installed $p runs through a link" "$("$T/$p" --version)" \
+	    "$("$root/usr/bin/$p" --version)"
+done
+for s in "$top"/sh/*/*.sh; do
+	[ -e "$s" ] || continue
+	part=${s#"$top"/}
+	same "installed $part" "$(cmp "$s" "$root/usr/share/hopmap/$part" 2>&1)" ""
 done
 check "installed man5/hopmap.5" test -f "$root/usr/share/man/man5/hopmap.5"
 check "installed man7/hopmap.7" test -f "$root/usr/share/man/man7/hopmap.7"

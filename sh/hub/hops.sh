@@ -1,0 +1,73 @@
+# shellcheck shell=sh
+# hopmap-hub hops: the new hop targets of the hub's traces, through one
+# global dedup, handed out by shard.  Sourced by hopmap-hub.
+
+# The hops of FILE's traces after row $2, into the queue; sets $top.
+extract_hops() {
+	top=$(sqlite3 -cmd '.timeout 5000' "$1" 'SELECT coalesce(max(id), 0) FROM traces;')
+	[ "$top" -gt "$2" ] || { top=$2; return 0; }
+	sqlite3 -cmd '.timeout 5000' "$1" \
+	    "SELECT json FROM traces WHERE id > $2 AND id <= $top ORDER BY id;" |
+	    hopextract $reserved --state "$state/seen.db" >>"$state/hops.ndjson"
+}
+
+# All new hops are extracted at once, through one dedup state, into one
+# queue per shard count; a shard is a slice of that queue, chosen by the
+# address (the sum of its octets modulo N), and a worker remembers how far
+# it has read (--from), so fetching twice hands nothing out twice.
+cmd_hops() {
+	shard='' from=0 reserved=''
+	while [ $# -gt 0 ]; do
+		common_opt "$@"
+		if [ "$shifted" -gt 0 ]; then shift "$shifted"; continue; fi
+		case $1 in
+		-R | --allow-reserved) reserved=-R; shift ;;
+		-s | --shard) need "$1" $#; shard=$2; shift 2 ;;
+		--shard=*) shard=${1#*=}; shift ;;
+		-f | --from) need "$1" $#; posint from "$2"; from=$2; shift 2 ;;
+		--from=*) posint from "${1#*=}"; from=${1#*=}; shift ;;
+		*) die_usage "unknown option: $1" ;;
+		esac
+	done
+	k=1 nsh=1
+	if [ -n "$shard" ]; then
+		k=${shard%/*} nsh=${shard#*/}
+		posint shard "$k"
+		posint shard "$nsh"
+		if [ "$k" -lt 1 ] || [ "$k" -gt "$nsh" ]; then
+			die_usage "bad shard: $shard"
+		fi
+	fi
+	setup_paths
+	[ -e "$db" ] || die "$db: no database"
+	exec 8>>"$state/hops.lock"
+	flock 8
+	# Where reading stopped: a file of sqlsink's series and its last trace
+	# row.  Row ids start again in each file the sink rotates to, so the
+	# files are read in their order (their names sort by time): the rest
+	# of that file, then every later one from its start.
+	pfile='' last=0
+	if [ -s "$state/hops.pos" ]; then
+		read -r pfile last <"$state/hops.pos"
+		posint hops.pos "$last"
+	fi
+	base=$(basename "$db")
+	set -- "$(dirname "$db")/${base%.*}"-*."${base##*.}"
+	[ -e "$1" ] || set -- "$(readlink -f "$db")"
+	for f in "$@"; do
+		from_row=0
+		if [ "$f" = "$pfile" ]; then
+			from_row=$last
+		elif [ -n "$pfile" ] && [ "$(printf '%s\n' "$f" "$pfile" |
+		    LC_ALL=C sort | head -n 1)" = "$f" ]; then
+			continue	# read before
+		fi
+		extract_hops "$f" "$from_row"
+		echo "$f $top" >"$state/hops.pos.tmp"
+		mv "$state/hops.pos.tmp" "$state/hops.pos"
+	done
+	touch "$state/hops.ndjson"
+	jq -c --argjson k "$k" --argjson n "$nsh" \
+	    'select((.ip | split(".") | map(tonumber) | add) % $n == $k - 1)' \
+	    "$state/hops.ndjson" | tail -n "+$((from + 1))"
+}
