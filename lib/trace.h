@@ -5,9 +5,10 @@
  * formats output.  A caller adds destinations, polls, and collects results
  * (the replies hop by hop and why the trace stopped), then renders them as
  * it likes.  Split as scamper splits a measurement: packets (trace_pkt.c),
- * sockets (trace_sock.c), the engine (trace_engine.c: slots and results;
- * trace_state.c: the per-trace state machine; trace_loop.c: pacing, poll,
- * send, receive and matching).
+ * sockets (trace_sock.c), the engine, a stack calling down only
+ * (trace_loop.c: pacing, poll, send, receive and matching, above
+ * trace_engine.c: slots and results, above trace_state.c: the per-trace
+ * state machine; see trace_int.h).
  */
 #ifndef HOPMAP_TRACE_H
 #define HOPMAP_TRACE_H
