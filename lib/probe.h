@@ -120,7 +120,7 @@ uint64_t probe_wall_ns(void);
    zeros) to buf at *pos, within size. */
 void probe_json_ms(char *buf, size_t size, size_t *pos, double ms);
 
-/* ---- probe_ping.c: the icmpprobe engine (sockets, timers, matching) ---- */
+/* ---- probe_ping*.c: the icmpprobe engine (sockets, timers, matching) ---- */
 /*
  * Many targets on one socket.  A target takes a slot of a fixed window for
  * as long as it is in flight; each probe names its slot, the slot's
