@@ -23,7 +23,6 @@
 
 #define RECV_BATCH 64
 #define RECV_SIZE 256
-#define UDP_BATCH 64
 
 struct ping_engine *
 ping_new(const struct ping_conf *conf)
@@ -91,66 +90,23 @@ take(struct ping_engine *e, struct ping_heard *h, ping_done_fn *done,
 	e->stats.strays++;
 }
 
-/* The UDP method's answers are on the socket's error queue. */
+/*
+ * Read what waits on the socket, a bounded batch so that a flood cannot
+ * starve sending and expiry: echo replies and unreachables on the ICMP
+ * socket, SYN-ACKs and RSTs on the raw TCP one, or (flags MSG_ERRQUEUE)
+ * the UDP method's answers on the socket's error queue.
+ */
 static void
-recv_udp(struct ping_engine *e, ping_done_fn *done, void *ctx)
-{
-	static uint8_t buf[UDP_BATCH][64];
-	static char cbuf[UDP_BATCH][256];
-	struct mmsghdr mm[UDP_BATCH];
-	struct sockaddr_in from[UDP_BATCH];
-	struct iovec iov[UDP_BATCH];
-	struct ping_heard h;
-	int n, j, rounds;
-
-	for (rounds = 0; rounds < 64; rounds++) {
-		uint64_t now;
-
-		for (j = 0; j < UDP_BATCH; j++) {
-			iov[j].iov_base = buf[j];
-			iov[j].iov_len = sizeof(buf[j]);
-			memset(&mm[j], 0, sizeof(mm[j]));
-			mm[j].msg_hdr.msg_iov = &iov[j];
-			mm[j].msg_hdr.msg_iovlen = 1;
-			mm[j].msg_hdr.msg_name = &from[j];
-			mm[j].msg_hdr.msg_namelen = sizeof(from[j]);
-			mm[j].msg_hdr.msg_control = cbuf[j];
-			mm[j].msg_hdr.msg_controllen = sizeof(cbuf[j]);
-		}
-		n = recvmmsg(e->conf.fd, mm, UDP_BATCH,
-		    MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			break;
-		now = probe_wall_ns();
-		for (j = 0; j < n; j++) {
-			ping_udp_parse(&e->wire, &mm[j].msg_hdr, buf[j],
-			    mm[j].msg_len, now, &h);
-			take(e, &h, done, ctx);
-		}
-		if (n < UDP_BATCH)
-			break;
-	}
-	/* Data from open ports: unverifiable, but it must not fill the
-	   buffer.  Bounded like the rest. */
-	for (rounds = 0; rounds < 1024; rounds++)
-		if (recv(e->conf.fd, buf[0], sizeof(buf[0]), MSG_DONTWAIT) < 0)
-			break;
-}
-
-/* Echo replies and unreachables on the ICMP socket, or SYN-ACKs and RSTs
-   on the raw TCP one. */
-static void
-recv_batch(struct ping_engine *e, ping_done_fn *done, void *ctx)
+recv_batch(struct ping_engine *e, int flags, ping_done_fn *done, void *ctx)
 {
 	static uint8_t buf[RECV_BATCH][RECV_SIZE];
-	static char cbuf[RECV_BATCH][128];
+	static char cbuf[RECV_BATCH][256];
 	struct mmsghdr mm[RECV_BATCH];
 	struct sockaddr_in from[RECV_BATCH];
 	struct iovec iov[RECV_BATCH];
 	struct ping_heard h;
 	int n, j, rounds;
 
-	/* Bounded, so a flood cannot starve sending and expiry. */
 	for (rounds = 0; rounds < 64; rounds++) {
 		uint64_t now;
 
@@ -165,16 +121,23 @@ recv_batch(struct ping_engine *e, ping_done_fn *done, void *ctx)
 			mm[j].msg_hdr.msg_control = cbuf[j];
 			mm[j].msg_hdr.msg_controllen = sizeof(cbuf[j]);
 		}
-		n = recvmmsg(e->conf.fd, mm, RECV_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(e->conf.fd, mm, RECV_BATCH, flags | MSG_DONTWAIT,
+		    NULL);
 		if (n <= 0)
 			return;
 		now = probe_wall_ns();
 		for (j = 0; j < n; j++) {
 			uint64_t rx = now;
-			int ttl = probe_cmsg_read(&mm[j].msg_hdr, &rx);
+			int ttl;
 
-			ping_wire_parse(&e->wire, buf[j], mm[j].msg_len,
-			    ntohl(from[j].sin_addr.s_addr), ttl, rx, &h);
+			if (flags & MSG_ERRQUEUE) {
+				ping_udp_parse(&e->wire, &mm[j].msg_hdr, buf[j],
+				    mm[j].msg_len, now, &h);
+			} else {
+				ttl = probe_cmsg_read(&mm[j].msg_hdr, &rx);
+				ping_wire_parse(&e->wire, buf[j], mm[j].msg_len,
+				    ntohl(from[j].sin_addr.s_addr), ttl, rx, &h);
+			}
 			take(e, &h, done, ctx);
 		}
 		if (n < RECV_BATCH)
@@ -186,10 +149,19 @@ recv_batch(struct ping_engine *e, ping_done_fn *done, void *ctx)
 static void
 receive(struct ping_engine *e, ping_done_fn *done, void *ctx)
 {
-	if (e->conf.method == PING_UDP)
-		recv_udp(e, done, ctx);
-	else
-		recv_batch(e, done, ctx);
+	char b[64];
+	int n;
+
+	if (e->conf.method != PING_UDP) {
+		recv_batch(e, 0, done, ctx);
+		return;
+	}
+	recv_batch(e, MSG_ERRQUEUE, done, ctx);
+	/* Data from open ports: unverifiable, but it must not fill the
+	   buffer.  Bounded like the rest. */
+	for (n = 0; n < 1024; n++)
+		if (recv(e->conf.fd, b, sizeof(b), MSG_DONTWAIT) < 0)
+			break;
 }
 
 /* A transient shortage: the probe waits for room, it is not refused. */
