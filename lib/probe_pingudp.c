@@ -8,9 +8,10 @@
  * keyed check is verified against the destination as for an echo, and the
  * reply counts only when the error is "port unreachable" from the target
  * itself: a router saying "host unreachable" is not the target being alive,
- * but it is an answer, and the record says so ("unreach", ping_unreach).
- * A service that answers on an open port cannot be told from someone else
- * (its data is not ours), so such answers are read and dropped.
+ * but it is an answer, and the record says so ("unreach",
+ * ping_machine_unreach).  A service that answers on an open port cannot be
+ * told from someone else (its data is not ours), so such answers are read
+ * and dropped.
  *
  * This file only parses: the loop (probe_pingloop.c) reads the queue.
  */
