@@ -1,5 +1,5 @@
 /*
- * probe_json.c: numbers for a probe result's JSON text.
+ * probe/json.c: numbers for a probe result's JSON text.
  *
  * jansson prints a double with 17 significant digits, so an RTT of 0.41 ms
  * would come out as 0.40999999999999998.  So a result is made as text from

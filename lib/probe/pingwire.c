@@ -1,5 +1,5 @@
 /*
- * probe_pingwire.c: the ping engine's packets: ICMP echo requests and TCP
+ * probe/pingwire.c: the ping engine's packets: ICMP echo requests and TCP
  * SYNs out, echo replies and SYN-ACKs or RSTs in.
  *
  * ICMP: the 32-byte payload carries slot, generation, probe number, send
@@ -13,79 +13,98 @@
  * acknowledgment and ports verify for the address it came from.  The kernel
  * answers a SYN-ACK to our raw SYN with a RST of its own (it knows no such
  * connection), so no half-open connection is left behind.
+ *
+ * Nothing here knows the engine, a socket or a clock: probes are built
+ * from what names them (struct ping_tag) and replies parsed into what they
+ * are (struct ping_heard); the loop (probe/pingloop.c) sends and receives,
+ * the state machine (probe/ping.c) judges.
  */
-#include <errno.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "ping.h"
 
 #define ECHO_PAYLOAD 32
-#define RECV_BATCH 64
-#define RECV_SIZE 256
 
 enum { TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_ACK = 0x10 };
 
+void
+ping_wire_init(struct ping_wire *w, const struct ping_conf *conf)
+{
+	memset(w, 0, sizeof(*w));
+	w->method = conf->method;
+	w->kind = conf->kind;
+	w->port = conf->port;
+	w->window = conf->window;
+	w->count = conf->count;
+	probe_key_init(&w->key);
+	w->ident = (uint16_t)probe_siphash(&w->key, "id", 2);
+}
+
 static uint64_t
-echo_mac(const struct ping_engine *e, uint32_t ip, const uint8_t *pl)
+echo_mac(const struct ping_wire *w, uint32_t ip, const uint8_t *pl)
 {
 	uint8_t m[4 + 24];
 
 	/* slot, generation, probe number, zero, send time: pl[0..23]. */
 	memcpy(m, &ip, 4);
 	memcpy(m + 4, pl, 24);
-	return probe_siphash(&e->key, m, sizeof(m));
+	return probe_siphash(&w->key, m, sizeof(m));
 }
 
-static uint16_t
-tcp_port_mac(const struct ping_engine *e, uint32_t ip, uint32_t slot,
-    uint32_t gen, uint32_t k)
+uint16_t
+ping_wire_tcp_port(const struct ping_wire *w, uint32_t ip,
+    const struct ping_tag *t)
 {
-	uint32_t m[5] = { ip, e->conf.port, slot, gen, k };
+	uint32_t m[5] = { ip, w->port, t->slot, t->gen, t->k };
 
-	return (uint16_t)(0x8000 | (probe_siphash(&e->key, m, sizeof(m)) &
+	return (uint16_t)(0x8000 | (probe_siphash(&w->key, m, sizeof(m)) &
 	    0x7fff));
 }
 
-void
-ping_wire_payload(const struct ping_engine *e, uint32_t i, uint64_t now,
-    uint8_t *pl)
+/* The 32 bytes a probe carries (ICMP payload, UDP data): slot,
+   generation, probe number, send time, and the keyed check over these and
+   the destination. */
+static void
+payload(const struct ping_wire *w, const struct ping_tag *t, uint32_t dst,
+    uint64_t now, uint8_t *pl)
 {
-	const struct ping_slot *s = &e->slot[i];
-	uint32_t w[4] = { i, s->gen, s->probes, 0 };
+	uint32_t n[4] = { t->slot, t->gen, t->k, 0 };
 	uint64_t mac;
 
-	memcpy(pl, w, 16);
+	memcpy(pl, n, 16);
 	memcpy(pl + 16, &now, 8);
-	mac = echo_mac(e, s->ip, pl);
+	mac = echo_mac(w, dst, pl);
 	memcpy(pl + 24, &mac, 8);
 }
 
 int
-ping_wire_check(const struct ping_engine *e, uint32_t from,
-    const uint8_t *pl, uint32_t w[3])
+ping_wire_check(const struct ping_wire *w, uint32_t from, const uint8_t *pl,
+    struct ping_tag *t)
 {
+	uint32_t n[3];
 	uint64_t mac;
 
 	memcpy(&mac, pl + 24, 8);
-	memcpy(w, pl, 12);
-	return mac == echo_mac(e, from, pl) && w[0] < e->conf.window;
+	memcpy(n, pl, 12);
+	t->slot = n[0];
+	t->gen = n[1];
+	t->k = n[2];
+	return mac == echo_mac(w, from, pl) && n[0] < w->window;
 }
 
 static size_t
-build_echo(struct ping_engine *e, uint32_t i, uint64_t now, uint8_t *pkt)
+build_echo(struct ping_wire *w, const struct ping_tag *t, uint32_t dst,
+    uint64_t now, uint8_t *pkt)
 {
-	uint16_t id = htons(e->ident), seq = htons(e->seq++), sum;
+	uint16_t id = htons(w->ident), seq = htons(w->seq++), sum;
 
 	memset(pkt, 0, 8);
 	pkt[0] = 8;			/* echo request */
 	memcpy(pkt + 4, &id, 2);	/* a datagram socket puts its own */
 	memcpy(pkt + 6, &seq, 2);
-	ping_wire_payload(e, i, now, pkt + 8);
+	payload(w, t, dst, now, pkt + 8);
 	/* A datagram socket computes the checksum itself; a raw one not. */
 	sum = probe_cksum(pkt, 8 + ECHO_PAYLOAD);
 	memcpy(pkt + 2, &sum, 2);
@@ -93,13 +112,13 @@ build_echo(struct ping_engine *e, uint32_t i, uint64_t now, uint8_t *pkt)
 }
 
 static size_t
-build_syn(struct ping_engine *e, uint32_t i, uint8_t *pkt)
+build_syn(const struct ping_wire *w, const struct ping_tag *t, uint32_t ip,
+    uint32_t src_ip, uint8_t *pkt)
 {
-	const struct ping_slot *s = &e->slot[i];
-	uint16_t sport = htons(tcp_port_mac(e, s->ip, i, s->gen, s->probes));
-	uint16_t dport = htons(e->conf.port), win = htons(65535), sum;
-	uint32_t seq = htonl(i << 8 | s->probes), src = htonl(s->src);
-	uint32_t dst = htonl(s->ip);
+	uint16_t sport = htons(ping_wire_tcp_port(w, ip, t));
+	uint16_t dport = htons(w->port), win = htons(65535), sum;
+	uint32_t seq = htonl(t->slot << 8 | t->k), src = htonl(src_ip);
+	uint32_t dst = htonl(ip);
 	uint8_t pseudo[4] = { 0, IPPROTO_TCP, 0, 24 };
 	uint32_t acc;
 
@@ -124,62 +143,17 @@ build_syn(struct ping_engine *e, uint32_t i, uint8_t *pkt)
 	return 24;
 }
 
-/* A transient shortage: the probe waits for room, it is not refused. */
-static int
-socket_full(int err)
+size_t
+ping_wire_build(struct ping_wire *w, const struct ping_tag *t, uint32_t dst,
+    uint32_t src, uint64_t now, uint8_t *pkt)
 {
-	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
-	    err == EINTR;
-}
-
-int
-ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now)
-{
-	struct ping_slot *s = &e->slot[i];
-	struct sockaddr_in sin;
-	uint8_t pkt[64];
-	size_t len;
-	int tries;
-
-	if (e->conf.method == PING_TCP) {
-		/* The checksum covers our address: ask the routing table. */
-		if (s->src == 0 && probe_source_addr(s->ip, &s->src) != 0)
-			return 1;
-		len = build_syn(e, i, pkt);
-	} else if (e->conf.method == PING_UDP) {
-		ping_wire_payload(e, i, now, pkt);
-		len = ECHO_PAYLOAD;
-	} else {
-		len = build_echo(e, i, now, pkt);
+	if (w->method == PING_TCP)
+		return build_syn(w, t, dst, src, pkt);
+	if (w->method == PING_UDP) {
+		payload(w, t, dst, now, pkt);
+		return ECHO_PAYLOAD;
 	}
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(s->ip);
-	if (e->conf.method == PING_UDP)
-		sin.sin_port = htons(e->conf.port);
-	/*
-	 * A socket with IP_RECVERR (the UDP method) keeps the last ICMP error
-	 * pending, and the next send fails with it whatever its destination:
-	 * that error belongs to an earlier probe.  Read the error queue (the
-	 * answers waiting there are counted for their own probes; reading the
-	 * last one clears the pending error) and try again.  A second
-	 * failure is this probe's own: no route, a firewall, a refused
-	 * address.  The ICMP and TCP sockets have no IP_RECVERR and are not
-	 * connected, so no error is left pending on them; the retry costs
-	 * them one call when a probe is refused, and nothing otherwise.
-	 */
-	for (tries = 0; tries < 3; tries++) {
-		if (sendto(e->conf.fd, pkt, len, 0, (struct sockaddr *)&sin,
-		    sizeof(sin)) == (ssize_t)len)
-			return 0;
-		if (socket_full(errno))
-			return -1;
-		if (tries == 2 || e->done == NULL)
-			break;
-		e->stats.send_retries++;
-		ping_wire_recv(e, e->done, e->ctx);
-	}
-	return 1;
+	return build_echo(w, t, dst, now, pkt);
 }
 
 /*
@@ -189,83 +163,79 @@ ping_wire_send(struct ping_engine *e, uint32_t i, uint64_t now)
  * its answer is dropped as a stray.  b is the ICMP message, from its sender.
  */
 static void
-take_unreach(struct ping_engine *e, const uint8_t *b, size_t len,
-    uint32_t from)
+parse_unreach(const struct ping_wire *w, const uint8_t *b, size_t len,
+    uint32_t from, struct ping_heard *h)
 {
 	const uint8_t *q = b + 8;
-	uint32_t dst, w[3];
+	uint32_t dst;
 	size_t ihl;
 	uint16_t id;
 
+	h->what = PING_HEARD_STRAY;
 	if (len < 8 + 20)
-		goto stray;
+		return;
 	ihl = (size_t)(q[0] & 0x0f) * 4;
 	if (ihl < 20 || len < 8 + ihl + 8 + ECHO_PAYLOAD || q[9] != IPPROTO_ICMP)
-		goto stray;
+		return;
 	memcpy(&dst, q + 16, 4);
 	q += ihl;
 	memcpy(&id, q + 4, 2);
-	if (q[0] != 8 || ntohs(id) != e->ident ||
-	    !ping_wire_check(e, ntohl(dst), q + 8, w))
-		goto stray;
-	ping_unreach(e, w[0], w[1], w[2], b[1], from);
-	return;
-stray:
-	e->stats.strays++;
+	if (q[0] != 8 || ntohs(id) != w->ident ||
+	    !ping_wire_check(w, ntohl(dst), q + 8, &h->tag))
+		return;
+	h->what = PING_HEARD_UNREACH;
+	h->code = b[1];
+	h->from = from;
 }
 
 /* An echo reply: from a raw socket with its IP header, or from a datagram
    socket without (the TTL then comes as ancillary data). */
 static void
-take_echo(struct ping_engine *e, const uint8_t *b, size_t len,
-    uint32_t from, int ttl, uint64_t now, ping_done_fn *done, void *ctx)
+parse_echo(const struct ping_wire *w, const uint8_t *b, size_t len,
+    uint32_t from, struct ping_heard *h)
 {
-	struct ping_answer a = { now, ttl, 0 };
-	uint32_t w[3];
 	uint16_t id;
 
-	if (e->conf.kind == PROBE_ICMP_RAW) {
+	h->what = PING_HEARD_STRAY;
+	if (w->kind == PROBE_ICMP_RAW) {
 		size_t ihl = (size_t)(b[0] & 0x0f) * 4;
 
 		if (len < 20 || ihl < 20 || len < ihl + 8)
-			goto stray;
-		a.ttl = b[8];
+			return;
+		h->a.ttl = b[8];
 		memcpy(&from, b + 12, 4);
 		from = ntohl(from);
 		b += ihl;
 		len -= ihl;
 		if (b[0] == 3) {	/* destination unreachable */
-			take_unreach(e, b, len, from);
+			parse_unreach(w, b, len, from, h);
 			return;
 		}
 		if (len < 8 + ECHO_PAYLOAD)
-			goto stray;
+			return;
 		memcpy(&id, b + 4, 2);
-		if (ntohs(id) != e->ident)
-			goto stray;
+		if (ntohs(id) != w->ident)
+			return;
 	}
 	if (len < 8 + ECHO_PAYLOAD || b[0] != 0 || b[1] != 0 ||
-	    !ping_wire_check(e, from, b + 8, w))
-		goto stray;
-	ping_reply(e, w[0], w[1], w[2], &a, done, ctx);
-	return;
-stray:
-	e->stats.strays++;
+	    !ping_wire_check(w, from, b + 8, &h->tag))
+		return;
+	h->what = PING_HEARD_REPLY;
 }
 
 static void
-take_tcp(struct ping_engine *e, const uint8_t *b, size_t len, uint64_t now,
-    ping_done_fn *done, void *ctx)
+parse_tcp(const struct ping_wire *w, const uint8_t *b, size_t len,
+    struct ping_heard *h)
 {
-	struct ping_answer a = { now, 0, 0 };
 	size_t ihl = (size_t)(b[0] & 0x0f) * 4;
 	uint16_t sport, dport;
-	uint32_t from, ack, slot, k;
+	uint32_t from, ack;
 	uint8_t fl;
 
+	h->what = PING_HEARD_NONE;
 	if (len < 20 || ihl < 20 || len < ihl + 20)
 		return;
-	a.ttl = b[8];
+	h->a.ttl = b[8];
 	memcpy(&from, b + 12, 4);
 	from = ntohl(from);
 	b += ihl;
@@ -274,76 +244,33 @@ take_tcp(struct ping_engine *e, const uint8_t *b, size_t len, uint64_t now,
 	memcpy(&ack, b + 8, 4);
 	fl = b[13];
 	/* The raw TCP socket sees all TCP, our own SYNs on loopback too. */
-	if (ntohs(sport) != e->conf.port || !(fl & TCP_ACK) ||
+	if (ntohs(sport) != w->port || !(fl & TCP_ACK) ||
 	    !((fl & (TCP_SYN | TCP_RST)) != 0))
 		return;
 	ack = ntohl(ack) - 1;
-	slot = ack >> 8;
-	k = ack & 0xff;
-	if (slot >= e->conf.window || k >= e->conf.count ||
-	    ntohs(dport) != tcp_port_mac(e, from, slot, e->slot[slot].gen, k)) {
-		e->stats.strays++;
+	h->tag.slot = ack >> 8;
+	h->tag.k = ack & 0xff;
+	if (h->tag.slot >= w->window || h->tag.k >= w->count) {
+		h->what = PING_HEARD_STRAY;
 		return;
 	}
-	a.tcp_flags = fl;
-	ping_reply(e, slot, e->slot[slot].gen, k, &a, done, ctx);
+	h->what = PING_HEARD_TCP;
+	h->from = from;
+	h->port = ntohs(dport);
+	h->a.tcp_flags = fl;
 }
-
-static void ping_wire_recv_batch(struct ping_engine *e, ping_done_fn *done,
-    void *ctx);
 
 void
-ping_wire_recv(struct ping_engine *e, ping_done_fn *done, void *ctx)
+ping_wire_parse(const struct ping_wire *w, const uint8_t *b, size_t len,
+    uint32_t from, int ttl, uint64_t rx_ns, struct ping_heard *h)
 {
-	if (e->conf.method == PING_UDP) {
-		ping_udp_recv(e, done, ctx);
-		return;
-	}
-	ping_wire_recv_batch(e, done, ctx);
-}
-
-static void
-ping_wire_recv_batch(struct ping_engine *e, ping_done_fn *done, void *ctx)
-{
-	static uint8_t buf[RECV_BATCH][RECV_SIZE];
-	static char cbuf[RECV_BATCH][128];
-	struct mmsghdr mm[RECV_BATCH];
-	struct sockaddr_in from[RECV_BATCH];
-	struct iovec iov[RECV_BATCH];
-	int n, j, rounds;
-
-	/* Bounded, so a flood cannot starve sending and expiry. */
-	for (rounds = 0; rounds < 64; rounds++) {
-		uint64_t now;
-
-		for (j = 0; j < RECV_BATCH; j++) {
-			iov[j].iov_base = buf[j];
-			iov[j].iov_len = RECV_SIZE;
-			memset(&mm[j], 0, sizeof(mm[j]));
-			mm[j].msg_hdr.msg_iov = &iov[j];
-			mm[j].msg_hdr.msg_iovlen = 1;
-			mm[j].msg_hdr.msg_name = &from[j];
-			mm[j].msg_hdr.msg_namelen = sizeof(from[j]);
-			mm[j].msg_hdr.msg_control = cbuf[j];
-			mm[j].msg_hdr.msg_controllen = sizeof(cbuf[j]);
-		}
-		n = recvmmsg(e->conf.fd, mm, RECV_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			return;
-		now = probe_wall_ns();
-		for (j = 0; j < n; j++) {
-			size_t len = mm[j].msg_len;
-			uint64_t rx = now;
-			int ttl = probe_cmsg_read(&mm[j].msg_hdr, &rx);
-
-			if (e->conf.method == PING_TCP)
-				take_tcp(e, buf[j], len, rx, done, ctx);
-			else
-				take_echo(e, buf[j], len,
-				    ntohl(from[j].sin_addr.s_addr), ttl, rx,
-				    done, ctx);
-		}
-		if (n < RECV_BATCH)
-			return;
+	memset(h, 0, sizeof(*h));
+	h->a.rx_ns = rx_ns;
+	h->a.ttl = ttl;
+	if (w->method == PING_TCP) {
+		h->a.ttl = 0;
+		parse_tcp(w, b, len, h);
+	} else {
+		parse_echo(w, b, len, from, h);
 	}
 }

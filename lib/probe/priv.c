@@ -1,5 +1,5 @@
 /*
- * probe_priv.c: privileges for the raw-socket programs.
+ * probe/priv.c: privileges for the raw-socket programs.
  *
  * They need CAP_NET_RAW to open their sockets and nothing afterwards.  So:
  * keep only that capability from the start (a root start has them all),

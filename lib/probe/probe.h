@@ -4,7 +4,7 @@
  * checksum, a keyed hash for the checks probes carry, a token bucket for
  * --rate, monotonic time, and writing a record with a probe result appended.
  *
- * Only probe_priv.c calls libcap, so programs that never call probe_priv_*
+ * Only probe/priv.c calls libcap, so programs that never call probe_priv_*
  * link without -lcap (the archive pulls in only the objects used).
  */
 #ifndef HOPMAP_PROBE_H
@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-/* ---- probe_priv.c: CAP_NET_RAW and nothing else ---- */
+/* ---- probe/priv.c: CAP_NET_RAW and nothing else ---- */
 /* Who a root start runs as once its sockets are open, without --user. */
 #define PROBE_DEFAULT_USER "nobody"
 /*
@@ -48,7 +48,7 @@ int probe_priv_limited(void);
 #define PROBE_USER_MAX_RATE 1000
 #define PROBE_USER_MIN_INTERVAL_MS 10
 
-/* ---- probe_sock.c: sockets ---- */
+/* ---- probe/sock.c: sockets ---- */
 enum probe_icmp_kind { PROBE_ICMP_RAW = 1, PROBE_ICMP_DGRAM = 2 };
 /*
  * An ICMP socket to send echo requests and receive echo replies: raw when
@@ -80,7 +80,7 @@ const char *probe_target_refused(uint32_t ip);
 struct msghdr;
 int probe_cmsg_read(struct msghdr *mh, uint64_t *rx_ns);
 
-/* ---- probe_util.c: checksum, keyed hash, pacing, time ---- */
+/* ---- probe/util.c: checksum, keyed hash, pacing, time ---- */
 /* The internet checksum (RFC 1071) of len bytes; the result is in network
    byte order, ready to store. */
 uint16_t probe_cksum(const void *buf, size_t len);
@@ -114,13 +114,13 @@ uint64_t probe_now_ns(void);
    stamps (SO_TIMESTAMPNS), so RTTs are measured against it. */
 uint64_t probe_wall_ns(void);
 
-/* ---- probe_json.c: a result's numbers as text (hm_json_splice writes
+/* ---- probe/json.c: a result's numbers as text (hm_json_splice writes
    the result into the record) ---- */
 /* Append a number with at most three decimals ("%.3f" without trailing
    zeros) to buf at *pos, within size. */
 void probe_json_ms(char *buf, size_t size, size_t *pos, double ms);
 
-/* ---- probe_ping.c: the icmpprobe engine (sockets, timers, matching) ---- */
+/* ---- probe/ping*.c: the icmpprobe engine (sockets, timers, matching) ---- */
 /*
  * Many targets on one socket.  A target takes a slot of a fixed window for
  * as long as it is in flight; each probe names its slot, the slot's

@@ -1,5 +1,5 @@
 /*
- * probe_sock.c: the sockets probes go out on.
+ * probe/sock.c: the sockets probes go out on.
  *
  * A raw ICMP socket when we hold CAP_NET_RAW; otherwise the ICMP datagram
  * ("ping") socket that Linux gives to the groups in

@@ -1,5 +1,5 @@
 /*
- * probe_util.c: small pieces every prober needs: the internet checksum,
+ * probe/util.c: small pieces every prober needs: the internet checksum,
  * SipHash-2-4 for the keyed checks that let us reject stray and forged
  * replies, a token bucket for pacing, and monotonic time.
  */

@@ -1,5 +1,5 @@
 /*
- * trace_dgram.c: Paris traceroute without CAP_NET_RAW, on datagram sockets.
+ * trace/dgram.c: Paris traceroute without CAP_NET_RAW, on datagram sockets.
  *
  * Each trace gets its own socket, connected to the target, so the flow is
  * fixed by the kernel: a UDP socket's two ports, or an ICMP datagram

@@ -1,15 +1,13 @@
 /*
- * trace_engine.c: many Paris traceroutes at once: the engine's slots,
- * starting a trace, and handing finished ones to the caller.
+ * trace/engine.c: many Paris traceroutes at once: the engine's slots and
+ * the finished traces waiting for the caller.
  *
- * The engine is split as scamper splits a measurement: this file keeps
- * the slots and the results; trace_state.c is one trace's state machine
- * (which TTL next, when a hop is done, why it stops); trace_loop.c is the
- * loop (pacing, the in-flight bound, poll, send, receive and matching).
- * Their shared structures are in trace_int.h.
+ * The engine is split as scamper splits a measurement, into a stack (see
+ * trace/internal.h): trace/loop.c starts traces, paces, sends and receives, and
+ * calls down to this file for slots and to hand over results; below both,
+ * trace/state.c is one trace's state machine (which TTL next, when a hop
+ * is done, why it stops).  This file calls nothing above it.
  */
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -29,6 +27,7 @@ reply_cmp(const void *a, const void *b)
 void
 trace_finish(struct trace_engine *e, struct trace *t)
 {
+	const struct trace_machine *m = &t->m;
 	struct result_node *n = calloc(1, sizeof(*n));
 	struct trace_result *r;
 	size_t i, k = 0;
@@ -36,22 +35,22 @@ trace_finish(struct trace_engine *e, struct trace *t)
 	if (n == NULL)
 		abort();
 	r = &n->r;
-	r->dst = t->dst;
+	r->dst = m->dst;
 	r->src = t->src;
 	r->user = t->user;
-	r->stop = t->stop;
-	r->error = t->error;
-	r->probes = t->probes;
-	r->first_ttl = t->low_ttl;
-	r->last_ttl = t->last_ttl;
+	r->stop = m->stop;
+	r->error = m->error;
+	r->probes = m->probes;
+	r->first_ttl = m->low_ttl;
+	r->last_ttl = m->last_ttl;
 	/* The hop list ends at the hop that ended the trace: replies to
 	   probes in flight beyond it (window > 1) are not part of it. */
-	if (t->nrep > 0 && (r->replies = malloc(t->nrep *
+	if (m->nrep > 0 && (r->replies = malloc(m->nrep *
 	    sizeof(*r->replies))) == NULL)
 		abort();
-	for (i = 0; i < t->nrep; i++)
-		if (t->rep[i].ttl <= t->last_ttl)
-			r->replies[k++] = t->rep[i];
+	for (i = 0; i < m->nrep; i++)
+		if (m->rep[i].ttl <= m->last_ttl)
+			r->replies[k++] = m->rep[i];
 	r->nreplies = k;
 	/* Arrival order within a TTL is kept: insertion sort is stable. */
 	for (i = 1; i < k; i++) {
@@ -80,68 +79,24 @@ trace_finish(struct trace_engine *e, struct trace *t)
 	e->st.done++;
 }
 
-/* Our source address toward dst, as the kernel would choose it. */
-static int
-route_source(struct trace_engine *e, uint32_t dst, uint32_t *src)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(e->cfg.dport ? e->cfg.dport : 33434);
-	sin.sin_addr.s_addr = htonl(dst);
-	if (connect(e->route_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    getsockname(e->route_fd, (struct sockaddr *)&sin, &len) != 0)
-		return -1;
-	*src = ntohl(sin.sin_addr.s_addr);
-	return 0;
-}
-
-int
-trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
+struct trace *
+trace_slot_take(struct trace_engine *e)
 {
 	struct trace *t;
-	unsigned idx;
 
 	if (e->nfree == 0)
-		return -1;
-	idx = e->freelist[--e->nfree];
-	t = &e->slots[idx];
+		return NULL;
+	t = &e->slots[e->freelist[--e->nfree]];
 	/* t->queued survives: the slot may still sit in the send queue. */
-	t->dst = dst;
-	t->user = user;
-	t->nonce = ++e->next_nonce;
-	t->flow = (uint16_t)(e->flow_base + idx);
-	t->flow_sum = trace_keyed16(e, t, 0x10000);
-	t->lo = t->hi = t->low_ttl = e->cfg.first_ttl;
-	t->back = 0;
-	t->limit = e->cfg.max_ttl;
-	t->gap = t->probes = t->last_ttl = 0;
-	t->stop = TRACE_STOP_NONE;
-	t->error = t->ended = 0;
-	t->nrep = 0;
 	t->active = 1;
 	e->nactive++;
-	e->st.started++;
-	if (e->cfg.dgram ? (t->fd = trace_dgram_open(e->cfg.method, dst,
-	    e->cfg.dport, &t->src, &t->flow)) < 0 :
-	    route_source(e, dst, &t->src) != 0) {
-		t->src = 0;
-		t->stop = TRACE_STOP_ERROR;
-		t->error = errno;
-		trace_finish(e, t);
-		return 0;
-	}
-	trace_advance(e, t, probe_now_ns() / 1000000);
-	return 0;
+	return t;
 }
 
 struct trace_engine *
 trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 {
 	struct trace_engine *e = calloc(1, sizeof(*e));
-	size_t nhop = cfg->max_ttl + 1;
 	unsigned i, span;
 
 	if (e == NULL)
@@ -163,9 +118,7 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 		struct trace *t = &e->slots[i];
 
 		t->fd = -1;
-		t->hops = calloc(nhop, sizeof(*t->hops));
-		t->sent_us = calloc(nhop * cfg->queries, sizeof(*t->sent_us));
-		if (t->hops == NULL || t->sent_us == NULL)
+		if (trace_machine_init(&t->m, cfg) != 0)
 			goto fail;
 		/* Hand out low slots first: fewer flows, same paths reused. */
 		e->freelist[cfg->max_active - 1 - i] = i;
@@ -197,11 +150,8 @@ trace_engine_free(struct trace_engine *e)
 		return;
 	while ((r = trace_engine_result(e)) != NULL)
 		trace_result_free(r);
-	for (i = 0; e->slots != NULL && i < e->cfg.max_active; i++) {
-		free(e->slots[i].hops);
-		free(e->slots[i].sent_us);
-		free(e->slots[i].rep);
-	}
+	for (i = 0; e->slots != NULL && i < e->cfg.max_active; i++)
+		trace_machine_free(&e->slots[i].m);
 	if (e->route_fd >= 0)
 		close(e->route_fd);
 	for (i = 0; e->slots != NULL && i < e->cfg.max_active; i++)

@@ -1,8 +1,17 @@
 /*
- * trace_int.h: the trace engine's insides, shared by its three files
- * (trace_engine.c: slots, adding traces, results; trace_state.c: one
- * trace's state machine; trace_loop.c: pacing, poll, send, receive and
- * matching).  Nothing outside the engine includes this.
+ * trace/internal.h: the trace engine's insides, a stack of three files, each
+ * calling only the ones below it:
+ *
+ *   trace/loop.c    the loop: starts traces, paces, polls, sends, receives,
+ *                   matches replies to traces, and acts on the verdicts
+ *   trace/engine.c  the slots and the finished results
+ *   trace/state.c   one trace's state machine: given events (started, a
+ *                   probe sent, a reply, time passing, a failure) it
+ *                   decides and returns what to do (send TTL t, wait, the
+ *                   trace is over and why); no socket, no clock of its own
+ *
+ * Nothing outside the engine includes this but the engine's unit test,
+ * which drives the state machine alone.
  */
 #ifndef HOPMAP_TRACE_INT_H
 #define HOPMAP_TRACE_INT_H
@@ -12,6 +21,7 @@
 #include "probe/probe.h"
 #include "trace.h"
 
+/* ---- trace/state.c: one trace's state machine ---- */
 enum { HOP_RESP = 1, HOP_TARGET = 2, HOP_UNREACH = 4 };
 
 struct hop {
@@ -20,25 +30,76 @@ struct hop {
 	uint8_t sent, answered, flags;
 };
 
-struct trace {
-	uint32_t dst, src, nonce;
-	void *user;
-	uint16_t flow, flow_sum;
+/* What the machine knows of one trace; times are the caller's. */
+struct trace_machine {
+	uint32_t dst;			/* host order */
 	unsigned lo, hi;		/* open hops: [lo, hi) */
 	unsigned limit;			/* highest TTL still worth probing */
 	unsigned gap, probes, last_ttl;
 	enum trace_stop stop;
-	int error, active, queued;
+	int error;
 	int ended;			/* the target or an unreachable answered */
-	int fd;				/* its own socket, in dgram mode */
 	int back;			/* Doubletree: probing backwards */
 	unsigned bttl;			/* ... at this TTL */
 	unsigned low_ttl;		/* lowest TTL judged */
 	enum trace_stop fwd_stop;	/* how the forward part ended */
 	struct hop *hops;		/* by TTL */
 	uint64_t *sent_us;		/* by TTL * queries + attempt */
-	struct trace_reply *rep;
+	struct trace_reply *rep;	/* in arrival order */
 	size_t nrep, caprep;
+};
+
+/* What the machine tells the loop to do after an event. */
+enum trace_verdict {
+	TRACE_WAIT,			/* nothing to send: wait for replies */
+	TRACE_SEND,			/* send a probe at TTL ttl */
+	TRACE_OVER			/* the trace is over: stop says why */
+};
+struct trace_action {
+	enum trace_verdict what;
+	unsigned ttl;			/* TRACE_SEND: the TTL to probe */
+	unsigned judged;		/* last hop judged by the event, or 0 */
+	enum trace_stop stop;		/* TRACE_OVER: why */
+};
+
+/* How a reply naming probe tag fits what the machine has sent. */
+enum trace_fit { TRACE_FIT_NEW, TRACE_FIT_STRAY, TRACE_FIT_DUP };
+
+/* Room for cfg's TTLs and queries; 0, or -1 when out of memory. */
+int trace_machine_init(struct trace_machine *m, const struct trace_config *cfg);
+void trace_machine_free(struct trace_machine *m);
+/* A new trace to dst at monotonic time now_ms: what to do first. */
+struct trace_action trace_machine_start(struct trace_machine *m,
+    const struct trace_config *cfg, uint32_t dst, uint64_t now_ms);
+/* The TTL that needs a probe next, or 0. */
+unsigned trace_machine_next_ttl(const struct trace_machine *m,
+    const struct trace_config *cfg);
+/* A probe at ttl left at wall time stamp_us (monotonic now_ms). */
+struct trace_action trace_machine_sent(struct trace_machine *m,
+    const struct trace_config *cfg, unsigned ttl, uint64_t stamp_us,
+    uint64_t now_ms);
+/* Does a reply to probe tag (ttl << 8 | attempt) answer a probe sent and
+   not yet answered, of a hop not yet judged? */
+enum trace_fit trace_machine_fits(const struct trace_machine *m,
+    const struct trace_config *cfg, uint16_t tag);
+/* A reply that fits (TRACE_FIT_NEW), arrived at wall time rx_us. */
+struct trace_action trace_machine_reply(struct trace_machine *m,
+    const struct trace_config *cfg, const struct trace_match *mt,
+    uint64_t rx_us, uint64_t now_ms);
+/* Time has passed: judge the hops whose wait is over. */
+struct trace_action trace_machine_tick(struct trace_machine *m,
+    const struct trace_config *cfg, uint64_t now_ms);
+/* A probe could not be sent (errno err): the trace is over. */
+struct trace_action trace_machine_fail(struct trace_machine *m, int err);
+
+/* ---- trace/engine.c: slots and results ---- */
+struct trace {
+	struct trace_machine m;		/* what it has seen and decided */
+	uint32_t src, nonce;
+	void *user;
+	uint16_t flow, flow_sum;
+	int active, queued;
+	int fd;				/* its own socket, in dgram mode */
 	struct trace *qnext;
 };
 
@@ -66,23 +127,10 @@ struct trace_engine {
 	struct trace_stats st;
 };
 
-/* trace_engine.c */
-/* Hand t's result to the caller's queue and free its slot. */
+/* A free slot, counted active, or NULL when all are taken. */
+struct trace *trace_slot_take(struct trace_engine *e);
+/* Hand t's result (its machine's verdict) to the caller's queue and free
+   its slot. */
 void trace_finish(struct trace_engine *e, struct trace *t);
-
-/* trace_state.c */
-/* Judge finished hops in order, open new ones, queue sends, or finish. */
-void trace_advance(struct trace_engine *e, struct trace *t, uint64_t now);
-/* The open hop that needs a probe next, or 0. */
-unsigned trace_next_ttl(const struct trace_engine *e, const struct trace *t);
-/* Keep a reply that matched a probe of t not yet answered. */
-void trace_record_reply(struct trace_engine *e, struct trace *t,
-    const struct trace_match *mt, uint64_t rx_us);
-
-/* trace_loop.c */
-uint16_t trace_keyed16(const struct trace_engine *e, const struct trace *t,
-    uint32_t what);
-/* Put t at the back of the send queue. */
-void trace_enqueue(struct trace_engine *e, struct trace *t);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * trace_loop.c: the engine's loop: pacing, poll, send, receive, matching.
+ * trace/loop.c: the engine's loop: pacing, poll, send, receive, matching.
  *
  * Each running trace holds a slot; the slot number is its flow identifier
  * (ICMP id or source port, offset by a per-run base), so a reply finds its
@@ -11,9 +11,14 @@
  * Sends of all traces share one token bucket, taken round-robin from a
  * queue of traces with work; how many traces run at once (max_active) is
  * bounded by the slots.  Without CAP_NET_RAW (cfg.dgram) each trace has its
- * own datagram socket instead (trace_dgram.c); the socket, not the flow,
- * then names the trace.  What a reply means for its trace is decided in
- * trace_state.c.
+ * own datagram socket instead (trace/dgram.c); the socket, not the flow,
+ * then names the trace.
+ *
+ * The loop is the top of the engine's stack (trace/internal.h): what a reply or
+ * a timeout means for its trace is decided by the state machine below
+ * (trace/state.c), and the loop acts on the verdict it returns (queue the
+ * trace to send, or hand it to trace/engine.c as finished).  Nothing below
+ * calls back up.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,18 +31,19 @@
 /* A 16-bit keyed value (SipHash, key random per run), never 0 or 0xffff
    (each means "no checksum" somewhere): replies cannot be forged without
    seeing our probes, nor matched to another run or trace. */
-uint16_t
+static uint16_t
 trace_keyed16(const struct trace_engine *e, const struct trace *t,
     uint32_t what)
 {
-	uint32_t in[3] = { t->dst, t->nonce, what };
+	uint32_t in[3] = { t->m.dst, t->nonce, what };
 	uint64_t h = probe_siphash(&e->key, in, sizeof(in));
 	uint16_t v = (uint16_t)(h ^ h >> 16 ^ h >> 32 ^ h >> 48);
 
 	return v == 0 || v == 0xffff ? 0x5a5a : v;
 }
 
-void
+/* Put t at the back of the send queue. */
+static void
 trace_enqueue(struct trace_engine *e, struct trace *t)
 {
 	t->queued = 1;
@@ -49,6 +55,60 @@ trace_enqueue(struct trace_engine *e, struct trace *t)
 	e->qtail = t;
 }
 
+/* Do what the state machine said: queue t to send, or finish it. */
+static void
+act(struct trace_engine *e, struct trace *t, struct trace_action a)
+{
+	if (a.what == TRACE_OVER)
+		trace_finish(e, t);
+	else if (a.what == TRACE_SEND && !t->queued)
+		trace_enqueue(e, t);
+}
+
+/* Our source address toward dst, as the kernel would choose it. */
+static int
+route_source(struct trace_engine *e, uint32_t dst, uint32_t *src)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(e->cfg.dport ? e->cfg.dport : 33434);
+	sin.sin_addr.s_addr = htonl(dst);
+	if (connect(e->route_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(e->route_fd, (struct sockaddr *)&sin, &len) != 0)
+		return -1;
+	*src = ntohl(sin.sin_addr.s_addr);
+	return 0;
+}
+
+int
+trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
+{
+	struct trace *t = trace_slot_take(e);
+	struct trace_action a;
+	int err;
+
+	if (t == NULL)
+		return -1;
+	a = trace_machine_start(&t->m, &e->cfg, dst, probe_now_ns() / 1000000);
+	t->user = user;
+	t->nonce = ++e->next_nonce;
+	t->flow = (uint16_t)(e->flow_base + (t - e->slots));
+	t->flow_sum = trace_keyed16(e, t, 0x10000);
+	e->st.started++;
+	if (e->cfg.dgram ? (t->fd = trace_dgram_open(e->cfg.method, dst,
+	    e->cfg.dport, &t->src, &t->flow)) < 0 :
+	    route_source(e, dst, &t->src) != 0) {
+		err = errno;
+		t->src = 0;
+		a = trace_machine_fail(&t->m, err);
+	}
+	act(e, t, a);
+	return 0;
+}
+
 /* Send one probe of t; 0 sent, 1 try later (buffers full), -1 t ended. */
 static int
 send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
@@ -56,15 +116,15 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 	struct trace_probe p;
 	struct sockaddr_in sin;
 	uint8_t buf[TRACE_PKT_MAX];
-	unsigned ttl = trace_next_ttl(e, t);
-	struct hop *h = &t->hops[ttl];
+	unsigned ttl = trace_machine_next_ttl(&t->m, &e->cfg);
+	const struct hop *h = &t->m.hops[ttl];
 	uint64_t stamp;
 	size_t len;
 
 	memset(&p, 0, sizeof(p));
 	p.method = e->cfg.method;
 	p.src = t->src;
-	p.dst = t->dst;
+	p.dst = t->m.dst;
 	p.ttl = (uint8_t)ttl;
 	p.flow = t->flow;
 	p.dport = e->cfg.dport;
@@ -74,7 +134,7 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 	len = e->cfg.dgram ? 0 : trace_pkt_build(&p, buf);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(t->dst);
+	sin.sin_addr.s_addr = htonl(t->m.dst);
 	/* Before sending: on loopback the reply is in before sendto returns. */
 	stamp = probe_wall_ns() / 1000;
 	if (e->cfg.dgram ? trace_dgram_send(t->fd, &p) < 0 :
@@ -83,16 +143,11 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return 1;
 		e->st.send_errors++;
-		t->stop = TRACE_STOP_ERROR;
-		t->error = errno;
-		trace_finish(e, t);
+		act(e, t, trace_machine_fail(&t->m, errno));
 		return -1;
 	}
-	t->sent_us[ttl * e->cfg.queries + h->sent] = stamp;
-	h->sent++;
-	h->last_sent_ms = now;
-	t->probes++;
 	e->st.probes++;
+	act(e, t, trace_machine_sent(&t->m, &e->cfg, ttl, stamp, now));
 	return 0;
 }
 
@@ -109,7 +164,7 @@ send_ready(struct trace_engine *e, uint64_t now)
 		if ((e->qhead = t->qnext) == NULL)
 			e->qtail = NULL;
 		t->queued = 0;
-		if (!t->active || trace_next_ttl(e, t) == 0)
+		if (!t->active || trace_machine_next_ttl(&t->m, &e->cfg) == 0)
 			continue;
 		if ((r = send_probe(e, t, now)) > 0) {
 			/* Put it back in front and wait a little. */
@@ -120,11 +175,8 @@ send_ready(struct trace_engine *e, uint64_t now)
 				e->qtail = t;
 			return;
 		}
-		if (r == 0) {
+		if (r == 0)
 			(void)probe_bucket_take(&e->bucket, ns);
-			if (trace_next_ttl(e, t) != 0)
-				trace_enqueue(e, t);
-		}
 	}
 }
 
@@ -134,27 +186,23 @@ static void
 accept_reply(struct trace_engine *e, struct trace *t,
     const struct trace_match *mt, uint64_t rx_us)
 {
-	unsigned ttl = mt->tag >> 8, attempt = mt->tag & 0xff;
-	const struct hop *h;
+	enum trace_fit fit;
 
 	if (!rx_us)
 		rx_us = probe_wall_ns() / 1000;
-	/* Only hops not yet judged: a late answer cannot change a verdict. */
-	if (t->dst != mt->dst || ttl < 1 ||
-	    (t->back ? ttl != t->bttl : ttl < t->lo) ||
-	    ttl > e->cfg.max_ttl || attempt >= e->cfg.queries ||
-	    mt->check != trace_keyed16(e, t, mt->tag) ||
-	    attempt >= (h = &t->hops[ttl])->sent) {
+	if (t->m.dst != mt->dst || mt->check != trace_keyed16(e, t, mt->tag) ||
+	    (fit = trace_machine_fits(&t->m, &e->cfg, mt->tag)) ==
+	    TRACE_FIT_STRAY) {
 		e->st.strays++;
 		return;
 	}
-	if (h->answered_mask & (1u << attempt)) {
+	if (fit == TRACE_FIT_DUP) {
 		e->st.dups++;
 		return;
 	}
-	trace_record_reply(e, t, mt, rx_us);
 	e->st.replies++;
-	trace_advance(e, t, probe_now_ns() / 1000000);
+	act(e, t, trace_machine_reply(&t->m, &e->cfg, mt, rx_us,
+	    probe_now_ns() / 1000000));
 }
 
 /* A reply on the shared raw sockets: its flow names the slot. */
@@ -221,7 +269,8 @@ scan(struct trace_engine *e, uint64_t now)
 	e->next_scan_ms = now + e->scan_ms;
 	for (i = 0; i < e->cfg.max_active; i++)
 		if (e->slots[i].active)
-			trace_advance(e, &e->slots[i], now);
+			act(e, &e->slots[i], trace_machine_tick(&e->slots[i].m,
+			    &e->cfg, now));
 }
 
 /* Read what waits on one trace's own socket (dgram mode). */
@@ -234,7 +283,7 @@ drain_trace(struct trace_engine *e, struct trace *t)
 
 	/* The trace may end (and its socket close) on any reply. */
 	for (n = 0; n < 64 && t->active && t->fd >= 0; n++) {
-		if ((r = trace_dgram_read(t->fd, e->cfg.method, t->dst, &mt,
+		if ((r = trace_dgram_read(t->fd, e->cfg.method, t->m.dst, &mt,
 		    &rx)) < 0)
 			return;
 		mt.flow = t->flow;

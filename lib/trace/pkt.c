@@ -1,5 +1,5 @@
 /*
- * trace_pkt.c: Paris traceroute probes and the replies they provoke.
+ * trace/pkt.c: Paris traceroute probes and the replies they provoke.
  *
  * What must stay true (Augustin et al., "Avoiding traceroute anomalies with
  * Paris traceroute"): every field a per-flow load balancer may hash is the

@@ -1,5 +1,5 @@
 /*
- * trace_sock.c: the raw sockets a Paris traceroute needs.
+ * trace/sock.c: the raw sockets a Paris traceroute needs.
  *
  * Probes go out through one IPPROTO_RAW socket because Paris traceroute
  * must write the IP ID and the whole transport header itself (the kernel's

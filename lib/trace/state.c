@@ -1,5 +1,5 @@
 /*
- * trace_state.c: one trace's state machine: which TTL to probe next, when
+ * trace/state.c: one trace's state machine: which TTL to probe next, when
  * a hop is done, and why the trace stops.
  *
  * A trace probes TTLs in order with at most `window` of them open; hops are
@@ -10,19 +10,42 @@
  *
  * With a stop set (Doubletree), a trace that has ended forwards goes back
  * from first_ttl - 1, one hop at a time, until a known router answers.
- * Nothing here touches a socket: sends and replies come through
- * trace_loop.c.
+ *
+ * What must stay true: the machine is the bottom of the engine's stack.  It
+ * is given events (a trace started, a probe sent, a reply, time passed, a
+ * send failed) with the times they happened, and returns what to do; it
+ * touches no socket, reads no clock and calls nothing above it, so it can
+ * be driven alone (tests/unit/trace.c).  trace/loop.c acts on its verdicts.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-static int
-hop_done(const struct trace_engine *e, const struct hop *h, uint64_t now)
+int
+trace_machine_init(struct trace_machine *m, const struct trace_config *cfg)
 {
-	return h->answered >= e->cfg.queries || (h->sent >= e->cfg.queries &&
-	    now >= h->last_sent_ms + e->cfg.wait_ms);
+	size_t nhop = cfg->max_ttl + 1;
+
+	memset(m, 0, sizeof(*m));
+	m->hops = calloc(nhop, sizeof(*m->hops));
+	m->sent_us = calloc(nhop * cfg->queries, sizeof(*m->sent_us));
+	return m->hops == NULL || m->sent_us == NULL ? -1 : 0;
+}
+
+void
+trace_machine_free(struct trace_machine *m)
+{
+	free(m->hops);
+	free(m->sent_us);
+	free(m->rep);
+}
+
+static int
+hop_done(const struct trace_config *c, const struct hop *h, uint64_t now)
+{
+	return h->answered >= c->queries || (h->sent >= c->queries &&
+	    now >= h->last_sent_ms + c->wait_ms);
 }
 
 /* A router address that answered at an earlier TTL as well, with another
@@ -31,159 +54,234 @@ hop_done(const struct trace_engine *e, const struct hop *h, uint64_t now)
    and the trace goes on past that artifact (a "loop" in the Paris
    traceroute paper's terms; what we stop at is their "cycle"). */
 static int
-seen_before(const struct trace *t, unsigned ttl)
+seen_before(const struct trace_machine *m, unsigned ttl)
 {
 	const struct trace_reply *first = NULL;
 	size_t i;
 
-	for (i = 0; i < t->nrep && first == NULL; i++)
-		if (t->rep[i].ttl == ttl && t->rep[i].icmp_type == 11)
-			first = &t->rep[i];
+	for (i = 0; i < m->nrep && first == NULL; i++)
+		if (m->rep[i].ttl == ttl && m->rep[i].icmp_type == 11)
+			first = &m->rep[i];
 	if (first == NULL)
 		return 0;
-	for (i = 0; i < t->nrep; i++)
-		if (t->rep[i].ttl + 1u < ttl && t->rep[i].from == first->from &&
-		    t->rep[i].icmp_type == 11)
+	for (i = 0; i < m->nrep; i++)
+		if (m->rep[i].ttl + 1u < ttl && m->rep[i].from == first->from &&
+		    m->rep[i].icmp_type == 11)
 			return 1;
 	return 0;
 }
 
 /* Judge hop ttl, all of whose probes are answered or timed out. */
 static void
-retire(const struct trace_engine *e, struct trace *t, unsigned ttl)
+retire(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 {
-	const struct hop *h = &t->hops[ttl];
+	const struct hop *h = &m->hops[ttl];
 
-	t->last_ttl = ttl;
+	m->last_ttl = ttl;
 	if (h->flags & HOP_TARGET) {
-		t->stop = TRACE_STOP_COMPLETED;
+		m->stop = TRACE_STOP_COMPLETED;
 	} else if (h->flags & HOP_UNREACH) {
-		t->stop = TRACE_STOP_UNREACH;
+		m->stop = TRACE_STOP_UNREACH;
 	} else if (h->flags & HOP_RESP) {
-		t->gap = 0;
-		if (seen_before(t, ttl))
-			t->stop = TRACE_STOP_LOOP;
-	} else if (++t->gap >= e->cfg.gap_limit && !t->ended) {
+		m->gap = 0;
+		if (seen_before(m, ttl))
+			m->stop = TRACE_STOP_LOOP;
+	} else if (++m->gap >= c->gap_limit && !m->ended) {
 		/* (Unless a later hop already answered with an end.) */
-		t->stop = TRACE_STOP_GAPLIMIT;
+		m->stop = TRACE_STOP_GAPLIMIT;
 	}
 }
 
-/* The open hop that needs a probe next, or 0. */
 unsigned
-trace_next_ttl(const struct trace_engine *e, const struct trace *t)
+trace_machine_next_ttl(const struct trace_machine *m,
+    const struct trace_config *c)
 {
 	unsigned ttl;
 
-	if (t->back)
-		return t->hops[t->bttl].sent < e->cfg.queries ? t->bttl : 0;
-	for (ttl = t->lo; ttl < t->hi && ttl <= t->limit; ttl++)
-		if (t->hops[ttl].sent < e->cfg.queries)
+	if (m->back)
+		return m->hops[m->bttl].sent < c->queries ? m->bttl : 0;
+	for (ttl = m->lo; ttl < m->hi && ttl <= m->limit; ttl++)
+		if (m->hops[ttl].sent < c->queries)
 			return ttl;
 	return 0;
 }
 
 /* Judge the backward hop: 1 when the way home is known (or TTL 1 done). */
 static int
-back_retire(struct trace_engine *e, struct trace *t)
+back_retire(const struct trace_config *c, struct trace_machine *m)
 {
 	size_t i;
 	int known = 0;
 
-	t->low_ttl = t->bttl;
+	m->low_ttl = m->bttl;
 	/* The target answers here too: it is nearer than the start TTL, and
 	   the forward part only found it again.  It ends here. */
-	if (t->hops[t->bttl].flags & HOP_TARGET)
-		t->last_ttl = t->bttl;
-	for (i = 0; i < t->nrep; i++)
-		if (t->rep[i].ttl == t->bttl &&
-		    trace_stopset_has(e->cfg.stop_set, t->rep[i].from))
+	if (m->hops[m->bttl].flags & HOP_TARGET)
+		m->last_ttl = m->bttl;
+	for (i = 0; i < m->nrep; i++)
+		if (m->rep[i].ttl == m->bttl &&
+		    trace_stopset_has(c->stop_set, m->rep[i].from))
 			known = 1;
-	for (i = 0; i < t->nrep; i++)
-		if (t->rep[i].ttl == t->bttl && t->rep[i].from != t->dst)
-			trace_stopset_add(e->cfg.stop_set, t->rep[i].from);
-	if (known || --t->bttl == 0)
+	for (i = 0; i < m->nrep; i++)
+		if (m->rep[i].ttl == m->bttl && m->rep[i].from != m->dst)
+			trace_stopset_add(c->stop_set, m->rep[i].from);
+	if (known || --m->bttl == 0)
 		return 1;
-	memset(&t->hops[t->bttl], 0, sizeof(t->hops[t->bttl]));
+	memset(&m->hops[m->bttl], 0, sizeof(m->hops[m->bttl]));
 	return 0;
 }
 
 /* Doubletree: once the forward part has ended, go back from first_ttl - 1
    (unless nothing was sent at all). */
 static int
-start_back(struct trace_engine *e, struct trace *t)
+start_back(const struct trace_config *c, struct trace_machine *m)
 {
-	if (e->cfg.stop_set == NULL || e->cfg.first_ttl < 2 || t->back ||
-	    t->stop == TRACE_STOP_ERROR)
+	if (c->stop_set == NULL || c->first_ttl < 2 || m->back ||
+	    m->stop == TRACE_STOP_ERROR)
 		return 0;
-	t->fwd_stop = t->stop;
-	t->stop = TRACE_STOP_NONE;
-	t->back = 1;
-	t->bttl = e->cfg.first_ttl - 1;
-	memset(&t->hops[t->bttl], 0, sizeof(t->hops[t->bttl]));
+	m->fwd_stop = m->stop;
+	m->stop = TRACE_STOP_NONE;
+	m->back = 1;
+	m->bttl = c->first_ttl - 1;
+	memset(&m->hops[m->bttl], 0, sizeof(m->hops[m->bttl]));
 	return 1;
 }
 
+/* What to do next, once the hops are judged: send, wait or stop. */
+static struct trace_action
+decide(const struct trace_config *c, const struct trace_machine *m,
+    unsigned judged)
+{
+	struct trace_action a = { TRACE_WAIT, 0, judged, TRACE_STOP_NONE };
+
+	if (m->stop != TRACE_STOP_NONE) {
+		a.what = TRACE_OVER;
+		a.stop = m->stop;
+	} else if ((a.ttl = trace_machine_next_ttl(m, c)) != 0) {
+		a.what = TRACE_SEND;
+	}
+	return a;
+}
+
+static struct trace_action
+advance_back(const struct trace_config *c, struct trace_machine *m,
+    uint64_t now, unsigned judged)
+{
+	if (hop_done(c, &m->hops[m->bttl], now)) {
+		judged = m->bttl;
+		if (back_retire(c, m))
+			m->stop = m->fwd_stop;
+	}
+	return decide(c, m, judged);
+}
+
+/* Judge finished hops in order, open new ones, and say what to do. */
+static struct trace_action
+advance(const struct trace_config *c, struct trace_machine *m, uint64_t now)
+{
+	unsigned judged = 0;
+
+	if (m->back)
+		return advance_back(c, m, now, 0);
+	while (m->stop == TRACE_STOP_NONE && m->lo < m->hi &&
+	    hop_done(c, &m->hops[m->lo], now))
+		retire(c, m, judged = m->lo++);
+	if (m->stop == TRACE_STOP_NONE && m->lo > c->max_ttl)
+		m->stop = TRACE_STOP_MAXHOPS;
+	if (m->stop != TRACE_STOP_NONE) {
+		if (start_back(c, m))
+			return advance_back(c, m, now, judged);
+		return decide(c, m, judged);
+	}
+	while (m->hi - m->lo < c->window && m->hi <= m->limit) {
+		memset(&m->hops[m->hi], 0, sizeof(m->hops[m->hi]));
+		m->hi++;
+	}
+	return decide(c, m, judged);
+}
+
+struct trace_action
+trace_machine_start(struct trace_machine *m, const struct trace_config *c,
+    uint32_t dst, uint64_t now_ms)
+{
+	m->dst = dst;
+	m->lo = m->hi = m->low_ttl = c->first_ttl;
+	m->back = 0;
+	m->limit = c->max_ttl;
+	m->gap = m->probes = m->last_ttl = 0;
+	m->stop = TRACE_STOP_NONE;
+	m->error = m->ended = 0;
+	m->nrep = 0;
+	return advance(c, m, now_ms);
+}
+
+struct trace_action
+trace_machine_tick(struct trace_machine *m, const struct trace_config *c,
+    uint64_t now_ms)
+{
+	return advance(c, m, now_ms);
+}
+
+struct trace_action
+trace_machine_sent(struct trace_machine *m, const struct trace_config *c,
+    unsigned ttl, uint64_t stamp_us, uint64_t now_ms)
+{
+	struct hop *h = &m->hops[ttl];
+
+	m->sent_us[ttl * c->queries + h->sent] = stamp_us;
+	h->sent++;
+	h->last_sent_ms = now_ms;
+	m->probes++;
+	return decide(c, m, 0);
+}
+
+struct trace_action
+trace_machine_fail(struct trace_machine *m, int err)
+{
+	struct trace_action a = { TRACE_OVER, 0, 0, TRACE_STOP_ERROR };
+
+	m->stop = TRACE_STOP_ERROR;
+	m->error = err;
+	return a;
+}
+
+enum trace_fit
+trace_machine_fits(const struct trace_machine *m, const struct trace_config *c,
+    uint16_t tag)
+{
+	unsigned ttl = tag >> 8, attempt = tag & 0xff;
+
+	/* Only hops not yet judged: a late answer cannot change a verdict. */
+	if (ttl < 1 || (m->back ? ttl != m->bttl : ttl < m->lo) ||
+	    ttl > c->max_ttl || attempt >= c->queries ||
+	    attempt >= m->hops[ttl].sent)
+		return TRACE_FIT_STRAY;
+	if (m->hops[ttl].answered_mask & (1u << attempt))
+		return TRACE_FIT_DUP;
+	return TRACE_FIT_NEW;
+}
+
+/* Keep a reply that fits, and what it says of its hop. */
 static void
-advance_back(struct trace_engine *e, struct trace *t, uint64_t now)
-{
-	if (hop_done(e, &t->hops[t->bttl], now) && back_retire(e, t)) {
-		t->stop = t->fwd_stop;
-		trace_finish(e, t);
-		return;
-	}
-	if (!t->queued && trace_next_ttl(e, t) != 0)
-		trace_enqueue(e, t);
-}
-
-/* Judge finished hops in order, open new ones, queue sends, or finish. */
-void
-trace_advance(struct trace_engine *e, struct trace *t, uint64_t now)
-{
-	if (t->back) {
-		advance_back(e, t, now);
-		return;
-	}
-	while (t->stop == TRACE_STOP_NONE && t->lo < t->hi &&
-	    hop_done(e, &t->hops[t->lo], now))
-		retire(e, t, t->lo++);
-	if (t->stop == TRACE_STOP_NONE && t->lo > e->cfg.max_ttl)
-		t->stop = TRACE_STOP_MAXHOPS;
-	if (t->stop != TRACE_STOP_NONE) {
-		if (start_back(e, t))
-			advance_back(e, t, now);
-		else
-			trace_finish(e, t);
-		return;
-	}
-	while (t->hi - t->lo < e->cfg.window && t->hi <= t->limit) {
-		memset(&t->hops[t->hi], 0, sizeof(t->hops[t->hi]));
-		t->hi++;
-	}
-	if (!t->queued && trace_next_ttl(e, t) != 0)
-		trace_enqueue(e, t);
-}
-
-void
-trace_record_reply(struct trace_engine *e, struct trace *t,
+record_reply(struct trace_machine *m, const struct trace_config *c,
     const struct trace_match *mt, uint64_t rx_us)
 {
 	unsigned ttl = mt->tag >> 8, attempt = mt->tag & 0xff;
-	struct hop *h = &t->hops[ttl];
+	struct hop *h = &m->hops[ttl];
 	struct trace_reply *r;
 	uint64_t sent;
 
-	if (t->nrep == t->caprep) {
-		size_t cap = t->caprep ? 2 * t->caprep : 16;
-		void *p = realloc(t->rep, cap * sizeof(*t->rep));
+	if (m->nrep == m->caprep) {
+		size_t cap = m->caprep ? 2 * m->caprep : 16;
+		void *p = realloc(m->rep, cap * sizeof(*m->rep));
 
 		if (p == NULL)
 			abort();
-		t->rep = p;
-		t->caprep = cap;
+		m->rep = p;
+		m->caprep = cap;
 	}
-	sent = t->sent_us[ttl * e->cfg.queries + attempt];
-	r = &t->rep[t->nrep++];
+	sent = m->sent_us[ttl * c->queries + attempt];
+	r = &m->rep[m->nrep++];
 	memset(r, 0, sizeof(*r));
 	r->from = mt->from;
 	r->rtt_us = rx_us > sent ? (uint32_t)(rx_us - sent) : 0;
@@ -201,10 +299,18 @@ trace_record_reply(struct trace_engine *e, struct trace *t,
 		h->flags |= HOP_TARGET;
 	else if (mt->icmp_type == 3)
 		h->flags |= HOP_UNREACH;
-	if ((h->flags & (HOP_TARGET | HOP_UNREACH)) && ttl <= t->limit &&
-	    !t->back) {
+	if ((h->flags & (HOP_TARGET | HOP_UNREACH)) && ttl <= m->limit &&
+	    !m->back) {
 		/* Nothing past here is ever probed again. */
-		t->limit = ttl;
-		t->ended = 1;
+		m->limit = ttl;
+		m->ended = 1;
 	}
+}
+
+struct trace_action
+trace_machine_reply(struct trace_machine *m, const struct trace_config *c,
+    const struct trace_match *mt, uint64_t rx_us, uint64_t now_ms)
+{
+	record_reply(m, c, mt, rx_us);
+	return advance(c, m, now_ms);
 }

@@ -1,5 +1,5 @@
 /*
- * trace_stopset.c: Doubletree's local stop set (Donnet et al., "Efficient
+ * trace/stopset.c: Doubletree's local stop set (Donnet et al., "Efficient
  * algorithms for large-scale topology discovery", 2005): the router
  * addresses near the vantage point that earlier traces already found.  A
  * trace that starts at TTL h probes backwards from h - 1 only until it meets

@@ -4,10 +4,11 @@
  * The engine owns sockets, timers, pacing and reply matching; it never
  * formats output.  A caller adds destinations, polls, and collects results
  * (the replies hop by hop and why the trace stopped), then renders them as
- * it likes.  Split as scamper splits a measurement: packets (trace_pkt.c),
- * sockets (trace_sock.c), the engine (trace_engine.c: slots and results;
- * trace_state.c: the per-trace state machine; trace_loop.c: pacing, poll,
- * send, receive and matching).
+ * it likes.  Split as scamper splits a measurement: packets (trace/pkt.c),
+ * sockets (trace/sock.c), the engine, a stack calling down only
+ * (trace/loop.c: pacing, poll, send, receive and matching, above
+ * trace/engine.c: slots and results, above trace/state.c: the per-trace
+ * state machine; see trace/internal.h).
  */
 #ifndef HOPMAP_TRACE_H
 #define HOPMAP_TRACE_H
@@ -120,7 +121,7 @@ int trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms);
 struct trace_result *trace_engine_result(struct trace_engine *e);
 const struct trace_stats *trace_engine_stats(const struct trace_engine *e);
 
-/* ---- trace_pkt.c: probes and the replies they provoke ---- */
+/* ---- trace/pkt.c: probes and the replies they provoke ---- */
 /* What a probe carries: the flow (constant through a trace) and the tag
    and keyed check (different for each probe). */
 struct trace_probe {
@@ -151,7 +152,7 @@ int trace_pkt_parse(enum trace_method m, uint16_t dport, const uint8_t *pkt,
     size_t len, struct trace_match *mt);
 
 
-/* ---- trace_stopset.c: Doubletree's local stop set ---- */
+/* ---- trace/stopset.c: Doubletree's local stop set ---- */
 struct trace_stopset;
 struct trace_stopset *trace_stopset_new(void);
 void trace_stopset_free(struct trace_stopset *s);
@@ -163,7 +164,7 @@ int trace_stopset_load(struct trace_stopset *s, const char *path);
 /* Write it back if it changed, atomically; 0 or -1 with errno. */
 int trace_stopset_save(struct trace_stopset *s, const char *path);
 
-/* ---- trace_dgram.c: the unprivileged path, one socket per trace ---- */
+/* ---- trace/dgram.c: the unprivileged path, one socket per trace ---- */
 /* A datagram socket (UDP, or ICMP where ping_group_range allows) connected
    to dst, reporting errors (IP_RECVERR); sets our address and the flow the
    kernel chose.  -1 with errno set. */

@@ -1,11 +1,13 @@
 /* Unit tests for the Paris traceroute packets (lib/trace/pkt.c): the flow
    stays constant, checksums stay valid, and replies parse back to the probe
-   they answer; strays and truncations do not. */
+   they answer; strays and truncations do not.  And for one trace's state
+   machine (lib/trace/state.c), driven alone by events, without sockets. */
 #include <string.h>
 
 #include "probe/probe.h"
 #include "tap.h"
 #include "trace/trace.h"
+#include "trace/internal.h"
 
 static struct trace_probe
 probe(enum trace_method m, uint16_t tag)
@@ -163,6 +165,185 @@ test_names(void)
 	    "stop and method names print");
 }
 
+/* ---- the state machine, driven by hand ---- */
+
+#define DST 0xc6130309u			/* 198.19.3.9 */
+#define ROUTER(n) (0xc6120000u + (n))	/* 198.18.0.n */
+
+static struct trace_config
+machine_config(void)
+{
+	struct trace_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.method = TRACE_ICMP_PARIS;
+	c.first_ttl = 1;
+	c.max_ttl = 30;
+	c.queries = 1;
+	c.gap_limit = 3;
+	c.window = 1;
+	c.wait_ms = 1000;
+	return c;
+}
+
+/* A reply to attempt 0 at ttl: a time exceeded from a router, or the
+   target's own answer. */
+static struct trace_action
+reply(struct trace_machine *m, const struct trace_config *c, unsigned ttl,
+    uint32_t from, uint64_t now)
+{
+	struct trace_match mt;
+
+	memset(&mt, 0, sizeof(mt));
+	mt.dst = DST;
+	mt.tag = (uint16_t)(ttl << 8);
+	mt.from = from;
+	mt.from_target = from == DST;
+	mt.icmp_type = from == DST ? 0 : 11;
+	return trace_machine_reply(m, c, &mt, now * 1000 + 500, now);
+}
+
+static int
+is_send(struct trace_action a, unsigned ttl)
+{
+	return a.what == TRACE_SEND && a.ttl == ttl;
+}
+
+static void
+test_machine_classic(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct trace_action a;
+	unsigned ttl;
+	int ok = 1;
+
+	CHECK(trace_machine_init(&m, &c) == 0, "machine: init");
+	a = trace_machine_start(&m, &c, DST, 0);
+	CHECK(is_send(a, 1), "machine: a new trace sends TTL 1 first");
+	for (ttl = 1; ttl <= 3 && ok; ttl++) {
+		a = trace_machine_sent(&m, &c, ttl, ttl * 1000, ttl);
+		ok = a.what == TRACE_WAIT &&
+		    trace_machine_fits(&m, &c, (uint16_t)(ttl << 8)) ==
+		    TRACE_FIT_NEW;
+		a = reply(&m, &c, ttl, ttl < 3 ? ROUTER(ttl) : DST, ttl);
+		ok = ok && a.judged == ttl &&
+		    (ttl < 3 ? is_send(a, ttl + 1) : a.what == TRACE_OVER);
+	}
+	CHECK(ok, "machine: each hop waits for its reply, is judged, the "
+	    "next TTL follows");
+	CHECK(a.what == TRACE_OVER && a.stop == TRACE_STOP_COMPLETED &&
+	    m.stop == TRACE_STOP_COMPLETED && m.last_ttl == 3 &&
+	    m.probes == 3 && m.nrep == 3 && m.rep[2].from == DST &&
+	    m.rep[2].rtt_us == 500,
+	    "machine: the target's answer completes the trace at TTL 3");
+	CHECK(trace_machine_fits(&m, &c, 0x0300) == TRACE_FIT_STRAY &&
+	    trace_machine_fits(&m, &c, 0x0400) == TRACE_FIT_STRAY,
+	    "machine: replies to judged or unsent hops are strays");
+	trace_machine_free(&m);
+}
+
+static void
+test_machine_gap(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct trace_action a;
+	uint64_t now = 0;
+	unsigned ttl;
+	int ok = 1;
+
+	(void)trace_machine_init(&m, &c);
+	(void)trace_machine_start(&m, &c, DST, now);
+	(void)trace_machine_sent(&m, &c, 1, 0, now);
+	a = reply(&m, &c, 1, ROUTER(1), now);
+	(void)trace_machine_sent(&m, &c, 2, 0, now);
+	a = reply(&m, &c, 2, ROUTER(2), now);
+	CHECK(trace_machine_fits(&m, &c, 0x0200) == TRACE_FIT_STRAY,
+	    "machine: a second answer to a judged hop is late");
+	(void)trace_machine_sent(&m, &c, 3, 0, now);
+	a = trace_machine_tick(&m, &c, now + 999);
+	CHECK(a.what == TRACE_WAIT && a.judged == 0,
+	    "machine: a silent hop is not judged before its wait is over");
+	a = trace_machine_tick(&m, &c, now += 1000);
+	CHECK(is_send(a, 4) && a.judged == 3 && m.gap == 1,
+	    "machine: a silent hop is judged when its wait is over");
+	for (ttl = 4; ttl <= 5 && ok; ttl++) {
+		(void)trace_machine_sent(&m, &c, ttl, 0, now);
+		a = trace_machine_tick(&m, &c, now += 1000);
+		ok = ttl < 5 ? is_send(a, ttl + 1) : a.what == TRACE_OVER;
+	}
+	CHECK(ok && a.stop == TRACE_STOP_GAPLIMIT && m.last_ttl == 5 &&
+	    m.probes == 5 && m.nrep == 2,
+	    "machine: gap_limit (3) silent hops in a row end the trace");
+	trace_machine_free(&m);
+
+	/* An answer between silent hops starts the count again. */
+	(void)trace_machine_init(&m, &c);
+	now = 0;
+	(void)trace_machine_start(&m, &c, DST, now);
+	for (ttl = 1; ttl <= 5; ttl++) {
+		(void)trace_machine_sent(&m, &c, ttl, 0, now);
+		a = ttl == 3 ? reply(&m, &c, ttl, ROUTER(ttl), now) :
+		    trace_machine_tick(&m, &c, now += 1000);
+	}
+	CHECK(is_send(a, 6) && m.gap == 2,
+	    "machine: an answering hop resets the gap count");
+	trace_machine_free(&m);
+}
+
+static void
+test_machine_stopset(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct trace_action a;
+
+	c.first_ttl = 3;
+	c.stop_set = trace_stopset_new();
+	trace_stopset_add(c.stop_set, ROUTER(2));
+	(void)trace_machine_init(&m, &c);
+	a = trace_machine_start(&m, &c, DST, 0);
+	CHECK(is_send(a, 3), "stop set: the trace starts at first_ttl");
+	(void)trace_machine_sent(&m, &c, 3, 0, 0);
+	a = reply(&m, &c, 3, ROUTER(3), 0);
+	(void)trace_machine_sent(&m, &c, 4, 0, 0);
+	a = reply(&m, &c, 4, DST, 0);
+	CHECK(is_send(a, 2) && a.judged == 4 && m.back,
+	    "stop set: once the forward part ends, TTL first_ttl - 1 is next");
+	(void)trace_machine_sent(&m, &c, 2, 0, 0);
+	CHECK(trace_machine_fits(&m, &c, 0x0300) == TRACE_FIT_STRAY &&
+	    trace_machine_fits(&m, &c, 0x0200) == TRACE_FIT_NEW,
+	    "stop set: backwards, only the hop probed fits");
+	a = reply(&m, &c, 2, ROUTER(2), 0);
+	CHECK(a.what == TRACE_OVER && a.stop == TRACE_STOP_COMPLETED &&
+	    m.low_ttl == 2 && m.last_ttl == 4 && m.probes == 3,
+	    "stop set: a known router ends the way back, with the forward "
+	    "part's reason");
+	CHECK(trace_stopset_has(c.stop_set, ROUTER(2)) &&
+	    !trace_stopset_has(c.stop_set, ROUTER(3)) &&
+	    !trace_stopset_has(c.stop_set, DST),
+	    "stop set: only the hops probed backwards are added");
+
+	/* An unknown router: on to TTL 1, which is added. */
+	a = trace_machine_start(&m, &c, DST, 0);
+	(void)trace_machine_sent(&m, &c, 3, 0, 0);
+	(void)reply(&m, &c, 3, DST, 0);
+	(void)trace_machine_sent(&m, &c, 2, 0, 0);
+	a = reply(&m, &c, 2, ROUTER(7), 0);
+	CHECK(is_send(a, 1) && trace_stopset_has(c.stop_set, ROUTER(7)),
+	    "stop set: an unknown router is added and the way back goes on");
+	(void)trace_machine_sent(&m, &c, 1, 0, 0);
+	a = trace_machine_tick(&m, &c, 1000);
+	CHECK(a.what == TRACE_OVER && a.stop == TRACE_STOP_COMPLETED &&
+	    m.low_ttl == 1,
+	    "stop set: TTL 1 is as far back as it goes");
+	CHECK(trace_machine_fail(&m, 101).stop == TRACE_STOP_ERROR &&
+	    m.error == 101, "machine: a failed send is over, with its errno");
+	trace_machine_free(&m);
+	trace_stopset_free(c.stop_set);
+}
+
 int
 main(void)
 {
@@ -171,5 +352,8 @@ main(void)
 	test_method(TRACE_TCP_PARIS, "tcp-paris");
 	test_replies();
 	test_names();
+	test_machine_classic();
+	test_machine_gap();
+	test_machine_stopset();
 	return tap_failed != 0;
 }
