@@ -119,7 +119,7 @@ mkfifo "$T/fifo"
 cooldown --state "$T/trickle.db" <"$T/fifo" >"$T/trickle" 2>"$T/err" & cp=$!
 exec 7>"$T/fifo"
 echo 198.18.4.1 >&7
-for _ in $(seq 100); do [ -s "$T/trickle" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$T/trickle" ] && break; sleep 0.1; done
 same "state: a record comes out while the input is open and quiet" "$(cat "$T/trickle")" 198.18.4.1
 exec 7>&-
 wait $cp
@@ -129,7 +129,7 @@ same "state: trickle run exits 0" "$?" 0
 cooldown --state "$T/term.db" <"$T/fifo" >"$T/term" 2>"$T/err" & cp=$!
 exec 7>"$T/fifo"
 printf '%s\n' 198.18.4.2 198.18.4.3 >&7
-for _ in $(seq 100); do [ "$(wc -l <"$T/term")" = 2 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(wc -l <"$T/term")" = 2 ] && break; sleep 0.1; done
 kill -TERM $cp
 wait $cp
 same "SIGTERM: exit 0" "$?" 0

@@ -115,7 +115,7 @@ mkfifo "$T/fifo"
 hopextract --state "$T/trickle.db" <"$T/fifo" >"$T/trickle" 2>"$T/err" & hp=$!
 exec 7>"$T/fifo"
 echo '{"ip":"12.4.0.1","trace":{"hops":[{"ttl":1,"ip":"11.4.0.1"}]}}' >&7
-for _ in $(seq 100); do [ -s "$T/trickle" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$T/trickle" ] && break; sleep 0.1; done
 same "state: a hop comes out while the input is open and quiet" "$(jq -r .ip "$T/trickle")" 11.4.0.1
 exec 7>&-
 wait $hp

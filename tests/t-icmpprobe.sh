@@ -102,7 +102,7 @@ timeout 120 ip netns exec "$lab-l1" socat TCP-LISTEN:8080,fork,reuseaddr \
     /dev/null 2>/dev/null &
 socat_pid=$!
 cleanup_hooks+=("kill $socat_pid 2>/dev/null")
-for _ in $(seq 50); do
+for _ in $(seq 600); do
 	ip netns exec "$lab-l1" ss -Hltn 'sport = :8080' | grep -q . && break
 	sleep 0.1
 done
@@ -114,7 +114,7 @@ same "tcp open port: syn-ack from the listener, nothing from the dark" \
     "198.19.1.10 tcp 8080 true syn-ack,198.19.1.11 tcp 8080 true syn-ack,198.19.200.5 tcp 8080 false null,"
 same "tcp open port: reply TTL" "$(jqo 'select(.ping.ok) | .ping.reply_ttl' | sort -u)" 61
 # The kernel's reset is on its way: wait (bounded) for the queue to drain.
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	[ "$(ip netns exec "$lab-l1" ss -Htn state syn-recv | wc -l)" = 0 ] && break
 	sleep 0.05
 done
@@ -358,7 +358,7 @@ ip netns exec "$LAB_VANTAGE" icmpprobe -t 1s <"$T/slow" >"$T/stream" \
 sp=$!
 exec 8>"$T/slow"
 echo 198.19.1.77 >&8
-for _ in $(seq 100); do [ -s "$T/stream" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$T/stream" ] && break; sleep 0.1; done
 same "streaming: the first record is out while the input is open" \
     "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream")" "198.19.1.77 true"
 # rchar_of PID: the bytes PID has read with read(2) so far.

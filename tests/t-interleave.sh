@@ -71,7 +71,7 @@ mkfifo "$T/fifo"
 ( interleave -w 1 <"$T/fifo" >"$T/slow" & echo $! >"$T/pid"; wait ) &
 exec 3>"$T/fifo"
 echo 1.1.1.1 >&3; echo 2.2.2.2 >&3
-for _ in $(seq 50); do [ -s "$T/slow" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$T/slow" ] && break; sleep 0.1; done
 check "slow producer: output before end of input" test -s "$T/slow"
 exec 3>&-
 wait

@@ -88,7 +88,7 @@ mkdir -p "$T/locked"
 flock "$T/locked/lock" sleep 30 &
 holder=$!
 cleanup_hooks+=("kill $holder 2>/dev/null")
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	flock -n "$T/locked/lock" true || break
 	sleep 0.1
 done
@@ -109,7 +109,7 @@ same "--wait-lock: runs once the lock is free" \
 flock "$T/locked/lock" sleep 30 &
 holder=$!
 cleanup_hooks+=("kill $holder 2>/dev/null")
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	flock -n "$T/locked/lock" true || break
 	sleep 0.1
 done
@@ -118,7 +118,7 @@ hopmap-loop -d "$T/locked" --wait-lock -x "$T/one.txt" "$T/one.txt" \
 waiter=$!
 sleep 0.3
 kill -TERM "$waiter"
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	kill -0 "$waiter" 2>/dev/null || break
 	sleep 0.1
 done
@@ -252,7 +252,7 @@ kpg=$(ps -o pgid= -p "$kp" | tr -d ' ')
 check "kill: the round was under way" test -s "$S/round.partial"
 same "kill: the loop leads its own process group" "$kpg" "$kp"
 kill -9 -- "-$kpg"
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	pgrep -g "$kpg" >/dev/null || break
 	sleep 0.1
 done
@@ -450,7 +450,7 @@ check "killed in hopextract: the marker is gone" test ! -e "$S/hops.extracting"
 sqlsink --listen "$T/sink.sock" --no-stdin "$T/shared.db" 2>"$T/sink.err" &
 sp=$!
 cleanup_hooks+=("kill $sp 2>/dev/null")
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	[ -S "$T/sink.sock" ] && break
 	sleep 0.1
 done

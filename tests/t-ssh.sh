@@ -45,7 +45,7 @@ EOF
 ip netns exec "$node" "$sshd" -D -e -f "$k/sshd_config" 2>"$T/sshd.err" &
 sshdpid=$!
 cleanup_hooks+=("kill $sshdpid")
-for _ in $(seq 50); do
+for _ in $(seq 600); do
 	ip netns exec "$node" ss -Htln | grep -q ":2222 " && break
 	sleep 0.1
 done
@@ -57,7 +57,7 @@ ip netns exec "$LAB_PREFIX-hub" hopmap-hub serve -d "$hub" \
     --sink-args '-i 100ms' 2>"$T/hub.err" &
 hubpid=$!
 cleanup_hooks+=("kill $hubpid; wait $hubpid")
-for _ in $(seq 50); do [ -S "$hub/sink.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$hub/sink.sock" ] && break; sleep 0.1; done
 db=$hub/map.db
 
 printf '%s\n' 198.19.0.0/29 198.19.1.0/29 198.19.3.0/29 198.19.201.0/30 >"$T/seeds"

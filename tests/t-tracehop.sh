@@ -218,7 +218,7 @@ timeout 120 ip netns exec "$(lab_ns l0)" \
     socat TCP-LISTEN:8080,fork,reuseaddr /dev/null 2>/dev/null &
 listener=$!
 cleanup_hooks=("kill $listener 2>/dev/null" "${cleanup_hooks[@]}")
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	ip netns exec "$(lab_ns l0)" ss -Hltn 'sport = :8080' | grep -q . && break
 	sleep 0.05
 done
