@@ -361,7 +361,6 @@ echo 198.19.1.77 >&8
 for _ in $(seq 600); do [ -s "$T/stream" ] && break; sleep 0.1; done
 same "streaming: the first record is out while the input is open" \
     "$(jq -r '"\(.ip) \(.ping.ok)"' "$T/stream")" "198.19.1.77 true"
-# rchar_of PID: the bytes PID has read with read(2) so far.
 # SIGTERM: read no more, let the target in flight finish, exit 0.
 base=$(rchar_of "$sp")
 echo 198.19.200.77 >&8

@@ -367,7 +367,6 @@ done
 check "concurrent runs: the other's replies counted as strays" \
     grep -q 'hopmap_replies_stray_total{program="tracehop"} [1-9]' "$T/a.prom"
 
-# rchar_of PID: the bytes PID has read with read(2) so far.
 # SIGTERM: stop reading, finish the trace under way, exit 0.
 # (ip netns exec execs tracehop: $! is tracehop itself.)  The signal comes
 # once the first line is read (after the drop, only input is read).
