@@ -82,18 +82,39 @@ if [ -n "$nodes" ]; then
 	where=$(printf '%s' "$nodes" | sed "s/'/''/g; s/.*/'&'/" | paste -sd, -)
 	where="WHERE node IN ($where)"
 fi
-sql() {
-	sqlite3 -readonly -json "$db" "$1" >"$tmp/$2" 2>"$tmp/err" ||
-	    die "$db: $(head -n 1 "$tmp/err")"
-	[ -s "$tmp/$2" ] || echo '[]' >"$tmp/$2"
-}
-sql "SELECT a, b, node, count, min_rtt_ms FROM links $where" links.json
-# An address is a router when some trace passed through it; the rest are
-# only ever the end of a trace.
-sql "SELECT DISTINCT h.ip AS ip FROM hops h JOIN traces t ON t.id = h.trace_id
-    WHERE h.ip IS NOT NULL AND h.ip != t.ip" routers.json
-sql "SELECT DISTINCT node, ip FROM hops WHERE ttl = 1 AND ip IS NOT NULL
-    $(echo "$where" | sed 's/^WHERE/AND/')" first.json
+# Every retained file of the series is read (db_series_sql): each file's
+# rows go into temporary tables of one read-only session, one file attached
+# at a time, and come out as one JSON object; links seen in several files
+# are merged with the rest below, addresses are deduplicated here.
+and=$(echo "$where" | sed 's/^WHERE/AND/')
+db_series_sql "$db" >"$tmp/files"
+{
+	echo "CREATE TEMP TABLE l (a, b, node, count, min_rtt_ms);
+CREATE TEMP TABLE r (ip); CREATE TEMP TABLE f (node, ip);"
+	while IFS= read -r f; do
+		echo "ATTACH $f AS s;
+INSERT INTO l SELECT a, b, node, count, min_rtt_ms FROM s.links $where;
+INSERT INTO r SELECT DISTINCT h.ip FROM s.hops h JOIN s.traces t
+    ON t.id = h.trace_id WHERE h.ip IS NOT NULL AND h.ip != t.ip;
+INSERT INTO f SELECT DISTINCT node, ip FROM s.hops
+    WHERE ttl = 1 AND ip IS NOT NULL $and;
+DETACH s;"
+	done <"$tmp/files"
+	# An address is a router when some trace passed through it; the rest
+	# are only ever the end of a trace.
+	echo "SELECT json_object(
+    'links', (SELECT json_group_array(json_object('a', a, 'b', b,
+        'node', node, 'count', count, 'min_rtt_ms', min_rtt_ms)) FROM l),
+    'routers', (SELECT json_group_array(json_object('ip', ip))
+        FROM (SELECT DISTINCT ip FROM r)),
+    'first', (SELECT json_group_array(json_object('node', node, 'ip', ip))
+        FROM (SELECT DISTINCT node, ip FROM f)));"
+} >"$tmp/read.sql"
+sqlite3 -bail -readonly :memory: <"$tmp/read.sql" >"$tmp/all.json" \
+    2>"$tmp/err" || die "$db: $(sql_error "$tmp/err")"
+for t in links routers first; do
+	jq ".$t" "$tmp/all.json" >"$tmp/$t.json" || die "$db: not read"
+done
 
 jq -n --slurpfile l "$tmp/links.json" --slurpfile r "$tmp/routers.json" \
     --argjson min "$min" --arg targets "$targets" '

@@ -50,25 +50,48 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-status.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-# One pass per table, grouped by node, then joined: no index on node is
-# needed.  A record with both a ping and a trace counts once in "records".
-# Last contact is the later of the last record and the last delivery that
-# hopmap-hub confirmed (the "hopmap-ack" rows in raw, which the hub's sink
-# writes itself at each delivery's commit; a delivery's records never can).
-sqlite3 -readonly -json "$db" "
-WITH p AS (SELECT coalesce(node, '') AS node, count(*) AS n,
-        coalesce(sum(ok), 0) AS ok, max(ts) AS last FROM pings GROUP BY 1),
-t AS (SELECT coalesce(node, '') AS node, count(*) AS n,
-        sum(json_extract(json, '\$.ping') IS NULL) AS alone, max(ts) AS last
-        FROM traces GROUP BY 1),
-g AS (SELECT coalesce(node, '') AS node, count(*) AS n FROM targets GROUP BY 1),
-r AS (SELECT coalesce(t.node, '') AS node, count(DISTINCT h.ip) AS n
-        FROM hops h JOIN traces t ON t.id = h.trace_id
-        WHERE h.ip IS NOT NULL AND h.ip != t.ip GROUP BY 1),
-l AS (SELECT node, count(*) AS n, max(last_seen) AS last FROM links GROUP BY 1),
-a AS (SELECT coalesce(node, '') AS node, count(*) AS n,
-        max(json_extract(json, '\$.ts')) AS last FROM raw
-        WHERE src = 'hopmap-ack' GROUP BY 1),
+# One pass per table and file, grouped by node, then joined: no index on
+# node is needed.  Every retained file of the series is read
+# (db_series_sql), one attached at a time, its sums kept in temporary
+# tables; routers and links are counted once across files.  A record with
+# both a ping and a trace counts once in "records".  Last contact is the
+# later of the last record and the last delivery that hopmap-hub confirmed
+# (the "hopmap-ack" rows in raw, which the hub's sink writes itself at each
+# delivery's commit; a delivery's records never can).
+db_series_sql "$db" >"$tmp/files"
+{
+	echo "CREATE TEMP TABLE xp (node, n, ok, last);
+CREATE TEMP TABLE xt (node, n, alone, last);
+CREATE TEMP TABLE xg (node, n); CREATE TEMP TABLE xr (node, ip);
+CREATE TEMP TABLE xl (node, a, b, last); CREATE TEMP TABLE xa (node, n, last);"
+	while IFS= read -r f; do
+		echo "ATTACH $f AS s;
+INSERT INTO xp SELECT coalesce(node, ''), count(*), coalesce(sum(ok), 0),
+    max(ts) FROM s.pings GROUP BY 1;
+INSERT INTO xt SELECT coalesce(node, ''), count(*),
+    sum(json_extract(json, '\$.ping') IS NULL), max(ts) FROM s.traces
+    GROUP BY 1;
+INSERT INTO xg SELECT coalesce(node, ''), count(*) FROM s.targets GROUP BY 1;
+INSERT INTO xr SELECT DISTINCT coalesce(t.node, ''), h.ip
+    FROM s.hops h JOIN s.traces t ON t.id = h.trace_id
+    WHERE h.ip IS NOT NULL AND h.ip != t.ip;
+INSERT INTO xl SELECT node, a, b, last_seen FROM s.links;
+INSERT INTO xa SELECT coalesce(node, ''), count(*),
+    max(json_extract(json, '\$.ts')) FROM s.raw
+    WHERE src = 'hopmap-ack' GROUP BY 1;
+DETACH s;"
+	done <"$tmp/files"
+	echo "
+WITH p AS (SELECT node, sum(n) AS n, sum(ok) AS ok, max(last) AS last
+        FROM xp GROUP BY 1),
+t AS (SELECT node, sum(n) AS n, sum(alone) AS alone, max(last) AS last
+        FROM xt GROUP BY 1),
+g AS (SELECT node, sum(n) AS n FROM xg GROUP BY 1),
+r AS (SELECT node, count(DISTINCT ip) AS n FROM xr GROUP BY 1),
+l AS (SELECT node, count(*) AS n, max(last) AS last
+        FROM (SELECT node, a, b, max(last) AS last FROM xl GROUP BY 1, 2, 3)
+        GROUP BY 1),
+a AS (SELECT node, sum(n) AS n, max(last) AS last FROM xa GROUP BY 1),
 k AS (SELECT node FROM p UNION SELECT node FROM t UNION SELECT node FROM g
         UNION SELECT node FROM a),
 s AS (SELECT k.node AS node,
@@ -91,8 +114,10 @@ SELECT node, records, pings, pings_ok, traces, targets, routers, links,
     deliveries, last_record, last_contact,
     CAST(round((julianday('now') - julianday(last_contact)) * 86400)
         AS INTEGER) AS age_s
-FROM c ORDER BY node" >"$tmp/nodes.json" 2>"$tmp/err" ||
-    die "$db: $(head -n 1 "$tmp/err")"
+FROM c ORDER BY node;"
+} >"$tmp/read.sql"
+sqlite3 -bail -readonly -json :memory: <"$tmp/read.sql" >"$tmp/nodes.json" \
+    2>"$tmp/err" || die "$db: $(sql_error "$tmp/err")"
 [ -s "$tmp/nodes.json" ] || echo '[]' >"$tmp/nodes.json"
 
 # State directories: the node is the name hopmap-worker or hopmap-loop

@@ -176,3 +176,23 @@ same "status: no database exits 2" "$rc" 2
 sqlsink "$T/empty.db" </dev/null 2>/dev/null
 run hopmap-status -j "$T/empty.db"
 same "status: an empty database, an empty array" "$rc:$(jq -c . "$T/out")" "0:[]"
+
+# ---- a rotated series: every retained file is read ----
+# --max-size 4k rotates after each run's commit: the first record lands in
+# one file, the rest in the next, and the stable name points at a third,
+# empty one.  Map and status are those of the whole input.
+mkdir "$T/rot"
+head -n 1 "$T/in.ndjson" | sqlsink --max-size 4k "$T/rot/m.db" 2>"$T/err"
+tail -n +2 "$T/in.ndjson" | sqlsink --max-size 4k "$T/rot/m.db" 2>>"$T/err"
+same "series: three files, the current one empty" \
+    "$(ls "$T/rot" | grep -c '^m-.*Z\.db$'):$(sqlite3 "$T/rot/m.db" 'SELECT count(*) FROM links')" "3:0"
+run hopmap-map -f json "$db"
+cp "$T/out" "$T/one.json"
+run hopmap-map -f json "$T/rot/m.db"
+same "series: the map has every edge, counts summed across files" \
+    "$rc:$(jq -c . "$T/out")" "0:$(jq -c . "$T/one.json")"
+run hopmap-status -j "$db"
+jq -c 'map(del(.age_s))' "$T/out" >"$T/one.json"
+run hopmap-status -j "$T/rot/m.db"
+same "series: status counts every record and delivery once" \
+    "$rc:$(jq -c 'map(del(.age_s))' "$T/out")" "0:$(cat "$T/one.json")"

@@ -88,3 +88,31 @@ self_path() {
 	*) command -v "$0" ;;
 	esac
 }
+
+# The files of a sqlsink database, oldest first, one a line, each as SQL
+# text ('...'): DB is a symlink to the current file of a series named
+# STEM-YYYYMMDDTHHMMSS.mmmZ.EXT beside it (sqlsink(1), FILES), and every
+# retained file of the series is read; a plain file is read alone.
+db_series_sql() {
+	hm_db=$1
+	if [ -L "$hm_db" ]; then
+		hm_dir=$(dirname "$hm_db") hm_base=$(basename "$hm_db")
+		case $hm_base in
+		?*.*) hm_stem=${hm_base%.*} hm_ext=.${hm_base##*.} ;;
+		*) hm_stem=$hm_base hm_ext= ;;
+		esac
+		for hm_f in "$hm_dir/$hm_stem"-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9].[0-9][0-9][0-9]Z"$hm_ext"; do
+			[ ! -f "$hm_f" ] || readlink -f "$hm_f"
+		done
+		# The current file, should it not be named as the series'.
+		hm_f=$(readlink -f "$hm_db") || hm_f=
+		[ -z "$hm_f" ] || [ ! -f "$hm_f" ] || printf '%s\n' "$hm_f"
+	else
+		printf '%s\n' "$hm_db"
+	fi | awk '!seen[$0]++' | sed "s/'/''/g; s/.*/'&'/"
+}
+
+# The first error sqlite3 wrote to FILE, without its "near line N" prefix.
+sql_error() {
+	head -n 1 "$1" | sed 's/^[A-Za-z]* error near line [0-9]*: //; s/^Error: //'
+}
