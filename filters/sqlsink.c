@@ -58,7 +58,8 @@ static const char usage[] =
 "  -s, --max-size SIZE    rotate when the file passes SIZE (default 100M,\n"
 "                         0: never)\n"
 "  -a, --max-age DUR      rotate when the file is older (default 7d, 0: never)\n"
-"  -k, --keep K           keep the newest K files (default 5)\n"
+"  -k, --keep K           keep the newest K files, delete older ones\n"
+"                         (default 5; 0: keep every file)\n"
 "      --sync MODE        normal (default) or full: fsync every commit\n"
 "  -v, --verbose          report commits, rotations and connections\n"
 "      --send PATH        deliver standard input to the socket PATH as\n"
@@ -371,7 +372,7 @@ parse_options(int argc, char *argv[])
 			    "max-age");
 			break;
 		case 'k':
-			sink_opt.keep = (unsigned)hm_parse_uint(optarg, 1,
+			sink_opt.keep = (unsigned)hm_parse_uint(optarg, 0,
 			    100000, "keep");
 			break;
 		case OPT_SYNC:

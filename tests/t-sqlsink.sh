@@ -53,7 +53,7 @@ for o in --batch --interval --listen --no-stdin --max-size --max-age --keep \
 	grep -q -- "$o" "$T/out" || missing="$missing $o"
 done
 same "--help lists every option" "$missing" ""
-for bad in "-b 0" "--batch x" "-i 0" "--interval 2d" "-k 0" "--sync maybe" \
+for bad in "-b 0" "--batch x" "-i 0" "--interval 2d" "-k 100001" "--sync maybe" \
     "--max-size 1Q" "--no-stdin" "a.db b.db" "--socket-mode 644" \
     "--node w1" "--send s.sock" "--send s.sock --node w1 a.db" \
     "--send s.sock --node w1 -w 0"; do
@@ -61,9 +61,9 @@ for bad in "-b 0" "--batch x" "-i 0" "--interval 2d" "-k 0" "--sync maybe" \
 	run sqlsink $bad </dev/null
 	same "usage error '$bad': exit 2, nothing stored" "$rc:$(ls ./*.db 2>/dev/null)" "2:"
 done
-run sqlsink -k 0 </dev/null
+run sqlsink -k 100001 </dev/null
 same "usage error: the message names the option" "$(cat "$T/err")" \
-    "sqlsink: keep value is too small: 0 (range 1..100000)"
+    "sqlsink: keep value is too large: 100001 (range 0..100000)"
 
 # ---- one record of each kind ----
 {
@@ -429,6 +429,11 @@ same "SIGHUP: exit 0, new file current, one record in each" \
 run sqlsink -v -b 1 --max-age 1ms --keep 2 a.db <35.txt
 same "--max-age: exit 0, rotated after batches, --keep 2" \
     "$rc:$(grep -c 'rotated by age' "$T/err"):$(set -- a-*.db; echo $#)" "0:35:2"
+run sqlsink -v -b 1 --max-size 4k --keep 0 k0.db <35.txt
+same "--keep 0: every file kept, none removed" \
+    "$rc:$(grep -c 'rotated by size' "$T/err"):$(grep -c 'removed' "$T/err"):$(set -- k0-*.db; echo $#)" "0:35:0:36"
+run sqlsink -v --keep 0 k0.db </dev/null
+same "--keep 0: a start removes none either" "$rc:$(grep -c 'removed' "$T/err"):$(set -- k0-*.db; echo $#)" "0:0:36"
 
 
 # ---- the socket's mode does not come from the umask ----

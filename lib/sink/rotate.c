@@ -2,7 +2,7 @@
  * rotate.c: sqlsink's file series.  DB is a symlink to the current
  * file; a new file, named STEM-YYYYMMDDTHHMMSS.mmmZ.EXT so that names sort
  * by time, starts on size, age or SIGHUP, inherits the ids of the one
- * before, and only the newest --keep files are kept.
+ * before, and only the newest --keep files are kept (all with --keep 0).
  */
 #include <sys/stat.h>
 
@@ -105,7 +105,8 @@ remove_db_file(const char *base)
 		SAY("removed %s%s", db_dir, base);
 }
 
-/* Keep the newest `keep` files of the series; never the current one. */
+/* Keep the newest `keep` files of the series, never removing the current
+   one; keep 0 keeps every file. */
 static void
 prune(void)
 {
@@ -113,9 +114,11 @@ prune(void)
 	char **names = NULL;
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
-	DIR *d = opendir(*db_dir ? db_dir : ".");
+	DIR *d;
 
-	if (d == NULL) {
+	if (sink_opt.keep == 0)
+		return;
+	if ((d = opendir(*db_dir ? db_dir : ".")) == NULL) {
 		SAY("%s: %s", *db_dir ? db_dir : ".", strerror(errno));
 		return;
 	}
