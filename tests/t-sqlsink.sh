@@ -262,6 +262,26 @@ echo hello >plain.db
 run sqlsink plain.db </dev/null
 same "a regular file at DB: exit 3, left alone" "$rc:$(cat plain.db)" "3:hello"
 check "a regular file at DB: said why" grep -q "plain.db: not a symlink" "$T/err"
+# An old database, a plain file: refused, with how to adopt it; done as
+# said, its rows stay and new ones go on it.
+echo 192.0.2.1 | sqlsink made.db 2>/dev/null
+cp "$(readlink made.db)" old.db
+run sqlsink old.db </dev/null
+same "an old plain database: exit 3" "$rc" 3
+adopt=$(sed -n 's/.*to adopt it (sqlsink(1)): \(.*\); or name another DB$/\1/p' "$T/err")
+check "an old plain database: the message says how to adopt it" \
+    expr "$adopt" : 'mv old.db old-.*Z.db && ln -s old-.*Z.db old.db$'
+sh -c "$adopt"
+echo 192.0.2.2 | sqlsink old.db 2>"$T/err"
+same "adopted as said: the old rows kept, the new one added" \
+    "$?:$(cat "$T/err"):$(q old.db "SELECT group_concat(ip, ' ') FROM targets")" \
+    "0::192.0.2.1 192.0.2.2"
+# Errors name DB as given, not only the file of the series.
+mv plain.db plain-20260101T000000.000Z.db
+ln -s plain-20260101T000000.000Z.db plain.db
+run sqlsink plain.db </dev/null
+check "not a database: the error names DB as given" \
+    grep -q "^sqlsink: plain.db: file is not a database (plain-20260101T000000.000Z.db" "$T/err"
 
 # ---- --sync full ----
 run sqlsink --sync full f.db <35.txt

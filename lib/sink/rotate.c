@@ -40,6 +40,12 @@ sink_names_init(const char *link)
 	snprintf(db_ext, sizeof(db_ext), "%s", dot);
 }
 
+const char *
+sink_db_name(void)
+{
+	return db_link ? db_link : sink_cur_path;
+}
+
 /* The time in a rotated file's base name, or 0 if it is not one of ours. */
 static uint64_t
 name_time(const char *base)
@@ -202,11 +208,16 @@ sink_open_current(void)
 		sink_rotate(NULL);
 		return;
 	}
-	if (!S_ISLNK(sb.st_mode))
-		hm_errx(HM_EXIT_FAIL, "%s: not a symlink to a database file "
-		    "(sqlsink keeps DB as a link to the current file of a "
-		    "series; move this file away or name another DB)",
-		    db_link);
+	if (!S_ISLNK(sb.st_mode)) {
+		char base[2 * NAME_MAX + 64];
+
+		name_for(hm_now_ms() / 1000 * 1000, base, sizeof(base));
+		hm_errx(HM_EXIT_FAIL, "%s: not a symlink: sqlsink keeps DB as "
+		    "a link to the current file of a series, and leaves this "
+		    "file alone; to adopt it (sqlsink(1)): mv %s %s%s && "
+		    "ln -s %s %s; or name another DB", db_link, db_link,
+		    db_dir, base, base, db_link);
+	}
 	n = readlink(db_link, target, sizeof(target) - 1);
 	if (n < 0)
 		hm_err(HM_EXIT_FAIL, "%s", db_link);

@@ -239,6 +239,7 @@ void sink_store_delivery(const struct session *);
 /* ---- the file series (rotate.c) ---- */
 
 void sink_names_init(const char *link);
+const char *sink_db_name(void);		/* DB as the user named it */
 void sink_open_current(void);
 void sink_rotate(const char *why);
 const char *sink_rotation_due(void);

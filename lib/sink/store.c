@@ -70,11 +70,13 @@ static sqlite3 *db;
 static sqlite3_stmt *stmt[S_NSTMT];
 char sink_cur_path[PATH_MAX];
 
+/* An error names the database as the user did (the stable name), then
+   the file of the series and the step that failed. */
 static _Noreturn void
 db_fail(const char *what)
 {
-	hm_errx(HM_EXIT_FAIL, "%s: %s: %s", sink_cur_path, what,
-	    db ? sqlite3_errmsg(db) : "out of memory");
+	hm_errx(HM_EXIT_FAIL, "%s: %s (%s: %s)", sink_db_name(),
+	    db ? sqlite3_errmsg(db) : "out of memory", sink_cur_path, what);
 }
 
 void
@@ -126,7 +128,8 @@ sink_db_open(const char *path)
 	   batches touch (index leaves, a table's last page) are copied once. */
 	sink_db_exec("PRAGMA wal_autocheckpoint = 4096");
 	if (sink_db_int("PRAGMA user_version") > 1)
-		hm_errx(HM_EXIT_FAIL, "%s: made by a newer sqlsink", path);
+		hm_errx(HM_EXIT_FAIL, "%s: made by a newer sqlsink (%s)",
+		    sink_db_name(), path);
 	sink_db_exec(schema);
 	for (i = 0; i < S_NSTMT; i++)
 		if (sqlite3_prepare_v3(db, stmt_sql[i], -1,
