@@ -95,13 +95,13 @@ same "schema: pings columns" "$(cols pings)" \
 same "schema: traces columns" "$(cols traces)" \
     "id,rid,ip,node,src,method,stop,hop_count,ts,json"
 same "schema: hops columns" "$(cols hops)" \
-    "trace_id,ttl,ip,rtt_ms,icmp_type,icmp_code,reply_ttl,node,src"
+    "trace_id,ttl,ip,rtt_ms,icmp_type,icmp_code,reply_ttl,node,src,tcp_flags"
 same "schema: links columns" "$(cols links)" \
     "a,b,node,src,count,first_seen,last_seen,min_rtt_ms"
 same "schema: targets columns" "$(cols targets)" \
     "id,rid,ip,node,src,via,ttl,json"
 same "schema: raw columns" "$(cols raw)" "id,rid,node,src,reason,json"
-same "schema: version 1" "$(q k.db 'PRAGMA user_version')" 1
+same "schema: version 2" "$(q k.db 'PRAGMA user_version')" 2
 same "schema: WAL" "$(q k.db 'PRAGMA journal_mode')" wal
 same "ping row" "$(q k.db "SELECT rid, ip, node, src, method, ok, sent, recv,
     rtt_ms, reply_ttl, ts FROM pings")" \
@@ -282,6 +282,26 @@ ln -s plain-20260101T000000.000Z.db plain.db
 run sqlsink plain.db </dev/null
 check "not a database: the error names DB as given" \
     grep -q "^sqlsink: plain.db: file is not a database (plain-20260101T000000.000Z.db" "$T/err"
+
+# ---- hops.tcp_flags, and the migration of a file made before it ----
+echo '{"ip":"192.0.2.9","node":"n1","trace":{"method":"tcp-paris","hops":[{"ttl":1,"ip":"10.0.0.1","icmp_type":11,"icmp_code":0},{"ttl":2,"ip":"192.0.2.9","tcp_flags":"SA"}],"stop":"completed"}}' >tcp.ndjson
+run sqlsink tf.db <tcp.ndjson
+same "tcp_flags: stored on the TCP hop, NULL on the ICMP one; schema 2" \
+    "$rc:$(q tf.db "SELECT group_concat(ttl || '=' || coalesce(tcp_flags, '-'), ' ') FROM hops"):$(q tf.db 'PRAGMA user_version')" \
+    "0:1=- 2=SA:2"
+# A file of schema 1, as sqlsink made it before: hops without tcp_flags.
+cp "$(readlink tf.db)" v1-20260101T000000.000Z.db
+sqlite3 v1-20260101T000000.000Z.db 'ALTER TABLE hops DROP COLUMN tcp_flags; PRAGMA user_version = 1'
+ln -s v1-20260101T000000.000Z.db v1.db
+run sqlsink -v --max-age 0 v1.db <tcp.ndjson
+same "schema 1: migrated on open, said with -v" \
+    "$rc:$(grep -c 'schema brought to version 2' "$T/err"):$(q v1.db 'PRAGMA user_version'):$(q v1.db 'PRAGMA integrity_check')" \
+    "0:1:2:ok"
+same "schema 1: the old rows kept, the new one with its flags" \
+    "$(q v1.db "SELECT group_concat(ttl || '=' || coalesce(tcp_flags, '-'), ' ') FROM hops")" \
+    "1=- 2=- 1=- 2=SA"
+run sqlsink -v --max-age 0 v1.db </dev/null
+same "schema 2: opened again, no migration" "$rc:$(grep -c 'schema brought' "$T/err")" "0:0"
 
 # ---- --sync full ----
 run sqlsink --sync full f.db <35.txt

@@ -20,7 +20,7 @@ static const char schema[] =
 "CREATE TABLE IF NOT EXISTS hops (trace_id INTEGER NOT NULL"
 " REFERENCES traces(id), ttl INTEGER, ip TEXT, rtt_ms REAL,"
 " icmp_type INTEGER, icmp_code INTEGER, reply_ttl INTEGER, node TEXT,"
-" src TEXT);"
+" src TEXT, tcp_flags TEXT);"
 "CREATE TABLE IF NOT EXISTS links (a TEXT NOT NULL, b TEXT NOT NULL,"
 " node TEXT NOT NULL, src TEXT, count INTEGER NOT NULL, first_seen TEXT,"
 " last_seen TEXT, min_rtt_ms REAL, UNIQUE (a, b, node));"
@@ -31,8 +31,18 @@ static const char schema[] =
 " src, reason TEXT, json TEXT NOT NULL);"
 "CREATE TABLE IF NOT EXISTS ids (rid PRIMARY KEY,"
 " inherited INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
-"CREATE INDEX IF NOT EXISTS hops_trace ON hops (trace_id);"
-"PRAGMA user_version = 1;";
+"CREATE INDEX IF NOT EXISTS hops_trace ON hops (trace_id);";
+
+/*
+ * The schema's version, in user_version.  1: the first; 2: hops has
+ * tcp_flags (added at the end, so a migrated file and a new one have the
+ * same columns in the same order).  An older file is brought up to date
+ * when opened, in one transaction; a newer one is refused.
+ */
+#define SCHEMA_VERSION 2
+static const char migrate_tcp_flags[] =
+"BEGIN IMMEDIATE; ALTER TABLE hops ADD COLUMN tcp_flags TEXT;"
+"PRAGMA user_version = 2; COMMIT";
 
 enum stmt_id {
 	S_ID, S_PING, S_TRACE, S_HOP, S_LINK, S_TARGET, S_RAW, S_BEGIN,
@@ -47,8 +57,8 @@ static const char *const stmt_sql[S_NSTMT] = {
 	[S_TRACE] = "INSERT INTO traces (rid, ip, node, src, method, stop,"
 	    " hop_count, ts, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[S_HOP] = "INSERT INTO hops (trace_id, ttl, ip, rtt_ms, icmp_type,"
-	    " icmp_code, reply_ttl, node, src) VALUES"
-	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    " icmp_code, reply_ttl, tcp_flags, node, src) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	/* min() of SQL is NULL when either side is: coalesce keeps the
 	   known RTT when one of them is unknown. */
 	[S_LINK] = "INSERT INTO links (a, b, node, src, count, first_seen,"
@@ -127,10 +137,19 @@ sink_db_open(const char *path)
 	/* Checkpoint every 32 MB of WAL rather than 4: pages that many
 	   batches touch (index leaves, a table's last page) are copied once. */
 	sink_db_exec("PRAGMA wal_autocheckpoint = 4096");
-	if (sink_db_int("PRAGMA user_version") > 1)
+	if (sink_db_int("PRAGMA user_version") > SCHEMA_VERSION)
 		hm_errx(HM_EXIT_FAIL, "%s: made by a newer sqlsink (%s)",
 		    sink_db_name(), path);
 	sink_db_exec(schema);
+	if (sink_db_int("SELECT count(*) FROM pragma_table_info('hops')"
+	    " WHERE name = 'tcp_flags'") == 0) {
+		sink_db_exec(migrate_tcp_flags);
+		if (sink_opt.verbose)
+			SAY("%s: schema brought to version 2 (hops.tcp_flags)",
+			    path);
+	}
+	if (sink_db_int("PRAGMA user_version") < SCHEMA_VERSION)
+		sink_db_exec("PRAGMA user_version = 2");
 	for (i = 0; i < S_NSTMT; i++)
 		if (sqlite3_prepare_v3(db, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &stmt[i], NULL) != SQLITE_OK)
@@ -345,16 +364,16 @@ static void
 store_hop(const struct item *it, sqlite3_int64 trace_id, const json_t *h)
 {
 	static const char *const names[] = { "ttl", "ip", "rtt_ms",
-	    "icmp_type", "icmp_code", "reply_ttl" };
-	json_t *m[6];
+	    "icmp_type", "icmp_code", "reply_ttl", "tcp_flags" };
+	json_t *m[7];
 	int i;
 
-	sink_members(h, names, 6, m);
+	sink_members(h, names, 7, m);
 	sqlite3_bind_int64(stmt[S_HOP], 1, trace_id);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		bind_json(S_HOP, 2 + i, m[i]);
-	bind_col(S_HOP, 8, &it->col[C_NODE]);
-	bind_col(S_HOP, 9, &it->col[C_SRC]);
+	bind_col(S_HOP, 9, &it->col[C_NODE]);
+	bind_col(S_HOP, 10, &it->col[C_SRC]);
 	step(S_HOP);
 	sink_n.hops++;
 }
