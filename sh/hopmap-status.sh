@@ -122,20 +122,17 @@ sqlite3 -bail -readonly -json :memory: <"$tmp/read.sql" >"$tmp/nodes.json" \
 
 # State directories: the node is the name hopmap-worker or hopmap-loop
 # wrote in DIR/node (the name the probers put in "node"), else the
-# directory's name; what a node keeps there is its own business, so only
-# the newest change is reported, and where hopmap-loop keeps them (DIR, or
-# DIR/loop under hopmap-worker) its round number and the resume position
-# of its seeds ("done/total").
+# directory's name.  Where hopmap-loop keeps them (DIR, or DIR/loop under
+# hopmap-worker): its round number and the resume position of its seeds
+# ("done/total"), and as the state's last change the time it last wrote
+# one of them, once a round.  Not the newest file of any kind: reading a
+# database kept there (its -shm) would move that at each look.
 for d in "$@"; do
 	name=$(basename "$d")
 	for l in "$d/loop" "$d"; do
 		if [ -s "$l/node" ]; then name=$(head -n 1 "$l/node"); fi
 	done
-	newest=$(find "$d" -type f -exec ls -t {} + 2>/dev/null | head -n 1)
-	when=
-	[ -z "$newest" ] ||
-	    when=$(date -u -r "$newest" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || true)
-	resume='' round=''
+	resume='' round='' when=''
 	for l in "$d" "$d/loop"; do
 		[ -f "$l/resume" ] && resume=$(awk '
 		    $1 == "done" { d = $2 } $1 == "total" { t = $2 }
@@ -144,6 +141,11 @@ for d in "$@"; do
 		    "$l/resume")
 		[ -f "$l/round" ] && round=$(head -n 1 "$l/round")
 	done
+	newest=$(find "$d" "$d/loop" -maxdepth 1 -type f \
+	    \( -name round -o -name resume \) -exec ls -t {} + 2>/dev/null |
+	    head -n 1)
+	[ -z "$newest" ] ||
+	    when=$(date -u -r "$newest" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || true)
 	jq -n --arg node "$name" --arg dir "$d" --arg when "$when" \
 	    --arg resume "$resume" --arg round "$round" '{node: $node,
 	    state_dir: $dir,

@@ -196,3 +196,21 @@ jq -c 'map(del(.age_s))' "$T/out" >"$T/one.json"
 run hopmap-status -j "$T/rot/m.db"
 same "series: status counts every record and delivery once" \
     "$rc:$(jq -c 'map(del(.age_s))' "$T/out")" "0:$(cat "$T/one.json")"
+
+# ---- a state directory's last change is the loop's, not a reader's ----
+# hopmap-loop keeps its database in its state directory: reading it (its
+# -shm file) must not move "state", which comes from round and resume.
+mkdir "$T/st"
+sqlsink "$T/st/map.db" <"$T/in.ndjson" 2>/dev/null
+echo 3 >"$T/st/round"
+touch -d 2026-11-25T12:00:00Z "$T/st/round"
+run hopmap-status -j "$T/st/map.db" "$T/st"
+first=$(jq -c '[.[] | select(.state_dir) | .state_changed]' "$T/out")
+run hopmap-status -j "$T/st/map.db" "$T/st"
+same "state: two looks with nothing done between show the same time" \
+    "$rc:$first:$(jq -c '[.[] | select(.state_dir) | .state_changed]' "$T/out")" \
+    '0:["2026-11-25T12:00:00Z"]:["2026-11-25T12:00:00Z"]'
+touch -d 2026-11-25T13:00:00Z "$T/st/round"
+run hopmap-status -j "$T/st/map.db" "$T/st"
+same "state: a new round moves it" \
+    "$(jq -c '[.[] | select(.state_dir) | .state_changed]' "$T/out")" '["2026-11-25T13:00:00Z"]'
