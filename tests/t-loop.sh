@@ -405,7 +405,9 @@ same "working sink: the round redone, every result delivered" \
 # the lock meanwhile, so no second run starts under them.
 S=$T/orphan
 mkdir -p "$T/ltmp"
-TMPDIR=$T/ltmp hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 3s "$T/dark.txt" \
+# The stages' wait (--timeout 20s on dark targets) must outlast the kill and
+# the second run's start on a loaded machine: held, not raced.
+TMPDIR=$T/ltmp hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 20s "$T/dark.txt" \
     >"$T/o.out" 2>"$T/o.err" &
 op=$!
 for _ in $(seq 300); do
@@ -417,7 +419,7 @@ wait "$op" 2>/dev/null
 run loop -d "$S" -n 4 --once "$T/dark.txt"
 same "shell killed alone: its stages still hold the lock" \
     "$rc:$(cat "$T/err")" "0:hopmap-loop: another run holds $S/lock"
-# The orphaned stages end by themselves (--timeout 3s), but a loaded
+# The orphaned stages end by themselves (--timeout 20s), but a loaded
 # machine with the sanitizer build takes its time: a bound, not a measure.
 until_ok 180 flock -n "$S/lock" true
 run loop -d "$S" -n 4 --once "$T/dark.txt"
