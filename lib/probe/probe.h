@@ -47,6 +47,9 @@ int probe_priv_limited(void);
    most 1000 a second), 10 ms between probes to one target. */
 #define PROBE_USER_MAX_RATE 1000
 #define PROBE_USER_MIN_INTERVAL_MS 10
+/* The default UDP destination port of icmpprobe and tracehop alike:
+   traceroute's base port, unlikely to be open. */
+#define PROBE_UDP_PORT 33434
 
 /* ---- probe/sock.c: sockets ---- */
 enum probe_icmp_kind { PROBE_ICMP_RAW = 1, PROBE_ICMP_DGRAM = 2 };
