@@ -20,7 +20,8 @@
 #include "probe/probe.h"
 
 static const char usage[] =
-"usage: icmpprobe [-aqs] [-c COUNT] [-i MS] [-p MS] [-t MS] [-w WINDOW]\n"
+"usage: icmpprobe [-aqs] [-c COUNT | -r N] [-i MS] [-p MS] [-t MS]\n"
+"                 [-w WINDOW]\n"
 "                 [-m icmp|tcp[:PORT]|udp[:PORT]] [-n NODE] [-u USER]\n"
 "                 [--rate PPS] [--progress] [--metrics FILE] [--strict]\n"
 "                 [FILE...]\n"
@@ -28,6 +29,8 @@ static const char usage[] =
 "a bare number after -i, -p or -t is milliseconds; 2s, 500ms work too.\n"
 "  -a, --alive          write only the targets that answered\n"
 "  -c, --count N        probes per target, 1..100 (default 1)\n"
+"  -r, --retries N      fping's retries: after each -t without an answer\n"
+"                       another probe, up to N more (0..99; default: -c)\n"
 "  -i MS                between any two probes, all targets (fping's -i;\n"
 "                       the same as --rate 1000/MS)\n"
 "  -p MS, --interval DUR  between probes to one target (default 1s)\n"
@@ -46,8 +49,7 @@ static const char usage[] =
 "  -s, --stats          a summary on standard error at exit\n"
 "      --progress       a progress line on standard error (the default\n"
 "                       when it is a terminal)\n"
-"  (a long option's bare number is seconds; -r, fping's retries, is not\n"
-"  supported: see COMPATIBILITY in icmpprobe(1))\n"
+"  (after a long option a bare number is seconds)\n"
 HM_COMMON_HELP;
 
 enum {
@@ -557,6 +559,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "alive", no_argument, NULL, 'a' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "retries", required_argument, NULL, 'r' },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "rate", required_argument, NULL, OPT_RATE },
@@ -576,7 +579,7 @@ main(int argc, char *argv[])
 	struct hm_input in;
 	uint64_t ms;
 	double span;
-	int c;
+	int c, count_given = 0, retries = -1;
 
 	hm_setprog(argv);
 	while ((c = getopt_long(argc, argv, "ac:i:p:t:r:w:m:n:u:qs"
@@ -590,6 +593,7 @@ main(int argc, char *argv[])
 		case 'c':
 			conf.count = (unsigned)hm_parse_uint(optarg, 1,
 			    PING_MAX_COUNT, "count");
+			count_given = 1;
 			break;
 		case 'i':
 			/* fping's -i: the pace of all the probes. */
@@ -614,9 +618,9 @@ main(int argc, char *argv[])
 				    "1ms and 1h: %s", optarg);
 			break;
 		case 'r':
-			hm_errx(HM_EXIT_USAGE, "-r is fping's retries, which "
-			    "icmpprobe does not do (every target gets -c "
-			    "probes); the rate is --rate PPS or -i MS");
+			retries = (int)hm_parse_uint(optarg, 0, PING_MAX_COUNT -
+			    1, "retries");
+			break;
 		case OPT_RATE:
 			conf.rate = hm_parse_double(optarg, 1, 10000000, "rate");
 			break;
@@ -648,6 +652,16 @@ main(int argc, char *argv[])
 	}
 	if (opt.progress < 0)
 		opt.progress = isatty(2);
+	/* fping's retries: a probe, and after each timeout without an
+	   answer another, up to -r more; the first reply ends it. */
+	if (retries >= 0 && count_given)
+		hm_errx(HM_EXIT_USAGE, "-r (retries until an answer) and -c "
+		    "(probes to every target) do not go together");
+	if (retries >= 0) {
+		conf.count = (unsigned)retries + 1;
+		conf.retry = 1;
+		conf.interval_ns = conf.timeout_ns;
+	}
 	if (conf.interval_ns > 3600000000000ull)
 		hm_errx(HM_EXIT_USAGE, "interval must be at most 1h");
 	user_limits(&conf);

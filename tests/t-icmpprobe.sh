@@ -343,7 +343,7 @@ run icmpprobe --rate 2000 --timeout 50ms --interval 5ms --count 2 --method icmp 
     --window 10 --alive --node n1 "$T/lo64"
 same "long options" "$rc:$(jqo '"\(.node) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
     "0: 64 n1 2"
-for bad in "-c 0" "-c 101" "--rate 0" "-r 3" "-i 0" "-i 2s" "-p 2h" "-t 0" "-w 0" "-m sctp" "-m tcp:0" \
+for bad in "-c 0" "-c 101" "--rate 0" "-r 100" "-r 1 -c 2" "-i 0" "-i 2s" "-p 2h" "-t 0" "-w 0" "-m sctp" "-m tcp:0" \
     "-m tcp:65536" "-m udp:x" "-m icmp:1" "-i 2h" "-t xyz"; do
 	# shellcheck disable=SC2086
 	run icmpprobe $bad </dev/null
@@ -352,9 +352,11 @@ for bad in "-c 0" "-c 101" "--rate 0" "-r 3" "-i 0" "-i 2s" "-p 2h" "-t 0" "-w 0
 done
 
 # ---- fping's letters and units: a bare number after -i, -p, -t is ms ----
-run icmpprobe -r 3 </dev/null
-check "-r (fping's retries) is refused with a word, not taken as the rate" \
-    has_all "$T/err" "retries" "--rate PPS or -i MS"
+printf '198.19.1.9\n198.19.200.9\n' >"$T/retry"
+vprobe -r 2 -t 100 "$T/retry"
+same "-r 2 (fping's retries): one probe for the live one, three for the dark" \
+    "$rc:$(jqo '"\(.ip) \(.ping.ok) \(.ping.sent)"' | sort | tr '\n' ,)" \
+    "0:198.19.1.9 true 1,198.19.200.9 false 3,"
 echo 127.0.0.1 >"$T/one"
 run icmpprobe -t 3601 "$T/one"
 same "-t 3601 is 3.601 s (fping's ms), not above the 1 h limit" \

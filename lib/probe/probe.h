@@ -147,6 +147,9 @@ struct ping_conf {
 	enum ping_method method;
 	uint16_t port;			/* TCP or UDP destination port */
 	unsigned count;			/* probes per target, 1..PING_MAX_COUNT */
+	int retry;			/* the probes after the first are retries
+					   (fping -r): a reply finishes the
+					   target; else it gets all count */
 	uint64_t interval_ns;		/* between probes to one target */
 	uint64_t timeout_ns;		/* wait after a target's last probe */
 	double rate;			/* probes per second, all targets */
