@@ -46,7 +46,7 @@ echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---- part 1: 30,000 addresses ----
 prips 127.1.0.0 127.1.117.47 >"$out/30k.txt"
 n=$(wc -l <"$out/30k.txt")
-t_probe=$(secs "$probe" -r 10000000 -t 500ms "$out/30k.txt")
+t_probe=$(secs "$probe" --rate 10000000 -t 500 "$out/30k.txt")
 a_probe=$(grep -c '"ok":true' "$out/stdout")
 t_fping=$(secs fping -a -i 0 -r 0 -t 500 -f "$out/30k.txt")
 a_fping=$(wc -l <"$out/stdout")
@@ -65,7 +65,7 @@ echo "icmpprobe speed as a share of rawping's: $(calc '%.0f' "100 * $t_raw / $t_
 prips 127.1.0.0 127.16.66.63 >"$out/1m.txt"
 head -n 100000 "$out/1m.txt" >"$out/100k.txt"
 for f in 100k 1m; do
-	/usr/bin/time -v -o "$out/time-$f" "$probe" -r 100000 -t 500ms \
+	/usr/bin/time -v -o "$out/time-$f" "$probe" --rate 100000 -t 500 \
 	    --metrics "$out/metrics-$f" "$out/$f.txt" 2>"$out/stderr-$f" |
 	    grep -c '"ok":true' >"$out/alive-$f"
 done

@@ -14,21 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "probe/probe.h"
 
 static const char usage[] =
-"usage: icmpprobe [-a] [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [-r RATE]\n"
-"                 [-w WINDOW] [-m icmp|tcp[:PORT]|udp[:PORT]] [-n NODE]\n"
-"                 [-u USER] [--metrics FILE] [--strict] [FILE...]\n"
-"Ping target records and add \"ping\" to each.\n"
+"usage: icmpprobe [-aqs] [-c COUNT | -r N] [-i MS] [-p MS] [-t MS]\n"
+"                 [-w WINDOW]\n"
+"                 [-m icmp|tcp[:PORT]|udp[:PORT]] [-n NODE] [-u USER]\n"
+"                 [--rate PPS] [--progress] [--metrics FILE] [--strict]\n"
+"                 [FILE...]\n"
+"Ping target records and add \"ping\" to each.  The letters are fping's:\n"
+"a bare number after -i, -p or -t is milliseconds; 2s, 500ms work too.\n"
 "  -a, --alive          write only the targets that answered\n"
 "  -c, --count N        probes per target, 1..100 (default 1)\n"
-"  -i, --interval DUR   between probes to one target (default 1s)\n"
-"  -t, --timeout DUR    wait for a reply after the last probe (default 1s)\n"
-"  -r, --rate PPS       probes per second, all targets (default 1000;\n"
-"                       at most 1000, and -i at least 10ms, unless root)\n"
+"  -r, --retries N      fping's retries: after each -t without an answer\n"
+"                       another probe, up to N more (0..99; default: -c)\n"
+"  -i MS                between any two probes, all targets (fping's -i;\n"
+"                       the same as --rate 1000/MS)\n"
+"  -p MS, --interval DUR  between probes to one target (default 1s)\n"
+"  -t MS, --timeout DUR   wait for a reply after the last probe (default 1s)\n"
+"      --rate PPS       probes per second, all targets (default 1000;\n"
+"                       at most 1000, and -p at least 10ms, unless root)\n"
 "  -w, --window N       targets in flight at once (default: enough for the\n"
 "                       rate over the timeout)\n"
 "  -m, --method M       icmp (echo, the default), tcp[:PORT] (a SYN;\n"
@@ -37,14 +45,42 @@ static const char usage[] =
 "  -n, --node NAME      vantage point name for \"node\" (default: host name)\n"
 "  -u, --user USER      started as root, run as USER (default: nobody)\n"
 "                       once the socket is open\n"
+"  -q, --quiet          no warnings about the lines passed through\n"
+"  -s, --stats          a summary on standard error at exit\n"
+"      --progress       a progress line on standard error (the default\n"
+"                       when it is a terminal)\n"
+"  (after a long option a bare number is seconds)\n"
 HM_COMMON_HELP;
 
+enum {
+	OPT_INTERVAL = HM_OPT_FIRST_PRIVATE,
+	OPT_TIMEOUT,
+	OPT_RATE,
+	OPT_PROGRESS
+};
+
+/* fping's units: a bare number after a letter is milliseconds; after a
+   long option, seconds as everywhere in hopmap.  With a unit, the unit. */
+static uint64_t
+duration_ms(const char *s, int bare_ms, const char *what)
+{
+	char buf[64];
+	size_t n = strlen(s);
+
+	if (bare_ms && n > 0 && n < sizeof(buf) - 2 &&
+	    s[n - 1] >= '0' && s[n - 1] <= '9') {
+		snprintf(buf, sizeof(buf), "%sms", s);
+		return hm_parse_duration(buf, what);
+	}
+	return hm_parse_duration(s, what);
+}
+
 static struct {
-	int alive;
+	int alive, quiet, stats, progress;
 	const char *node, *user;
 	enum ping_method method;
 	uint16_t port;
-} opt = { 0, NULL, NULL, PING_ICMP, 80 };
+} opt = { 0, 0, 0, -1, NULL, NULL, PING_ICMP, 80 };
 
 static uint64_t records_in, records_out, passed, targets, answered;
 static uint64_t outpending;
@@ -101,7 +137,7 @@ parse_method(const char *s)
 	} else if (n == 3 && strncmp(s, "udp", 3) == 0) {
 		/* Traceroute's first port: unlikely to be open. */
 		opt.method = PING_UDP;
-		opt.port = 33434;
+		opt.port = PROBE_UDP_PORT;
 	} else if (strcmp(s, "icmp") == 0) {
 		opt.method = PING_ICMP;
 		return;
@@ -203,12 +239,125 @@ write_record(char *text, const char *raw)
 		hm_warnx("a record's text is not an object (bug)");
 }
 
+/* What -s and the progress line tell: why the silent targets were silent,
+   and the round trip times of every reply. */
+static struct {
+	uint64_t start_ms, last_ms;
+	uint64_t timeout, unreach[16], unreach_other, error[134];
+	uint64_t rtts, rtt_sum_us;
+	uint32_t rtt_min_us, rtt_max_us;
+} sum = { .rtt_min_us = PING_NO_RTT };
+
+static void
+tally(const struct ping_result *r)
+{
+	size_t k;
+
+	for (k = 0; k < r->probes; k++) {
+		if (r->rtt_us[k] == PING_NO_RTT)
+			continue;
+		sum.rtts++;
+		sum.rtt_sum_us += r->rtt_us[k];
+		if (r->rtt_us[k] < sum.rtt_min_us)
+			sum.rtt_min_us = r->rtt_us[k];
+		if (r->rtt_us[k] > sum.rtt_max_us)
+			sum.rtt_max_us = r->rtt_us[k];
+	}
+	if (r->recv > 0)
+		return;
+	if (r->unreach_code >= 0 && r->unreach_code < 16)
+		sum.unreach[r->unreach_code]++;
+	else if (r->unreach_code >= 0)
+		sum.unreach_other++;
+	else if (r->error > 0 && r->error < 134)
+		sum.error[r->error]++;
+	else
+		sum.timeout++;
+}
+
+static const char *const unreach_name[16] = {
+	"network unreachable", "host unreachable", "protocol unreachable",
+	"port unreachable", "fragmentation needed", "source route failed",
+	"network unknown", "host unknown", "source host isolated",
+	"network prohibited", "host prohibited", "network unreachable for TOS",
+	"host unreachable for TOS", "administratively prohibited",
+	"host precedence violation", "precedence cutoff"
+};
+
+static void
+progress(const struct ping_engine *e, int last)
+{
+	const struct ping_stats *st = ping_stats(e);
+	uint64_t now = hm_mono_ms();
+	double secs;
+
+	if (opt.progress <= 0 || (!last && now - sum.last_ms < 500))
+		return;
+	sum.last_ms = now;
+	secs = (double)(now - sum.start_ms) / 1000;
+	fprintf(stderr, "%s: %llu targets, %llu done, %llu alive, %llu in "
+	    "flight, %llu probes, %.1f s%s", hm_prog,
+	    (unsigned long long)targets,
+	    (unsigned long long)(targets - ping_active(e)),
+	    (unsigned long long)answered, (unsigned long long)ping_active(e),
+	    (unsigned long long)st->sent, secs,
+	    isatty(2) ? (last ? "\033[K\n" : "\033[K\r") : "\n");
+}
+
+/* fping -s: the run in numbers, on standard error. */
+static void
+summary(const struct ping_engine *e)
+{
+	const struct ping_stats *st = ping_stats(e);
+	double secs = (double)(hm_mono_ms() - sum.start_ms) / 1000;
+	size_t k;
+
+	fprintf(stderr, "%s: %llu targets\n", hm_prog,
+	    (unsigned long long)targets);
+	fprintf(stderr, "%s: %llu alive\n", hm_prog,
+	    (unsigned long long)answered);
+	fprintf(stderr, "%s: %llu unreachable\n", hm_prog,
+	    (unsigned long long)(targets - answered));
+	if (sum.timeout > 0)
+		fprintf(stderr, "%s:   %llu no reply\n", hm_prog,
+		    (unsigned long long)sum.timeout);
+	for (k = 0; k < 16; k++)
+		if (sum.unreach[k] > 0)
+			fprintf(stderr, "%s:   %llu %s (ICMP code %zu)\n",
+			    hm_prog, (unsigned long long)sum.unreach[k],
+			    unreach_name[k], k);
+	if (sum.unreach_other > 0)
+		fprintf(stderr, "%s:   %llu unreachable (other ICMP code)\n",
+		    hm_prog, (unsigned long long)sum.unreach_other);
+	for (k = 0; k < 134; k++)
+		if (sum.error[k] > 0)
+			fprintf(stderr, "%s:   %llu not sent: %s\n", hm_prog,
+			    (unsigned long long)sum.error[k], strerror((int)k));
+	fprintf(stderr, "%s: %llu probes sent\n", hm_prog,
+	    (unsigned long long)st->sent);
+	fprintf(stderr, "%s: %llu replies\n", hm_prog,
+	    (unsigned long long)st->recv);
+	if (sum.rtts > 0)
+		fprintf(stderr, "%s: %.3f / %.3f / %.3f ms (min / avg / max "
+		    "round trip)\n", hm_prog, sum.rtt_min_us / 1000.0,
+		    (double)sum.rtt_sum_us / (double)sum.rtts / 1000.0,
+		    sum.rtt_max_us / 1000.0);
+	else
+		fprintf(stderr, "%s: - / - / - ms (min / avg / max round "
+		    "trip)\n", hm_prog);
+	fprintf(stderr, "%s: %.3f s elapsed\n", hm_prog, secs);
+	if (secs > 0)
+		fprintf(stderr, "%s: %.1f probes per second\n", hm_prog,
+		    (double)st->sent / secs);
+}
+
 static void
 target_done(const struct ping_result *r, void *ctx)
 {
 	char raw[2048];
 
 	(void)ctx;
+	tally(r);
 	if (r->recv > 0)
 		answered++;
 	if (r->recv > 0 || !opt.alive) {
@@ -289,8 +438,9 @@ take_line(struct hm_input *in, struct ping_engine *e, const char *line,
 		(void)ping_add(e, rec.ip, text);
 		break;
 	case HM_REC_OTHER:
-		hm_linewarn(in->lr.name, in->lr.lineno,
-		    "not a target (no \"ip\"), passed through");
+		if (!opt.quiet)
+			hm_linewarn(in->lr.name, in->lr.lineno,
+			    "not a target (no \"ip\"), passed through");
 		hm_line_write(stdout, line, len);
 		passed++;
 		break;
@@ -397,6 +547,7 @@ run(struct ping_engine *e, struct hm_input *in)
 		if (eof && ping_active(e) == 0)
 			break;
 		hm_metrics_write(0);
+		progress(e, 0);
 		ping_poll(e, eof || !ping_room(e) ? -1 : in->lr.fd, target_done,
 		    NULL);
 	}
@@ -408,13 +559,17 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "alive", no_argument, NULL, 'a' },
 		{ "count", required_argument, NULL, 'c' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "rate", required_argument, NULL, 'r' },
+		{ "retries", required_argument, NULL, 'r' },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "window", required_argument, NULL, 'w' },
 		{ "method", required_argument, NULL, 'm' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -422,11 +577,12 @@ main(int argc, char *argv[])
 	    .timeout_ns = 1000000000, .rate = 1000, .idle = flush_output };
 	static struct ping_engine *e;
 	struct hm_input in;
+	uint64_t ms;
 	double span;
-	int c;
+	int c, count_given = 0, retries = -1;
 
 	hm_setprog(argv);
-	while ((c = getopt_long(argc, argv, "ac:i:t:r:w:m:n:u:"
+	while ((c = getopt_long(argc, argv, "ac:i:p:t:r:w:m:n:u:qs"
 	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (hm_common_option(c, optarg, usage))
 			continue;
@@ -437,20 +593,35 @@ main(int argc, char *argv[])
 		case 'c':
 			conf.count = (unsigned)hm_parse_uint(optarg, 1,
 			    PING_MAX_COUNT, "count");
+			count_given = 1;
 			break;
 		case 'i':
-			conf.interval_ns = hm_parse_duration(optarg,
+			/* fping's -i: the pace of all the probes. */
+			ms = duration_ms(optarg, 1, "interval (-i)");
+			if (ms == 0 || ms > 1000)
+				hm_errx(HM_EXIT_USAGE, "interval (-i) must be "
+				    "between 1ms and 1s: %s", optarg);
+			conf.rate = 1000.0 / (double)ms;
+			break;
+		case 'p':
+		case OPT_INTERVAL:
+			conf.interval_ns = duration_ms(optarg, c == 'p',
 			    "interval") * 1000000;
 			break;
 		case 't':
-			conf.timeout_ns = hm_parse_duration(optarg, "timeout") *
-			    1000000;
+		case OPT_TIMEOUT:
+			conf.timeout_ns = duration_ms(optarg, c == 't',
+			    "timeout") * 1000000;
 			if (conf.timeout_ns == 0 ||
 			    conf.timeout_ns > 3600000000000ull)
 				hm_errx(HM_EXIT_USAGE, "timeout must be between "
 				    "1ms and 1h: %s", optarg);
 			break;
 		case 'r':
+			retries = (int)hm_parse_uint(optarg, 0, PING_MAX_COUNT -
+			    1, "retries");
+			break;
+		case OPT_RATE:
 			conf.rate = hm_parse_double(optarg, 1, 10000000, "rate");
 			break;
 		case 'w':
@@ -466,9 +637,30 @@ main(int argc, char *argv[])
 		case 'u':
 			opt.user = optarg;
 			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 's':
+			opt.stats = 1;
+			break;
+		case OPT_PROGRESS:
+			opt.progress = 1;
+			break;
 		default:
 			hm_usage_error(usage);
 		}
+	}
+	if (opt.progress < 0)
+		opt.progress = isatty(2);
+	/* fping's retries: a probe, and after each timeout without an
+	   answer another, up to -r more; the first reply ends it. */
+	if (retries >= 0 && count_given)
+		hm_errx(HM_EXIT_USAGE, "-r (retries until an answer) and -c "
+		    "(probes to every target) do not go together");
+	if (retries >= 0) {
+		conf.count = (unsigned)retries + 1;
+		conf.retry = 1;
+		conf.interval_ns = conf.timeout_ns;
 	}
 	if (conf.interval_ns > 3600000000000ull)
 		hm_errx(HM_EXIT_USAGE, "interval must be at most 1h");
@@ -503,7 +695,11 @@ main(int argc, char *argv[])
 	hm_output_init();
 	register_metrics(e);
 	hm_metrics_start();
+	sum.start_ms = sum.last_ms = hm_mono_ms();
 	run(e, &in);
+	progress(e, 1);
+	if (opt.stats)
+		summary(e);
 	/* The engine stays: the final metrics read its counters. */
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
 }

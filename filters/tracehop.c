@@ -26,22 +26,28 @@
 #include "trace/trace.h"
 
 static const char usage[] =
-"usage: tracehop [-m METHOD] [-f TTL] [-M TTL] [-q N] [-w WAIT] [-g N]\n"
-"                [-r PPS] [-n N] [-p PORT] [--window N] [--stop-set FILE]\n"
-"                [--node NAME] [--user USER] [--metrics FILE] [--strict]\n"
-"                [FILE...]\n"
-"Paris traceroute to the target records that answered ping.\n"
-"  -m, --method METHOD  icmp-paris (default), udp-paris or tcp-paris\n"
+"usage: tracehop [-s] [-f TTL] [-m TTL] [-q N] [-w WAIT] [-p PORT]\n"
+"                [-P METHOD] [-g N] [-r PPS] [-n N] [--window N]\n"
+"                [--stop-set FILE] [--node NAME] [--user USER] [--progress]\n"
+"                [--metrics FILE] [--strict] [FILE...]\n"
+"Paris traceroute to the target records that answered ping.  The letters\n"
+"are traceroute's (-f -m -q -w -p) and scamper's (-P, -g).\n"
+"  -P, --method METHOD  icmp-paris (default), udp-paris or tcp-paris\n"
+"                       (-M, traceroute's letter, too)\n"
 "  -f, --first-ttl TTL  first TTL probed, 1..255 (default 1)\n"
-"  -M, --max-ttl TTL    last TTL probed, 1..255 (default 30)\n"
+"  -m, --max-ttl TTL    last TTL probed, 1..255 (default 30)\n"
 "  -q, --queries N      probes per hop, 1..16 (default 1)\n"
-"  -w, --wait WAIT      how long a probe may take, e.g. 500ms (default 1s)\n"
+"  -w, --wait WAIT      how long a probe may take: seconds (0.5) or with a\n"
+"                       unit (500ms) (default 1s)\n"
 "  -g, --gap-limit N    stop after N silent hops in a row (default 5)\n"
 "  -r, --rate PPS       probes per second, all traces (default 100; at\n"
 "                       most 1000 unless root)\n"
 "  -n, --in-flight N    traces probed at once, 1..16384 (default 64)\n"
-"  -p, --port PORT      destination port for udp-paris (default 33435)\n"
+"  -p, --port PORT      destination port for udp-paris (default 33434)\n"
 "                       and tcp-paris (default 80)\n"
+"  -s, --stats          a summary on standard error at exit\n"
+"      --progress       a progress line on standard error (the default\n"
+"                       when it is a terminal)\n"
 "      --window N       TTLs of one trace in flight at once (default 1)\n"
 "      --stop-set FILE  Doubletree: start at --first-ttl (default 3 here),\n"
 "                       then probe back only until a hop in FILE answers\n"
@@ -54,7 +60,8 @@ enum {
 	OPT_WINDOW = HM_OPT_FIRST_PRIVATE,
 	OPT_NODE,
 	OPT_USER,
-	OPT_STOP_SET
+	OPT_STOP_SET,
+	OPT_PROGRESS
 };
 
 static const char *node_name, *run_user, *stop_set_path;
@@ -62,6 +69,10 @@ static uint64_t records_in, records_traced, records_passed;
 /* The engine's counters, copied out so they outlive it (hm_exit writes the
    metrics file once more). */
 static uint64_t probes_sent, replies_matched, replies_stray;
+/* What -s and the progress line tell. */
+static int opt_stats, opt_progress = -1;
+static uint64_t by_stop[TRACE_STOP_ERROR + 1], hops_answered, start_ms,
+    shown_ms;
 
 /* A growing buffer for the "trace" member's text. */
 struct text {
@@ -162,6 +173,8 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 			;
 		if (j == i)
 			text_add(t, "%s{\"ttl\":%u,\"ip\":null}", sep, ttl);
+		else
+			hops_answered++;
 		/* One entry per address, in the order they first answered. */
 		for (k = i; k < j; k++) {
 			for (m = i; m < k && r[m].from != r[k].from; m++)
@@ -210,6 +223,8 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	    cfg->max_ttl, cfg->queries, res->probes);
 	hops_text(&t, res, cfg->queries);
 	text_add(&t, ",\"stop\":\"%s\"", trace_stop_name(res->stop));
+	if (res->stop <= TRACE_STOP_ERROR)
+		by_stop[res->stop]++;
 	if (res->stop == TRACE_STOP_ERROR)
 		text_add(&t, ",\"error\":\"%s\"", strerror(res->error));
 	text_add(&t, ",\"ts\":\"%s\"}", ts);
@@ -288,13 +303,28 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 	hm_record_done(&rec);
 }
 
+/* traceroute's -w: seconds, a fraction too (0.5); or with a unit. */
+static uint64_t
+wait_ms(const char *s)
+{
+	char *end;
+	double v;
+
+	if (s[0] >= '0' && s[0] <= '9' && strchr(s, '.') != NULL) {
+		v = strtod(s, &end);
+		if (*end == '\0' && v >= 0 && v <= 60)
+			return (uint64_t)(v * 1000 + 0.5);
+	}
+	return hm_parse_duration(s, "wait");
+}
+
 static void
 parse_options(int argc, char *argv[], struct trace_config *cfg)
 {
 	static const struct option longopts[] = {
-		{ "method", required_argument, NULL, 'm' },
+		{ "method", required_argument, NULL, 'P' },
 		{ "first-ttl", required_argument, NULL, 'f' },
-		{ "max-ttl", required_argument, NULL, 'M' },
+		{ "max-ttl", required_argument, NULL, 'm' },
 		{ "queries", required_argument, NULL, 'q' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "gap-limit", required_argument, NULL, 'g' },
@@ -305,18 +335,21 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "stop-set", required_argument, NULL, OPT_STOP_SET },
+		{ "stats", no_argument, NULL, 's' },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	uint64_t ms;
 	int c, port = 0, first_given = 0;
 
-	while ((c = getopt_long(argc, argv, "m:f:M:q:w:g:r:n:p:"
+	while ((c = getopt_long(argc, argv, "P:M:f:m:q:w:g:r:n:p:s"
 	    HM_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (hm_common_option(c, optarg, usage))
 			continue;
 		switch (c) {
-		case 'm':
+		case 'P':
+		case 'M':
 			if (trace_method_parse(optarg, &cfg->method) != 0)
 				hm_errx(HM_EXIT_USAGE, "unknown method: %s "
 				    "(icmp-paris, udp-paris, tcp-paris)", optarg);
@@ -326,7 +359,10 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 			    TRACE_MAX_TTL, "first-ttl");
 			first_given = 1;
 			break;
-		case 'M':
+		case 'm':
+			if (trace_method_parse(optarg, &cfg->method) == 0)
+				hm_errx(HM_EXIT_USAGE, "-m is the max TTL, as in "
+				    "traceroute; the method is -P %s", optarg);
 			cfg->max_ttl = (unsigned)hm_parse_uint(optarg, 1,
 			    TRACE_MAX_TTL, "max-ttl");
 			break;
@@ -335,7 +371,7 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 			    TRACE_MAX_QUERIES, "queries");
 			break;
 		case 'w':
-			ms = hm_parse_duration(optarg, "wait");
+			ms = wait_ms(optarg);
 			if (ms < 1 || ms > 60000)
 				hm_errx(HM_EXIT_USAGE, "wait value is out of "
 				    "range (1ms..60s): %s", optarg);
@@ -368,6 +404,12 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case OPT_STOP_SET:
 			stop_set_path = optarg;
 			break;
+		case 's':
+			opt_stats = 1;
+			break;
+		case OPT_PROGRESS:
+			opt_progress = 1;
+			break;
 		default:
 			hm_usage_error(usage);
 		}
@@ -380,7 +422,9 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		hm_errx(HM_EXIT_USAGE, "first-ttl %u is above max-ttl %u",
 		    cfg->first_ttl, cfg->max_ttl);
 	cfg->dport = (uint16_t)(port != 0 ? port :
-	    cfg->method == TRACE_TCP_PARIS ? 80 : 33435);
+	    cfg->method == TRACE_TCP_PARIS ? 80 : PROBE_UDP_PORT);
+	if (opt_progress < 0)
+		opt_progress = isatty(2);
 }
 
 /*
@@ -431,6 +475,51 @@ stopset_writable(void)
 		hm_err(HM_EXIT_FAIL, "--stop-set %s: cannot write beside it",
 		    stop_set_path);
 	hm_atomic_abort(&a);
+}
+
+static void
+progress(const struct trace_engine *eng, int last)
+{
+	const struct trace_stats *st = trace_engine_stats(eng);
+	uint64_t now = hm_mono_ms();
+
+	if (opt_progress <= 0 || (!last && now - shown_ms < 500))
+		return;
+	shown_ms = now;
+	fprintf(stderr, "%s: %llu traces, %llu done, %llu under way, %llu "
+	    "probes, %.1f s%s", hm_prog, (unsigned long long)st->started,
+	    (unsigned long long)st->done,
+	    (unsigned long long)(st->started - st->done),
+	    (unsigned long long)st->probes, (double)(now - start_ms) / 1000,
+	    isatty(2) ? (last ? "\033[K\n" : "\033[K\r") : "\n");
+}
+
+/* The run in numbers, on standard error. */
+static void
+summary(const struct trace_engine *eng)
+{
+	const struct trace_stats *st = trace_engine_stats(eng);
+	double secs = (double)(hm_mono_ms() - start_ms) / 1000;
+	int k;
+
+	fprintf(stderr, "%s: %llu traces\n", hm_prog,
+	    (unsigned long long)st->done);
+	for (k = TRACE_STOP_COMPLETED; k <= TRACE_STOP_ERROR; k++)
+		fprintf(stderr, "%s:   %llu %s\n", hm_prog,
+		    (unsigned long long)by_stop[k],
+		    trace_stop_name((enum trace_stop)k));
+	fprintf(stderr, "%s: %llu records passed untraced\n", hm_prog,
+	    (unsigned long long)records_passed);
+	fprintf(stderr, "%s: %llu hops answered\n", hm_prog,
+	    (unsigned long long)hops_answered);
+	fprintf(stderr, "%s: %llu probes sent\n", hm_prog,
+	    (unsigned long long)st->probes);
+	fprintf(stderr, "%s: %llu replies\n", hm_prog,
+	    (unsigned long long)st->replies);
+	fprintf(stderr, "%s: %.3f s elapsed\n", hm_prog, secs);
+	if (secs > 0)
+		fprintf(stderr, "%s: %.1f probes per second\n", hm_prog,
+		    (double)st->probes / secs);
 }
 
 static void
@@ -506,6 +595,7 @@ main(int argc, char *argv[])
 	hm_metric("replies_stray", HM_COUNTER, "packets matching no probe",
 	    &replies_stray);
 	hm_metrics_start();
+	start_ms = shown_ms = hm_mono_ms();
 
 	while (more || trace_engine_pending(eng) > 0) {
 		/* Take input while there is room, waiting for it only when
@@ -522,6 +612,7 @@ main(int argc, char *argv[])
 			more = 0;	/* finish the traces under way */
 		flush_results(eng, &cfg);
 		hm_metrics_write(0);
+		progress(eng, 0);
 		if (trace_engine_pending(eng) == 0)
 			continue;
 		(void)trace_engine_poll(eng, more && !trace_engine_full(eng) ?
@@ -529,6 +620,9 @@ main(int argc, char *argv[])
 		flush_results(eng, &cfg);
 	}
 	hm_metrics_write(1);
+	progress(eng, 1);
+	if (opt_stats)
+		summary(eng);
 	if (cfg.stop_set != NULL) {
 		if (trace_stopset_save(cfg.stop_set, stop_set_path) != 0)
 			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);

@@ -89,7 +89,7 @@ done
 same "lab: each new namespace routes only into the lab, via r1" "$routes" \
     "v2: 198.18.0.0/15 via 198.18.0.66 dev to-r1 .v3: 198.18.0.0/15 via 198.18.0.70 dev to-r1 .hub: 198.18.0.0/15 via 198.18.0.74 dev to-r1 ."
 for n in v v2 v3; do
-	ip netns exec "$lab-$n" tracehop --node "$n" --wait 500ms -M 8 \
+	ip netns exec "$lab-$n" tracehop --node "$n" --wait 500ms -m 8 \
 	    <<<'{"ip":"198.19.1.7","ping":{"ok":true}}' 2>/dev/null |
 	    jq -r '[.trace.hops[].ip] | join(" ")'
 done >"$T/paths"

@@ -23,7 +23,7 @@ no_asan() { check "$1: no sanitizer report" no_sanitizer_report "$T/err"; }
 # ---- every address of the answering /24s, none of the dark ones ----
 { prips 198.19.1.0/24; prips 198.19.3.0/24; prips 198.19.200.0/24; } \
     >"$T/lab-targets"
-vprobe -t 300ms -r 20000 -n lab "$T/lab-targets"
+vprobe -t 300ms --rate 20000 -n lab "$T/lab-targets"
 same "lab sweep: exit 0" "$rc" 0
 same "lab sweep: nothing on stderr" "$(cat "$T/err")" ""
 same "lab sweep: one record per target" "$(jqo .ip | sort | uniq | wc -l)" 768
@@ -48,7 +48,7 @@ no_asan "lab sweep"
 
 # ---- --count 3: three probes, three replies, three RTTs ----
 printf '198.19.0.7\n198.19.2.9\n198.19.3.200\n198.19.200.1\n' >"$T/four"
-vprobe -c 3 -i 20ms -t 300ms "$T/four"
+vprobe -c 3 -p 20ms -t 300ms "$T/four"
 same "--count 3: exit 0" "$rc" 0
 same "--count 3: sent, recv and rtts per target" \
     "$(jqo '"\(.ip) \(.ping.sent) \(.ping.recv) \(.ping.rtts | length)"' | sort | tr '\n' ,)" \
@@ -79,9 +79,9 @@ same "reply from another address: counted as stray" \
 
 # ---- two probers at once: each counts only its own replies ----
 prips 198.19.0.0/24 >"$T/l0"
-V icmpprobe -c 2 -i 10ms -r 5000 --metrics "$T/m1" "$T/l0" >"$T/o1" 2>"$T/e1" &
+V icmpprobe -c 2 -p 10ms --rate 5000 --metrics "$T/m1" "$T/l0" >"$T/o1" 2>"$T/e1" &
 p1=$!
-V icmpprobe -c 2 -i 10ms -r 5000 --metrics "$T/m2" "$T/l0" >"$T/o2" 2>"$T/e2"
+V icmpprobe -c 2 -p 10ms --rate 5000 --metrics "$T/m2" "$T/l0" >"$T/o2" 2>"$T/e2"
 wait $p1
 same "concurrent probers: each sees its own replies exactly" \
     "$(cat "$T/o1" "$T/o2" | jq -r '"\(.ping.sent)/\(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
@@ -120,7 +120,7 @@ for _ in $(seq 600); do
 done
 same "tcp open port: no half-open connection left" \
     "$(ip netns exec "$lab-l1" ss -Htn state syn-recv | wc -l)" 0
-vprobe -m tcp:8081 -c 2 -i 10ms -t 300ms "$T/tcp"
+vprobe -m tcp:8081 -c 2 -p 10ms -t 300ms "$T/tcp"
 same "tcp closed port: RST means alive" \
     "$(jqo '"\(.ip) \(.ping.ok) \(.ping.tcp) \(.ping.recv)"' | sort | tr '\n' ,)" \
     "198.19.1.10 true rst 2,198.19.1.11 true rst 2,198.19.200.5 false null 0,"
@@ -131,7 +131,7 @@ kill "$socat_pid" 2>/dev/null
 
 # ---- UDP: port unreachable from the target means alive ----
 printf '198.19.1.30\n198.19.3.31\n198.19.200.32\n198.19.201.33\n' >"$T/udp"
-vprobe -m udp -c 2 -i 10ms -t 300ms --metrics "$T/mu" "$T/udp"
+vprobe -m udp -c 2 -p 10ms -t 300ms --metrics "$T/mu" "$T/udp"
 same "udp: exit 0" "$rc" 0
 same "udp: leaves answer, dark and unreachable prefixes do not" \
     "$(jqo '"\(.ip) \(.ping.method) \(.ping.port) \(.ping.ok) \(.ping.recv)"' | sort | tr '\n' ,)" \
@@ -151,7 +151,7 @@ same "icmp: a router's host unreachable is reported, the dark prefix is silent" 
 
 # ---- loopback from the root namespace ----
 printf '127.0.0.1\n{"ip":"127.5.6.7","src":"test","x":0.1}\n' >"$T/in"
-run icmpprobe -c 2 -i 1ms -r 100 <"$T/in"
+run icmpprobe -c 2 -p 1ms --rate 100 <"$T/in"
 same "loopback: exit 0" "$rc" 0
 same "loopback: both answer" "$(jqo .ping.ok | sort -u)" true
 same "loopback: other members pass unchanged (0.1 stays 0.1), ping last" \
@@ -255,15 +255,15 @@ same "setuid root, run by nobody: nobody's ids and nothing kept while running" \
     "${nobody/Groups: 65534/Groups:}"
 
 # An ordinary user gets fping's limits; root does not.
-run VN "$capdir/icmpprobe" -r 1001 </dev/null
+run VN "$capdir/icmpprobe" --rate 1001 </dev/null
 same "ordinary user: --rate above 1000 refused" "$rc:$(cat "$T/err")" \
     "2:icmpprobe: rate value is too large for an ordinary user: 1001 (at most 1000; root may go faster)"
-run VN "$capdir/icmpprobe" -c 2 -i 9ms </dev/null
+run VN "$capdir/icmpprobe" -c 2 -p 9ms </dev/null
 same "ordinary user: --interval under 10ms refused" "$rc:$(cat "$T/err")" \
     "2:icmpprobe: interval value is too small for an ordinary user: 9ms (at least 10ms; root may go faster)"
-run VN "$capdir/icmpprobe" -c 2 -i 10ms -r 1000 -t 300ms <"$T/two"
+run VN "$capdir/icmpprobe" -c 2 -p 10ms --rate 1000 -t 300ms <"$T/two"
 same "ordinary user: at the limits, probes" "$rc:$(jqo .ping.recv | sort -u)" "0:2"
-run VN "$capdir/nocap/icmpprobe" -m udp -r 5000 </dev/null
+run VN "$capdir/nocap/icmpprobe" -m udp --rate 5000 </dev/null
 same "ordinary user: the limits hold for udp (no privilege) too" "$rc" 2
 echo 127.0.0.1 >"$T/in"
 run icmpprobe -u nobody <"$T/in"
@@ -278,7 +278,7 @@ same "--user without root: exit 3" "$rc:$(cat "$T/err")" \
 
 # Without the capability: the datagram socket where ping_group_range allows.
 V sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-run VN "$capdir/nocap/icmpprobe" -c 2 -i 10ms -t 300ms <"$T/two"
+run VN "$capdir/nocap/icmpprobe" -c 2 -p 10ms -t 300ms <"$T/two"
 same "no capability, ping_group_range allows: exit 0" "$rc" 0
 same "no capability, ping_group_range allows: datagram socket answers" \
     "$(jqo '"\(.ping.ok) \(.ping.recv) \(.ping.reply_ttl > 50)"' | sort -u)" "true 2 true"
@@ -336,20 +336,68 @@ same "refused targets: whatever the method" "$rc:$(jqo .ip | wc -l)" "1:2"
 
 # ---- the other options ----
 prips 127.2.0.0/26 >"$T/lo64"
-run icmpprobe -w 1 -r 5000 -t 100ms "$T/lo64"
+run icmpprobe -w 1 --rate 5000 -t 100ms "$T/lo64"
 same "--window 1: every target still probed" \
     "$(jqo '.ping.ok' | sort | uniq -c | tr -s ' ')" " 64 true"
 run icmpprobe --rate 2000 --timeout 50ms --interval 5ms --count 2 --method icmp \
     --window 10 --alive --node n1 "$T/lo64"
 same "long options" "$rc:$(jqo '"\(.node) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
     "0: 64 n1 2"
-for bad in "-c 0" "-c 101" "-r 0" "-t 0" "-w 0" "-m sctp" "-m tcp:0" \
+for bad in "-c 0" "-c 101" "--rate 0" "-r 100" "-r 1 -c 2" "-i 0" "-i 2s" "-p 2h" "-t 0" "-w 0" "-m sctp" "-m tcp:0" \
     "-m tcp:65536" "-m udp:x" "-m icmp:1" "-i 2h" "-t xyz"; do
 	# shellcheck disable=SC2086
 	run icmpprobe $bad </dev/null
 	same "usage error $bad: exit 2, message" \
 	    "$rc:$(grep -c '^icmpprobe: ' "$T/err")" "2:1"
 done
+
+# ---- fping's letters and units: a bare number after -i, -p, -t is ms ----
+printf '198.19.1.9\n198.19.200.9\n' >"$T/retry"
+vprobe -r 2 -t 100 "$T/retry"
+same "-r 2 (fping's retries): one probe for the live one, three for the dark" \
+    "$rc:$(jqo '"\(.ip) \(.ping.ok) \(.ping.sent)"' | sort | tr '\n' ,)" \
+    "0:198.19.1.9 true 1,198.19.200.9 false 3,"
+echo 127.0.0.1 >"$T/one"
+run icmpprobe -t 3601 "$T/one"
+same "-t 3601 is 3.601 s (fping's ms), not above the 1 h limit" \
+    "$rc:$(jqo .ping.ok)" "0:true"
+run icmpprobe -t 3600001 </dev/null
+same "-t 3600001 (ms) is above 1 h: exit 2" "$rc" 2
+run icmpprobe --timeout 3601 </dev/null
+same "--timeout 3601: a long option's bare number is still seconds" "$rc" 2
+# Silent for 200 (ms): over in well under the minute's bound, where 200
+# seconds would be cut off (124).
+printf '198.19.200.9\n' >"$T/dark1"
+run timeout 60 ip netns exec "$LAB_VANTAGE" icmpprobe -t 200 "$T/dark1"
+same "-t 200: 200 ms for a silent target" "$rc:$(jqo .ping.ok)" "0:false"
+run icmpprobe -c 2 -p 1 -i 1 "$T/lo64"
+same "-c 2 -p 1 -i 1: every target probed twice" \
+    "$rc:$(jqo .ping.sent | sort | uniq -c | tr -s ' ')" "0: 64 2"
+printf '{"x":1}\n127.0.0.1\n' >"$T/other"
+run icmpprobe -t 300 "$T/other"
+check "without -q: a record passed through is warned about" grep -q 'not a target' "$T/err"
+run icmpprobe -q -t 300 "$T/other"
+same "-q: passed through without a word" "$rc:$(cat "$T/err"):$(wc -l <"$T/out")" "0::2"
+
+# ---- -s: fping's summary at exit; --progress: one line, not into files ----
+vprobe -s -t 300 "$T/udp"
+same "-s: exit 0, records on stdout" "$rc:$(wc -l <"$T/out")" "0:4"
+check "-s: targets, alive, unreachable and why, probes, replies, RTTs, time, rate" \
+    has_all "$T/err" '^icmpprobe: 4 targets$' '^icmpprobe: 2 alive$' \
+    '^icmpprobe: 2 unreachable$' '^icmpprobe:   1 no reply$' \
+    '^icmpprobe:   1 host unreachable (ICMP code 1)$' \
+    '^icmpprobe: 4 probes sent$' '^icmpprobe: 2 replies$' \
+    '^icmpprobe: [0-9.]* / [0-9.]* / [0-9.]* ms (min / avg / max round trip)$' \
+    '^icmpprobe: [0-9.]* s elapsed$'
+check "-s: no progress line when standard error is not a terminal" \
+    sh -c "! grep -q 'in flight' '$T/err'"
+vprobe -t 300 "$T/udp"
+same "without -s or --progress, not a terminal: nothing on stderr" "$(cat "$T/err")" ""
+vprobe --progress -t 300 "$T/udp"
+check "--progress into a file: progress lines, the last one final" \
+    grep -q '^icmpprobe: 4 targets, 4 done, 2 alive, 0 in flight, 4 probes, [0-9.]* s$' "$T/err"
+check "--progress: no terminal escapes into a file" sh -c "! grep -q \"\$(printf '\\033')\" '$T/err'"
+no_asan "-s and --progress"
 
 # ---- records stream out as targets finish, before the input ends ----
 mkfifo "$T/slow"
@@ -382,7 +430,7 @@ run timeout 20 icmpprobe "$T/named" </dev/null
 same "named pipe input: probed" "$rc:$(jqo .ping.ok)" "0:true"
 
 # ---- output that fails ----
-icmpprobe -r 100000 "$T/lo64" >/dev/full 2>"$T/err"
+icmpprobe --rate 100000 "$T/lo64" >/dev/full 2>"$T/err"
 rc=$?
 same "output to a full disk: exit 3" "$rc" 3
 check "output to a full disk: says so" grep -q '^icmpprobe: standard output: No space left on device$' "$T/err"
@@ -448,7 +496,7 @@ cleanup_hooks+=("ip netns del $pns")
 ip -n "$pns" link set lo up
 ip -n "$pns" route add unreachable 10.9.0.0/16
 { prips 127.0.0.0/27 | sed 1d; echo 10.9.0.1; } >"$T/lo31"
-run ip netns exec "$pns" icmpprobe -m udp -c 2 -i 1ms -r 10000000 -t 300ms \
+run ip netns exec "$pns" icmpprobe -m udp -c 2 -p 1ms --rate 10000000 -t 300ms \
     --metrics "$T/m-pend" "$T/lo31"
 same "regression: udp: a pending error from another target loses no probe" \
     "$(jqo 'select(.ip | startswith("127.")) | "\(.ping.ok) \(.ping.sent) \(.ping.recv)"' | sort | uniq -c | tr -s ' ')" \
@@ -459,7 +507,7 @@ same "regression: udp: a probe the kernel refused says so, and is not sent" \
 check "regression: udp: only the refused probes are send errors" \
     grep -q '^hopmap_send_errors_total{program="icmpprobe"} 2$' "$T/m-pend"
 no_asan "regression: udp pending error"
-run ip netns exec "$pns" icmpprobe -c 2 -i 1ms -r 10000000 -t 300ms "$T/lo31"
+run ip netns exec "$pns" icmpprobe -c 2 -p 1ms --rate 10000000 -t 300ms "$T/lo31"
 same "icmp: a refused probe says so, the others answer" \
     "$(jqo '"\(.ping.ok) \(.ping.sent) \(.ping.recv) \(.ping.error)"' | sort | uniq -c | tr -s ' ' | tr '\n' ,)" \
     " 1 false 0 0 No route to host, 31 true 2 2 null,"

@@ -8,10 +8,10 @@
 run tracehop --first-ttl 300 </dev/null
 same "--first-ttl 300: exit 2" "$rc" 2
 check "--first-ttl 300: message" grep -q "^tracehop: first-ttl value is too large: 300" "$T/err"
-run tracehop -f 9 -M 3 </dev/null
+run tracehop -f 9 -m 3 </dev/null
 same "first-ttl above max-ttl: exit 2" "$rc:$(cat "$T/err")" \
     "2:tracehop: first-ttl 9 is above max-ttl 3"
-run tracehop -m carrier-pigeon </dev/null
+run tracehop -P carrier-pigeon </dev/null
 same "unknown method: exit 2" "$rc" 2
 check "unknown method: named" grep -q "unknown method: carrier-pigeon" "$T/err"
 for bad in "-q 17" "-q 0" "-w 0" "-w 2m" "-g 0" "-r 0" "-n 16385" "-p 65536" \
@@ -67,11 +67,66 @@ run tracehop --max-line 100 -w 200ms "$T/long.in"
 same "--max-line: exit 1, the short one traced" "$rc:$(jq -r .ip "$T/out")" "1:127.0.0.8"
 
 for m in udp-paris tcp-paris; do
-	echo 127.0.0.9 | tracehop -m "$m" -q 3 -w 200ms >"$T/out" 2>"$T/err"
+	echo 127.0.0.9 | tracehop -P "$m" -q 3 -w 200ms >"$T/out" 2>"$T/err"
 	same "$m -q 3 on loopback: one hop, three RTTs, three probes" \
 	    "$(jq -c '[.trace.method, .trace.stop, .trace.probes, (.trace.hops | length), (.trace.hops[0].rtts | length)]' "$T/out")" \
 	    "[\"$m\",\"completed\",3,1,3]"
 done
+
+# ---- traceroute's letters (-f -m -q -w -p), scamper's -P ----
+run tracehop -m udp-paris </dev/null
+same "-m is the max TTL: a method after it is refused, -P named" \
+    "$rc:$(cat "$T/err")" \
+    "2:tracehop: -m is the max TTL, as in traceroute; the method is -P udp-paris"
+echo 127.0.0.9 | tracehop -P udp-paris -f 1 -m 2 -q 2 -w 0.5 >"$T/out" 2>"$T/err"
+same "-P method, -m max TTL, -q queries, -w 0.5 (seconds, a fraction)" \
+    "$(jq -c '[.trace.method, .trace.max_ttl, .trace.queries, .trace.stop]' "$T/out")" \
+    '["udp-paris",2,2,"completed"]'
+echo 127.0.0.9 | tracehop -M tcp-paris -m 4 -w 1 >"$T/out" 2>"$T/err"
+same "-M (traceroute's letter) is the method too" \
+    "$(jq -c '[.trace.method, .trace.max_ttl]' "$T/out")" '["tcp-paris",4]'
+run tracehop -w 60.5 </dev/null
+same "-w 60.5: above 60 s, exit 2" "$rc" 2
+
+# ---- one default UDP port with icmpprobe: 33434, traceroute's base ----
+# A UDP socket bound to 33434 on 127.0.0.9: no port unreachable from
+# there, so a trace to that port never completes; one to 33435 does.
+socat -u UDP4-RECV:33434,bind=127.0.0.9 /dev/null &
+udp_pid=$!
+cleanup_hooks+=("kill $udp_pid 2>/dev/null")
+if until_ok 60 sh -c "ss -Hunl | grep -q '127.0.0.9:33434 '"; then
+	echo 127.0.0.9 | tracehop -P udp-paris -m 2 -w 200ms >"$T/out" 2>"$T/err"
+	same "udp-paris probes port 33434 by default (open there: no end)" \
+	    "$(jq -r .trace.stop "$T/out")" maxhops
+	echo 127.0.0.9 | tracehop -P udp-paris -p 33435 -m 2 -w 200ms >"$T/out" 2>"$T/err"
+	same "udp-paris -p 33435: the closed port ends the trace" \
+	    "$(jq -r .trace.stop "$T/out")" completed
+	echo 127.0.0.9 | icmpprobe -m udp -t 200ms >"$T/out" 2>"$T/err"
+	same "icmpprobe -m udp: the same default port (open there: silent)" \
+	    "$(jq -c '[.ping.port, .ping.ok]' "$T/out")" '[33434,false]'
+else
+	echo "not ok - a UDP socket bound to 127.0.0.9:33434"
+fi
+kill "$udp_pid" 2>/dev/null
+
+# ---- -s: a summary at exit; --progress: a progress line ----
+printf '127.0.0.9\n127.0.0.10\n{"ip":"127.0.0.11","ping":{"ok":false}}\n' >"$T/three.in"
+run tracehop -s -w 200ms "$T/three.in"
+same "-s: exit 0, the records on stdout" "$rc:$(jq -r .ip "$T/out" | sort | tr '\n' ' ')" \
+    "0:127.0.0.10 127.0.0.11 127.0.0.9 "
+check "-s: traces, stop reasons, passed, hops, probes, replies, elapsed, rate" \
+    has_all "$T/err" '^tracehop: 2 traces$' '^tracehop:   2 completed$' \
+    '^tracehop:   0 gaplimit$' '^tracehop: 1 records passed untraced$' \
+    '^tracehop: 2 hops answered$' '^tracehop: 2 probes sent$' \
+    '^tracehop: 2 replies$' '^tracehop: [0-9.]* s elapsed$'
+check "-s: no progress line when standard error is not a terminal" \
+    sh -c "! grep -q 'under way' '$T/err'"
+run tracehop -w 200ms "$T/three.in"
+same "without -s or --progress, not a terminal: nothing on stderr" "$(cat "$T/err")" ""
+run tracehop --progress -w 200ms "$T/three.in"
+check "--progress into a file: lines of progress, the last one final" \
+    grep -q '^tracehop: 2 traces, 2 done, 0 under way, 2 probes, [0-9.]* s$' "$T/err"
+check "--progress: no terminal escapes into a file" sh -c "! grep -q \"\$(printf '\\033')\" '$T/err'"
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
 	skip "lab tests: they need root and network namespaces"
@@ -101,7 +156,7 @@ leaves="198.19.0.9 198.19.1.9 198.19.2.9 198.19.3.9"
 for m in icmp-paris udp-paris tcp-paris; do
 	# shellcheck disable=SC2086
 	printf '%s\n' $leaves 198.19.200.9 >"$T/lab.in"
-	V tracehop -m "$m" -w 300ms -r 2000 -n 8 "$T/lab.in" >"$T/$m.out" 2>"$T/$m.err"
+	V tracehop -P "$m" -w 300ms -r 2000 -n 8 "$T/lab.in" >"$T/$m.out" 2>"$T/$m.err"
 	same "$m: exit 0, no stderr" "$?:$(cat "$T/$m.err")" "0:"
 	same "$m: every record once" "$(jq -r .ip "$T/$m.out" | sort | tr '\n' ' ')" \
 	    "198.19.0.9 198.19.1.9 198.19.2.9 198.19.200.9 198.19.3.9 "
@@ -122,7 +177,7 @@ for m in icmp-paris udp-paris tcp-paris; do
 	# same source (time exceeded) empties that bucket when
 	# icmp_ratelimit=0: trace the unreachable prefix alone, after a pause.
 	sleep 1.3
-	echo 198.19.201.9 | V tracehop -m "$m" -w 300ms >"$T/out" 2>&1
+	echo 198.19.201.9 | V tracehop -P "$m" -w 300ms >"$T/out" 2>&1
 	same "$m: the unreachable prefix ends unreach at r3a" \
 	    "$(jq -c '[.trace.stop, [.trace.hops[].ip], .trace.hops[-1].icmp_type, .trace.hops[-1].icmp_code]' "$T/out")" \
 	    "[\"unreach\",[\"$(addr r1)\",\"$(addr r2a)\",\"$(addr r3a)\"],3,1]"
@@ -163,7 +218,7 @@ if cc -include string.h -o "$T/arrivals" "$T/arrivals.c" 2>"$T/cc.err"; then
 		lab_exec l1 "$T/arrivals" "${m#*:}" 4 "$LAB_VANTAGE_IP" >"$T/arr" 2>"$T/arr.err" &
 		sniff=$!
 		for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$T/arr.err" && break; sleep 0.1; done
-		V tracehop -m "${m%:*}" -w 300ms -r 2000 -n 10 "$T/l1.in" >/dev/null 2>&1
+		V tracehop -P "${m%:*}" -w 300ms -r 2000 -n 10 "$T/l1.in" >/dev/null 2>&1
 		wait $sniff
 		same "${m%:*}: 30 probes reached the targets, all with TTL 1 left" \
 		    "$(sort "$T/arr" | uniq -c | tr -s ' ')" " 30 1"
@@ -177,7 +232,7 @@ fi
 awk '$1 == "link" { print $2, $3 }' "$LAB_TOPO" | sort >"$T/links"
 seq 1 200 | sed 's/^/198.19.3./' >"$T/diamond.in"
 for m in udp-paris tcp-paris; do
-	V tracehop -m "$m" -w 500ms -r 5000 -n 100 --metrics "$T/$m.prom" \
+	V tracehop -P "$m" -w 500ms -r 5000 -n 100 --metrics "$T/$m.prom" \
 	    "$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
 	same "$m diamond: exit 0" "$?:$(cat "$T/d.err")" "0:"
 	same "$m diamond: 200 traces, all completed at ttl 6" \
@@ -195,7 +250,7 @@ for m in udp-paris tcp-paris; do
 done
 
 # Options at work.
-echo 198.19.3.5 | V tracehop -f 3 -M 4 -w 300ms >"$T/out" 2>&1
+echo 198.19.3.5 | V tracehop -f 3 -m 4 -w 300ms >"$T/out" 2>&1
 same "--first-ttl 3 --max-ttl 4: hops 3 and 4, stop maxhops" \
     "$(jq -c '[.trace.stop, [.trace.hops[].ttl], .trace.first_ttl, .trace.max_ttl]' "$T/out")" \
     '["maxhops",[3,4],3,4]'
@@ -222,9 +277,9 @@ for _ in $(seq 600); do
 	ip netns exec "$(lab_ns l0)" ss -Hltn 'sport = :8080' | grep -q . && break
 	sleep 0.05
 done
-echo 198.19.0.5 | V tracehop -m tcp-paris -p 8080 -w 300ms >"$T/out" 2>&1
+echo 198.19.0.5 | V tracehop -P tcp-paris -p 8080 -w 300ms >"$T/out" 2>&1
 same "--port 8080: SYN-ACK from the listener" "$(jq -r '.trace.hops[-1].tcp_flags' "$T/out")" SA
-echo 198.19.0.5 | V tracehop -m udp-paris -p 53 -w 300ms >"$T/out" 2>&1
+echo 198.19.0.5 | V tracehop -P udp-paris -p 53 -w 300ms >"$T/out" 2>&1
 same "udp-paris --port 53: port unreachable from the target" \
     "$(jq -c '.trace.hops[-1] | [.ip, .icmp_type, .icmp_code]' "$T/out")" '["198.19.0.5",3,3]'
 echo 198.19.1.5 | V tracehop --user nobody -w 300ms >"$T/out" 2>"$T/err"
@@ -235,7 +290,7 @@ same "--user unknown: exit 3" "$rc" 3
 # Without CAP_NET_RAW: datagram sockets and IP_RECVERR.  Input and output
 # are opened by root here (the test directory is private).
 U() { V setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-U tracehop -m udp-paris -w 300ms -r 1000 <"$T/lab.in" >"$T/out" 2>"$T/err"
+U tracehop -P udp-paris -w 300ms -r 1000 <"$T/lab.in" >"$T/out" 2>"$T/err"
 same "unprivileged udp-paris: exit 0" "$?:$(cat "$T/err")" "0:"
 for ip in $leaves; do
 	got=$(hoplist "$ip" "$T/out")
@@ -244,13 +299,13 @@ done
 same "unprivileged udp-paris: blackhole, probes, reply TTLs" \
     "$(jq -c 'select(.ip == "198.19.200.9") | [.trace.stop, .trace.probes, .trace.hops[0].reply_ttl]' "$T/out")" \
     '["gaplimit",6,64]'
-U tracehop -m udp-paris -w 500ms -r 1000 -n 100 <"$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
+U tracehop -P udp-paris -w 500ms -r 1000 -n 100 <"$T/diamond.in" >"$T/d.out" 2>"$T/d.err"
 jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' \
     "$T/d.out" | sort -u >"$T/pairs"
 same "unprivileged udp-paris diamond: 200 completed, zero false links, both branches" \
     "$(jq -r .trace.stop "$T/d.out" | sort | uniq -c | tr -s ' '):$(comm -23 "$T/pairs" "$T/links"):$(jq -r '.trace.hops[2].ip' "$T/d.out" | sort -u | wc -l)" \
     " 200 completed::2"
-run U tracehop -m tcp-paris </dev/null
+run U tracehop -P tcp-paris </dev/null
 same "unprivileged tcp-paris: exit 3, says why" "$rc:$(grep -c 'tcp-paris needs CAP_NET_RAW' "$T/err")" "3:1"
 run U tracehop </dev/null
 check "unprivileged icmp-paris, ping_group_range closed: says so" grep -q "ping_group_range" "$T/err"
@@ -284,7 +339,7 @@ echo 198.19.0.4 | V tracehop --stop-set "$T/ss" -w 300ms >"$T/out" 2>"$T/err"
 same "--stop-set: a target nearer than the start ends where it is" \
     "$(jq -c '[.trace.probes, [.trace.hops[].ip]]' "$T/out")" "[3,[\"$(addr r1)\",\"198.19.0.4\"]]"
 rm -f "$T/ss"
-V tracehop -m udp-paris --stop-set "$T/ss" -w 500ms -r 5000 -n 20 "$T/diamond.in" >"$T/out" 2>"$T/err"
+V tracehop -P udp-paris --stop-set "$T/ss" -w 500ms -r 5000 -n 20 "$T/diamond.in" >"$T/out" 2>"$T/err"
 jq -r '[.trace.hops[:-1][].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' "$T/out" |
     sort -u >"$T/pairs.ss"
 same "--stop-set diamond: the same links as without, none false" \
@@ -309,7 +364,7 @@ cleanup_hooks+=("rm -rf $capdir")
 chmod 755 "$capdir"
 cp "$(command -v tracehop)" "$capdir/tracehop"
 if setcap cap_net_raw+p "$capdir/tracehop" 2>/dev/null; then
-	echo 198.19.1.3 | U "$capdir/tracehop" -m tcp-paris -w 300ms >"$T/out" 2>"$T/err"
+	echo 198.19.1.3 | U "$capdir/tracehop" -P tcp-paris -w 300ms >"$T/out" 2>"$T/err"
 	same "file capability, as nobody: tcp-paris over raw sockets" \
 	    "$?:$(jq -c '[.trace.stop, .trace.hops[-1].tcp_flags]' "$T/out"):$(cat "$T/err")" \
 	    '0:["completed","RA"]:'
@@ -348,7 +403,7 @@ run V tracehop --stop-set "$T/ro/stop" </dev/null
 same "root: a stop set nobody may not write: exit 3 at the start, says so" \
     "$rc:$(cat "$T/err")" \
     "3:tracehop: --stop-set $T/ro/stop: cannot write beside it: Permission denied"
-run U tracehop -m udp-paris -r 1001 </dev/null
+run U tracehop -P udp-paris -r 1001 </dev/null
 same "ordinary user: --rate above 1000 refused" "$rc:$(cat "$T/err")" \
     "2:tracehop: rate value is too large for an ordinary user: 1001 (at most 1000; root may go faster)"
 

@@ -249,7 +249,7 @@ ping_machine_reply(struct ping_engine *e, const struct ping_tag *t,
 	s->reply_ttl = (int16_t)a->ttl;
 	s->tcp_flags = a->tcp_flags;
 	e->stats.recv++;
-	return s->recv == e->conf.count;
+	return s->recv == e->conf.count || e->conf.retry;
 }
 
 void

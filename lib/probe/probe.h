@@ -47,6 +47,9 @@ int probe_priv_limited(void);
    most 1000 a second), 10 ms between probes to one target. */
 #define PROBE_USER_MAX_RATE 1000
 #define PROBE_USER_MIN_INTERVAL_MS 10
+/* The default UDP destination port of icmpprobe and tracehop alike:
+   traceroute's base port, unlikely to be open. */
+#define PROBE_UDP_PORT 33434
 
 /* ---- probe/sock.c: sockets ---- */
 enum probe_icmp_kind { PROBE_ICMP_RAW = 1, PROBE_ICMP_DGRAM = 2 };
@@ -144,6 +147,9 @@ struct ping_conf {
 	enum ping_method method;
 	uint16_t port;			/* TCP or UDP destination port */
 	unsigned count;			/* probes per target, 1..PING_MAX_COUNT */
+	int retry;			/* the probes after the first are retries
+					   (fping -r): a reply finishes the
+					   target; else it gets all count */
 	uint64_t interval_ns;		/* between probes to one target */
 	uint64_t timeout_ns;		/* wait after a target's last probe */
 	double rate;			/* probes per second, all targets */

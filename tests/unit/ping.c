@@ -182,6 +182,41 @@ test_machine(void)
 	ping_machine_free(&e);
 }
 
+/* fping's retries: the first reply finishes the target, the retry still
+   due is never sent. */
+static void
+test_retry(void)
+{
+	struct ping_engine e;
+	struct ping_probe p, q;
+	struct ping_answer a = { 0, 60, 0 };
+	struct ping_result r;
+	const uint64_t ms = 1000000;
+
+	memset(&e, 0, sizeof(e));
+	e.conf.count = 3;
+	e.conf.retry = 1;
+	e.conf.window = 1;
+	e.conf.interval_ns = 100 * ms;
+	e.conf.timeout_ns = 100 * ms;
+	CHECK(ping_machine_init(&e) == 0, "retry: init");
+	(void)ping_add(&e, 0x0a000001, NULL);
+	(void)ping_machine_due(&e, 0, &p);
+	ping_machine_sent(&e, &p, 0, 0, 1000, 0);
+	(void)ping_machine_due(&e, 100 * ms, &q);
+	CHECK(q.tag.k == 1, "retry: unanswered, the retry is due");
+	ping_machine_sent(&e, &q, 0, 0, 2000, 100 * ms);
+	a.rx_ns = 2000 + 3000;
+	CHECK(ping_machine_reply(&e, &q.tag, &a) == 1,
+	    "retry: the first reply finishes the target");
+	ping_machine_finish(&e, 0, &r);
+	CHECK(r.probes == 2 && r.sent == 2 && r.recv == 1 &&
+	    r.rtt_us[0] == PING_NO_RTT && r.rtt_us[1] == 3 &&
+	    !ping_machine_due(&e, 300 * ms, &q) && ping_active(&e) == 0,
+	    "retry: two probes, one answer, nothing more due");
+	ping_machine_free(&e);
+}
+
 int
 main(void)
 {
@@ -195,6 +230,7 @@ main(void)
 	const char *why;
 
 	test_machine();
+	test_retry();
 	LOOP = 0x7f4d0000u | ((uint32_t)getpid() & 0xfffe) | 2;
 	c.fd = probe_open_icmp(1, &c.kind, &why);
 	spy = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
