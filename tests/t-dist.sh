@@ -110,7 +110,7 @@ same "refused: the forged marker changed no one's deliveries or last contact" \
 # ---- three workers, one shard each ----
 probeopts=(-R --timeout 300ms --trace-rate 2000 --wait 300ms --max-ttl 8)
 for k in 1 2 3; do
-	ip netns exec "$(nsof $k)" hopmap-worker -H "$addr" -d "$T/w$k" -N "w$k" \
+	ip netns exec "$(nsof $k)" hopmap-worker -q -H "$addr" -d "$T/w$k" -N "w$k" \
 	    -- --shard "$k/3" --rounds 2 -q "${probeopts[@]}" "$seeds" \
 	    >"$T/w$k.out" 2>"$T/w$k.err" &
 	eval "wpid$k=$!"
@@ -213,7 +213,7 @@ EOF
 chmod +x "$T/hubhops"
 for k in 1 2; do
 	ip netns exec "$(nsof $((2 * k - 1)))" hopmap-worker -H "TCP:$LAB_HUB_IP:7413" \
-	    -d "$T/g$k" -N "g$k" --hub-hops "$T/hubhops $k $T -d $T/hub2 -R -s $k/2" \
+	    -d "$T/g$k" -N "g$k" -q --hub-hops "$T/hubhops $k $T -d $T/hub2 -R -s $k/2" \
 	    -- --shard "$k/2" --rounds 5 -p 1s -q "${probeopts[@]}" "$seeds" \
 	    >"$T/g$k.out" 2>"$T/g$k.err" &
 	eval "gpid$k=$!"
