@@ -830,6 +830,50 @@ choose_seed(const struct state *st, int have_state)
 		    "--shuffle=%" PRIu64 ")", opt.seed, opt.seed);
 }
 
+/* Nothing left, and the special-purpose table took some of the input:
+   say which blocks took how much, and how to keep them, rather than a
+   quiet empty run that looks like a finished one. */
+static int
+report_special(void)
+{
+	struct hm_rangeset mine;
+	uint64_t n, total = 0;
+	uint32_t lo, hi;
+	size_t i, k;
+
+	if (opt.reserved || rs.total > 0)
+		return 0;
+	/* The special-purpose table is the last of the exclusions: without
+	   it, would anything be left?  If not, -R would not help either. */
+	hm_rangeset_build(&mine, spans, nspans, excl, nexcl - hm_special_count);
+	n = mine.total;
+	hm_rangeset_free(&mine);
+	if (n == 0)
+		return 0;
+	for (k = 0; k < hm_special_count; k++) {
+		n = 0;
+		for (i = 0; i < nspans; i++) {
+			lo = spans[i].lo > hm_special_table[k].lo ?
+			    spans[i].lo : hm_special_table[k].lo;
+			hi = spans[i].hi < hm_special_table[k].hi ?
+			    spans[i].hi : hm_special_table[k].hi;
+			if (lo <= hi)
+				n += (uint64_t)hi - lo + 1;
+		}
+		if (n == 0)
+			continue;
+		hm_warnx("%" PRIu64 " address%s in %s (%s) left out: "
+		    "special-purpose", n, n == 1 ? "" : "es",
+		    hm_special_table[k].prefix, hm_special_table[k].name);
+		total += n;
+	}
+	if (total == 0)
+		return 0;
+	hm_warnx("no address left to write: -R (--allow-reserved) keeps "
+	    "the special-purpose ones");
+	return 1;
+}
+
 static void
 summary(void)
 {
@@ -870,6 +914,10 @@ main(int argc, char *argv[])
 	shard_total = hm_shard_size(rs.total, opt.shard, opt.nshards);
 	hm_perm_init(&perm, rs.total, opt.seed);
 	fp_hash = fingerprint();
+	/* A state that counted nothing (done 0) holds back nothing: other
+	   inputs or options simply start over. */
+	if (have_state && st.done == 0 && st.fingerprint != fp_hash)
+		have_state = 0;
 	if (have_state) {
 		if (st.fingerprint != fp_hash || st.done > shard_total)
 			hm_errx(HM_EXIT_USAGE, "%s: saved for other inputs or "
@@ -883,6 +931,10 @@ main(int argc, char *argv[])
 	    opt.limit;
 	if (opt.count) {
 		printf("%" PRIu64 "\n", left);
+	} else if (report_special()) {
+		/* No state is saved: a run that wrote nothing is not done. */
+		summary();
+		hm_exit(HM_EXIT_BADINPUT);
 	} else if (have_state && start == shard_total) {
 		hm_warnx("%s: finished, all %" PRIu64 " addresses were "
 		    "written; nothing to do", opt.resume, shard_total);

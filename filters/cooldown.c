@@ -148,6 +148,10 @@ main(int argc, char *argv[])
 
 	hm_signals_init(0);
 	hm_output_init();
+	/* A state in a directory not made yet (/var/lib/hopmap/cd.db on a
+	   new host) is made, as a service's first run expects. */
+	if (state != NULL && hm_mkparents(state) != 0)
+		hm_err(HM_EXIT_FAIL, "%s: cannot create its directory", state);
 	seen = hm_seen_open(state, "cooldown", period, max_entries,
 	    &seen_stats);
 	metrics_init(&seen_stats, state != NULL);

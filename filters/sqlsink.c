@@ -429,9 +429,16 @@ parse_options(int argc, char *argv[])
 	    send_opt.peer != NULL)
 		hm_errx(HM_EXIT_USAGE, "--node, --segment and --peer need --send");
 	if (argc - optind > 1)
-		hm_usage_error(usage);
+		hm_errx(HM_EXIT_USAGE, "one database, not %d: %s %s%s",
+		    argc - optind, argv[optind], argv[optind + 1],
+		    argc - optind > 2 ? " ..." : "");
 	if (sink_opt.no_stdin && sink_opt.listen_path == NULL)
 		hm_errx(HM_EXIT_USAGE, "--no-stdin needs --listen");
+	/* The socket's directory (/run/hopmap/ on a new boot) is made. */
+	if (sink_opt.listen_path != NULL &&
+	    hm_mkparents(sink_opt.listen_path) != 0)
+		hm_err(HM_EXIT_FAIL, "%s: cannot create its directory",
+		    sink_opt.listen_path);
 }
 
 /* Parsers, one a processor (one with --strict, for the order), and the

@@ -50,6 +50,7 @@ usage: $prog [-qR] [-d DIR] [-n N] [-r N | --once] [-T DURATION]
                    [-t DURATION] [--db PATH | --sink-cmd CMD]
                    [--hops-cmd CMD] [--no-extract] [--netns NS]
                    [--node NAME] [--user USER] [probe options] [--wait-lock]
+                   [--metrics FILE]
                    RANGEFILE...
 Probe the addresses of RANGEFILEs round by round, feeding the routers found
 in the traces back as targets, and store the results.
@@ -84,6 +85,8 @@ in the traces back as targets, and store the results.
       --probe-args ARGS  more icmpprobe options (split on blanks)
       --trace-args ARGS  more tracehop options (split on blanks)
       --wait-lock        wait for a running loop instead of exiting
+      --metrics FILE     write Prometheus text metrics to FILE after each
+                         round (through a temporary file and a rename)
   -q, --quiet            report only errors on standard error
   -h, --help             show this help and exit
   -V, --version          show the version and exit
@@ -115,7 +118,8 @@ state=${HOPMAP_STATE:-${HOME:-/}/.local/state/hopmap}
 limit=1000 rounds=1 maxtime='' pause=0 shard='' excludes='' shuffle=''
 reserved='' cooldown=1h db='' sinkcmd='' netns='' node='' rate='' timeout=''
 method='' trate='' twait='' tmethod='' maxttl='' probeargs='' traceargs='' user=''
-waitlock=0 quiet=0 hopscmd='' extract=1
+waitlock=0 quiet=0 hopscmd='' extract=1 metrics=''
+rounds_total=0 probed_total=0 alive_total=0 traced_total=0 routers_total=0
 
 # Long options take their value as --opt=VALUE or --opt VALUE.
 while [ $# -gt 0 ]; do
@@ -129,7 +133,7 @@ while [ $# -gt 0 ]; do
 	    -t | --cooldown | --db | --sink-cmd | --hops-cmd | --netns | --node | \
 	    --user | --rate | \
 	    --timeout | --method | --trace-rate | --wait | --trace-method | \
-	    --max-ttl | --probe-args | --trace-args)
+	    --max-ttl | --probe-args | --trace-args | --metrics)
 		if [ $has = 0 ]; then
 			[ $# -ge 2 ] || die_usage "option requires an argument: $opt"
 			val=$2
@@ -169,6 +173,7 @@ while [ $# -gt 0 ]; do
 	--probe-args) probeargs=$val ;;
 	--trace-args) traceargs=$val ;;
 	--wait-lock) waitlock=1 ;;
+	--metrics) metrics=$val ;;
 	-q | --quiet) quiet=1 ;;
 	-h | --help) usage; exit 0 ;;
 	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
@@ -193,6 +198,10 @@ orig=$(pwd)
 case ${db:=$state/map.db} in
 /*) ;;
 *) db=$orig/$db ;;
+esac
+case $metrics in
+'' | /*) ;;
+*) metrics=$orig/$metrics ;;
 esac
 HOPMAP_LOOP_STATE=$state
 export HOPMAP_LOOP_STATE
@@ -280,7 +289,47 @@ idnode=$(printf '%s' "${node:-$(hostname)}" | tr -c 'A-Za-z0-9._-' '_')
 # shellcheck source=loop/stages.sh
 . "$sh_dir/loop/stages.sh"
 
+# Run until stopped (--rounds 0) with nothing to do: the seeds are done
+# and no hops are queued.  Once the cooldown has passed since the seeds ran
+# out, they start over (cooldown would refuse them sooner, and the pass
+# would be spent on nothing); until then look again for hops after a
+# pause (--pause, else a minute), bounded by the cooldown and --time.
+idle() {
+	now=$(date +%s)
+	if [ ! -s seeds.done ]; then
+		echo "$now" >seeds.done.tmp
+		mv seeds.done.tmp seeds.done
+	fi
+	since=$(cat seeds.done)
+	cool=$(seconds "$cooldown")
+	if [ $((now - since)) -ge "$cool" ]; then
+		rm -f resume seeds.done
+		log "the seeds start over: their cooldown ($cooldown) has passed"
+		idled=0
+		return 0
+	fi
+	nap=$pause
+	[ "$nap" -gt 0 ] || nap=60
+	left=$((cool - (now - since)))
+	[ "$nap" -le "$left" ] || nap=$left
+	if [ -n "$maxtime" ]; then
+		left=$((maxtime - (now - start)))
+		[ "$left" -gt 0 ] || left=1
+		[ "$nap" -le "$left" ] || nap=$left
+	fi
+	if [ "$idled" = 0 ]; then
+		log "waiting: the seeds are done and no hops are queued;" \
+		    "the seeds start over in $((cool - (now - since)))s"
+		idled=1
+	fi
+	sleep "$nap" &
+	pids=$!
+	wait "$pids" || true
+	pids=
+}
+
 recover
+idled=0
 start=$(date +%s)
 done_rounds=0
 while :; do
@@ -298,10 +347,21 @@ while :; do
 		if [ -n "$hopscmd" ]; then fetch_hops; fi
 		# Called plainly, not in a condition, so that set -e holds inside.
 		prepare_round "$@"
-		if [ "$nothing" = 1 ]; then
+		if [ "$nothing" = 2 ]; then
+			warn "nothing to do: every seed address was left out" \
+			    "(see above); nothing is recorded"
+			status=1
+			break
+		fi
+		if [ "$nothing" = 1 ] && [ "$rounds" -gt 0 ]; then
 			log "nothing to do: the seeds are exhausted and no hops are queued"
 			break
 		fi
+		if [ "$nothing" = 1 ]; then
+			idle
+			continue
+		fi
+		idled=0
 	fi
 	run_round
 	done_rounds=$((done_rounds + 1))

@@ -72,6 +72,10 @@ if [ "$format" = svg ]; then
 	    die "svg needs Graphviz (dot); try -f dot"
 fi
 
+if [ -n "$output" ] && [ ! -d "$(dirname "$output")" ]; then
+	die "$output: no such directory: $(dirname "$output")"
+fi
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hopmap-map.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
@@ -115,6 +119,18 @@ sqlite3 -bail -readonly :memory: <"$tmp/read.sql" >"$tmp/all.json" \
 for t in links routers first; do
 	jq ".$t" "$tmp/all.json" >"$tmp/$t.json" || die "$db: not read"
 done
+# A node named with -n that saw no link is a typo or a node that has not
+# delivered: say so rather than draw an empty map.
+if [ -n "$nodes" ]; then
+	printf '%s' "$nodes" | while IFS= read -r n || [ -n "$n" ]; do
+		jq -e --arg n "$n" 'any(.[]; .node == $n)' "$tmp/links.json" \
+		    >/dev/null || msg "$n: no links seen by this node"
+	done 2>"$tmp/nolinks"
+	if [ -s "$tmp/nolinks" ]; then
+		cat "$tmp/nolinks" >&2
+		exit 1
+	fi
+fi
 
 jq -n --slurpfile l "$tmp/links.json" --slurpfile r "$tmp/routers.json" \
     --argjson min "$min" --arg targets "$targets" '
@@ -193,9 +209,5 @@ esac
 if [ -z "$output" ]; then
 	cat "$tmp/out" || die "write error on standard output"
 else
-	if ! cp "$tmp/out" "$output.tmp$$" || ! mv "$output.tmp$$" "$output"
-	then
-		rm -f "$output.tmp$$"
-		die "$output: cannot write"
-	fi
+	atomic_write "$output" <"$tmp/out" || die "$output: cannot write"
 fi

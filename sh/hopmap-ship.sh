@@ -41,6 +41,8 @@ Spool records into complete segment files, and ship them to a hopmap hub.
     -N, --node NAME       name sent to the hub (default: host name)
     -T, --timeout S       give up a connection idle for S seconds (default 60)
     -q, --quiet           report only errors
+    -m, --metrics FILE    write Prometheus text metrics to FILE after each
+                          attempt (through a temporary file and a rename)
   put                   write FILE to standard output as one segment, read
                         the hub's answer on standard input, delete FILE
                         when it is "ok N", move it to quarantine/ beside
@@ -129,12 +131,13 @@ clean_tmp() {
 }
 
 cmd_send() {
-	once=0 backoff_max=60 tries=0 timeout=60 quiet=0 node=''
+	once=0 backoff_max=60 tries=0 timeout=60 quiet=0 node='' metrics=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-1 | --once) once=1; shift ;;
 		-q | --quiet) quiet=1; shift ;;
-		-b | --backoff-max | -n | --tries | -T | --timeout | -N | --node)
+		-b | --backoff-max | -n | --tries | -T | --timeout | -N | --node | \
+		    -m | --metrics)
 			need "$1" $#
 			opt=$1 val=$2; shift 2 ;;
 		--*=*) opt=${1%%=*} val=${1#*=}; shift ;;
@@ -147,6 +150,7 @@ cmd_send() {
 		-n | --tries) posint tries "$val"; tries=$val ;;
 		-T | --timeout) posint timeout "$val"; timeout=$val ;;
 		-N | --node) node=$val ;;
+		-m | --metrics) metrics=$val ;;
 		'') ;;
 		*) die_usage "unknown option: $opt" ;;
 		esac
@@ -165,7 +169,7 @@ cmd_send() {
 	child=''
 	trap 'kill $child 2>/dev/null; exit 143' TERM
 	trap 'kill $child 2>/dev/null; exit 130' INT
-	wait=1 failed=0 sent=0
+	wait=1 failed=0 sent=0 segs=0 fails=0
 	while :; do
 		progress=0 ok=1
 		for f in "$dir"/*.seg; do
@@ -178,8 +182,9 @@ cmd_send() {
 					grep 'moved to' "$errs" >&2 || true
 					continue
 				fi
-				sent=$((sent + n))
+				sent=$((sent + n)) segs=$((segs + 1))
 				report "$(basename "$f"): $n records confirmed"
+				ship_metrics
 			else
 				ok=0
 				break
@@ -193,7 +198,8 @@ cmd_send() {
 			fi
 			continue
 		fi
-		failed=$((failed + 1))
+		failed=$((failed + 1)) fails=$((fails + 1))
+		ship_metrics
 		why=$(tr '\n' ' ' <"$errs")
 		msg "$(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s"
 		if [ "$once" = 1 ] && [ "$tries" -gt 0 ] && [ "$failed" -ge "$tries" ]; then
@@ -204,6 +210,16 @@ cmd_send() {
 		[ "$wait" -le "$backoff_max" ] || wait=$backoff_max
 	done
 	report "$sent records shipped"
+}
+
+# --metrics FILE: what this shipper had confirmed, and what waits.
+ship_metrics() {
+	[ -n "$metrics" ] || return 0
+	write_metrics "$metrics" \
+	    "segments_confirmed_total:counter:$segs:segments the hub confirmed" \
+	    "records_confirmed_total:counter:$sent:records the hub confirmed" \
+	    "attempts_failed_total:counter:$fails:segments not confirmed" \
+	    "spool_segments:gauge:$(find "$dir" -maxdepth 1 -name '*.seg' | wc -l):segments waiting in the spool"
 }
 
 # On the connection: standard output goes to the hub, standard input comes

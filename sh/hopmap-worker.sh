@@ -38,6 +38,9 @@ them to a hopmap hub, each stored once.
   -c, --cmd COMMAND      run sh -c COMMAND instead of hopmap-loop and spool
                          its standard output; COMMAND finds the node name
                          in \$HOPMAP_NODE (icmpprobe --node "\$HOPMAP_NODE")
+  -m, --metrics FILE     the shipper's Prometheus text metrics (segments and
+                         records the hub confirmed, failures, the spool)
+  -q, --quiet            the shipper reports only errors
       --hub-hops CMD     take hop targets from the hub instead of this node's
                          own traces: CMD prints this node's shard of them
                          (ssh hub hopmap-hub hops --shard K/N); the worker
@@ -71,16 +74,18 @@ if [ "${1:-}" = --fetch-hops ]; then
 fi
 
 hub='' state='' node='' backoff=30 tries=0 cmd='' hubhops='' user=''
+metrics='' quiet=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
+	-q | --quiet) quiet=-q; shift; continue ;;
 	-H | --hub | -d | --state-dir | -N | --node | -b | --backoff-max | \
-	    -n | --tries | -c | --cmd | --hub-hops | -u | --user)
+	    -n | --tries | -c | --cmd | --hub-hops | -u | --user | -m | --metrics)
 		need "$1" $#
 		o=$1 v=$2; shift 2 ;;
 	--hub=* | --state-dir=* | --node=* | --backoff-max=* | --tries=* | \
-	    --cmd=* | --hub-hops=* | --user=*)
+	    --cmd=* | --hub-hops=* | --user=* | --metrics=*)
 		o=${1%%=*} v=${1#*=}; shift ;;
 	--) shift; break ;;
 	*) break ;;
@@ -94,6 +99,7 @@ while [ $# -gt 0 ]; do
 	-c | --cmd) cmd=$v ;;
 	--hub-hops) hubhops=$v ;;
 	-u | --user) user=$v ;;
+	-m | --metrics) metrics=$v ;;
 	esac
 done
 [ -n "$hub" ] || die_usage "--hub is needed"
@@ -140,8 +146,8 @@ supervise_shipper() {
 	    wait "$child" 2>/dev/null; fi; exit 0' TERM INT
 	while :; do
 		t0=$(date +%s)
-		hopmap-ship send -q -b "$backoff" -N "$node" \
-		    "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
+		hopmap-ship send $quiet ${metrics:+-m "$metrics"} \
+		    -b "$backoff" -N "$node" "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
 		child=$!
 		rc=0
 		wait "$child" || rc=$?
@@ -207,8 +213,8 @@ shipper=''
 drain=0 delay=1
 while :; do
 	drc=0
-	hopmap-ship send --once -q -b "$backoff" -n "$tries" -N "$node" \
-	    "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
+	hopmap-ship send --once $quiet ${metrics:+-m "$metrics"} \
+	    -b "$backoff" -n "$tries" -N "$node" "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
 	shipper=$!
 	wait "$shipper" || drc=$?
 	shipper=''

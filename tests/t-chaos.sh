@@ -56,8 +56,8 @@ worker_up() { # K
 	local k=$1
 	# shellcheck disable=SC2016 # expanded by the sink's sh -c
 	TAP=$T/tap$k setsid ip netns exec "$(nsof "$k")" hopmap-worker \
-	    -H "TCP:$LAB_HUB_IP:7411" -d "$T/w$k" -N "c$k" -b 1 -- \
-	    --shard "$k/3" --rounds 0 -n 10 -q "${probeopts[@]}" \
+	    -H "TCP:$LAB_HUB_IP:7411" -d "$T/w$k" -N "c$k" -b 1 -q -- \
+	    --shard "$k/3" --rounds 999 -n 10 -q "${probeopts[@]}" \
 	    --sink-cmd 'tee -a "$TAP" | exec hopmap-ship spool "$HOPMAP_WORKER_SPOOL"' \
 	    "$seeds" >>"$T/w$k.out" 2>>"$T/w$k.err" &
 	wpid[$k]=$!

@@ -275,8 +275,20 @@ same "a file that is not a state: exit 2" "$rc:$(lines "$T/out")" 2:0
 run cidr-expand -p -R "$T/in.txt"
 check "-p writes bare addresses" grep -qx 1.0.0.0 "$T/out"
 echo 10.0.0.0/30 >"$T/priv.txt"
-run cidr-expand -p "$T/priv.txt"
-same "special-purpose excluded by default" "$rc:$(lines "$T/out")" 0:0
+run cidr-expand -p -r "$T/priv.st" "$T/priv.txt"
+same "special-purpose excluded by default: nothing left, exit 1" "$rc:$(lines "$T/out")" 1:0
+same "special-purpose: which block took how many, why, and what keeps them" "$(cat "$T/err")" \
+    "cidr-expand: 4 addresses in 10.0.0.0/8 (Private-Use) left out: special-purpose
+cidr-expand: no address left to write: -R (--allow-reserved) keeps the special-purpose ones"
+check "special-purpose, nothing left: no state saved" test ! -e "$T/priv.st"
+printf '10.0.0.0/31\n192.0.2.0/31\n' >"$T/priv2.txt"
+run cidr-expand -p -x "$T/priv2.txt" "$T/priv2.txt"
+same "excluded with -x as well: no word of the table" "$rc:$(cat "$T/out" "$T/err")" "0:"
+run cidr-expand -p -r "$T/priv.st" -x "$T/priv.txt" "$T/priv.txt"
+same "a state with nothing done (all excluded)" "$rc:$(sed -n 's/^done //p' "$T/priv.st")" 0:0
+run cidr-expand -p -R -r "$T/priv.st" "$T/priv.txt"
+same "a state with nothing done is replaced by other options, not refused" \
+    "$rc:$(lines "$T/out")" 0:4
 run cidr-expand -p --allow-reserved "$T/priv.txt"
 same "--allow-reserved keeps them" "$(tr '\n' ' ' <"$T/out")" "10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3 "
 run cidr-expand -p --metrics "$T/m.prom" "$T/in.txt"

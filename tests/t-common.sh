@@ -45,3 +45,20 @@ for s in "$top"/sh/*.sh; do
 	[ -e "$s" ] || continue
 	check "$(basename "$s"): shellcheck clean" shellcheck -s sh "$s"
 done
+
+# Man pages render no quote inside a quote (regression: .Pq Qq SA or Qq RA
+# gave "tcp_flags" ("SA or "RA"")).
+for page in "$top"/man/*.[157]; do
+	check "$(basename "$page"): no nested quotes when rendered" \
+	    sh -c "! mandoc -T utf8 '$page' | grep -q '(\"[^\"]* or \"[^\"]*\"\")'"
+done
+# The tracehop(1) example that prints each trace's hops, its jq program as
+# written, on a record that was traced and one that was not (regression:
+# jq failed on every record without "trace").
+prog=$(sed -n "s/^tracehop targets.ndjson | jq -c '\(.*\)'\$/\1/p" "$top/man/tracehop.1")
+printf '%s\n' '{"ip":"192.0.2.1","ping":{"ok":false}}' \
+    '{"ip":"192.0.2.2","trace":{"hops":[{"ttl":1,"ip":"192.0.2.254"},{"ttl":2,"ip":null}]}}' \
+    >"$T/ex.ndjson"
+run jq -c "$prog" "$T/ex.ndjson"
+same "tracehop(1) example: the traced record's hops, the other left out" \
+    "$rc:$(cat "$T/out"):$(cat "$T/err")" '0:["192.0.2.2",["192.0.2.254",null]]:'

@@ -22,9 +22,14 @@ run cooldown --now -5 </dev/null
 same "--now -5 exits 2" "$rc" 2
 run cooldown --state "$T/x.db" -m 5 </dev/null
 same "--max-entries with --state exits 2" "$rc" 2
-run cooldown --state "$T/no/such/dir/x.db" </dev/null
+: >"$T/plain"
+run cooldown --state "$T/plain/x.db" </dev/null
 same "unopenable state file exits 3" "$rc" 3
-check "unopenable state file is named" grep -q "cooldown: $T/no/such/dir/x.db: open" "$T/err"
+check "unopenable state file is named" grep -q "cooldown: $T/plain/x.db: open" "$T/err"
+echo 198.18.0.1 | (umask 022; cooldown --state "$T/new/sub/cd.db") >"$T/out" 2>"$T/err"
+same "--state in a missing directory: made, with its parents" \
+    "$(cat "$T/out" "$T/err"):$(stat -c %a "$T/new" "$T/new/sub" | tr '\n' ' ')" "198.18.0.1:755 755 "
+check "--state in a missing directory: the state is there" test -s "$T/new/sub/cd.db"
 
 # ---- in memory ----
 printf '%s\n' 198.18.0.1 '{"ip":"198.18.0.2","src":"a"}' 198.18.0.1 \

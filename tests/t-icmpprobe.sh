@@ -136,6 +136,8 @@ same "udp: exit 0" "$rc" 0
 same "udp: leaves answer, dark and unreachable prefixes do not" \
     "$(jqo '"\(.ip) \(.ping.method) \(.ping.port) \(.ping.ok) \(.ping.recv)"' | sort | tr '\n' ,)" \
     "198.19.1.30 udp 33434 true 2,198.19.200.32 udp 33434 false 0,198.19.201.33 udp 33434 false 0,198.19.3.31 udp 33434 true 2,"
+same "udp: the reply TTL of the port unreachable, as for ICMP (64 less the routers)" \
+    "$(jqo 'select(.ping.ok) | "\(.ip) \(.ping.reply_ttl)"' | sort | tr '\n' ,)" "198.19.1.30 61,198.19.3.31 59,"
 r3a=$(awk '$1 == "router" && $2 == "r3a" { sub("addr=", "", $3); print $3 }' "$LAB_TOPO")
 same "udp: a router's host unreachable is reported as such, not as alive" \
     "$(jqo 'select(.ping.unreach) | "\(.ip) \(.ping.ok) \(.ping.unreach.code) \(.ping.unreach.from)"')" \

@@ -72,8 +72,10 @@ check "nothing to do: in the log" grep -q 'nothing to do' "$T/envstate/log"
 check "nothing to do: no round is left pending" test ! -e "$T/envstate/round.targets"
 run hopmap-loop --quiet -x "$T/one.txt" "$T/one.txt"
 same "--quiet: exit 0, silent" "$rc:$(cat "$T/out" "$T/err")" "0:"
-cp "$T/envstate/resume" "$T/resume.env"
 echo 198.19.0.2 >"$T/two.txt"
+# A state that counted something, for other options than the run's.
+cidr-expand -R -n 1 -r "$T/envstate/resume" "$T/two.txt" >/dev/null
+cp "$T/envstate/resume" "$T/resume.env"
 run hopmap-loop -x "$T/one.txt" "$T/two.txt"
 same "other range files: exit 2, nothing on stdout" "$rc:$(cat "$T/out")" "2:"
 check "other range files: cidr-expand says why" grep -q '^cidr-expand: ' "$T/err"
@@ -81,7 +83,60 @@ check "other range files: the loop says the state is kept" \
     grep -q '^hopmap-loop: cidr-expand failed (status 2); state kept' "$T/err"
 check "other range files: the resume state is untouched" cmp -s "$T/envstate/resume" "$T/resume.env"
 check "other range files: no scratch left" test ! -e "$T/envstate/resume.new"
+check "other range files: the message names the state, not its scratch copy" \
+    grep -q "^cidr-expand: $T/envstate/resume: saved for other" "$T/err"
 unset HOPMAP_STATE
+
+# Every seed special-purpose (regression: "nothing to do: the seeds are
+# exhausted", a finished state saved, and -R then refused): the loop says
+# which ranges and how to keep them, records nothing, and -R then works.
+echo 127.0.0.1 >"$T/lo.txt"
+run hopmap-loop -d "$T/special" "$T/lo.txt"
+same "all special-purpose: exit 1, nothing on stdout" "$rc:$(cat "$T/out")" "1:"
+check "all special-purpose: cidr-expand names the block and why" \
+    grep -q '^cidr-expand: 1 address in 127.0.0.0/8 (Loopback) left out: special-purpose' "$T/err"
+check "all special-purpose: and says how to keep them" grep -q -- '-R (--allow-reserved)' "$T/err"
+check "all special-purpose: not called exhausted" sh -c "! grep -q exhausted '$T/err'"
+check "all special-purpose: no state recorded" test ! -e "$T/special/resume"
+run hopmap-loop -R -d "$T/special" --timeout 300ms --wait 300ms --max-ttl 1 \
+    --metrics "$T/special.prom" --sink-cmd "cat >'$T/special.out'" "$T/lo.txt"
+same "all special-purpose, then -R: exit 0, the seed probed" \
+    "$rc:$(jq -r .ip "$T/special.out")" "0:127.0.0.1"
+check "a line per round: seeds, hops, probed, alive, traced, new routers, stored" \
+    grep -q '^hopmap-loop: round 1 end: 1 seeds, 0 hops, 1 probed, 1 alive, [0-9]* traced, [0-9]* new routers, 1 stored' "$T/err"
+check "--metrics: the loop's counts after the round" \
+    grep -qx 'hopmap_targets_probed_total{program="hopmap-loop"} 1' "$T/special.prom"
+check "--metrics: rounds, a counter with its help" \
+    grep -q '^# TYPE hopmap_rounds_total counter' "$T/special.prom"
+
+# --rounds 0 runs until stopped (regression: it exited once the seeds were
+# done and no hops were queued): it waits for hops, and starts the seeds
+# over once their cooldown has passed; SIGTERM ends it.
+: >"$T/forever.out"
+hopmap-loop -R -d "$T/forever" --rounds 0 --cooldown 2s --pause 1s \
+    --timeout 300ms --wait 300ms --max-ttl 1 \
+    --hops-cmd "cat '$T/forever.hops' 2>/dev/null; rm -f '$T/forever.hops'" \
+    --sink-cmd "cat >>'$T/forever.out'" "$T/lo.txt" 2>"$T/forever.err" &
+fpid=$!
+cleanup_hooks+=("kill $fpid 2>/dev/null")
+check "--rounds 0: waits when there is nothing to do" \
+    until_ok 60 grep -q 'waiting: the seeds are done and no hops are queued' "$T/forever/log"
+echo 127.0.0.2 >"$T/forever.hops"
+check "--rounds 0: a hop queued later is probed" \
+    until_ok 60 grep -q '"ip":"127.0.0.2"' "$T/forever.out"
+check "--rounds 0: the seeds start over after their cooldown" \
+    until_ok 60 grep -q 'the seeds start over' "$T/forever/log"
+check "--rounds 0: and are probed again" \
+    until_ok 60 sh -c "[ \$(grep -c '\"ip\":\"127.0.0.1\"' '$T/forever.out') -ge 2 ]"
+check "--rounds 0: still running" kill -0 "$fpid"
+kill -TERM "$fpid"
+rc=0
+wait "$fpid" || rc=$?
+same "--rounds 0: SIGTERM ends it (143)" "$rc" 143
+echo 127.0.0.1/32 >"$T/lo.ex"
+run cidr-expand -x "$T/lo.ex" "$T/lo.txt"
+same "cidr-expand: excluded by the user, not by the table: no word of -R" \
+    "$rc:$(cat "$T/out" "$T/err")" "0:"
 
 # The lock, held here by flock(1) itself.
 mkdir -p "$T/locked"

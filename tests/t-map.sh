@@ -46,8 +46,17 @@ same "--node n2: n2's links, with n2's counts" \
 run hopmap-map -f json -n n2 -n "n1" -c 2 "$db"
 same "-n twice: both nodes' links" "$(jq -c '[.edges[].count]' "$T/out")" '[3,2]'
 run hopmap-map -f json --node "it's" "$db"
-same "--node with a quote: no links, no SQL error" "$rc:$(jq -c . "$T/out"):$(cat "$T/err")" \
-    '0:{"nodes":[],"edges":[]}:'
+same "--node with a quote: no links, no SQL error: exit 1, says so" "$rc:$(cat "$T/out"):$(cat "$T/err")" \
+    "1::hopmap-map: it's: no links seen by this node"
+run hopmap-map -f json -n n1 -n unknown "$db"
+same "-n unknown beside a known node: exit 1, the unknown one named" "$rc:$(cat "$T/out"):$(cat "$T/err")" \
+    "1::hopmap-map: unknown: no links seen by this node"
+run hopmap-map -o "$T/no/such/dir/map.dot" "$db"
+same "-o into a missing directory: exit 3, one clean message" "$rc:$(cat "$T/out"):$(cat "$T/err")" \
+    "3::hopmap-map: $T/no/such/dir/map.dot: no such directory: $T/no/such/dir"
+run hopmap-map -o "$T/map-o.dot" "$db"
+same "-o: written whole, no temporary file left" \
+    "$rc:$(head -n 1 "$T/map-o.dot"):$(find "$T" -maxdepth 1 -name '.map-o.dot.*' | wc -l)" "0:digraph hopmap {:0"
 run hopmap-map -f json --targets prefix "$db"
 same "--targets prefix: targets merged into their /24" \
     "$(jq -c '[.nodes[] | select(.kind == "prefix")], [.edges[] | select(.b == "192.0.2.0/24") | .count]' "$T/out" | tr '\n' ' ')" \

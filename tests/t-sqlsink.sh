@@ -64,6 +64,9 @@ done
 run sqlsink -k 100001 </dev/null
 same "usage error: the message names the option" "$(cat "$T/err")" \
     "sqlsink: keep value is too large: 100001 (range 0..100000)"
+run sqlsink a.db b.db </dev/null
+same "two databases: says what is wrong, not the whole usage" "$rc:$(cat "$T/err")" \
+    "2:sqlsink: one database, not 2: a.db b.db"
 
 # ---- one record of each kind ----
 {
@@ -342,6 +345,18 @@ same "8 writers: each writer's 50,000 records, each once" \
 same "8 writers: metrics" "$(grep -E '^hopmap_(connections|records_committed)_total' m.prom | tr '\n' ' ')" \
     'hopmap_records_committed_total{program="sqlsink"} 400000 hopmap_connections_total{program="sqlsink"} 8 '
 check "--listen: the socket is removed at exit" test ! -e m.sock
+# The socket's directory is made when it is missing (/run/hopmap/ after a
+# reboot), with its parents.
+(umask 022; exec sqlsink --no-stdin -l run/hopmap/s.sock l.db) 2>l.err &
+lp=$!
+cleanup_hooks+=("kill $lp 2>/dev/null")
+wait_sock run/hopmap/s.sock
+same "--listen in a missing directory: made, 0755, the socket in it" \
+    "$(stat -c %a run run/hopmap | tr '\n' ' '):$(test -S run/hopmap/s.sock && echo sock)" "755 755 :sock"
+kill -TERM "$lp"
+rc=0
+wait "$lp" || rc=$?
+same "--listen in a missing directory: SIGTERM exits 0, nothing said" "$rc:$(cat l.err)" "0:"
 check "8 writers: no sanitizer report" no_sanitizer_report m.err
 
 # ---- a torn last line is reported, not stored; stdin read too ----

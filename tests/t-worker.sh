@@ -42,25 +42,33 @@ mkfifo "$T/feed"
 exec 7<>"$T/feed"
 export FEED=$T/feed
 # shellcheck disable=SC2016 # expanded by the worker's sh -c
-inns hopmap-worker -H TCP:127.0.0.1:7411 -d "$W" -N wk1 -b 2 \
+inns hopmap-worker -H TCP:127.0.0.1:7411 -d "$W" -N wk1 -b 2 -m "$T/w1.prom" \
     -c 'exec cat "$FEED"' >"$T/w1.out" 2>"$T/w1.err" 7>&- &
 w1=$!
 # A segment is complete when the next record arrives (split(1)).
 records 1 1001 a >&7
 check "shipper: the first segment arrives" until_ok 60 stored "$hub/map.db" 1000
-sp=$(pidof_cmd "send -q -b 2 -N wk1 ")
+sp=$(pidof_cmd "send -m $T/w1.prom -b 2 -N wk1 ")
 check "shipper: running ($sp)" test -n "$sp"
+check "shipper: the worker shows what the hub confirmed" \
+    until_ok 30 grep -q '^hopmap-ship: .*\.seg: 1000 records confirmed$' "$T/w1.err"
+check "--metrics: the shipper's counts, written whole" \
+    until_ok 30 grep -qx 'hopmap_records_confirmed_total{program="hopmap-ship"} 1000' "$T/w1.prom"
+check "--metrics: the spool gauge and its help" \
+    grep -q '^# TYPE hopmap_spool_segments gauge' "$T/w1.prom"
 kill -KILL "$sp"
 check "shipper killed: the worker says it starts it again" \
     until_ok 30 grep -q 'the shipper exited with status 137; restarting in 1s' "$T/w1.err"
 records 1002 2001 a >&7
 check "shipper killed: what comes next is shipped while the worker runs" \
     until_ok 60 stored "$hub/map.db" 2000
-check "shipper killed: a new shipper runs" test -n "$(pidof_cmd "send -q -b 2 -N wk1 ")"
+check "shipper killed: a new shipper runs" test -n "$(pidof_cmd "send -m $T/w1.prom -b 2 -N wk1 ")"
 exec 7>&-
 wait "$w1"
 same "shipper killed: the worker ends with exit 0, spool empty" \
     "$?:$(ls "$W/spool/"*.seg 2>/dev/null | wc -l)" "0:0"
+check "--metrics: no temporary file left" \
+    test "$(find "$T" -maxdepth 1 -name '.w1.prom.*' | wc -l)" = 0
 same "shipper killed: each record stored once" \
     "$(q "$hub/map.db" "SELECT count(*), count(DISTINCT rid) FROM targets")" "2001|2001"
 
@@ -73,7 +81,7 @@ w2=$!
 # No hub on 7412 yet: the drain retries until the test kills it.
 check "final drain: retrying while the hub is away" \
     until_ok 60 grep -q 'not confirmed' "$T/w2.err"
-dp=$(pidof_cmd "send --once -q -b 1 -n 0 -N wk2 ")
+dp=$(pidof_cmd "send --once -b 1 -n 0 -N wk2 ")
 check "final drain: the drain shipper runs ($dp)" test -n "$dp"
 kill -KILL "$dp"
 check "final drain killed: the worker starts it again" \

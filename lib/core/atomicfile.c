@@ -133,3 +133,30 @@ hm_atomic_symlink(const char *target, const char *path)
 	}
 	return 0;
 }
+
+int
+hm_mkparents(const char *path)
+{
+	char dir[4096];
+	size_t len = strlen(path), i;
+
+	if (len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, len + 1);
+	/* Up to the last slash: the directory part, as given. */
+	while (len > 0 && dir[len - 1] != '/')
+		len--;
+	dir[len] = '\0';
+	for (i = 1; i <= len; i++) {
+		if (dir[i] != '/' && dir[i] != '\0')
+			continue;
+		dir[i] = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			return -1;
+		if (i < len)
+			dir[i] = '/';
+	}
+	return 0;
+}

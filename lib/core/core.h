@@ -313,6 +313,9 @@ void hm_atomic_abort(struct hm_atomic *a);
 int hm_atomic_symlink(const char *target, const char *path);
 /* PATH.tmp. and ten random letters, into buf. */
 int hm_atomic_tmpname(const char *path, char *buf, size_t size);
+/* Create the missing directories above path (mode 0755 less the umask),
+   as mkdir -p does for its dirname: 0, or -1 with errno set. */
+int hm_mkparents(const char *path);
 
 /* ---- signals.c: handlers only set flags; loops act on them ---- */
 extern volatile sig_atomic_t hm_stop;	/* SIGINT, SIGTERM */

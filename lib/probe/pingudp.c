@@ -39,8 +39,7 @@ ping_udp_parse(const struct ping_wire *w, struct msghdr *mh,
 
 	memset(h, 0, sizeof(*h));
 	h->a.rx_ns = now;
-	h->a.ttl = -1;
-	(void)probe_cmsg_read(mh, &h->a.rx_ns);
+	h->a.ttl = probe_cmsg_read(mh, &h->a.rx_ns);
 	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(ee) + sizeof(off))) {

@@ -123,6 +123,9 @@ probe_open_udp(void)
 	if (fd < 0)
 		return -1;
 	big_buffers(fd);
+	/* The TTL of the ICMP error comes with it from the error queue, as
+	   tracehop's udp-paris reads it. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on));
 	if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0) {
 		int saved = errno;
 

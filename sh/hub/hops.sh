@@ -8,7 +8,22 @@ extract_hops() {
 	[ "$top" -gt "$2" ] || { top=$2; return 0; }
 	sqlite3 -cmd '.timeout 5000' "$1" \
 	    "SELECT json FROM traces WHERE id > $2 AND id <= $top ORDER BY id;" |
-	    hopextract $reserved --state "$state/seen.db" >>"$state/hops.ndjson"
+	    hopextract -R --state "$state/seen.db" >>"$state/hops.ndjson"
+}
+
+# The queue as handed out: without -R, special-purpose addresses are left
+# out here, not at extraction, so that the queue and its dedup serve a
+# later call with -R too.  A worker's --from counts in what it is handed.
+handed_out() {
+	if [ -n "$reserved" ]; then cat "$1"; return 0; fi
+	jq -r .ip "$1" >"$state/hops.ips.$$"
+	cidr-expand --plain "$state/hops.ips.$$" >"$state/hops.ok.$$" \
+	    2>/dev/null || true
+	awk -v ok="$state/hops.ok.$$" '
+	BEGIN { while ((getline l < ok) > 0) admit[l] = 1 }
+	(getline ip < "/dev/stdin") > 0 && (ip in admit)' "$1" \
+	    <"$state/hops.ips.$$"
+	rm -f "$state/hops.ips.$$" "$state/hops.ok.$$"
 }
 
 # All new hops are extracted at once, through one dedup state, into one
@@ -67,7 +82,8 @@ cmd_hops() {
 		mv "$state/hops.pos.tmp" "$state/hops.pos"
 	done
 	touch "$state/hops.ndjson"
-	jq -c --argjson k "$k" --argjson n "$nsh" \
-	    'select((.ip | split(".") | map(tonumber) | add) % $n == $k - 1)' \
-	    "$state/hops.ndjson" | tail -n "+$((from + 1))"
+	handed_out "$state/hops.ndjson" |
+	    jq -c --argjson k "$k" --argjson n "$nsh" \
+	    'select((.ip | split(".") | map(tonumber) | add) % $n == $k - 1)' |
+	    tail -n "+$((from + 1))"
 }

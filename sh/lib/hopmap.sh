@@ -73,6 +73,39 @@ pid_gone() { # FILE: DIR/NAME.PID.XXXXXX
 	! ps -p "$hm_pid" >/dev/null 2>&1 || return 1
 }
 
+# Standard input into FILE whole or not at all: a temporary file beside it
+# (the rename stays in one file system), then mv.  1, quietly, when it
+# cannot be written; the caller says so.
+atomic_write() { # FILE
+	hm_dir=$(dirname "$1")
+	[ -d "$hm_dir" ] || return 1
+	hm_tmp=$(mktemp "$hm_dir/.$(basename "$1").XXXXXX" 2>/dev/null) ||
+	    return 1
+	if cat >"$hm_tmp" 2>/dev/null && chmod 644 "$hm_tmp" &&
+	    mv "$hm_tmp" "$1" 2>/dev/null; then
+		return 0
+	fi
+	rm -f "$hm_tmp"
+	return 1
+}
+
+# Prometheus text metrics for --metrics FILE, as the programs write them
+# (hopmap_NAME{program="PROG"} VALUE), atomically: each argument
+# NAME:TYPE:VALUE:HELP (a counter or a gauge).
+write_metrics() { # FILE NAME:TYPE:VALUE:HELP...
+	hm_file=$1
+	shift
+	for hm_m; do
+		hm_name=${hm_m%%:*} hm_rest=${hm_m#*:}
+		hm_type=${hm_rest%%:*} hm_rest=${hm_rest#*:}
+		printf '# HELP hopmap_%s %s\n# TYPE hopmap_%s %s\n' \
+		    "$hm_name" "${hm_rest#*:}" "$hm_name" "$hm_type"
+		printf 'hopmap_%s{program="%s"} %s\n' "$hm_name" "$prog" \
+		    "${hm_rest%%:*}"
+	done | atomic_write "$hm_file" ||
+	    msg "$hm_file: cannot write the metrics"
+}
+
 # socat reads its addresses itself: it drops quotes and splits at commas,
 # colons and brackets, so what goes into an address (a path, a command)
 # goes through here, each character but the plainest escaped with a

@@ -40,7 +40,7 @@ EOF
 # and hops in turn), seeds the rest; either side's unused share goes to the
 # other.  The two are merged in turn, a seed, a hop, ..., and interleave
 # then spreads the round over subnets.  Sets nothing=1 when there is
-# nothing to do.
+# nothing to do, 2 when every seed address was left out.
 prepare_round() {
 	nothing=0
 	round=$(cat round 2>/dev/null || echo 0)
@@ -56,8 +56,12 @@ prepare_round() {
 		rc=0
 		(cidr_expand --limit "$seedmax" "$@") >"$tmp/seeds" \
 		    2>"$tmp/seeds.err" || rc=$?
+		# The state it names is our scratch copy: name the real one.
 		grep -v 'finished, all .* addresses were written' \
-		    "$tmp/seeds.err" >&2 || true
+		    "$tmp/seeds.err" | awk -v n="$state/resume.new" \
+		    -v r="$state/resume" '{ while ((i = index($0, n)) > 0)
+			$0 = substr($0, 1, i - 1) r substr($0, i + length(n))
+		    print }' >&2 || true
 		case $rc in
 		0) ;;
 		1) status=1 ;;
@@ -69,6 +73,14 @@ prepare_round() {
 	seeds=$(lines "$tmp/seeds")
 	hops=$((limit - seeds))
 	[ "$queued" -ge "$hops" ] || hops=$queued
+	if [ $((seeds + hops)) -eq 0 ] &&
+	    grep -q 'no address left to write' "$tmp/seeds.err"; then
+		# Every seed was left out (cidr-expand said why and what keeps
+		# them): nothing was done, so nothing is recorded.
+		rm -f resume.new
+		nothing=2
+		return 0
+	fi
 	if [ $((seeds + hops)) -eq 0 ]; then
 		# No seed was taken, so the new state skips nothing.
 		if [ -f resume.new ]; then mv resume.new resume; fi
@@ -142,7 +154,31 @@ run_round() {
 	results=$(lines round.partial)
 	probed=$(lines "$tmp/todo")
 	answered=$(grep -c '"ok":true' round.partial || true)
+	traced=$(grep -c '"trace":{' round.partial || true)
+	nhops=$(grep -c '"src":"hop"' round.targets || true)
+	nseeds=$(($(lines round.targets) - nhops))
 	finish_round
-	log "round $round end: $results results ($answered answered," \
-	    "$probed probed in this run), $newhops new hops queued"
+	# One line a round, what a person watching wants: what went in, what
+	# answered, what the traces found, what reached the sink.
+	log "round $round end: $nseeds seeds, $nhops hops, $results probed," \
+	    "$answered alive, $traced traced, $newhops new routers," \
+	    "$results stored ($probed probed in this run)"
+	rounds_total=$((rounds_total + 1))
+	probed_total=$((probed_total + results))
+	alive_total=$((alive_total + answered))
+	traced_total=$((traced_total + traced))
+	routers_total=$((routers_total + newhops))
+	if [ -n "$metrics" ]; then loop_metrics; fi
+}
+
+# --metrics FILE: the run's counts so far, after each round.
+loop_metrics() {
+	write_metrics "$metrics" \
+	    "rounds_total:counter:$rounds_total:rounds done by this run" \
+	    "round:gauge:$round:the last round's number" \
+	    "targets_probed_total:counter:$probed_total:targets probed" \
+	    "targets_alive_total:counter:$alive_total:targets that answered" \
+	    "targets_traced_total:counter:$traced_total:targets traced" \
+	    "hops_queued_total:counter:$routers_total:new router addresses queued" \
+	    "hops_queue:gauge:$(lines hops.ndjson):hop targets waiting"
 }
