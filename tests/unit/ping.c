@@ -123,6 +123,20 @@ test_no_wrap(int fd)
 	ping_free(e);
 }
 
+/* A bare state machine: count probes a target, a window of targets, 100 ms
+   between probes, the timeout given. */
+static void
+machine_conf(struct ping_engine *e, unsigned count, unsigned retry,
+    unsigned window, uint64_t timeout_ns)
+{
+	memset(e, 0, sizeof(*e));
+	e->conf.count = count;
+	e->conf.retry = retry;
+	e->conf.window = window;
+	e->conf.interval_ns = 100 * 1000000ull;
+	e->conf.timeout_ns = timeout_ns;
+}
+
 /* The state machine (probe/ping.c) driven by hand: which slot is due,
    what a send, a reply, a duplicate, a late reply and a deadline do. */
 static void
@@ -134,11 +148,7 @@ test_machine(void)
 	struct ping_result r;
 	const uint64_t ms = 1000000;
 
-	memset(&e, 0, sizeof(e));
-	e.conf.count = 2;
-	e.conf.window = 2;
-	e.conf.interval_ns = 100 * ms;
-	e.conf.timeout_ns = 300 * ms;
+	machine_conf(&e, 2, 0, 2, 300 * ms);
 	CHECK(ping_machine_init(&e) == 0 && ping_room(&e) &&
 	    !ping_machine_due(&e, 0, &p), "machine: empty, nothing due");
 	(void)ping_add(&e, 0x0a000001, NULL);
@@ -193,12 +203,7 @@ test_retry(void)
 	struct ping_result r;
 	const uint64_t ms = 1000000;
 
-	memset(&e, 0, sizeof(e));
-	e.conf.count = 3;
-	e.conf.retry = 1;
-	e.conf.window = 1;
-	e.conf.interval_ns = 100 * ms;
-	e.conf.timeout_ns = 100 * ms;
+	machine_conf(&e, 3, 1, 1, 100 * ms);
 	CHECK(ping_machine_init(&e) == 0, "retry: init");
 	(void)ping_add(&e, 0x0a000001, NULL);
 	(void)ping_machine_due(&e, 0, &p);
