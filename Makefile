@@ -30,6 +30,14 @@ SCRIPTS  = $(patsubst sh/%.sh,$(BIN)/%,$(wildcard sh/*.sh))
 SHPARTS  = $(wildcard sh/*/*.sh)
 SHARE    = $(dir $(BIN))share/hopmap
 UNITS    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+# web/: the HTTP face, built on lib/.  web/httpd/main.c is hopmap-httpd;
+# the folder's other files are its archive, which its unit tests
+# (tests/unit/httpd_*.c) link too.
+HTTPD_A  = $(BUILD)/web/libhttpd.a
+HTTPD_O  = $(patsubst web/%.c,$(BUILD)/web/%.o,\
+           $(filter-out web/httpd/main.c,$(wildcard web/httpd/*.c)))
+HTTPD    = $(if $(wildcard web/httpd/main.c),$(BIN)/hopmap-httpd)
+LIBS_HTTPD = -lmicrohttpd -lsqlite3 -lsodium -lpthread
 
 # Libraries beyond jansson, per program.
 LIBS_cooldown   = -lsqlite3
@@ -43,8 +51,11 @@ DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
        libcap2-bin jq sqlite3 socat iproute2 mandoc shellcheck prips fping \
        scamper clang time openssh-server openssh-client graphviz \
        prometheus
+# The HTTP face: libmicrohttpd (with GnuTLS), libsodium for the keys;
+# curl, wrk and nftables (a NAT lab) to test and benchmark it.
+DEPS += libmicrohttpd-dev libsodium-dev curl wrk nftables
 
-all: $(PROGS) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
+all: $(PROGS) $(HTTPD) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D) $(BUILD)/dep
@@ -61,6 +72,19 @@ $(BIN)/%: filters/%.c $(LIBA)
 	@mkdir -p $(@D) $(BUILD)/dep
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(LIBA) $(LIBS_$*) -ljansson -lm
 
+$(BUILD)/web/%.o: web/%.c
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -c -o $@ $<
+
+$(HTTPD_A): $(HTTPD_O)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/hopmap-httpd: web/httpd/main.c $(HTTPD_A) $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(HTTPD_A) $(LIBA) \
+	    $(LIBS_HTTPD) -ljansson -lm
+
 $(BIN)/%: sh/%.sh
 	@mkdir -p $(@D)
 	cp $< $@ && chmod 755 $@
@@ -72,6 +96,11 @@ $(SHARE)/sh/%: sh/%
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 	@mkdir -p $(@D) $(BUILD)/dep
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(LIBA) -ljansson -lm
+
+$(BUILD)/tests/httpd_%: tests/unit/httpd_%.c $(HTTPD_A) $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(HTTPD_A) $(LIBA) \
+	    $(LIBS_HTTPD) -ljansson -lm
 
 units: $(UNITS)
 
@@ -104,7 +133,7 @@ demo: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGS) $(HTTPD) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
 	for d in $(sort $(dir $(SHPARTS))); do \
 	    install -d $(DESTDIR)$(PREFIX)/share/hopmap/$$d && \
 	    install -m 644 $$d*.sh $(DESTDIR)$(PREFIX)/share/hopmap/$$d || exit; \
