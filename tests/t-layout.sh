@@ -74,8 +74,23 @@ bad=
 while read -r f inc; do
 	f=${f%:}
 	case $inc in
-	*/*)	[ -f "lib/$inc" ] || bad="$bad $f:$inc" ;;
+	*/*)	[ -f "lib/$inc" ] || [ -f "web/$inc" ] || bad="$bad $f:$inc" ;;
 	*)	[ -f "$(dirname "$f")/$inc" ] || bad="$bad $f:$inc" ;;
 	esac
 done < <(includes tests/unit/*.c)
-same "unit tests include lib/ files that exist, by folder" "$bad" ""
+same "unit tests include lib/ and web/ files that exist, by folder" "$bad" ""
+
+# web/ is built on lib/ as the filters are: lib/ by its folders' faces,
+# web/ by its own folders' files; lib/ never includes web/.
+bad=
+while read -r f inc; do
+	f=${f%:}
+	y=${inc%%/*}
+	if [ -f "lib/$inc" ]; then
+		[ "$inc" = "$y/$y.h" ] || bad="$bad $f:$inc"
+	else
+		[ -f "web/$inc" ] || bad="$bad $f:$inc"
+	fi
+done < <(includes $(find web -name '*.[ch]'))
+same "web/ includes lib/ by its faces and its own files by folder" "$bad" ""
+same "lib/ never includes web/" "$(includes lib/*/*.[ch] | grep -E ': (httpd|manager)/')" ""
