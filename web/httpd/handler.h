@@ -13,10 +13,25 @@
 #define HOPMAP_HTTPD_HANDLER_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
-struct hx_ctx;	/* the daemon's state (ctx.h): options, hub paths, modules */
+/* The daemon's state, as the modules see it.  main.c fills it from the
+   options before any module opens; the server's own state stays its own. */
+struct hx_ctx {
+	const char *name;	/* this node's name (--name; default the host name) */
+	const char *instance_id;	/* stable per state directory */
+	const char *hub_dir;	/* --hub DIR: the hub's state; NULL on a worker */
+	const char *db_path;	/* the hub's database (default HUB/map.db) */
+	const char *sink_socket;	/* the hub's sink (default HUB/sink.sock) */
+	const char *ranges_dir;	/* the input's range files (default HUB/ranges) */
+	int shard;		/* --shard: each address to one consumer only */
+	const char *metrics_dir;	/* --metrics-dir: the programs' files */
+	const char *keys_path;	/* the API key store */
+	double started;		/* when the daemon started (CLOCK_REALTIME s) */
+	void *mod[8];		/* each module's own state, by its index in hx_modules */
+};
 
 struct hx_req {
 	struct hx_ctx *ctx;
@@ -50,6 +65,21 @@ struct hx_route {
 	int hub;		/* exists only with --hub */
 	hx_handler *fn;
 };
+
+/* A module is a set of routes with the state they share: the node's face,
+   the gateway's input, its output.  modules.c lists them (hx_modules). */
+struct hx_module {
+	const char *name;
+	const struct hx_route *routes;	/* ends with a route whose fn is NULL */
+	int hub;		/* opened only with --hub */
+	/* Before the first request: 0, or -1 after saying why on stderr
+	   (the daemon then exits 3).  SLOT is ctx->mod[SLOT], its own. */
+	int (*open)(struct hx_ctx *ctx, int slot);
+	void (*close)(struct hx_ctx *ctx, int slot);
+	/* Its counters for GET /metrics, as Prometheus text (may be NULL). */
+	void (*metrics)(struct hx_ctx *ctx, int slot, FILE *out);
+};
+extern const struct hx_module *const hx_modules[];	/* NULL-terminated */
 
 /* ---- reply.c: building answers and reading requests ---- */
 /* An empty answer: fd -1, status 0. */

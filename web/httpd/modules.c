@@ -1,0 +1,9 @@
+/* modules.c: the modules hopmap-httpd serves, in the order they open; a
+   module's index here is its slot in hx_ctx.mod.  One line each. */
+#include <stddef.h>
+
+#include "httpd/handler.h"
+
+const struct hx_module *const hx_modules[] = {
+	NULL
+};
