@@ -38,6 +38,16 @@ HTTPD_O  = $(patsubst web/%.c,$(BUILD)/web/%.o,\
            $(filter-out web/httpd/main.c,$(wildcard web/httpd/*.c)))
 HTTPD    = $(if $(wildcard web/httpd/main.c),$(BIN)/hopmap-httpd)
 LIBS_HTTPD = -lmicrohttpd -lsqlite3 -lsodium -lpthread
+# web/manager/: the manager; cgi-main.c is manager.cgi, manager-main.c is
+# hopmap-manager, the folder's other files their archive (and the unit
+# tests' in tests/unit/manager_*.c).
+MANAGER_MAINS = web/manager/cgi-main.c web/manager/manager-main.c
+MANAGER_A  = $(BUILD)/web/libmanager.a
+MANAGER_O  = $(patsubst web/%.c,$(BUILD)/web/%.o,\
+           $(filter-out $(MANAGER_MAINS),$(wildcard web/manager/*.c)))
+MANAGER    = $(if $(wildcard web/manager/cgi-main.c),\
+           $(BIN)/manager.cgi $(BIN)/hopmap-manager)
+LIBS_MANAGER = -loath -lsodium -lsqlite3
 
 # Libraries beyond jansson, per program.
 LIBS_cooldown   = -lsqlite3
@@ -54,8 +64,11 @@ DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
 # The HTTP face: libmicrohttpd (with GnuTLS), libsodium for the keys;
 # curl, wrk and nftables (a NAT lab) to test and benchmark it.
 DEPS += libmicrohttpd-dev libsodium-dev curl wrk nftables
+# The manager: liboath (TOTP) and oathtool, qrencode for add-user's QR code;
+# lighttpd (a stock CGI server) and fail2ban to test it against.
+DEPS += liboath-dev oathtool qrencode lighttpd fail2ban
 
-all: $(PROGS) $(HTTPD) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
+all: $(PROGS) $(HTTPD) $(MANAGER) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D) $(BUILD)/dep
@@ -85,6 +98,20 @@ $(BIN)/hopmap-httpd: web/httpd/main.c $(HTTPD_A) $(LIBA)
 	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(HTTPD_A) $(LIBA) \
 	    $(LIBS_HTTPD) -ljansson -lm
 
+$(MANAGER_A): $(MANAGER_O)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/manager.cgi: web/manager/cgi-main.c $(MANAGER_A) $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(MANAGER_A) $(LIBA) \
+	    $(LIBS_MANAGER) -ljansson -lm
+
+$(BIN)/hopmap-manager: web/manager/manager-main.c $(MANAGER_A) $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(MANAGER_A) $(LIBA) \
+	    $(LIBS_MANAGER) -ljansson -lm
+
 $(BIN)/%: sh/%.sh
 	@mkdir -p $(@D)
 	cp $< $@ && chmod 755 $@
@@ -101,6 +128,11 @@ $(BUILD)/tests/httpd_%: tests/unit/httpd_%.c $(HTTPD_A) $(LIBA)
 	@mkdir -p $(@D) $(BUILD)/dep
 	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(HTTPD_A) $(LIBA) \
 	    $(LIBS_HTTPD) -ljansson -lm
+
+$(BUILD)/tests/manager_%: tests/unit/manager_%.c $(MANAGER_A) $(LIBA)
+	@mkdir -p $(@D) $(BUILD)/dep
+	$(CC) $(ALL_CFLAGS) -Iweb $(DEPFLAGS) -o $@ $< $(MANAGER_A) $(LIBA) \
+	    $(LIBS_MANAGER) -ljansson -lm
 
 units: $(UNITS)
 
@@ -133,7 +165,9 @@ demo: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 755 $(PROGS) $(HTTPD) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGS) $(HTTPD) $(MANAGER) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8
 	for d in $(sort $(dir $(SHPARTS))); do \
 	    install -d $(DESTDIR)$(PREFIX)/share/hopmap/$$d && \
 	    install -m 644 $$d*.sh $(DESTDIR)$(PREFIX)/share/hopmap/$$d || exit; \
