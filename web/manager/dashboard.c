@@ -11,8 +11,10 @@ static const struct {
 	{ "probed", "Targets probed", "SELECT count(DISTINCT ip) FROM pings" },
 	{ "responders", "Responders",
 	    "SELECT count(DISTINCT ip) FROM pings WHERE ok = 1" },
-	{ "routers", "Routers",
-	    "SELECT count(DISTINCT ip) FROM hops WHERE ip IS NOT NULL" },
+	/* Intermediate hops only, as hopmap-status counts them. */
+	{ "routers", "Routers", "SELECT count(DISTINCT h.ip) FROM hops h"
+	    " JOIN traces t ON t.id = h.trace_id"
+	    " WHERE h.ip IS NOT NULL AND h.ip != t.ip" },
 	{ "links", "Links",
 	    "SELECT count(*) FROM (SELECT DISTINCT a, b FROM links)" },
 };

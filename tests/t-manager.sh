@@ -1,0 +1,166 @@
+# manager.cgi under a stock CGI server: Debian's lighttpd (mod_cgi) on a
+# loopback port, driven by curl.  Login with oathtool's code, the dashboard,
+# logout; replayed and wrong codes, an expired session, missing and wrong
+# CSRF tokens and too many failures (per user, per address) are each
+# refused, each with its line in the log.
+. "$(dirname "$0")/lib.sh"
+for c in lighttpd curl oathtool sqlite3; do
+	command -v $c >/dev/null || { skip "no $c"; exit 0; }
+done
+M=$T/m
+LOG=$T/auth.log
+unset HOPMAP_MANAGER_KEY
+
+# A free port of this test's own (24000-24999 are the manager's).
+port=
+for p in 24101 24111 24121 24131 24141; do
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { skip "no free port in 24101..24141"; exit 0; }
+
+mkdir -p "$T/www/manager"
+cp "$HOPMAP_BIN/manager.cgi" "$T/www/manager/manager.cgi"
+hub=$T/hub.db
+cat >"$T/lighttpd.conf" <<CONF
+server.document-root = "$T/www"
+server.bind = "127.0.0.1"
+server.port = $port
+server.pid-file = "$T/lighttpd.pid"
+server.errorlog = "$T/lighttpd.err"
+server.breakagelog = "$T/cgi.err"
+server.modules = ("mod_cgi", "mod_setenv")
+\$HTTP["url"] =~ "^/manager/" {
+	cgi.assign = ("manager.cgi" => "")
+	setenv.add-environment = (
+		"HOPMAP_MANAGER_DIR" => "$M",
+		"HOPMAP_MANAGER_LOG" => "$LOG",
+		"HOPMAP_MANAGER_HUB_DB" => "$hub",
+		"ASAN_OPTIONS" => "${ASAN_OPTIONS:-}",
+		"UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
+	)
+}
+CONF
+lighttpd -tt -f "$T/lighttpd.conf" >"$T/lint" 2>&1 || { cat "$T/lint"; echo "not ok - lighttpd config"; exit 1; }
+lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd.out" 2>&1 &
+lpid=$!
+cleanup_hooks+=("kill $lpid; wait $lpid")
+U=http://127.0.0.1:$port/manager/manager.cgi
+check "lighttpd answers" until_ok 20 curl -s -o /dev/null "$U"
+
+# A hub database with a few results, as sqlsink writes it.
+{
+	echo '{"ip":"198.18.1.1","node":"w1","ping":{"method":"icmp","ok":true,"sent":1,"recv":1,"rtt_ms":0.5,"ts":"2026-11-30T10:00:00.000Z"}}'
+	echo '{"ip":"198.18.1.2","node":"w1","ping":{"method":"icmp","ok":false,"sent":1,"recv":0,"ts":"2026-11-30T10:00:01.000Z"}}'
+	echo '{"ip":"198.18.1.1","node":"w1","trace":{"method":"icmp-paris","stop":"completed","ts":"2026-11-30T10:00:02.000Z","hops":[{"ttl":1,"ip":"198.18.0.1","rtt_ms":0.1},{"ttl":2,"ip":"198.18.0.5","rtt_ms":0.2},{"ttl":3,"ip":"198.18.1.1","rtt_ms":0.3}]}}'
+} | sqlsink "$hub" 2>"$T/sink.err"
+
+# req METHOD PATH BODY COOKIE [CURL-ARGS]: headers in $T/h, body in $T/b,
+# the status in $code.
+req() {
+	local m=$1 path=$2 body=$3 ck=$4
+	shift 4
+	if [ "$m" = POST ]; then
+		code=$(curl -s -o "$T/b" -D "$T/h" -w '%{http_code}' -H "Cookie: $ck" \
+		    --data-raw "$body" "$@" "$U$path")
+	else
+		code=$(curl -s -o "$T/b" -D "$T/h" -w '%{http_code}' -H "Cookie: $ck" "$@" "$U$path")
+	fi
+}
+cookie_of() { sed -n "s/^Set-Cookie: $1=\\([0-9a-f]*\\);.*/\\1/p" "$T/h"; }
+# form_token: a fresh login form's token (in the cookie and the form).
+form_token() { req GET / "" "" "$@"; cookie_of hm_login; }
+# login USER CODE [CURL-ARGS]
+login() {
+	local tok
+	tok=$(form_token "${@:3}")
+	req POST /login "user=$1&code=$2&csrf=$tok" "hm_login=$tok" "${@:3}"
+}
+logged() { grep -q -- "$1" "$LOG"; }
+add() { hopmap-manager -n -d "$M" add-user "$1" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p'; }
+alice=$(add alice); bob=$(add bob); carol=$(add carol); dave=$(add dave)
+
+req GET / "" ""
+same "GET /: the login form" "$code" 200
+check "... with the form's token in a strict cookie" \
+    grep -q '^Set-Cookie: hm_login=[0-9a-f]\{64\}; Path=/manager/manager.cgi; Max-Age=3600; HttpOnly; Secure; SameSite=Strict' "$T/h"
+check "... and no script, nothing framed" has_all "$T/h" "default-src 'none'" "X-Frame-Options: DENY"
+
+acode=$(oathtool --totp -b "$alice")
+login alice "$acode"
+same "login with oathtool's code: 303" "$code" 303
+sid=$(cookie_of hm_session)
+check "... a session cookie, HttpOnly, Secure, SameSite=Strict" \
+    grep -q "^Set-Cookie: hm_session=$sid; Path=/manager/manager.cgi; Max-Age=3600; HttpOnly; Secure; SameSite=Strict" "$T/h"
+check "... to the dashboard" grep -q '^Location: /manager/manager.cgi/' "$T/h"
+check "... logged as LOGIN" logged "LOGIN user=alice ip=127.0.0.1 reason=ok"
+req GET / "" "hm_session=$sid"
+same "the dashboard with the session: 200" "$code" 200
+check "... the hub's counts: 2 probed, 1 responder, 2 routers, 2 links" \
+    has_all "$T/b" 'id="probed">2<' 'id="responders">1<' 'id="routers">2<' 'id="links">2<'
+check "... and the most recent results" has_all "$T/b" '198.18.1.2' 'no reply' '3 hops, completed'
+
+login alice "$acode"
+same "the same code again: 403" "$code" 403
+check "... logged replayed_code" logged "AUTH_FAILURE user=alice ip=127.0.0.1 reason=replayed_code"
+bad=$(printf '%06d' $(( (10#$(oathtool --totp -b "$bob") + 1) % 1000000 )))
+login bob "$bad"
+same "a wrong code: 403" "$code" 403
+check "... logged bad_code" logged "AUTH_FAILURE user=bob ip=127.0.0.1 reason=bad_code"
+tok=$(form_token)
+req POST /login "user=bob&code=$(oathtool --totp -b "$bob")" "hm_login=$tok"
+same "login without the CSRF token: 403" "$code" 403
+check "... logged missing_csrf" logged "AUTH_FAILURE user=bob ip=127.0.0.1 reason=missing_csrf"
+other=$(form_token)
+req POST /login "user=bob&code=$(oathtool --totp -b "$bob")&csrf=$other" "hm_login=$tok"
+same "login with another form's token: 403" "$code" 403
+forged=$(printf '%064d' 1)
+req POST /login "user=bob&code=$(oathtool --totp -b "$bob")&csrf=$forged" "hm_login=$forged"
+same "login with a token not made here (cookie and form alike): 403" "$code" 403
+same "... both logged bad_csrf" "$(grep -c 'user=bob ip=127.0.0.1 reason=bad_csrf' "$LOG")" 2
+
+# Logout under the session's own token.
+req GET / "" "hm_session=$sid"
+csrf=$(sed -n 's/.*logout"><input type="hidden" name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/b")
+req POST /logout "" "hm_session=$sid"
+same "logout without the CSRF token: 403" "$code" 403
+check "... logged missing_csrf for alice" logged "AUTH_FAILURE user=alice ip=127.0.0.1 reason=missing_csrf"
+req POST /logout "csrf=$forged" "hm_session=$sid"
+same "logout with a wrong CSRF token: 403" "$code" 403
+check "... logged bad_csrf for alice" logged "AUTH_FAILURE user=alice ip=127.0.0.1 reason=bad_csrf"
+req POST /logout "csrf=$csrf" "hm_session=$sid"
+same "logout: 303" "$code" 303
+check "... the cookie deleted" grep -q '^Set-Cookie: hm_session=; Path=/manager/manager.cgi; Max-Age=0' "$T/h"
+check "... logged as LOGOUT" logged "LOGOUT user=alice ip=127.0.0.1"
+req GET / "" "hm_session=$sid"
+check "the old cookie after logout: the login form" grep -q 'name="code"' "$T/b"
+check "... logged bad_session" logged "AUTH_FAILURE user=- ip=127.0.0.1 reason=bad_session"
+
+# An expired session: its lifetime run out (moved, not waited for).
+login carol "$(oathtool --totp -b "$carol")"
+csid=$(cookie_of hm_session)
+req GET / "" "hm_session=$csid"
+same "carol's session works" "$code/$(grep -c 'id="logout"' "$T/b")" "200/1"
+sqlite3 "$M/manager.db" "UPDATE sessions SET expires = strftime('%s','now') - 1 WHERE user = 'carol'"
+req GET / "" "hm_session=$csid"
+check "an expired session: the login form, saying so" has_all "$T/b" 'session expired' 'name="code"'
+check "... logged SESSION_EXPIRED" logged "SESSION_EXPIRED user=carol ip=127.0.0.1 reason=lifetime"
+req GET / "" "hm_session=$csid"
+check "... and it is gone" logged "AUTH_FAILURE user=- ip=127.0.0.1 reason=bad_session"
+
+# Too many failures: dave's 5 wrong codes lock dave, even his right code.
+for i in 1 2 3 4 5; do login dave 000000; done
+dcode=$(oathtool --totp -b "$dave")
+[ "$dcode" != 000000 ] || dcode=$(oathtool --totp -b "$dave" --now "$(date -u -d '+31 sec' '+%F %T')")
+login dave "$dcode"
+same "dave after 5 failures, with the right code: 429" "$code" 429
+check "... logged locked_user" logged "AUTH_FAILURE user=dave ip=127.0.0.1 reason=locked_user"
+# From 127.0.0.9: 20 failures for 20 names lock the address for anyone.
+for i in $(seq 20); do login "u$i" 123456 --interface 127.0.0.9; done
+same "20 failures from 127.0.0.9 logged" "$(grep -c 'ip=127.0.0.9 reason=unknown_user' "$LOG")" 20
+login bob "$(oathtool --totp -b "$bob")" --interface 127.0.0.9
+same "bob's right code from 127.0.0.9 then: 429" "$code" 429
+check "... logged locked_ip" logged "AUTH_FAILURE user=bob ip=127.0.0.9 reason=locked_ip"
+login bob "$(oathtool --totp -b "$bob")"
+same "bob's right code from 127.0.0.1: 303" "$code" 303
+
+check "no sanitizer report in the CGI's stderr" no_sanitizer_report "$T/cgi.err" "$T/lighttpd.err"
