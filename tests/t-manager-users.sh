@@ -83,3 +83,29 @@ run hopmap-manager -d "$M" -k "$T/key" del-user alice
 same "del-user of no such user: status 1" "$rc" 1
 run hopmap-manager -d "$M" -k "$T/key" list-users
 same "list-users: bob alone" "$(cut -f1 "$T/out")" "bob"
+
+# What every program promises (t-common's checks, for web/manager's two).
+run manager.cgi --help
+check "manager.cgi --help: usage on stdout, status 0" \
+    sh -c "[ $rc -eq 0 ] && grep -q '^usage: manager.cgi' '$T/out' && [ ! -s '$T/err' ]"
+run manager.cgi --version
+check "manager.cgi --version" grep -q '^manager.cgi (hopmap) ' "$T/out"
+run manager.cgi
+same "manager.cgi outside a server: status 2" "$rc" 2
+run hopmap-manager --no-such-option
+same "hopmap-manager: an unknown option exits 2" "$rc" 2
+for p in hopmap-manager manager.cgi; do
+	page=$HOPMAP_TOP/man/$p.8
+	mandoc -T lint -W warning "$page" >"$T/lint" 2>&1
+	check "$p: man page lints clean" test ! -s "$T/lint"
+	cat "$T/lint"
+	missing=
+	for opt in $("$p" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -q -- "Fl -${opt#--}\b" "$page" || missing="$missing $opt"
+	done
+	same "$p: every long option in --help is in the man page" "$missing" ""
+	for v in $("$p" --help | grep -o 'HOPMAP_[A-Z_]*' | sort -u); do
+		grep -q "Ev $v" "$page" || missing="$missing $v"
+	done
+	same "$p: every variable in --help is in the man page" "$missing" ""
+done
