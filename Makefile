@@ -67,6 +67,8 @@ DEPS += libmicrohttpd-dev libsodium-dev curl wrk nftables
 # The manager: liboath (TOTP) and oathtool, qrencode for add-user's QR code;
 # lighttpd (a stock CGI server) and fail2ban to test it against.
 DEPS += liboath-dev oathtool qrencode lighttpd fail2ban
+# The manager in a real browser (tests/browser/, Selenium).
+DEPS += chromium chromium-driver python3-selenium
 
 all: $(PROGS) $(HTTPD) $(MANAGER) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 
