@@ -136,11 +136,16 @@ main(void)
 	    "logout in one instance ends the session in the other");
 	mg_store_close(&st2);
 
-	mg_login_token(&st, tok);
-	CHECK(mg_login_token_ok(&st, tok), "a login token made here is good");
-	tok[5] = tok[5] == '0' ? '1' : '0';
-	CHECK(!mg_login_token_ok(&st, tok), "a changed login token is refused");
-	CHECK(!mg_login_token_ok(&st, "00") && !mg_login_token_ok(&st, ""),
+	mg_login_token(&st, t0, tok);
+	CHECK(mg_login_token_ok(&st, tok, t0 + MG_LOGIN_FORM_LIFETIME - 1),
+	    "a login token made here is good for the form's lifetime");
+	CHECK(!mg_login_token_ok(&st, tok, t0 + MG_LOGIN_FORM_LIFETIME),
+	    "... and no longer");
+	CHECK(!mg_login_token_ok(&st, tok, t0 - 3600),
+	    "a token from the future is refused");
+	tok[20] = tok[20] == '0' ? '1' : '0';
+	CHECK(!mg_login_token_ok(&st, tok, t0), "a changed login token is refused");
+	CHECK(!mg_login_token_ok(&st, "00", t0) && !mg_login_token_ok(&st, "", t0),
 	    "a short login token is refused");
 
 	for (int i = 0; i < MG_FAIL_USER_MAX; i++) {

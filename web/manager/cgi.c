@@ -76,9 +76,9 @@ login_page(struct ctx *c, int status, const char *why, const char *message)
 {
 	char token[MG_TOKEN_HEX + 1];
 
-	mg_login_token(&c->st, token);
+	mg_login_token(&c->st, c->now, token);
 	head(c, status, why);
-	cookie(c, COOKIE_LOGIN, token, MG_SESSION_LIFETIME);
+	cookie(c, COOKIE_LOGIN, token, MG_LOGIN_FORM_LIFETIME);
 	end_head(c);
 	mg_page_top(c->out, c->req->script, "Log in", NULL);
 	mg_login_form(c->out, c->req->script, token, message);
@@ -126,7 +126,7 @@ do_login(struct ctx *c)
 		u = "";
 	if (t == NULL || mg_cookie_get(c->req->cookies, COOKIE_LOGIN, ck,
 	    sizeof ck) == NULL || !mg_token_eq(t, ck) ||
-	    !mg_login_token_ok(&c->st, t)) {
+	    !mg_login_token_ok(&c->st, t, c->now)) {
 		fail(c, u, t == NULL ? "missing_csrf" : "bad_csrf");
 		login_page(c, 403, "Forbidden", "The form was stale or not "
 		    "ours; log in again.");

@@ -125,10 +125,14 @@ enum mg_session_state { MG_SESSION_NONE, MG_SESSION_LIVE, MG_SESSION_EXPIRED };
 enum mg_session_state mg_session_get(struct mg_store *st, const char *id,
     time_t now, struct mg_session *s);
 void mg_session_end(struct mg_store *st, const char *id);
-/* The login form's token: a random nonce and its MAC under the store's
-   key, so a token not made here is refused without remembering any. */
-void mg_login_token(const struct mg_store *st, char out[MG_TOKEN_HEX + 1]);
-int mg_login_token_ok(const struct mg_store *st, const char *token);
+/* The login form's token: its time, a random nonce and their MAC under
+   the store's key, so a token not made here, or older than the form's
+   lifetime, is refused without remembering any. */
+#define MG_LOGIN_FORM_LIFETIME 3600	/* seconds */
+void mg_login_token(const struct mg_store *st, time_t now,
+    char out[MG_TOKEN_HEX + 1]);
+int mg_login_token_ok(const struct mg_store *st, const char *token,
+    time_t now);
 /* Constant-time equality of two tokens (both NUL-terminated). */
 int mg_token_eq(const char *a, const char *b);
 

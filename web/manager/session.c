@@ -113,31 +113,53 @@ mg_session_end(struct mg_store *st, const char *id)
 	}
 }
 
-/* The login form comes before any session, so its token is a nonce and
-   a MAC of it: valid tokens are made only here, and nothing is stored.
-   The same token goes in a cookie and in the form (double submit): a
-   forged cross-site POST can send the cookie but cannot read it. */
+/* The login form comes before any session, so its token is its issue
+   time, a random nonce and a MAC of both: valid tokens are made only
+   here, expire with the form's cookie, and nothing is stored.  The same
+   token goes in a cookie and in the form (double submit): a forged
+   cross-site POST may carry the cookie but cannot read it. */
+#define TOKEN_BYTES (MG_TOKEN_HEX / 2)	/* 8 time, 8 nonce, 16 MAC */
+
+static void
+put_time(unsigned char *b, time_t now)
+{
+	uint64_t t = (uint64_t)now;
+
+	for (int i = 7; i >= 0; i--, t >>= 8)
+		b[i] = (unsigned char)t;
+}
+
 void
-mg_login_token(const struct mg_store *st, char out[MG_TOKEN_HEX + 1])
+mg_login_token(const struct mg_store *st, time_t now,
+    char out[MG_TOKEN_HEX + 1])
 {
 	unsigned char b[16 + crypto_auth_BYTES];
 
-	randombytes_buf(b, 16);
+	put_time(b, now);
+	randombytes_buf(b + 8, 8);
 	crypto_auth(b + 16, b, 16, st->mac_key);
-	/* 16 + 32 bytes is 96 hex digits: cut the MAC to 16 bytes. */
-	sodium_bin2hex(out, MG_TOKEN_HEX + 1, b, 32);
+	/* The MAC is cut to 16 bytes: 32 bytes, 64 hex digits in all. */
+	sodium_bin2hex(out, MG_TOKEN_HEX + 1, b, TOKEN_BYTES);
 }
 
 int
-mg_login_token_ok(const struct mg_store *st, const char *token)
+mg_login_token_ok(const struct mg_store *st, const char *token, time_t now)
 {
-	unsigned char b[16 + crypto_auth_BYTES], mac[crypto_auth_BYTES];
+	unsigned char b[TOKEN_BYTES], mac[crypto_auth_BYTES];
+	uint64_t t = 0;
 	size_t n = 0;
 
 	if (strlen(token) != MG_TOKEN_HEX ||
 	    sodium_hex2bin(b, sizeof b, token, MG_TOKEN_HEX, NULL, &n,
-	    NULL) != 0 || n != 32)
+	    NULL) != 0 || n != TOKEN_BYTES)
 		return 0;
 	crypto_auth(mac, b, 16, st->mac_key);
-	return sodium_memcmp(mac, b + 16, 16) == 0;
+	if (sodium_memcmp(mac, b + 16, 16) != 0)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		t = t << 8 | b[i];
+	/* Made here, so t is a time this clock gave: a little ahead is
+	   another instance's clock, not a forgery. */
+	return t <= (uint64_t)now + 60 && t + MG_LOGIN_FORM_LIFETIME >
+	    (uint64_t)now;
 }
