@@ -65,7 +65,8 @@ while read -r f inc; do
 	f=${f%:}
 	case $inc in
 	*/*)	y=${inc%%/*}
-		[ "$inc" = "$y/$y.h" ] && [ -f "lib/$inc" ] || bad="$bad $f:$inc" ;;
+		[ "$inc" = "$y/$y.h" ] && { [ -f "lib/$inc" ] || [ -f "web/$inc" ]; } ||
+		    bad="$bad $f:$inc" ;;
 	*)	[ -f "$(dirname "$f")/$inc" ] || bad="$bad $f:$inc" ;;
 	esac
 done < <(includes filters/*.c tests/fuzz/*.c bench/*.c)
