@@ -109,3 +109,14 @@ for p in hopmap-manager manager.cgi; do
 	done
 	same "$p: every variable in --help is in the man page" "$missing" ""
 done
+
+# Bodies the CGI refuses before parsing them.
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+cgi POST /login "$big" "" >"$T/big"
+check "a form over 16 KiB: 413" grep -q '^Status: 413 Content Too Large' "$T/big"
+printf 'user=a' | env GATEWAY_INTERFACE=CGI/1.1 HOPMAP_MANAGER_DIR="$M" \
+    REQUEST_METHOD=POST PATH_INFO=/login manager.cgi >"$T/nolen"
+check "a POST without CONTENT_LENGTH: 411" grep -q '^Status: 411' "$T/nolen"
+printf 'user=a' | env GATEWAY_INTERFACE=CGI/1.1 HOPMAP_MANAGER_DIR="$M" \
+    REQUEST_METHOD=POST PATH_INFO=/login CONTENT_LENGTH=60 manager.cgi >"$T/short"
+check "a body shorter than CONTENT_LENGTH: 400" grep -q '^Status: 400' "$T/short"

@@ -62,9 +62,13 @@ main(int argc, char **argv)
 	cf.hub_db = env("HOPMAP_MANAGER_HUB_DB");
 	status = mg_req_from_env(&req, 0, &body);
 	if (status != 0) {
-		printf("Status: %d Bad Request\r\nContent-Type: text/plain\r\n"
-		    "\r\nbad request (%d)\n", status, status);
-		return HM_EXIT_OK;
+		const char *why = status == 411 ? "Length Required" :
+		    status == 413 ? "Content Too Large" : status == 500 ?
+		    "Internal Server Error" : "Bad Request";
+
+		printf("Status: %d %s\r\nContent-Type: text/plain\r\n\r\n"
+		    "%s\n", status, why, why);
+		return fflush(stdout) == 0 ? HM_EXIT_OK : HM_EXIT_FAIL;
 	}
 	mg_cgi_handle(&cf, &req, time(NULL), stdout);
 	free(body);
