@@ -50,7 +50,7 @@ check "lighttpd answers" until_ok 20 curl -s -o /dev/null "$U"
 # A hub database with a few results, as sqlsink writes it.
 {
 	echo '{"ip":"198.18.1.1","node":"w1","ping":{"method":"icmp","ok":true,"sent":1,"recv":1,"rtt_ms":0.5,"ts":"2026-11-30T10:00:00.000Z"}}'
-	echo '{"ip":"198.18.1.2","node":"w1","ping":{"method":"icmp","ok":false,"sent":1,"recv":0,"ts":"2026-11-30T10:00:01.000Z"}}'
+	echo '{"ip":"198.18.1.2","node":"<i>w2</i>","ping":{"method":"icmp","ok":false,"sent":1,"recv":0,"ts":"2026-11-30T10:00:01.000Z"}}'
 	echo '{"ip":"198.18.1.1","node":"w1","trace":{"method":"icmp-paris","stop":"completed","ts":"2026-11-30T10:00:02.000Z","hops":[{"ttl":1,"ip":"198.18.0.1","rtt_ms":0.1},{"ttl":2,"ip":"198.18.0.5","rtt_ms":0.2},{"ttl":3,"ip":"198.18.1.1","rtt_ms":0.3}]}}'
 } | sqlsink "$hub" 2>"$T/sink.err"
 
@@ -98,6 +98,8 @@ same "the dashboard with the session: 200" "$code" 200
 check "... the hub's counts: 2 probed, 1 responder, 2 routers, 2 links" \
     has_all "$T/b" 'id="probed">2<' 'id="responders">1<' 'id="routers">2<' 'id="links">2<'
 check "... and the most recent results" has_all "$T/b" '198.18.1.2' 'no reply' '3 hops, completed'
+check "... a node's name from the hub's records escaped" \
+    sh -c "grep -q '&lt;i&gt;w2&lt;/i&gt;' '$T/b' && ! grep -q '<i>w2' '$T/b'"
 
 login alice "$acode"
 same "the same code again: 403" "$code" 403
