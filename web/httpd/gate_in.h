@@ -23,6 +23,10 @@
 
 #include "addrset/addrset.h"
 
+/* gate_in.c: the module that modules.c lists. */
+struct hx_module;
+extern const struct hx_module hx_gate_in_module;
+
 /* ---- gate_in_ranges.c ---- */
 struct gi_ranges {
 	struct hm_rangeset rs;
