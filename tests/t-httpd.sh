@@ -63,6 +63,12 @@ run $p key list -d "$S"
 same "key list: names, admin, revoked; no key" \
     "$(awk 'NR > 1 { print $1, $3, $4 }' "$T/out" | tr '\n' ' ')" \
     "w1 no - boss yes - "
+run $p key revoke -d "$S" nobody
+same "key revoke: a name without a key, exit 1" "$rc:$(grep -c 'no valid key' "$T/err")" "1:1"
+# Ten adds at once: the lock keeps every one.
+for i in 0 1 2 3 4 5 6 7 8 9; do $p key add -d "$T/par" "p$i" >"$T/par$i.key" 2>/dev/null & done
+wait
+same "key add: ten at once, ten keys stored" "$(wc -l <"$T/par/keys"):$(cat "$T"/par?.key | sort -u | wc -l)" "10:10"
 check "key list: no key shown" sh -c "! grep -q -- '$K1\|$KA' '$T/out'"
 
 check "up: a worker's face on 127.0.0.1:21001" up a 21001 -d "$S" --name n1
