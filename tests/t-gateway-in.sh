@@ -167,4 +167,18 @@ same "--shard: every address to exactly one of three consumers" \
     "0:all"
 same "--shard: each of the three had a share" \
     "$(for k in "$X" "$Y" "$Z"; do [ -s "$T/shard.$k" ] && echo y; done | wc -l)" 3
+
+# ---- special-purpose ranges: left out unless --allow-reserved ----
+D=$T/d
+mkdir -p "$D/ranges"
+printf '10.1.0.0/30\n' >"$D/ranges/lab.txt"
+R=$(key "$D" r)
+check "up: hub D on 127.0.0.1:23004" up d 23004 --hub "$D"
+same "special-purpose ranges are left out" \
+    "$(get "http://127.0.0.1:23004/targets" "$R")" 204
+down d
+check "up: hub D --allow-reserved" up d 23004 --hub "$D" --allow-reserved
+same "--allow-reserved keeps them" \
+    "$(get "http://127.0.0.1:23004/targets" "$R")$(jq -r .ip "$T/body" | sort | tr '\n' ' ')" \
+    "20010.1.0.0 10.1.0.1 10.1.0.2 10.1.0.3 "
 check "no sanitizer report" sh -c "! grep -q 'runtime error\|Sanitizer' '$T'/*.log"
