@@ -119,6 +119,59 @@ curl -s --max-time 10 telnet://127.0.0.1:21002 <"$T/raw" >/dev/null 2>&1 || true
 check "access log: what the client sent cannot make a line or a quote" \
     until_ok 30 grep -q 'GET /he\\x22al\\x01th"' "$T/b.log"
 
+# ---- the node face: the programs' metrics, readiness, the hub ----
+M=$T/metrics
+mkdir -p "$M"
+printf '10.0.0.1\n10.0.0.2\n' | cooldown --metrics "$M/cool-a.prom" >/dev/null
+printf '10.0.0.1\n' | cooldown --metrics "$M/cool-b.prom" >/dev/null
+printf '10.0.0.1\n10.0.0.3\n' | interleave --metrics "$M/inter.prom" >/dev/null
+printf 'not a metric line\n' >"$M/junk.prom"
+check "up: --metrics-dir on :21004" up c 21004 -d "$S" --metrics-dir "$M" --stale 1h
+u=http://127.0.0.1:21004
+same "GET /health: each file's counters" \
+    "$(get $u/health)$(json '[.programs["cool-a"].program, .programs["cool-a"].metrics.records_in_total, .programs["cool-b"].metrics.records_in_total, .programs.inter.metrics.records_in_total] | join(" ")')" \
+    "200cooldown 2 1 2"
+same "GET /ready: fresh files, 200" "$(get $u/ready)$(json .ready)" "200true"
+get $u/health >/dev/null
+same "GET /metrics: 200, text/plain" "$(get $u/metrics)$(grep -ci '^Content-Type: text/plain' "$T/headers")" "2001"
+cp "$T/body" "$T/metrics.txt"
+check "GET /metrics: promtool check metrics passes" promtool check metrics <"$T/metrics.txt"
+promtool check metrics <"$T/metrics.txt" 2>&1 | head -n 5
+same "GET /metrics: one TYPE line for a family three files share" \
+    "$(grep -c '^# TYPE hopmap_records_in_total ' "$T/metrics.txt")" 1
+same "GET /metrics: each file's sample, told apart" \
+    "$(grep '^hopmap_records_in_total' "$T/metrics.txt" | sort | tr '\n' ' ')" \
+    'hopmap_records_in_total{program="cooldown",file="cool-b"} 1 hopmap_records_in_total{program="cooldown"} 2 hopmap_records_in_total{program="interleave"} 2 '
+check "GET /metrics: the daemon's requests by route and status" \
+    grep -q '^hopmap_httpd_requests_total{route="/health",status="200"} [1-9]' "$T/metrics.txt"
+check "GET /metrics: open connections" grep -q '^hopmap_httpd_connections_open [0-9]' "$T/metrics.txt"
+check "GET /metrics: a line that is no metric is left out" sh -c "! grep -q 'not a metric' '$T/metrics.txt'"
+touch -d '2 hours ago' "$M/inter.prom"
+same "GET /ready: a file older than --stale, 503 naming it" \
+    "$(get $u/ready)$(json .error)" "503inter.prom was written 7200 s ago (--stale 3600s)"
+rm "$M"/*.prom
+same "GET /ready: no metrics file, 503" "$(get $u/ready)$(json .error | cut -c1-15)" "503no metrics file"
+
+H=$T/hub
+mkdir -p "$H"
+check "up: --hub on :21005, no sink yet" up h 21005 --hub "$H"
+u=http://127.0.0.1:21005
+same "GET /ready: no database, 503" "$(get $u/ready)$(json '.reasons | length')$(json '.error' | cut -c1-8)" "5032database"
+sqlsink -l "$H/sink.sock" --no-stdin "$H/map.db" 2>"$T/sink.log" &
+sinkpid=$!
+cleanup_hooks+=("kill $sinkpid 2>/dev/null")
+until_ok 60 test -S "$H/sink.sock"
+same "GET /ready: the sink up, the database answers: 200" "$(get $u/ready)" 200
+same "GET /service-info: the hub is output, with input and output" \
+    "$(get $u/service-info)$(json '[.service_type, (.capabilities | join(","))] | join(" ")')" \
+    "200output input,output"
+check "the hub's instance id is kept in its directory" grep -qx "$(json .instance_id)" "$H/instance-id"
+kill -TERM "$pid_h"
+wait "$pid_h"
+check "up again: the same hub directory" up h2 21005 --hub "$H"
+same "GET /service-info: the instance id is the same after a restart" \
+    "$(get $u/service-info)$(json .instance_id)" "200$(cat "$H/instance-id")"
+
 # ---- plain HTTP off loopback, a clean stop ----
 run $p -l 192.0.2.1:21003
 same "plain HTTP on an address other than loopback: refused, exit 2" \

@@ -22,13 +22,15 @@
 #include "core/core.h"
 #include "httpd/handler.h"
 #include "httpd/keys.h"
+#include "httpd/node.h"
 #include "httpd/server.h"
 
 static const char usage[] =
 "usage: hopmap-httpd [-l ADDR:PORT] [--hub DIR] [-d DIR] [--metrics-dir DIR]\n"
 "                    [--name NAME] [--shard] [--max-body SIZE]\n"
 "                    [--max-header SIZE] [--max-conns N] [--max-per-ip N]\n"
-"                    [--timeout DURATION] [--health-key] [--insecure]\n"
+"                    [--timeout DURATION] [--stale DURATION] [--health-key]\n"
+"                    [--insecure]\n"
 "       hopmap-httpd key add|list|revoke -d DIR [--admin] [NAME]\n"
 "Serve a node's HTTP face: health, metrics, and with --hub the gateway.\n"
 "  -l, --listen ADDR:PORT  where to listen (default 127.0.0.1:8080;\n"
@@ -36,6 +38,7 @@ static const char usage[] =
 "      --hub DIR           serve the gateway over the hub's state directory\n"
 "  -d, --state-dir DIR     keys and instance id (default the --hub DIR)\n"
 "      --metrics-dir DIR   the programs' --metrics files (*.prom)\n"
+"      --stale DURATION    not ready when a metrics file is older (default 10m)\n"
 "      --name NAME         this node's name (default the host name)\n"
 "      --shard             give each address of the ranges to one consumer\n"
 "      --max-body SIZE     largest request body (default 64M)\n"
@@ -53,7 +56,7 @@ static const char usage[] =
 enum {
 	OPT_HUB = HM_OPT_FIRST_PRIVATE, OPT_METRICS_DIR, OPT_NAME, OPT_SHARD,
 	OPT_MAX_BODY, OPT_MAX_HEADER, OPT_MAX_CONNS, OPT_MAX_PER_IP,
-	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE
+	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE, OPT_STALE
 };
 
 /* "A.B.C.D:PORT" or "[V6]:PORT" into CONF's address. */
@@ -252,6 +255,7 @@ main(int argc, char *argv[])
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "health-key", no_argument, NULL, OPT_HEALTH_KEY },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "stale", required_argument, NULL, OPT_STALE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -323,6 +327,10 @@ main(int argc, char *argv[])
 		case OPT_INSECURE:
 			insecure = 1;
 			break;
+		case OPT_STALE:
+			hx_node_stale = (double)hm_parse_duration(optarg,
+			    "stale") / 1000;
+			break;
 		default:
 			hm_common_option(c, optarg, usage);
 			hm_usage_error(usage);
@@ -353,6 +361,7 @@ main(int argc, char *argv[])
 	ctx.started = (double)hm_now_ms() / 1000.0;
 	d.ctx = &ctx;
 	d.conf = &conf;
+	hs_stats_modules(&d);
 	block_stop_signals();
 	open_modules(&d);
 	if ((srv = hs_start(&d)) == NULL)

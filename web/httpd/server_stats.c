@@ -17,6 +17,7 @@ static struct {
 	uint64_t n;
 } reqs[STATS_MAX];
 static size_t nreqs;
+static const struct hs_dispatch *modules;	/* whose metrics() to call */
 static uint64_t bytes_in, bytes_out, conns_open, conns_total;
 
 void
@@ -79,4 +80,21 @@ hs_stats_write(FILE *out)
 	    (unsigned long long)bytes_in, (unsigned long long)bytes_out,
 	    (unsigned long long)conns_open, (unsigned long long)conns_total);
 	pthread_mutex_unlock(&lock);
+}
+
+void
+hs_stats_modules(const struct hs_dispatch *d)
+{
+	modules = d;
+}
+
+void
+hs_metrics_write(FILE *out)
+{
+	int i;
+
+	hs_stats_write(out);
+	for (i = 0; modules != NULL && hx_modules[i] != NULL && i < 8; i++)
+		if (modules->opened[i] && hx_modules[i]->metrics != NULL)
+			hx_modules[i]->metrics(modules->ctx, i, out);
 }
