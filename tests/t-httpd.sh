@@ -172,6 +172,71 @@ check "up again: the same hub directory" up h2 21005 --hub "$H"
 same "GET /service-info: the instance id is the same after a restart" \
     "$(get $u/service-info)$(json .instance_id)" "200$(cat "$H/instance-id")"
 
+# ---- TLS: a certificate renewed while it runs is served at once ----
+# cert NAME: a self-signed certificate for 127.0.0.1 in $T/NAME.crt, .key
+cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$T/$1.key" -out "$T/$1.crt" -days 2 -subj "/CN=$1" \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+}
+# served PORT: the subject of the certificate the server shows
+served() {
+	openssl s_client -connect "127.0.0.1:$1" </dev/null 2>/dev/null |
+	    openssl x509 -noout -subject 2>/dev/null | sed 's/.*CN *= *//'
+}
+if command -v openssl >/dev/null; then
+	cert hopmap-one && cert hopmap-two
+	cp "$T/hopmap-one.crt" "$T/tls.crt" && cp "$T/hopmap-one.key" "$T/tls.key"
+	check "up: --cert --key on :21006" up t 21006 --cert "$T/tls.crt" --key "$T/tls.key"
+	same "TLS: GET /health with the CA, 200" \
+	    "$(get https://127.0.0.1:21006/health --cacert "$T/hopmap-one.crt")" 200
+	same "TLS: the first certificate" "$(served 21006)" hopmap-one
+	same "TLS: plain HTTP to it gets no answer" "$(get http://127.0.0.1:21006/health)" 000
+	# certbot replaces the certificate, then the key: between the two the
+	# pair does not match, and the old one goes on.
+	cp "$T/hopmap-two.crt" "$T/new" && mv "$T/new" "$T/tls.crt"
+	same "TLS: a new certificate without its key: the old pair still served" \
+	    "$(served 21006)" hopmap-one
+	check "TLS: the mismatch said" grep -q 'does not match' "$T/t.log"
+	cp "$T/hopmap-two.key" "$T/new" && mv "$T/new" "$T/tls.key"
+	same "TLS: renewed without a restart, the new certificate served" \
+	    "$(served 21006)" hopmap-two
+	same "TLS: GET /health with the new CA, 200" \
+	    "$(get https://127.0.0.1:21006/health --cacert "$T/hopmap-two.crt")" 200
+	run $p -l 192.0.2.1:21007 --cert "$T/hopmap-one.crt" --key "$T/hopmap-two.key"
+	same "TLS: a key that does not match, refused at the start (exit 3)" \
+	    "$rc:$(grep -c 'does not match' "$T/err")" "3:1"
+	run $p --cert "$T/tls.crt"
+	same "--cert without --key: exit 2" "$rc" 2
+else
+	skip "no openssl to make certificates"
+fi
+
+# ---- limits: connections in total, per address, idle time, headers ----
+check "up: --max-conns 2 --timeout 2s --max-header 4k on :21008" \
+    up l 21008 --max-conns 2 --timeout 2s --max-header 4k
+u=http://127.0.0.1:21008
+same "--max-header 4k: an 8000-byte header, 431" \
+    "$(get $u/health -H "X-Big: $(head -c 8000 /dev/zero | tr '\0' a)")" 431
+exec 5<>/dev/tcp/127.0.0.1/21008
+exec 6<>/dev/tcp/127.0.0.1/21008
+# Two idle connections are open once a third is closed at once.
+check "--max-conns 2: a third connection is closed without an answer" \
+    until_ok 30 test "$(get $u/health)" = 000
+check "--max-conns: said on stderr" grep -q 'connections open (--max-conns)' "$T/l.log"
+check "--timeout 2s: an idle connection is closed by the server" \
+    timeout 60 cat <&5
+exec 5<&- 6<&-
+check "--max-conns: once they are gone, answered again" \
+    until_ok 30 test "$(get $u/health)" = 200
+check "up: --max-per-ip 1 on :21009" up i 21009 --max-per-ip 1
+exec 5<>/dev/tcp/127.0.0.1/21009
+check "--max-per-ip 1: a second connection from 127.0.0.1 is closed" \
+    until_ok 30 test "$(get http://127.0.0.1:21009/health)" = 000
+exec 5<&-
+check "--max-per-ip: answered once the first is closed" \
+    until_ok 30 test "$(get http://127.0.0.1:21009/health)" = 200
+
 # ---- plain HTTP off loopback, a clean stop ----
 run $p -l 192.0.2.1:21003
 same "plain HTTP on an address other than loopback: refused, exit 2" \

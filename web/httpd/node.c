@@ -19,10 +19,11 @@
 
 double hx_node_stale = 600;
 
-static double
+/* Whole seconds: a double's text would be 0.50700000000000001. */
+static json_int_t
 uptime(const struct hx_ctx *ctx)
 {
-	return (double)(hm_now_ms() - (uint64_t)(ctx->started * 1000)) / 1000;
+	return (json_int_t)((double)hm_now_ms() / 1000 - ctx->started);
 }
 
 static void
@@ -34,7 +35,7 @@ health(struct hx_req *req, struct hx_resp *resp)
 
 	if (ctx->metrics_dir != NULL)
 		np_load(ctx->metrics_dir, &set);
-	v = json_pack("{s:s,s:f,s:s,s:s,s:s,s:o}", "status", "ok",
+	v = json_pack("{s:s,s:I,s:s,s:s,s:s,s:o}", "status", "ok",
 	    "uptime", uptime(ctx), "version", HM_VERSION, "name", ctx->name,
 	    "role", ctx->hub_dir != NULL ? "hub" : "worker",
 	    "programs", np_summary(&set));

@@ -476,9 +476,9 @@ np_summary(const struct np_set *set)
 			if (utf8_ok(key))
 				json_object_set_new(m, key, number(s.value));
 		}
-		file = json_pack("{s:s?,s:f,s:o}", "program",
+		file = json_pack("{s:s?,s:I,s:o}", "program",
 		    utf8_ok(prog) && prog[0] != '\0' ? prog : NULL,
-		    "age", (double)(long long)(set->v[i].age * 1000) / 1000,
+		    "age", (json_int_t)set->v[i].age,
 		    "metrics", m);
 		if (utf8_ok(set->v[i].stem))
 			json_object_set_new(all, set->v[i].stem, file);
