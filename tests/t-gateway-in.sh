@@ -108,6 +108,9 @@ printf '{"ip":"9.9.9.3","found_by":"hub"}\n' >>"$A/hops.ndjson"
 same "the hub's own hop queue (hopmap-hub hops) is read" \
     "$(get "$u/targets?n=10" "$W1")$(json .ip)" "2009.9.9.3"
 same "... once" "$(get "$u/targets?n=10" "$W1")" 204
+get $u/metrics '' >/dev/null
+check "GET /metrics: the input's counters, valid for promtool" sh -c \
+    "grep -q '^hopmap_gateway_targets_total [1-9]' '$T/body' && promtool check metrics <'$T/body' >/dev/null 2>&1"
 same "GET /status: w1 done, no hop pending" \
     "$(get $u/status "$W2")$(json '.consumers[] | select(.name == "w1") | [.done, .total, .finished, .hops_pending] | join(" ")')" \
     "200320 320 true 0"
