@@ -28,6 +28,21 @@ same "every long option in --help is in the man page" "$missing" ""
 check "man page: Input and Output under the gateway" \
     grep -q '^\.Ss Output' "$page"
 
+# ---- the systemd unit ----
+unit=$top/examples/hopmap-httpd.service
+check "examples: the unit serves the hub's directory over TLS" \
+    grep -q '^ExecStart=.*hopmap-httpd .*--hub /var/lib/hopmap-hub .*--cert .*--key ' "$unit"
+check "examples: the unit runs as hopmap-hub's dynamic user, without capabilities" \
+    has_all "$unit" '^User=hopmap-hub$' '^DynamicUser=yes$' '^CapabilityBoundingSet=$' '^NoNewPrivileges=yes$'
+if command -v systemd-analyze >/dev/null; then
+	sed "s|/usr/local/bin/hopmap-httpd|$(command -v $p)|" "$unit" >"$T/hopmap-httpd.service"
+	check "examples: systemd-analyze verify finds nothing wrong with the unit" \
+	    sh -c "systemd-analyze verify '$T/hopmap-httpd.service' >'$T/verify' 2>&1 && ! test -s '$T/verify'"
+	cat "$T/verify"
+else
+	skip "no systemd-analyze to verify the unit"
+fi
+
 # ---- a server on the loopback ----
 # up NAME PORT ARGS...: start it (stderr in $T/NAME.log), wait until it listens.
 up() {
