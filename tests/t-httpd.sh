@@ -256,8 +256,22 @@ check "--max-per-ip: answered once the first is closed" \
 run $p -l 192.0.2.1:21003
 same "plain HTTP on an address other than loopback: refused, exit 2" \
     "$rc:$(grep -c 'needs --insecure' "$T/err")" "2:1"
+# A request in progress when SIGTERM comes is finished: its body is still
+# coming when the signal arrives, and it is answered after.
+mkfifo "$T/slow"
+curl -s -o /dev/null -w '%{http_code}' --max-time 60 -T - -X POST \
+    http://127.0.0.1:21001/health <"$T/slow" >"$T/slow.code" &
+slowcurl=$!
+exec 7>"$T/slow"
+printf 'part one\n' >&7
+conns() { get http://127.0.0.1:21001/metrics >/dev/null; awk '$1 == "hopmap_httpd_connections_open" { print $2 }' "$T/body"; }
+check "SIGTERM: a POST is in progress (two connections open)" until_ok 60 test "$(conns)" -ge 2
 kill -TERM "$pid_a"
+check "SIGTERM: said" until_ok 60 grep -q 'stopping' "$T/a.log"
+printf 'part two\n' >&7
+exec 7>&-
+wait "$slowcurl"
+same "SIGTERM: the request in progress is answered (405: POST on /health)" "$(cat "$T/slow.code")" 405
 wait "$pid_a"
 same "SIGTERM: exit 0" "$?" 0
-check "SIGTERM: said" grep -q 'stopping' "$T/a.log"
 check "no sanitizer report" no_sanitizer_report "$T"/*.log
