@@ -16,9 +16,9 @@ big_seeds() {
 		for (i = 0; i < n; i++) printf "x"
 		printf "\",\"ping\":{\"ok\":true}}" }' >"$1"
 }
-# A target of web/ compiles the file it fuzzes too.
-web_gate_in="-I$top/web $top/web/httpd/gate_in_parse.c"
-for target in record range lines gate_in; do
+# A target of web/ (http_*) compiles the file it fuzzes too.
+web_http_gate_in="-I$top/web $top/web/httpd/gate_in_parse.c"
+for target in record range lines http_gate_in; do
 	bin=$T/fuzz-$target
 	eval "web=\${web_$target:-}"
 	if ! clang $flags -o "$bin" "$top/tests/fuzz/$target.c" $web $srcs -ljansson -lm 2>"$T/cc.err"; then
