@@ -3,7 +3,11 @@
 #include <stddef.h>
 
 #include "httpd/handler.h"
+#include "httpd/gate_in.h"
+#include "httpd/node.h"
 
 const struct hx_module *const hx_modules[] = {
+	&hx_node_module,
+	&hx_gate_in_module,
 	NULL
 };
