@@ -3,7 +3,9 @@
 #include <stddef.h>
 
 #include "httpd/handler.h"
+#include "httpd/gate_out.h"
 
 const struct hx_module *const hx_modules[] = {
+	&hx_gate_out,
 	NULL
 };
