@@ -1,5 +1,6 @@
 /*
- * gate_out.c: the gateway's output module (hub only): POST /results.
+ * gate_out.c: the gateway's output module (hub only): its routes, and
+ * POST /results.
  *
  * A request is one delivery, as a segment over socat is: its body becomes
  * the lines of one session with the hub's sink (gate_out_sink.c), bound
@@ -182,6 +183,8 @@ go_metrics(struct hx_ctx *ctx, int slot, FILE *out)
 
 static const struct hx_route routes[] = {
 	{ "POST", "/results", 0, 1, post_results },
+	{ "GET", "/stats", 0, 1, go_stats },
+	{ "GET", "/recent", 0, 1, go_recent },
 	{ NULL, NULL, 0, 0, NULL }
 };
 

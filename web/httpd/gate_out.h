@@ -7,6 +7,8 @@
  *   gate_out_body.c   a body to the lines a sink session carries (no I/O)
  *   gate_out_sink.c   one session with the sink: send, half-close, answer
  *   gate_out_answer.c the sink's answer to the HTTP one (no I/O)
+ *   gate_out_db.c     the database's files and a read-only connection
+ *   gate_out_stats.c  GET /stats and GET /recent
  */
 #ifndef HOPMAP_HTTPD_GATE_OUT_H
 #define HOPMAP_HTTPD_GATE_OUT_H
@@ -14,6 +16,7 @@
 #include <stddef.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "httpd/handler.h"
 
@@ -52,6 +55,25 @@ json_t *go_sink_session(const char *sock, const char *node,
    reasons (lines named as the client numbered them), or 503/500. */
 void go_answer(const json_t *a, const struct go_lines *lines,
     struct hx_resp *resp);
+
+/* The files of the hub's database: every retained file of the series,
+   oldest first, the current one last (one file when DB is no series). */
+struct go_series {
+	char **file;
+	size_t n;
+};
+int go_series_find(const char *db, struct go_series *);
+void go_series_free(struct go_series *);
+/* An in-memory read-only connection (files attach read-only to it);
+   NULL with WHY. */
+sqlite3 *go_db_reader(char *why, size_t whycap);
+/* FILE attached as "s"; -1 with WHY. */
+int go_db_attach(sqlite3 *, const char *file, char *why, size_t whycap);
+void go_db_detach(sqlite3 *);
+
+/* GET /stats, GET /recent (gate_out_stats.c). */
+void go_stats(struct hx_req *, struct hx_resp *);
+void go_recent(struct hx_req *, struct hx_resp *);
 
 /* Names that go into the delivery row: plain, short (the sink's rules). */
 int go_plain(const char *s, size_t max, const char *extra);
