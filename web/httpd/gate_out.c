@@ -185,6 +185,8 @@ static const struct hx_route routes[] = {
 	{ "POST", "/results", 0, 1, post_results },
 	{ "GET", "/stats", 0, 1, go_stats },
 	{ "GET", "/recent", 0, 1, go_recent },
+	{ "GET", "/dump", 0, 1, go_dump },
+	{ "POST", "/rotate", 0, 1, go_rotate },
 	{ NULL, NULL, 0, 0, NULL }
 };
 

@@ -9,6 +9,7 @@
  *   gate_out_answer.c the sink's answer to the HTTP one (no I/O)
  *   gate_out_db.c     the database's files and a read-only connection
  *   gate_out_stats.c  GET /stats and GET /recent
+ *   gate_out_dump.c   GET /dump and POST /rotate
  */
 #ifndef HOPMAP_HTTPD_GATE_OUT_H
 #define HOPMAP_HTTPD_GATE_OUT_H
@@ -74,6 +75,9 @@ void go_db_detach(sqlite3 *);
 /* GET /stats, GET /recent (gate_out_stats.c). */
 void go_stats(struct hx_req *, struct hx_resp *);
 void go_recent(struct hx_req *, struct hx_resp *);
+/* GET /dump, POST /rotate (gate_out_dump.c). */
+void go_dump(struct hx_req *, struct hx_resp *);
+void go_rotate(struct hx_req *, struct hx_resp *);
 
 /* Names that go into the delivery row: plain, short (the sink's rules). */
 int go_plain(const char *s, size_t max, const char *extra);
