@@ -232,8 +232,10 @@ supervise_shipper() {
 }
 
 # hopmap-ship send, with the gateway's key and CA when there is one.
+# Started with &: it becomes the shipper (exec), so that the pid the
+# supervisor and the drain wait for and stop is the shipper's own.
 ship_send() {
-	hopmap-ship send "$@" ${keyfile:+--key "$keyfile"} \
+	exec hopmap-ship send "$@" ${keyfile:+--key "$keyfile"} \
 	    ${cacert:+--cacert "$cacert"} $plainhttp
 }
 
