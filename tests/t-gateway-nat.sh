@@ -39,3 +39,189 @@ check "lab: a cut link carries nothing" \
 lab_nat_restore
 check "lab: a restored link carries again" \
     ip netns exec "$workerns" fping -t 500 -r 3 -q "$LAB_HUB_IP"
+
+# ---- the hub: its sink (hopmap-hub serve, no listener) and its gateway ----
+q() { sqlite3 -cmd '.timeout 5000' "$@"; }
+hub=$T/hub
+db=$hub/map.db
+port=25443
+url=http://$LAB_HUB_IP:$port
+mkdir -p "$hub"
+start_sink() {
+	ip netns exec "$hubns" hopmap-hub serve -d "$hub" --sink-args '-i 100ms' \
+	    2>>"$T/serve.err" &
+	sinkpid=$!
+	until_ok 60 test -S "$hub/sink.sock"
+}
+stop_sink() { kill "$sinkpid"; wait "$sinkpid"; }
+# The gateway listens on the hub's lab address: plain HTTP beyond the
+# loopback (--insecure), as there is no TLS in the lab.
+start_httpd() {
+	ip netns exec "$hubns" hopmap-httpd -l "$LAB_HUB_IP:$port" --hub "$hub" \
+	    --insecure 2>>"$T/httpd.err" &
+	httpdpid=$!
+	until_ok 60 ip netns exec "$hubns" sh -c "ss -Hltn 'sport = :$port' | grep -q ."
+}
+stop_httpd() { kill "$httpdpid"; wait "$httpdpid"; }
+start_sink
+cleanup_hooks+=('kill $sinkpid 2>/dev/null; wait $sinkpid 2>/dev/null')
+hopmap-httpd key add -d "$hub" w >"$T/w.key" 2>>"$T/keys.err"
+hopmap-httpd key add -d "$hub" ops >"$T/ops.key" 2>>"$T/keys.err"
+key=$(cat "$T/w.key")
+check "keys: one made for the worker behind NAT" test -n "$key"
+start_httpd
+cleanup_hooks+=('kill $httpdpid 2>/dev/null; wait $httpdpid 2>/dev/null')
+inw() { ip netns exec "$workerns" "$@"; }
+
+# ---- hopmap-ship send URL: usage ----
+mkdir -p "$T/sp"
+run hopmap-ship send "$T/sp" "$url" --plain-http
+same "ship: a URL needs --key: exit 2" "$rc:$(head -n 1 "$T/err")" \
+    "2:hopmap-ship: a gateway URL needs --key FILE"
+run hopmap-ship send "$T/sp" "$url" --key "$T/w.key"
+same "ship: plain http:// beyond the loopback only when asked: exit 2" \
+    "$rc:$(head -n 1 "$T/err")" \
+    "2:hopmap-ship: http:// to $LAB_HUB_IP would send the key in clear: use https://, or --plain-http if the path is safe"
+printf 'not a key\n' >"$T/bad.key"
+run hopmap-ship send "$T/sp" "$url" --plain-http -k "$T/bad.key"
+same "ship: a key file that holds no key: exit 1" "$rc:$(head -n 1 "$T/err")" \
+    "1:hopmap-ship: $T/bad.key: not a key (one line of letters, digits and ._~+/=-)"
+run hopmap-ship send "$T/sp" TCP:127.0.0.1:9 --key "$T/w.key"
+same "ship: --key with a socat address: exit 2" "$rc" 2
+run hopmap-worker -G "$url" -d "$T/x"
+same "worker: --gateway needs --key: exit 2" "$rc:$(head -n 1 "$T/err")" \
+    "2:hopmap-worker: --gateway needs --key FILE"
+run hopmap-worker -G "$url" -H TCP:127.0.0.1:9 -k "$T/w.key" -d "$T/x"
+same "worker: --hub and --gateway exclude each other: exit 2" "$rc" 2
+
+# ---- through the NAT, only the gateway: confirmed, deleted, stored once ----
+rec() { printf '{"ip":"%s","id":"w:t:%s","node":"w","ping":{"ok":true}}\n' "$1" "$2"; }
+for i in 1 2 3; do rec "198.19.0.$i" "$i"; done >"$T/sp/20261201T000000-1-000000.seg"
+for i in 4 5; do rec "198.19.0.$i" "$i"; done >"$T/sp/20261201T000000-1-000001.seg"
+cp "$T/sp/20261201T000000-1-000000.seg" "$T/again.seg"
+ship() { inw hopmap-ship send --once -n 2 -b 1 --plain-http -k "$T/w.key" "$@"; }
+run ship -m "$T/ship.prom" "$T/sp" "$url"
+same "ship: both segments confirmed through the gateway and deleted" \
+    "$rc:$(ls "$T/sp" | wc -l):$(grep -c 'records confirmed' "$T/err")" "0:0:2"
+same "hub: the 5 records stored, under the key's name" \
+    "$(q "$db" "SELECT count(*), group_concat(DISTINCT node) FROM pings")" "5|w"
+same "ship: metrics as over socat" \
+    "$(grep -E '^hopmap_(segments|records)_confirmed_total' "$T/ship.prom" | awk '{ print $2 }' | tr '\n' ' ')" "2 5 "
+same "hub: the worker came from the NAT router's address" \
+    "$(awk '/"POST \/results"/ { print $2 }' "$T/httpd.err" | sort -u)" "$LAB_NAT_IP"
+cp "$T/again.seg" "$T/sp/20261201T000000-1-000002.seg"
+run ship -q "$T/sp" "$url"
+same "ship: a segment sent again is confirmed, stored once" \
+    "$rc:$(ls "$T/sp" | wc -l):$(q "$db" "SELECT count(*), count(DISTINCT rid) FROM pings")" "0:0:5|5"
+
+# 422: the good lines stored, the segment quarantined and said, even -q.
+{
+	rec 198.19.0.6 6
+	echo 'not json'
+	printf '{"ip":"198.19.0.7","id":"w:t:7","node":"w2","ping":{"ok":true}}\n'
+} >"$T/sp/20261201T000000-1-000003.seg"
+rec 198.19.0.8 8 >"$T/sp/20261201T000000-1-000004.seg"
+run ship -q "$T/sp" "$url"
+same "refused: exit 0, the segment quarantined, the next one delivered" \
+    "$rc:$(cd "$T/sp" && find . -type f | sort | tr '\n' ' ')" \
+    "0:./quarantine/20261201T000000-1-000003.seg "
+check "refused: said with -q, with the hub's reasons" grep -q \
+    "000003.seg: moved to $T/sp/quarantine: the hub answered: refused 2 of 3: line 2: " "$T/err"
+same "refused: only the good records stored" \
+    "$(q "$db" "SELECT group_concat(ip, ' ') FROM (SELECT ip FROM pings WHERE ip IN ('198.19.0.6', '198.19.0.7', '198.19.0.8') ORDER BY ip)")" \
+    "198.19.0.6 198.19.0.8"
+
+# A key the hub does not know (401), the sink away (503), the gateway
+# away, a cut link: the segment stays, and goes once they are back.
+rec 198.19.0.9 9 >"$T/sp/20261201T000000-1-000005.seg"
+printf 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n' >"$T/unknown.key"
+run inw hopmap-ship send --once -n 2 -b 1 --plain-http -k "$T/unknown.key" "$T/sp" "$url"
+same "401: kept, retried, exit 1 after -n" \
+    "$rc:$(ls "$T/sp"/*.seg | wc -l):$(grep -c 'not confirmed (HTTP 401' "$T/err")" "1:1:2"
+stop_sink
+run ship -q -m "$T/ship.prom" "$T/sp" "$url"
+same "503 without the sink: kept, retried" \
+    "$rc:$(ls "$T/sp"/*.seg | wc -l):$(grep -c 'not confirmed (HTTP 503' "$T/err")" "1:1:2"
+same "503: the failures counted in the metrics" \
+    "$(awk '$1 ~ /attempts_failed_total/ { print $2 }' "$T/ship.prom")" 2
+start_sink
+stop_httpd
+run ship -q "$T/sp" "$url"
+same "no gateway: kept, curl's reason said" \
+    "$rc:$(ls "$T/sp"/*.seg | wc -l):$(grep -c "not confirmed (curl: (7) Failed to connect" "$T/err")" "1:1:2"
+start_httpd
+lab_nat_cut
+run ship -q -T 2 -n 1 "$T/sp" "$url"
+same "cut link: the attempt gives up after -T, the segment kept" \
+    "$rc:$(ls "$T/sp"/*.seg | wc -l):$(grep -c "not confirmed (curl: (28)" "$T/err")" "1:1:1"
+lab_nat_restore
+run ship -q "$T/sp" "$url"
+same "back: the segment delivered once" \
+    "$rc:$(ls "$T/sp" | grep -c seg):$(q "$db" "SELECT count(*) FROM pings WHERE ip = '198.19.0.9'")" "0:0:1"
+check "the key is in no log" bash -c "! grep -F -q -e '$key' $T/*.err $T/err"
+
+# ---- hopmap-worker --gateway: targets from /targets, results to /results ----
+# The gateway's pool: lab addresses given as hops (its range files leave
+# special-purpose addresses out), by another key than the worker's.
+targets=$(for i in $(seq 20 31); do echo "198.19.1.$i"; done
+    for i in $(seq 20 31); do echo "198.19.3.$i"; done)
+ntargets=$(wc -l <<<"$targets")
+run ip netns exec "$hubns" curl -sS -H @- -H 'Content-Type: application/x-ndjson' \
+    --data-binary @<(sed 's/.*/{"ip":"&"}/' <<<"$targets") "$url/hops" \
+    <<<"Authorization: Bearer $(cat "$T/ops.key")"
+same "gateway: the targets pooled" "$(jq -c '[.lines, .added]' "$T/out")" "[$ntargets,$ntargets]"
+# Rounds of 2 from a queue kept at 6, so that results are being made while
+# the gateway is away or the link cut; --rounds 0: a gateway with nothing
+# now (or away) is asked again after the pause.  ip netns exec execs the
+# worker, so $wpid is the worker's own pid (not a subshell's).
+w=$T/w
+ip netns exec "$workerns" hopmap-worker -G "$url" -k "$T/w.key" --plain-http --batch 6 -N w -d "$w" -b 2 \
+    -- --rounds 0 --pause 1s -n 2 -R --timeout 300ms --trace-rate 2000 \
+    --wait 300ms --max-ttl 8 >"$T/worker.out" 2>"$T/worker.err" &
+wpid=$!
+cleanup_hooks+=('kill $wpid 2>/dev/null; wait $wpid 2>/dev/null')
+stored() { q "$db" "SELECT count(DISTINCT ip) FROM pings WHERE node = 'w' AND ip LIKE '198.19.%' AND ip NOT LIKE '198.19.0.%'"; }
+at_least() { [ "$(stored)" -ge "$1" ]; }
+failures() { grep -c 'not confirmed' "$T/worker.err"; }
+more_failures() { [ "$(failures)" -gt "$1" ]; }
+check "worker: the first results arrive through the gateway" until_ok 120 at_least 2
+# The hub's daemon restarted while the worker works: what it probes in the
+# meantime waits in its spool.
+stop_httpd
+f0=$(failures)
+check "worker: with the gateway away, a delivery fails and is kept" until_ok 120 more_failures "$f0"
+n0=$(stored)
+start_httpd
+check "worker: the gateway back, the results go on arriving" until_ok 120 at_least $((n0 + 1))
+# The link cut and restored (a stall: nothing refused, nothing answers).
+lab_nat_cut
+n1=$(stored)
+check "worker: with the link cut, a round's results wait in the spool" \
+    until_ok 120 bash -c "ls '$w'/spool/*.seg >/dev/null 2>&1"
+lab_nat_restore
+check "worker: the link back, every target's result arrives" until_ok 240 at_least "$ntargets"
+spool_empty() { ! ls "$w"/spool/*.seg >/dev/null 2>&1; }
+check "worker: its spool empties" until_ok 120 spool_empty
+check "worker: the gateway says there is nothing more to do (204)" \
+    until_ok 120 grep -q '"GET /targets?n=[0-9]*" 204 .* w$' "$T/httpd.err"
+kill "$wpid"
+wait "$wpid"
+same "worker: stopped by TERM, nothing left running from its spool" \
+    "$?:$(pgrep -f "hopmap-ship send .*$w/spool" | wc -l)" "143:0"
+same "every target probed by the worker behind NAT, once each result" \
+    "$(q "$db" "SELECT count(DISTINCT ip), count(*) - count(DISTINCT rid) FROM pings WHERE node = 'w' AND ip NOT LIKE '198.19.0.%'")" \
+    "$ntargets|0"
+same "exactly the gateway's targets" \
+    "$(q "$db" "SELECT DISTINCT ip FROM pings WHERE node = 'w' AND ip NOT LIKE '198.19.0.%' ORDER BY ip")" \
+    "$(sort <<<"$targets")"
+same "the hub never reached the worker: every request of w from the NAT's address" \
+    "$(awk '$NF == "w" { print $2 }' "$T/httpd.err" | sort -u)" "$LAB_NAT_IP"
+check "the key is in no log, nor in the worker's state" \
+    bash -c "! grep -r -F -q -e '$key' $T/*.err $T/*.out $w"
+echo "# worker behind NAT: $(failures) failed deliveries retried; $(grep -c '"GET /targets' "$T/httpd.err") target requests"
+
+# A loop of N rounds stops when the gateway has nothing to do.
+run inw hopmap-worker -G "$url" -k "$T/w.key" --plain-http -N w -d "$w" -b 1 -n 2 \
+    -- --rounds 3 -R
+same "worker --rounds 3: the gateway's 204 ends it, exit 0" \
+    "$rc:$(grep -c 'nothing to do' "$T/err")" "0:1"
