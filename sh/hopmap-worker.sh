@@ -88,7 +88,8 @@ if [ "${1:-}" = --fetch-hops ]; then
 fi
 
 # The loop's --hops-cmd with --gateway: the gateway's next targets, as many
-# as the loop's queue lacks of a batch.  The gateway saves this node's
+# as the loop's queue lacks of a batch, each line as it came (the loop
+# admits or refuses it).  The gateway saves this node's
 # progress before it answers; 204 (nothing to do now) prints nothing, and
 # the loop then stops (--rounds N) or waits and asks again (--rounds 0).
 fetch_targets() {
@@ -104,7 +105,13 @@ fetch_targets() {
 	code=$(gw_curl 60 "$HOPMAP_WORKER_CACERT" -o "$body" \
 	    -w '%{http_code}' "$gw_url/targets?n=$want") || exit 1
 	case $code in
-	200) cat "$body" ;;
+	200)
+		# A discovered hop (it carries "found_by") is a hop target,
+		# "src":"hop", as the hops of the loop and of --hub-hops are.
+		jq -R -r '(fromjson? // null) as $r |
+		    if ($r | type) == "object" and ($r | has("found_by")) and
+		        ($r | has("src") | not)
+		    then $r + {src: "hop"} | tojson else . end' "$body" ;;
 	204) ;;
 	*) die "GET /targets: HTTP $code: $(gw_error "$body")" ;;
 	esac
