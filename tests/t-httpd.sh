@@ -119,6 +119,124 @@ curl -s --max-time 10 telnet://127.0.0.1:21002 <"$T/raw" >/dev/null 2>&1 || true
 check "access log: what the client sent cannot make a line or a quote" \
     until_ok 30 grep -q 'GET /he\\x22al\\x01th"' "$T/b.log"
 
+# ---- the node face: the programs' metrics, readiness, the hub ----
+M=$T/metrics
+mkdir -p "$M"
+printf '10.0.0.1\n10.0.0.2\n' | cooldown --metrics "$M/cool-a.prom" >/dev/null
+printf '10.0.0.1\n' | cooldown --metrics "$M/cool-b.prom" >/dev/null
+printf '10.0.0.1\n10.0.0.3\n' | interleave --metrics "$M/inter.prom" >/dev/null
+printf 'not a metric line\n' >"$M/junk.prom"
+check "up: --metrics-dir on :21004" up c 21004 -d "$S" --metrics-dir "$M" --stale 1h
+u=http://127.0.0.1:21004
+same "GET /health: each file's counters" \
+    "$(get $u/health)$(json '[.programs["cool-a"].program, .programs["cool-a"].metrics.records_in_total, .programs["cool-b"].metrics.records_in_total, .programs.inter.metrics.records_in_total] | join(" ")')" \
+    "200cooldown 2 1 2"
+same "GET /ready: fresh files, 200" "$(get $u/ready)$(json .ready)" "200true"
+get $u/health >/dev/null
+same "GET /metrics: 200, text/plain" "$(get $u/metrics)$(grep -ci '^Content-Type: text/plain' "$T/headers")" "2001"
+cp "$T/body" "$T/metrics.txt"
+check "GET /metrics: promtool check metrics passes" promtool check metrics <"$T/metrics.txt"
+promtool check metrics <"$T/metrics.txt" 2>&1 | head -n 5
+same "GET /metrics: one TYPE line for a family three files share" \
+    "$(grep -c '^# TYPE hopmap_records_in_total ' "$T/metrics.txt")" 1
+same "GET /metrics: each file's sample, told apart" \
+    "$(grep '^hopmap_records_in_total' "$T/metrics.txt" | sort | tr '\n' ' ')" \
+    'hopmap_records_in_total{program="cooldown",file="cool-b"} 1 hopmap_records_in_total{program="cooldown"} 2 hopmap_records_in_total{program="interleave"} 2 '
+check "GET /metrics: the daemon's requests by route and status" \
+    grep -q '^hopmap_httpd_requests_total{route="/health",status="200"} [1-9]' "$T/metrics.txt"
+check "GET /metrics: open connections" grep -q '^hopmap_httpd_connections_open [0-9]' "$T/metrics.txt"
+check "GET /metrics: a line that is no metric is left out" sh -c "! grep -q 'not a metric' '$T/metrics.txt'"
+touch -d '2 hours ago' "$M/inter.prom"
+same "GET /ready: a file older than --stale, 503 naming it" \
+    "$(get $u/ready)$(json .error)" "503inter.prom was written 7200 s ago (--stale 3600s)"
+rm "$M"/*.prom
+same "GET /ready: no metrics file, 503" "$(get $u/ready)$(json .error | cut -c1-15)" "503no metrics file"
+
+H=$T/hub
+mkdir -p "$H"
+check "up: --hub on :21005, no sink yet" up h 21005 --hub "$H"
+u=http://127.0.0.1:21005
+same "GET /ready: no database, 503" "$(get $u/ready)$(json '.reasons | length')$(json '.error' | cut -c1-8)" "5032database"
+sqlsink -l "$H/sink.sock" --no-stdin "$H/map.db" 2>"$T/sink.log" &
+sinkpid=$!
+cleanup_hooks+=("kill $sinkpid 2>/dev/null")
+until_ok 60 test -S "$H/sink.sock"
+same "GET /ready: the sink up, the database answers: 200" "$(get $u/ready)" 200
+same "GET /service-info: the hub is output, with input and output" \
+    "$(get $u/service-info)$(json '[.service_type, (.capabilities | join(","))] | join(" ")')" \
+    "200output input,output"
+check "the hub's instance id is kept in its directory" grep -qx "$(json .instance_id)" "$H/instance-id"
+kill -TERM "$pid_h"
+wait "$pid_h"
+check "up again: the same hub directory" up h2 21005 --hub "$H"
+same "GET /service-info: the instance id is the same after a restart" \
+    "$(get $u/service-info)$(json .instance_id)" "200$(cat "$H/instance-id")"
+
+# ---- TLS: a certificate renewed while it runs is served at once ----
+# cert NAME: a self-signed certificate for 127.0.0.1 in $T/NAME.crt, .key
+cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$T/$1.key" -out "$T/$1.crt" -days 2 -subj "/CN=$1" \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+}
+# served PORT: the subject of the certificate the server shows
+served() {
+	openssl s_client -connect "127.0.0.1:$1" </dev/null 2>/dev/null |
+	    openssl x509 -noout -subject 2>/dev/null | sed 's/.*CN *= *//'
+}
+if command -v openssl >/dev/null; then
+	cert hopmap-one && cert hopmap-two
+	cp "$T/hopmap-one.crt" "$T/tls.crt" && cp "$T/hopmap-one.key" "$T/tls.key"
+	check "up: --cert --key on :21006" up t 21006 --cert "$T/tls.crt" --key "$T/tls.key"
+	same "TLS: GET /health with the CA, 200" \
+	    "$(get https://127.0.0.1:21006/health --cacert "$T/hopmap-one.crt")" 200
+	same "TLS: the first certificate" "$(served 21006)" hopmap-one
+	same "TLS: plain HTTP to it gets no answer" "$(get http://127.0.0.1:21006/health)" 000
+	# certbot replaces the certificate, then the key: between the two the
+	# pair does not match, and the old one goes on.
+	cp "$T/hopmap-two.crt" "$T/new" && mv "$T/new" "$T/tls.crt"
+	same "TLS: a new certificate without its key: the old pair still served" \
+	    "$(served 21006)" hopmap-one
+	check "TLS: the mismatch said" grep -q 'does not match' "$T/t.log"
+	cp "$T/hopmap-two.key" "$T/new" && mv "$T/new" "$T/tls.key"
+	same "TLS: renewed without a restart, the new certificate served" \
+	    "$(served 21006)" hopmap-two
+	same "TLS: GET /health with the new CA, 200" \
+	    "$(get https://127.0.0.1:21006/health --cacert "$T/hopmap-two.crt")" 200
+	run $p -l 192.0.2.1:21007 --cert "$T/hopmap-one.crt" --key "$T/hopmap-two.key"
+	same "TLS: a key that does not match, refused at the start (exit 3)" \
+	    "$rc:$(grep -c 'does not match' "$T/err")" "3:1"
+	run $p --cert "$T/tls.crt"
+	same "--cert without --key: exit 2" "$rc" 2
+else
+	skip "no openssl to make certificates"
+fi
+
+# ---- limits: connections in total, per address, idle time, headers ----
+check "up: --max-conns 2 --timeout 2s --max-header 4k on :21008" \
+    up l 21008 --max-conns 2 --timeout 2s --max-header 4k
+u=http://127.0.0.1:21008
+same "--max-header 4k: an 8000-byte header, 431" \
+    "$(get $u/health -H "X-Big: $(head -c 8000 /dev/zero | tr '\0' a)")" 431
+exec 5<>/dev/tcp/127.0.0.1/21008
+exec 6<>/dev/tcp/127.0.0.1/21008
+# Two idle connections are open once a third is closed at once.
+check "--max-conns 2: a third connection is closed without an answer" \
+    until_ok 30 test "$(get $u/health)" = 000
+check "--max-conns: said on stderr" grep -q 'connections open (--max-conns)' "$T/l.log"
+check "--timeout 2s: an idle connection is closed by the server" \
+    timeout 60 cat <&5
+exec 5<&- 6<&-
+check "--max-conns: once they are gone, answered again" \
+    until_ok 30 test "$(get $u/health)" = 200
+check "up: --max-per-ip 1 on :21009" up i 21009 --max-per-ip 1
+exec 5<>/dev/tcp/127.0.0.1/21009
+check "--max-per-ip 1: a second connection from 127.0.0.1 is closed" \
+    until_ok 30 test "$(get http://127.0.0.1:21009/health)" = 000
+exec 5<&-
+check "--max-per-ip: answered once the first is closed" \
+    until_ok 30 test "$(get http://127.0.0.1:21009/health)" = 200
+
 # ---- plain HTTP off loopback, a clean stop ----
 run $p -l 192.0.2.1:21003
 same "plain HTTP on an address other than loopback: refused, exit 2" \

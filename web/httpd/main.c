@@ -22,13 +22,16 @@
 #include "core/core.h"
 #include "httpd/handler.h"
 #include "httpd/keys.h"
+#include "httpd/node.h"
 #include "httpd/server.h"
+#include "httpd/tls.h"
 
 static const char usage[] =
 "usage: hopmap-httpd [-l ADDR:PORT] [--hub DIR] [-d DIR] [--metrics-dir DIR]\n"
 "                    [--name NAME] [--shard] [--max-body SIZE]\n"
 "                    [--max-header SIZE] [--max-conns N] [--max-per-ip N]\n"
-"                    [--timeout DURATION] [--health-key] [--insecure]\n"
+"                    [--timeout DURATION] [--stale DURATION] [--health-key]\n"
+"                    [--insecure] [--cert PEM --key PEM]\n"
 "       hopmap-httpd key add|list|revoke -d DIR [--admin] [NAME]\n"
 "Serve a node's HTTP face: health, metrics, and with --hub the gateway.\n"
 "  -l, --listen ADDR:PORT  where to listen (default 127.0.0.1:8080;\n"
@@ -36,6 +39,7 @@ static const char usage[] =
 "      --hub DIR           serve the gateway over the hub's state directory\n"
 "  -d, --state-dir DIR     keys and instance id (default the --hub DIR)\n"
 "      --metrics-dir DIR   the programs' --metrics files (*.prom)\n"
+"      --stale DURATION    not ready when a metrics file is older (default 10m)\n"
 "      --name NAME         this node's name (default the host name)\n"
 "      --shard             give each address of the ranges to one consumer\n"
 "      --max-body SIZE     largest request body (default 64M)\n"
@@ -47,13 +51,16 @@ static const char usage[] =
 "      --timeout DURATION  close a connection idle this long (default 60s)\n"
 "      --health-key        the node face needs a key too\n"
 "      --insecure          allow plain HTTP on an address other than loopback\n"
+"      --cert PEM          serve HTTPS with this certificate (chain) ...\n"
+"      --key PEM           ... and this private key; both are read again\n"
+"                          when they change\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n";
 
 enum {
 	OPT_HUB = HM_OPT_FIRST_PRIVATE, OPT_METRICS_DIR, OPT_NAME, OPT_SHARD,
 	OPT_MAX_BODY, OPT_MAX_HEADER, OPT_MAX_CONNS, OPT_MAX_PER_IP,
-	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE
+	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE, OPT_STALE, OPT_CERT, OPT_KEY
 };
 
 /* "A.B.C.D:PORT" or "[V6]:PORT" into CONF's address. */
@@ -252,6 +259,9 @@ main(int argc, char *argv[])
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "health-key", no_argument, NULL, OPT_HEALTH_KEY },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "stale", required_argument, NULL, OPT_STALE },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -323,6 +333,16 @@ main(int argc, char *argv[])
 		case OPT_INSECURE:
 			insecure = 1;
 			break;
+		case OPT_CERT:
+			conf.cert = optarg;
+			break;
+		case OPT_KEY:
+			conf.key = optarg;
+			break;
+		case OPT_STALE:
+			hx_node_stale = (double)hm_parse_duration(optarg,
+			    "stale") / 1000;
+			break;
 		default:
 			hm_common_option(c, optarg, usage);
 			hm_usage_error(usage);
@@ -332,9 +352,14 @@ main(int argc, char *argv[])
 		hm_warnx("unexpected argument: %s", argv[optind]);
 		hm_usage_error(usage);
 	}
-	if (!is_loopback(&conf.addr) && !insecure)
+	if ((conf.cert == NULL) != (conf.key == NULL))
+		hm_errx(HM_EXIT_USAGE, "--cert and --key go together");
+	if (!is_loopback(&conf.addr) && !insecure && conf.cert == NULL)
 		hm_errx(HM_EXIT_USAGE, "listen: %s is not a loopback address: "
-		    "plain HTTP there needs --insecure", conf.listen);
+		    "plain HTTP there needs --insecure (or --cert and --key)",
+		    conf.listen);
+	if (conf.cert != NULL && tls_open(conf.cert, conf.key) != 0)
+		hm_exit(HM_EXIT_FAIL);
 	if (sodium_init() < 0)
 		hm_errx(HM_EXIT_FAIL, "libsodium cannot start");
 	if (state == NULL)
@@ -353,16 +378,20 @@ main(int argc, char *argv[])
 	ctx.started = (double)hm_now_ms() / 1000.0;
 	d.ctx = &ctx;
 	d.conf = &conf;
+	hs_stats_modules(&d);
 	block_stop_signals();
 	open_modules(&d);
 	if ((srv = hs_start(&d)) == NULL)
 		hm_exit(HM_EXIT_FAIL);
-	fprintf(stderr, "%s: listening on %s%s%s\n", hm_prog, conf.listen,
+	fprintf(stderr, "%s: listening on %s%s%s%s\n", hm_prog, conf.listen,
+	    conf.cert != NULL ? " (TLS)" : "",
 	    ctx.hub_dir != NULL ? ", hub " : "",
 	    ctx.hub_dir != NULL ? ctx.hub_dir : "");
 	wait_for_stop();
 	hs_stop(srv, conf.timeout * 1000);
 	close_modules(&d);
 	hk_close(d.keys);
+	if (conf.cert != NULL)
+		tls_close();
 	hm_exit(HM_EXIT_OK);
 }

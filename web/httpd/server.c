@@ -24,11 +24,14 @@
 #include "core/core.h"
 #include "httpd/keys.h"
 #include "httpd/server.h"
+#include "httpd/tls.h"
 
 struct hs_server {
 	struct MHD_Daemon *mhd;
 	const struct hs_dispatch *d;
 	atomic_int inflight;	/* requests begun and not yet completed */
+	atomic_uint open;	/* connections open */
+	atomic_ullong refused_log;	/* when we last said we refused one */
 };
 
 struct hs_request {
@@ -42,6 +45,7 @@ struct hs_request {
 	char *body;
 	size_t len, cap;
 	int begun;		/* the access handler saw the headers */
+	uint64_t start;		/* hm_mono_ms() at the request line */
 	int status;		/* of the answer queued, 0 before */
 	uint64_t bytes_out;
 };
@@ -82,6 +86,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		*q++ = '\0';
 	rq->query = q != NULL ? q : "";
 	peer_text(c, rq->peer, sizeof rq->peer);
+	rq->start = hm_mono_ms();
 	atomic_fetch_add(&s->inflight, 1);
 	return rq;
 }
@@ -234,6 +239,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			rq->status = 413;
 			return MHD_NO;
 		}
+		if (hm_mono_ms() - rq->start > (uint64_t)conf->timeout * 1000) {
+			/* A body trickled in to hold the thread: no answer
+			   can be queued while it is read, so close. */
+			rq->status = 408;
+			return MHD_NO;
+		}
 		if (rq->len + n + 1 > rq->cap) {
 			size_t cap = rq->cap ? rq->cap : 4096;
 			char *b;
@@ -298,10 +309,39 @@ static void
 on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
-	(void)cls;
+	struct hs_server *s = cls;
+	int up = toe == MHD_CONNECTION_NOTIFY_STARTED;
+
 	(void)c;
 	(void)socket_context;
-	hs_stats_conn(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	if (up)
+		atomic_fetch_add(&s->open, 1);
+	else
+		atomic_fetch_sub(&s->open, 1);
+	hs_stats_conn(up ? 1 : -1);
+}
+
+/* --max-conns: a connection past it is closed at once.  (libmicrohttpd's
+   own limit, one above ours, only stops accepting: the client would wait
+   in the backlog without a word.)  Said at most once a second. */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct hs_server *s = cls;
+	uint64_t now, last;
+
+	(void)addr;
+	(void)len;
+	if (atomic_load(&s->open) < s->d->conf->max_conns)
+		return MHD_YES;
+	hs_stats_refused();
+	now = hm_mono_ms();
+	last = atomic_load(&s->refused_log);
+	if (now - last >= 1000 &&
+	    atomic_compare_exchange_strong(&s->refused_log, &last, now))
+		hm_warnx("%u connections open (--max-conns): closing new ones",
+		    s->d->conf->max_conns);
+	return MHD_NO;
 }
 
 static void
@@ -327,21 +367,28 @@ hs_start(const struct hs_dispatch *d)
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	struct MHD_OptionItem ops[] = {
 		{ MHD_OPTION_SOCK_ADDR, 0, (void *)&conf->addr },
-		{ MHD_OPTION_CONNECTION_LIMIT, conf->max_conns, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, conf->max_conns + 1, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->max_per_ip, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    (intptr_t)conf->max_header, NULL },
+		/* Last: with TLS, the certificate callback. */
+		{ conf->cert != NULL ? MHD_OPTION_HTTPS_CERT_CALLBACK :
+		    MHD_OPTION_END, 0, conf->cert != NULL ? tls_callback() :
+		    NULL },
 		{ MHD_OPTION_END, 0, NULL }
 	};
 
 	if (s == NULL)
 		return NULL;
 	s->d = d;
+	s->refused_log = hm_mono_ms() - 1000;
 	if (conf->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (conf->cert != NULL)
+		flags |= MHD_USE_TLS;
 	signal(SIGPIPE, SIG_IGN);
-	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	s->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

@@ -75,6 +75,11 @@ void hs_escape(const char *s, char *buf, size_t cap);
 void hs_stats_request(const char *route, int status, uint64_t bytes_in,
     uint64_t bytes_out);
 void hs_stats_conn(int delta);
+void hs_stats_refused(void);
 void hs_stats_write(FILE *out);
+/* The modules (D's opened ones) whose metrics() hs_metrics_write adds. */
+void hs_stats_modules(const struct hs_dispatch *d);
+/* The daemon's counters and the modules' metrics, for GET /metrics. */
+void hs_metrics_write(FILE *out);
 
 #endif

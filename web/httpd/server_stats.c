@@ -17,7 +17,8 @@ static struct {
 	uint64_t n;
 } reqs[STATS_MAX];
 static size_t nreqs;
-static uint64_t bytes_in, bytes_out, conns_open, conns_total;
+static const struct hs_dispatch *modules;	/* whose metrics() to call */
+static uint64_t bytes_in, bytes_out, conns_open, conns_total, conns_refused;
 
 void
 hs_stats_request(const char *route, int status, uint64_t in, uint64_t out)
@@ -53,6 +54,14 @@ hs_stats_conn(int delta)
 }
 
 void
+hs_stats_refused(void)
+{
+	pthread_mutex_lock(&lock);
+	conns_refused++;
+	pthread_mutex_unlock(&lock);
+}
+
+void
 hs_stats_write(FILE *out)
 {
 	size_t i;
@@ -75,8 +84,30 @@ hs_stats_write(FILE *out)
 	    "hopmap_httpd_connections_open %llu\n"
 	    "# HELP hopmap_httpd_connections_total connections accepted\n"
 	    "# TYPE hopmap_httpd_connections_total counter\n"
-	    "hopmap_httpd_connections_total %llu\n",
+	    "hopmap_httpd_connections_total %llu\n"
+	    "# HELP hopmap_httpd_connections_refused_total connections closed "
+	    "at once (--max-conns)\n"
+	    "# TYPE hopmap_httpd_connections_refused_total counter\n"
+	    "hopmap_httpd_connections_refused_total %llu\n",
 	    (unsigned long long)bytes_in, (unsigned long long)bytes_out,
-	    (unsigned long long)conns_open, (unsigned long long)conns_total);
+	    (unsigned long long)conns_open, (unsigned long long)conns_total,
+	    (unsigned long long)conns_refused);
 	pthread_mutex_unlock(&lock);
+}
+
+void
+hs_stats_modules(const struct hs_dispatch *d)
+{
+	modules = d;
+}
+
+void
+hs_metrics_write(FILE *out)
+{
+	int i;
+
+	hs_stats_write(out);
+	for (i = 0; modules != NULL && hx_modules[i] != NULL && i < 8; i++)
+		if (modules->opened[i] && hx_modules[i]->metrics != NULL)
+			hx_modules[i]->metrics(modules->ctx, i, out);
 }
