@@ -242,7 +242,7 @@ gate_in_open(struct hx_ctx *ctx, int s)
 		return -1;
 	}
 	if (gi_engine_open(e, db, ctx->ranges_dir ? ctx->ranges_dir : ranges,
-	    queue, ctx->shard, 0, err, sizeof err) != 0) {
+	    queue, ctx->shard, ctx->reserved, err, sizeof err) != 0) {
 		hm_warnx("gateway input: %s", err);
 		free(e);
 		return -1;
