@@ -38,6 +38,8 @@ HTTPD_O  = $(patsubst web/%.c,$(BUILD)/web/%.o,\
            $(filter-out web/httpd/main.c,$(wildcard web/httpd/*.c)))
 HTTPD    = $(if $(wildcard web/httpd/main.c),$(BIN)/hopmap-httpd)
 LIBS_HTTPD = -lmicrohttpd -lsqlite3 -lsodium -lpthread
+# TLS: the certificate callback is GnuTLS's (libmicrohttpd-dev brings it).
+LIBS_HTTPD += -lgnutls
 
 # Libraries beyond jansson, per program.
 LIBS_cooldown   = -lsqlite3
