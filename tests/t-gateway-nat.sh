@@ -55,10 +55,13 @@ start_sink() {
 }
 stop_sink() { kill "$sinkpid"; wait "$sinkpid"; }
 # The gateway listens on the hub's lab address: plain HTTP beyond the
-# loopback (--insecure), as there is no TLS in the lab.
+# loopback (--insecure; https:// is tested at the end), with the lab's
+# special-purpose ranges kept (--allow-reserved): HUB/ranges/lab.txt.
+mkdir -p "$hub/ranges"
+echo 198.19.2.16/29 >"$hub/ranges/lab.txt"
 start_httpd() {
 	ip netns exec "$hubns" hopmap-httpd -l "$LAB_HUB_IP:$port" --hub "$hub" \
-	    --insecure 2>>"$T/httpd.err" &
+	    --insecure --allow-reserved 2>>"$T/httpd.err" &
 	httpdpid=$!
 	until_ok 60 ip netns exec "$hubns" sh -c "ss -Hltn 'sport = :$port' | grep -q ."
 }
@@ -161,15 +164,17 @@ same "back: the segment delivered once" \
 check "the key is in no log" bash -c "! grep -F -q -e '$key' $T/*.err $T/err"
 
 # ---- hopmap-worker --gateway: targets from /targets, results to /results ----
-# The gateway's pool: lab addresses given as hops (its range files leave
-# special-purpose addresses out), by another key than the worker's.
-targets=$(for i in $(seq 20 31); do echo "198.19.1.$i"; done
+# The gateway's targets: its range file (8 addresses), and 24 hops posted
+# by another key than the worker's, half of them with the "found_by" of a
+# trace.
+hops=$(for i in $(seq 20 31); do echo "198.19.1.$i"; done
     for i in $(seq 20 31); do echo "198.19.3.$i"; done)
+targets=$(echo "$hops"; for i in $(seq 16 23); do echo "198.19.2.$i"; done)
 ntargets=$(wc -l <<<"$targets")
 run ip netns exec "$hubns" curl -sS -H @- -H 'Content-Type: application/x-ndjson' \
-    --data-binary @<(sed '/^198\.19\.3\./s/.*/{"ip":"&","found_by":"v9"}/;s/^[0-9].*/{"ip":"&"}/' <<<"$targets") "$url/hops" \
+    --data-binary @<(sed '/^198\.19\.3\./s/.*/{"ip":"&","found_by":"v9"}/;s/^[0-9].*/{"ip":"&"}/' <<<"$hops") "$url/hops" \
     <<<"Authorization: Bearer $(cat "$T/ops.key")"
-same "gateway: the targets pooled" "$(jq -c '[.lines, .added]' "$T/out")" "[$ntargets,$ntargets]"
+same "gateway: the hops pooled" "$(jq -c '[.lines, .added]' "$T/out")" "[24,24]"
 # Rounds of 2 from a queue kept at 6, so that results are being made while
 # the gateway is away or the link cut; --rounds 0: a gateway with nothing
 # now (or away) is asked again after the pause.  ip netns exec execs the
@@ -229,12 +234,10 @@ run inw hopmap-worker -G "$url" -k "$T/w.key" --plain-http -N w -d "$w" -b 1 -n 
 same "worker --rounds 3: the gateway's 204 ends it, exit 0" \
     "$rc:$(grep -c 'nothing to do' "$T/err")" "0:1"
 
-# ---- https:// with --cacert: the gateway behind a TLS front ----
-# hopmap-httpd serves no TLS of its own yet here, so a socat TLS front on
-# the hub's address forwards to it (as a reverse proxy would); the client
-# side is what is tested: curl checks the hub's certificate against
-# --cacert, and a certificate from another CA is refused and the segment
-# kept.  (This comes last: the front is the gateway's peer from here on.)
+# ---- https:// with --cacert: hopmap-httpd --cert --key ----
+# A second gateway over the same hub, serving TLS with a certificate from
+# the hub's own CA: curl checks it against --cacert; a certificate from
+# another CA is refused, and the segment kept.
 pki=$T/pki
 mkdir -p "$pki"
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -248,9 +251,8 @@ openssl x509 -req -in "$pki/hub.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
     -CAcreateserial -days 2 -out "$pki/hub.pem" \
     -extfile <(echo "subjectAltName=IP:$LAB_HUB_IP") 2>/dev/null
 tport=25444
-ip netns exec "$hubns" socat \
-    "OPENSSL-LISTEN:$tport,bind=$LAB_HUB_IP,reuseaddr,fork,cert=$pki/hub.pem,key=$pki/hub.key,verify=0" \
-    "TCP:$LAB_HUB_IP:$port" 2>"$T/tls.err" &
+ip netns exec "$hubns" hopmap-httpd -l "$LAB_HUB_IP:$tport" --hub "$hub" \
+    --cert "$pki/hub.pem" --key "$pki/hub.key" 2>"$T/https.err" &
 tlspid=$!
 cleanup_hooks+=('kill $tlspid 2>/dev/null; wait $tlspid 2>/dev/null')
 until_ok 60 ip netns exec "$hubns" sh -c "ss -Hltn 'sport = :$tport' | grep -q ."
@@ -263,3 +265,10 @@ run inw hopmap-ship send --once -n 1 -k "$T/w.key" --cacert "$pki/ca.pem" \
     "$T/sp" "https://$LAB_HUB_IP:$tport"
 same "https: the hub's certificate checked against --cacert, the segment delivered" \
     "$rc:$(ls "$T/sp" | grep -c seg):$(q "$db" "SELECT count(*) FROM pings WHERE ip = '198.19.0.10'")" "0:0:1"
+same "https: from the NAT's address" \
+    "$(awk '/"POST \/results"/ { print $2 }' "$T/https.err" | sort -u)" "$LAB_NAT_IP"
+stop_httpd
+kill "$tlspid"
+wait "$tlspid"
+check "no sanitizer report from the gateways, the sink and the worker" \
+    no_sanitizer_report "$T"/*.err
