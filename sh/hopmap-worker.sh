@@ -89,9 +89,10 @@ fi
 
 # The loop's --hops-cmd with --gateway: the gateway's next targets, as many
 # as the loop's queue lacks of a batch, each line as it came (the loop
-# admits or refuses it).  The gateway saves this node's
-# progress before it answers; 204 (nothing to do now) prints nothing, and
-# the loop then stops (--rounds N) or waits and asks again (--rounds 0).
+# admits or refuses it).  The gateway saves this node's progress before it
+# answers; 204 (nothing to do now) prints nothing, and the loop then stops
+# (--rounds N) or waits and asks again (--rounds 0).  A gateway that cannot
+# be reached counts as nothing to do this round (the loop says so).
 fetch_targets() {
 	q=$HOPMAP_WORKER_STATE/loop/hops.ndjson
 	queued=0

@@ -154,9 +154,19 @@ same "no gateway: kept, curl's reason said" \
     "$rc:$(ls "$T/sp"/*.seg | wc -l):$(grep -c "not confirmed (curl: (7) Failed to connect" "$T/err")" "1:1:2"
 start_httpd
 lab_nat_cut
-run ship -q -T 2 -n 1 "$T/sp" "$url"
+# While the attempt stalls, its curl is there to look at: the key is on
+# its standard input, not on its command line (-H @-).
+ip netns exec "$workerns" hopmap-ship send --once -q -T 2 -n 1 --plain-http \
+    -k "$T/w.key" "$T/sp" "$url" 2>"$T/err" &
+spid=$!
+curl_of() { curlpid=$(pgrep -x -P "$spid" curl); }
+check "cut link: an attempt's curl is running" until_ok 30 curl_of
+cmdline=$(tr '\0' ' ' <"/proc/$curlpid/cmdline" 2>/dev/null)
+check "the key is not on curl's command line, its header is read from stdin" \
+    bash -c "[[ '$cmdline' == *' -H @- '* && '$cmdline' != *'$key'* ]]"
+wait "$spid"
 same "cut link: the attempt gives up after -T, the segment kept" \
-    "$rc:$(ls "$T/sp"/*.seg | wc -l):$(grep -c "not confirmed (curl: (28)" "$T/err")" "1:1:1"
+    "$?:$(ls "$T/sp"/*.seg | wc -l):$(grep -c "not confirmed (curl: (28)" "$T/err")" "1:1:1"
 lab_nat_restore
 run ship -q "$T/sp" "$url"
 same "back: the segment delivered once" \
