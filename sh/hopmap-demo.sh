@@ -13,7 +13,11 @@
 #    (interleave, cooldown, icmpprobe, tracehop), the hub's new routers
 #    (hopmap-hub hops: one global dedup, dealt out by shard) fed back as
 #    targets, results spooled on the node and shipped to the hub, until
-#    nothing is left or time is up.  Then a summary, each node's status
+#    nothing is left or time is up.  A fourth worker sits behind a NAT
+#    router namespace that nobody can reach through: it reaches the hub
+#    only through the gateway (hopmap-httpd --hub, plain HTTP in the lab),
+#    taking the hub's discovered routers from GET /targets and shipping
+#    through POST /results with curl.  Then a summary, each node's status
 #    (hopmap-status) and the map (hopmap-map: DOT and JSON, SVG with
 #    Graphviz).  The namespaces are deleted at the end, also on Ctrl-C.
 #
@@ -37,7 +41,8 @@ case ${1:-} in
 usage: hopmap-demo [DIR]
 Run hopmap start to finish without a packet leaving this machine: the
 bundled range lists offline, then (as root, from a checkout) three nodes
-mapping a namespace lab into one hub.  Results, map and logs go to DIR
+mapping a namespace lab into one hub, and a fourth behind NAT reaching it
+only through its HTTP gateway.  Results, map and logs go to DIR
 (default: a new private directory \${TMPDIR:-/tmp}/hopmap-demo.XXXXXX,
 printed at the start).
   -h, --help     show this help and exit
@@ -73,8 +78,8 @@ if [ -z "$out" ]; then
 	echo "== results, map and logs go to $out"
 fi
 mkdir -p "$out"
-rm -rf "$out"/hub "$out"/vp[0-9]* "$out"/map.* "$out"/seeds.txt \
-    "$out"/topology.txt
+rm -rf "$out"/hub "$out"/vp[0-9]* "$out"/nat1* "$out"/map.* "$out"/seeds.txt \
+    "$out"/exclude.txt "$out"/topology.txt
 
 if [ ! -d "$ranges" ]; then
 	echo "== the demo needs a checkout of hopmap (examples/, tests/lab/);"
@@ -144,11 +149,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'msg "interrupted, cleaning up"; exit 130' INT TERM
 
-echo "== building the namespace lab: $nv vantage points, one hub"
-topo=$(LAB_EXTRA=$extra LAB_VANTAGES=$nv LAB_HUB=1 bash "$lab" up "$prefix")
+echo "== building the namespace lab: $nv vantage points, one hub, one node behind NAT"
+topo=$(LAB_EXTRA=$extra LAB_VANTAGES=$nv LAB_HUB=1 LAB_NAT=1 bash "$lab" up "$prefix")
 cp "$topo" "$out/topology.txt"
 awk '$1 == "target" || $1 == "blackhole" || $1 == "unreachable" { print $2 }' \
     "$topo" >"$out/seeds.txt"
+# -R keeps the lab's special-purpose addresses; the NAT's inside network
+# (100.64.0.0/10, carrier-grade NAT) is one too, and a hop there is
+# reachable only from behind that NAT: no worker takes it as a target.
+echo 100.64.0.0/10 >"$out/exclude.txt"
 printf '  %s routers (one silent, an ECMP diamond), %s answering /24s, %s dark\n' \
     "$(grep -c '^router' "$topo")" "$(grep -c '^target' "$topo")" \
     "$(grep -c -E '^(blackhole|unreachable)' "$topo")"
@@ -156,6 +165,9 @@ printf '  vantage points: %s\n' \
     "$(awk '$1 == "vantage" { printf "%s%s (%s)", s, $2, $3; s = ", " }' "$topo")"
 hubip=$(awk '$1 == "hub" { print $3 }' "$topo")
 printf '  hub: %s\n' "$hubip"
+printf '  behind NAT: %s, seen by the lab as %s; nothing routes to it\n' \
+    "$(awk '$1 == "natted" { print $3 }' "$topo")" \
+    "$(awk '$1 == "nat" { print $3 }' "$topo")"
 
 # The hub, in its own namespace: one sqlsink behind a TCP listener; each
 # connection is a worker's segment, confirmed once committed.
@@ -176,6 +188,25 @@ while [ ! -S "$hub/sink.sock" ]; do
 	sleep 0.1
 done
 
+# The gateway beside it: hopmap-httpd over the same hub, a key for the
+# node behind NAT.  Plain HTTP on the lab's address (--insecure): there
+# is no certificate in the lab, and no packet leaves the machine.
+port=8080
+hopmap-httpd key add -d "$hub" nat1 >"$out/nat1.key" 2>/dev/null
+ip netns exec "$prefix-hub" hopmap-httpd -l "$hubip:$port" --hub "$hub" \
+    --insecure 2>"$hub/httpd.log" &
+pids="$pids $!"
+i=0
+until ip netns exec "$prefix-hub" ss -Hltn "sport = :$port" | grep -q .; do
+	i=$((i + 1))
+	if [ $i -gt 100 ]; then
+		msg "the gateway did not start:"
+		sed 's/^/  /' "$hub/httpd.log" >&2
+		exit 3
+	fi
+	sleep 0.1
+done
+
 # Three workers, one in each vantage namespace: hopmap-loop rounds of 1000
 # targets over the node's shard of the seeds, half of each round for the
 # hub's new routers (its global dedup, dealt out by shard), the results
@@ -190,11 +221,23 @@ for v in $(awk '$1 == "vantage" { printf "%s ", $2 }' "$topo"); do
 	    -d "$out/vp$k" -N "vp$k" -b 2 \
 	    --hub-hops "hopmap-hub hops -d $hub -R -s $k/$nv" \
 	    -- --shard "$k/$nv" --rounds 0 -T "${seconds}s" -n 1000 -R \
+	    -x "$out/exclude.txt" \
 	    --rate 1000 --timeout 500ms --trace-rate 1000 --wait 300ms \
 	    --max-ttl 16 "$out/seeds.txt" >"$out/vp$k.log" 2>&1 &
 	wpids="$wpids $!"
 	k=$((k + 1))
 done
+# The fourth, behind NAT: no seeds of its own and no socat address; its
+# targets are the routers the hub has found (GET /targets), probed again
+# from its side, and its results go through POST /results.
+echo "== 1 worker behind NAT: hopmap-worker --gateway http://$hubip:$port --key nat1.key -- --rounds 0 -T ${seconds}s"
+ip netns exec "$prefix-w" hopmap-worker -G "http://$hubip:$port" \
+    -k "$out/nat1.key" --plain-http --batch 500 -d "$out/nat1" -N nat1 -b 2 \
+    -- --rounds 0 -T "${seconds}s" -n 500 -p 2s -R -x "$out/exclude.txt" \
+    --rate 1000 --timeout 500ms --trace-rate 1000 --wait 300ms --max-ttl 16 \
+    >"$out/nat1.log" 2>&1 &
+natpid=$!
+wpids="$wpids $natpid"
 pids="$pids $wpids"
 # Read-only: a plain open would make an empty file where sqlsink makes
 # its link.
@@ -205,14 +248,15 @@ while [ -n "$(living $wpids)" ]; do
 	sleep 1
 	[ $(($(date +%s) - shown)) -ge 5 ] || continue
 	shown=$(date +%s)
-	printf '  %3ss: %6s records, %3s router addresses, %s hop targets\n' \
+	printf '  %3ss: %6s records, %3s router addresses, %s hop targets, %s behind NAT\n' \
 	    "$(($(date +%s) - start))" "$(q 'SELECT count(*) FROM pings')" \
 	    "$(q 'SELECT count(DISTINCT ip) FROM hops WHERE ip LIKE '"'198.18.%'"'')" \
-	    "$(q "SELECT count(*) FROM pings WHERE src = 'hop'")"
+	    "$(q "SELECT count(*) FROM pings WHERE src = 'hop'")" \
+	    "$(q "SELECT count(*) FROM pings WHERE node = 'nat1'")"
 done
 failed=0
 for p in $wpids; do wait "$p" || failed=$((failed + 1)); done
-[ "$failed" -eq 0 ] || msg "$failed workers failed (see $out/vp*.log)"
+[ "$failed" -eq 0 ] || msg "$failed workers failed (see $out/vp*.log, $out/nat1.log)"
 echo "   $(($(date +%s) - start)) s of probing; rounds per worker: $(
     for k in $(seq "$nv"); do
 	printf '%s ' "$(cat "$out/vp$k/loop/round" 2>/dev/null || echo '?')"
@@ -232,15 +276,19 @@ printf '  links                 %s, %s of them between routers (%s seen by all %
     "$(q "SELECT count(*) FROM (SELECT DISTINCT a, b FROM links
         WHERE b IN ($routers))")" \
     "$(q "SELECT count(*) FROM (SELECT a, b FROM links WHERE b IN ($routers)
-        GROUP BY a, b HAVING count(DISTINCT node) = $nv)")" "$nv"
+        GROUP BY a, b HAVING count(DISTINCT node) FILTER (WHERE node LIKE 'vp%') = $nv)")" "$nv"
 printf '  rows per table       '
 for t in pings traces hops links targets raw; do
 	printf ' %s=%s' "$t" "$(q "SELECT count(*) FROM $t")"
 done
 echo
+printf '  behind NAT (nat1)     %s records in %s requests to the gateway, all from %s\n' \
+    "$(q "SELECT count(*) FROM pings WHERE node = 'nat1'")" \
+    "$(grep -c ' nat1$' "$hub/httpd.log")" \
+    "$(awk '$NF == "nat1" { print $2 }' "$hub/httpd.log" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 echo "== per node"
 # shellcheck disable=SC2046
-hopmap-status "$db" $(for k in $(seq "$nv"); do echo "$out/vp$k"; done) | sed 's/^/  /'
+hopmap-status "$db" $(for k in $(seq "$nv"); do echo "$out/vp$k"; done) "$out/nat1" | sed 's/^/  /'
 
 echo "== the map"
 hopmap-map -f dot -o "$out/map.dot" "$db"

@@ -4,6 +4,8 @@
 #
 #   ... | hopmap-ship spool DIR          results -> complete segment files
 #   hopmap-ship send DIR ADDRESS         segments -> hub, with retry
+#   hopmap-ship send DIR URL --key FILE  the same through a gateway's
+#                                        POST /results, with curl
 #   hopmap-ship put FILE                 one segment on a connection (socat
 #                                        runs it; see PROTOCOL in the page)
 #
@@ -22,17 +24,24 @@ sh_dir=$(dirname "$(readlink -f "$0")")
 [ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
 # shellcheck source=lib/hopmap.sh
 . "$sh_dir/lib/hopmap.sh"
+# shellcheck source=lib/gateway.sh
+. "$sh_dir/lib/gateway.sh"
+# shellcheck source=ship/http.sh
+. "$sh_dir/ship/http.sh"
 
 usage() {
 	cat <<EOF
 usage: $prog spool [-l LINES] DIR
        $prog send [-1q] [-b SECONDS] [-n TRIES] [-N NODE] [-T SECONDS]
                    DIR ADDRESS
+       $prog send [-1q] [-b SECONDS] [-n TRIES] [-T SECONDS] -k KEYFILE
+                   [--cacert PEM] [--plain-http] DIR URL
        $prog put FILE
 Spool records into complete segment files, and ship them to a hopmap hub.
   spool                 read records on standard input into segments in DIR
     -l, --lines N         records per segment (default 1000)
-  send                  ship DIR's segments to the socat ADDRESS, oldest
+  send                  ship DIR's segments to the socat ADDRESS, or to
+                        the gateway at URL (https://hub:port), oldest
                         first, deleting each once the hub confirmed it
     -1, --once            exit when DIR is empty (default: keep watching)
     -b, --backoff-max S   longest wait between retries (default 60)
@@ -43,6 +52,12 @@ Spool records into complete segment files, and ship them to a hopmap hub.
     -q, --quiet           report only errors
     -m, --metrics FILE    write Prometheus text metrics to FILE after each
                           attempt (through a temporary file and a rename)
+    -k, --key FILE        with a URL: the gateway's API key, read from FILE
+                          (it names the node; -N is not sent)
+        --cacert PEM      with https://: trust the CA certificates in PEM
+                          (default: the system's)
+        --plain-http      allow http:// beyond the loopback (the key then
+                          travels in clear)
   put                   write FILE to standard output as one segment, read
                         the hub's answer on standard input, delete FILE
                         when it is "ok N", move it to quarantine/ beside
@@ -50,7 +65,9 @@ Spool records into complete segment files, and ship them to a hopmap hub.
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 ADDRESS is a socat(1) address: TCP:hub:7411, OPENSSL:hub:7412,cert=...,
-cafile=..., EXEC:'ssh hub hopmap-hub recv' or SYSTEM:... (see hopmap-ship(1)).
+cafile=..., EXEC:'ssh hub hopmap-hub recv' or SYSTEM:... (see hopmap-ship(1));
+URL is https://HUB:PORT (or http:// on the loopback) of the hub's gateway
+(hopmap-httpd).
 EOF
 }
 
@@ -106,9 +123,17 @@ cmd_spool() {
 	    "$dir/$stamp-"
 }
 
+# One attempt, by the transport ADDRESS names.
+ship_one() {
+	case $address in
+	http://* | https://*) http_ship_one "$1" ;;
+	*) socat_ship_one "$1" ;;
+	esac
+}
+
 # One attempt: connect to ADDRESS and run put on the connection.  The
 # segment is gone afterwards exactly when the hub confirmed it.
-ship_one() {
+socat_ship_one() {
 	# shellcheck disable=SC2016 # expanded by the shell socat starts
 	HOPMAP_SHIP_FILE=$1 HOPMAP_SHIP_NODE=$node HOPMAP_SHIP_SELF=$self \
 	    socat -T "$timeout" "$address" \
@@ -132,18 +157,31 @@ clean_tmp() {
 
 cmd_send() {
 	once=0 backoff_max=60 tries=0 timeout=60 quiet=0 node='' metrics=''
+	keyfile='' cacert='' plain=0 dir='' address='' extra=0
+	# Options may come after the operands too, as getopt_long allows.
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-1 | --once) once=1; shift ;;
 		-q | --quiet) quiet=1; shift ;;
+		--plain-http) plain=1; shift ;;
 		-b | --backoff-max | -n | --tries | -T | --timeout | -N | --node | \
-		    -m | --metrics)
+		    -m | --metrics | -k | --key | --cacert)
 			need "$1" $#
 			opt=$1 val=$2; shift 2 ;;
 		--*=*) opt=${1%%=*} val=${1#*=}; shift ;;
-		--) shift; break ;;
+		--) shift
+			for a; do
+				if [ -z "$dir" ]; then dir=$a
+				elif [ -z "$address" ]; then address=$a
+				else extra=1; fi
+			done
+			break ;;
 		-?*) die_usage "unknown option: $1" ;;
-		*) break ;;
+		*)
+			if [ -z "$dir" ]; then dir=$1
+			elif [ -z "$address" ]; then address=$1
+			else extra=1; fi
+			shift ;;
 		esac
 		case ${opt:-} in
 		-b | --backoff-max) posint backoff-max "$val"; backoff_max=$val ;;
@@ -151,13 +189,16 @@ cmd_send() {
 		-T | --timeout) posint timeout "$val"; timeout=$val ;;
 		-N | --node) node=$val ;;
 		-m | --metrics) metrics=$val ;;
+		-k | --key) keyfile=$val ;;
+		--cacert) cacert=$val ;;
 		'') ;;
 		*) die_usage "unknown option: $opt" ;;
 		esac
 		opt=''
 	done
-	[ $# -eq 2 ] || die_usage "send needs DIR and ADDRESS"
-	dir=$1 address=$2
+	if [ -z "$address" ] || [ "$extra" = 1 ]; then
+		die_usage "send needs DIR and ADDRESS"
+	fi
 	[ -n "$node" ] || node=$(hostname)
 	case $node in *[!A-Za-z0-9._-]*) die_usage "bad node name: $node" ;; esac
 	[ -d "$dir" ] || die "$dir: no such directory"
@@ -165,7 +206,13 @@ cmd_send() {
 	[ "$timeout" -ge 1 ] || die_usage "timeout must be at least 1"
 	clean_tmp
 	errs=$(pid_tmp "${TMPDIR:-/tmp}" "$prog")
-	trap 'rm -f "$errs"' EXIT
+	http_body='' http_code=''
+	trap 'rm -f "$errs" ${http_body:+"$http_body"} ${http_code:+"$http_code"}' EXIT
+	case $address in
+	http://* | https://*) http_setup ;;
+	*) [ -z "$keyfile$cacert" ] || die_usage "--key and --cacert go with" \
+	    "a gateway URL (http:// or https://), not a socat address" ;;
+	esac
 	child=''
 	trap 'kill $child 2>/dev/null; exit 143' TERM
 	trap 'kill $child 2>/dev/null; exit 130' INT

@@ -8,24 +8,38 @@
 set -eu
 
 prog=hopmap-worker
-synopsis='-H ADDRESS [options] [LOOP-OPTIONS...]'
+synopsis='-H ADDRESS | --gateway URL --key FILE [options] [LOOP-OPTIONS...]'
 # The shared library: sh/lib/ beside the script in a checkout, else
 # share/hopmap/sh/lib/ beside its bin/ once built or installed.
 sh_dir=$(dirname "$(readlink -f "$0")")
 [ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
 # shellcheck source=lib/hopmap.sh
 . "$sh_dir/lib/hopmap.sh"
+# shellcheck source=lib/gateway.sh
+. "$sh_dir/lib/gateway.sh"
 
 usage() {
 	cat <<EOF
 usage: $prog -H ADDRESS [-d DIR] [-N NODE] [-b SECONDS] [-n TRIES] [-u USER]
                      [--hub-hops CMD]
                      [-c COMMAND | [--] LOOP-OPTIONS... RANGEFILE...]
+       $prog -G URL -k KEYFILE [--cacert PEM] [--plain-http] [--batch N]
+                     [options] [-c COMMAND | [--] LOOP-OPTIONS...]
 Probe with hopmap-loop (or COMMAND), spool the results locally and ship
 them to a hopmap hub, each stored once.
   -H, --hub ADDRESS      the hub as a socat address (TCP:hub:7411,
                          OPENSSL:hub:7412,cert=...,cafile=...,
                          EXEC:'ssh hub hopmap-hub recv')
+  -G, --gateway URL      the hub's gateway instead (hopmap-httpd --hub,
+                         https://hub:port): results go to its /results and
+                         hopmap-loop takes its targets from its /targets
+                         (no RANGEFILE needed), all through curl
+  -k, --key FILE         the gateway's API key for this node (-N must be
+                         the key's name)
+      --cacert PEM       trust the gateway's certificate from the CAs in PEM
+      --plain-http       allow an http:// gateway beyond the loopback
+      --batch N          targets asked of the gateway at a time, whenever
+                         fewer are queued (default 1000, the loop's -n)
   -d, --state-dir DIR    the node's state: DIR/loop for hopmap-loop, DIR/spool
                          for results not yet confirmed (default
                          \$HOPMAP_STATE or ~/.local/state/hopmap)
@@ -73,19 +87,57 @@ if [ "${1:-}" = --fetch-hops ]; then
 	exit 0
 fi
 
+# The loop's --hops-cmd with --gateway: the gateway's next targets, as many
+# as the loop's queue lacks of a batch, each line as it came (the loop
+# admits or refuses it).  The gateway saves this node's progress before it
+# answers; 204 (nothing to do now) prints nothing, and the loop then stops
+# (--rounds N) or waits and asks again (--rounds 0).  A gateway that cannot
+# be reached counts as nothing to do this round (the loop says so).
+fetch_targets() {
+	q=$HOPMAP_WORKER_STATE/loop/hops.ndjson
+	queued=0
+	[ ! -f "$q" ] || queued=$(wc -l <"$q")
+	want=$((HOPMAP_WORKER_BATCH - queued))
+	[ "$want" -gt 0 ] || return 0
+	gw_check "$HOPMAP_WORKER_GATEWAY" "$HOPMAP_WORKER_KEYFILE" \
+	    "$HOPMAP_WORKER_CACERT" 1
+	body=$(pid_tmp "${TMPDIR:-/tmp}" "$prog")
+	trap 'rm -f "$body"' EXIT
+	code=$(gw_curl 60 "$HOPMAP_WORKER_CACERT" -o "$body" \
+	    -w '%{http_code}' "$gw_url/targets?n=$want") || exit 1
+	case $code in
+	200)
+		# A discovered hop (it carries "found_by") is a hop target,
+		# "src":"hop", as the hops of the loop and of --hub-hops are.
+		jq -R -r '(fromjson? // null) as $r |
+		    if ($r | type) == "object" and ($r | has("found_by")) and
+		        ($r | has("src") | not)
+		    then $r + {src: "hop"} | tojson else . end' "$body" ;;
+	204) ;;
+	*) die "GET /targets: HTTP $code: $(gw_error "$body")" ;;
+	esac
+}
+if [ "${1:-}" = --fetch-targets ]; then
+	fetch_targets
+	exit 0
+fi
+
 hub='' state='' node='' backoff=30 tries=0 cmd='' hubhops='' user=''
-metrics='' quiet=''
+metrics='' quiet='' gateway='' keyfile='' cacert='' plainhttp='' batch=1000
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	-V | --version) echo "$prog (hopmap) $version"; exit 0 ;;
 	-q | --quiet) quiet=-q; shift; continue ;;
+	--plain-http) plainhttp=--plain-http; shift; continue ;;
 	-H | --hub | -d | --state-dir | -N | --node | -b | --backoff-max | \
-	    -n | --tries | -c | --cmd | --hub-hops | -u | --user | -m | --metrics)
+	    -n | --tries | -c | --cmd | --hub-hops | -u | --user | -m | --metrics | \
+	    -G | --gateway | -k | --key | --cacert | --batch)
 		need "$1" $#
 		o=$1 v=$2; shift 2 ;;
 	--hub=* | --state-dir=* | --node=* | --backoff-max=* | --tries=* | \
-	    --cmd=* | --hub-hops=* | --user=* | --metrics=*)
+	    --cmd=* | --hub-hops=* | --user=* | --metrics=* | --gateway=* | \
+	    --key=* | --cacert=* | --batch=*)
 		o=${1%%=*} v=${1#*=}; shift ;;
 	--) shift; break ;;
 	*) break ;;
@@ -100,12 +152,29 @@ while [ $# -gt 0 ]; do
 	--hub-hops) hubhops=$v ;;
 	-u | --user) user=$v ;;
 	-m | --metrics) metrics=$v ;;
+	-G | --gateway) gateway=$v ;;
+	-k | --key) keyfile=$v ;;
+	--cacert) cacert=$v ;;
+	--batch) batch=$v ;;
 	esac
 done
+if [ -n "$gateway" ]; then
+	[ -z "$hub" ] || die_usage "--hub and --gateway exclude each other"
+	[ -z "$hubhops" ] || die_usage "--hub-hops and --gateway exclude each other"
+	[ -n "$keyfile" ] || die_usage "--gateway needs --key FILE"
+	gw_check "$gateway" "$keyfile" "$cacert" "${plainhttp:+1}"
+	hub=$gateway
+else
+	[ -z "$keyfile$cacert$plainhttp" ] ||
+	    die_usage "--key, --cacert and --plain-http go with --gateway"
+fi
 [ -n "$hub" ] || die_usage "--hub is needed"
-for v in "$backoff" "$tries"; do
+for v in "$backoff" "$tries" "$batch"; do
 	case $v in '' | *[!0-9]*) die_usage "not a number: $v" ;; esac
 done
+if [ "${#batch}" -gt 6 ] || [ "$batch" -lt 1 ] || [ "$batch" -gt 100000 ]; then
+	die_usage "--batch is 1 to 100000: $batch"
+fi
 [ -n "$node" ] || node=$(hostname)
 case $node in '' | *[!A-Za-z0-9._-]*) die_usage "bad node name: $node" ;; esac
 state=${state:-${HOPMAP_STATE:-${HOME:-/root}/.local/state/hopmap}}
@@ -116,6 +185,10 @@ HOPMAP_WORKER_STATE=$(cd "$state" && pwd)
 HOPMAP_WORKER_SPOOL=$HOPMAP_WORKER_STATE/spool
 HOPMAP_NODE=$node
 export HOPMAP_WORKER_STATE HOPMAP_WORKER_SPOOL HOPMAP_NODE
+# The key's and the CA's files, absolute: the loop runs its --hops-cmd
+# from the caller's directory, the shipper from ours.
+abspath() { case $1 in /* | '') echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+keyfile=$(abspath "$keyfile") cacert=$(abspath "$cacert")
 
 # One worker a state directory; a second one leaves, as a second
 # hopmap-loop does (exit 0: from cron, the run before is still at work).
@@ -146,7 +219,7 @@ supervise_shipper() {
 	    wait "$child" 2>/dev/null; fi; exit 0' TERM INT
 	while :; do
 		t0=$(date +%s)
-		hopmap-ship send $quiet ${metrics:+-m "$metrics"} \
+		ship_send $quiet ${metrics:+-m "$metrics"} \
 		    -b "$backoff" -N "$node" "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
 		child=$!
 		rc=0
@@ -164,6 +237,14 @@ supervise_shipper() {
 		[ "$delay" -le "$backoff" ] || delay=$backoff
 		[ "$delay" -ge 1 ] || delay=1
 	done
+}
+
+# hopmap-ship send, with the gateway's key and CA when there is one.
+# Started with &: it becomes the shipper (exec), so that the pid the
+# supervisor and the drain wait for and stop is the shipper's own.
+ship_send() {
+	exec hopmap-ship send "$@" ${keyfile:+--key "$keyfile"} \
+	    ${cacert:+--cacert "$cacert"} $plainhttp
 }
 
 shipper=''
@@ -195,6 +276,21 @@ else
 		set -- --no-extract \
 		    --hops-cmd 'exec "$HOPMAP_WORKER_SELF" --fetch-hops' "$@"
 	fi
+	if [ -n "$gateway" ]; then
+		# The gateway hands out the targets, seeds and hops alike, with
+		# its global dedup: the loop gets them as queued hops, and an
+		# empty range file as its seeds.
+		HOPMAP_WORKER_GATEWAY=$gateway HOPMAP_WORKER_KEYFILE=$keyfile
+		HOPMAP_WORKER_CACERT=$cacert HOPMAP_WORKER_BATCH=$batch
+		HOPMAP_WORKER_SELF=$(self_path)
+		export HOPMAP_WORKER_GATEWAY HOPMAP_WORKER_KEYFILE
+		export HOPMAP_WORKER_CACERT HOPMAP_WORKER_BATCH HOPMAP_WORKER_SELF
+		: >"$HOPMAP_WORKER_STATE/gateway.ranges"
+		# shellcheck disable=SC2016 # expanded by the loop's sh -c
+		set -- --no-extract \
+		    --hops-cmd 'exec "$HOPMAP_WORKER_SELF" --fetch-targets' \
+		    "$@" "$HOPMAP_WORKER_STATE/gateway.ranges"
+	fi
 	if [ -n "$user" ]; then set -- --user "$user" "$@"; fi
 	# shellcheck disable=SC2016 # expanded by the sink's shell
 	hopmap-loop --state-dir "$HOPMAP_WORKER_STATE/loop" --node "$node" \
@@ -213,7 +309,7 @@ shipper=''
 drain=0 delay=1
 while :; do
 	drc=0
-	hopmap-ship send --once $quiet ${metrics:+-m "$metrics"} \
+	ship_send --once $quiet ${metrics:+-m "$metrics"} \
 	    -b "$backoff" -n "$tries" -N "$node" "$HOPMAP_WORKER_SPOOL" "$hub" 8>&- &
 	shipper=$!
 	wait "$shipper" || drc=$?

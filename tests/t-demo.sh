@@ -126,7 +126,8 @@ same "demo: the map's paths are printed" \
     "$(if command -v dot >/dev/null; then echo 3; else echo 2; fi)"
 same "demo: its namespaces are gone" "$(ip netns list | grep -c "^hmdemo$pid-")" 0
 check "demo: no sanitizer report from the nodes and the hub" \
-    no_sanitizer_report "$out"/vp*.log "$out"/vp*/loop/log "$out"/hub/serve.log
+    no_sanitizer_report "$out"/vp*.log "$out"/vp*/loop/log "$out"/hub/serve.log \
+    "$out"/nat1.log "$out"/hub/httpd.log
 
 db=$out/hub/map.db
 q() { sqlite3 -readonly "$db" "$1"; }
@@ -137,7 +138,17 @@ same "every seed address probed once, by one node" \
 same "each node probed its own shard" \
     "$(q "SELECT count(*) FROM (SELECT ip FROM pings WHERE src IS NOT 'hop'
         GROUP BY ip HAVING count(DISTINCT node) > 1)")" 0
-same "three nodes wrote" "$(q 'SELECT count(DISTINCT node) FROM pings')" 3
+same "three nodes wrote, and the one behind NAT" \
+    "$(q "SELECT group_concat(node, ' ') FROM (SELECT DISTINCT node FROM pings ORDER BY node)")" \
+    "nat1 vp1 vp2 vp3"
+natip=$(awk '$1 == "nat" { print $3 }' "$out/topology.txt")
+same "the node behind NAT: every request to the gateway from the NAT's address" \
+    "$(awk '$NF == "nat1" { print $2 }' "$out/hub/httpd.log" | sort -u)" "$natip"
+same "the node behind NAT: its targets were the hub's routers (hops)" \
+    "$(q "SELECT count(*) > 0, count(*) FILTER (WHERE src IS NOT 'hop' OR ip NOT LIKE '198.18.%') FROM pings WHERE node = 'nat1'")" \
+    "1|0"
+check "demo: the node behind NAT is shown" \
+    grep -q -E '^  behind NAT \(nat1\) +[1-9][0-9]* records in [0-9]+ requests to the gateway, all from 198\.18\.' "$T/out"
 check "hop targets were probed" test "$(q "SELECT count(*) FROM pings WHERE src = 'hop'")" -gt 0
 same "hop targets are router addresses of the lab" \
     "$(q "SELECT ip FROM pings WHERE src = 'hop'" | grep -c -v '^198\.18\.')" 0
@@ -158,7 +169,7 @@ same "map: the links between routers are the lab's" \
     "$(comm -3 "$T/got.links" "$T/want.links" | tr '\n' ' ')" ""
 check "map: at least 15 router links" test "$(wc -l <"$T/got.links")" -ge 15
 same "map: each router link seen from all three nodes" \
-    "$(jq '[.edges[] | select(.b | test("^198\\.18\\.")) | select(.nodes != ["vp1", "vp2", "vp3"])] | length' "$out/map.json")" 0
+    "$(jq '[.edges[] | select(.b | test("^198\\.18\\.")) | select(.a | test("^100\\.64\\.") | not) | select(.nodes - ["nat1"] != ["vp1", "vp2", "vp3"])] | length' "$out/map.json")" 0
 # A prefix's last router is the last hop of one of its paths.
 awk '$1 == "path" && NF > 2 { print $NF ">" $2 }' "$topo" | sort -u >"$T/want.last"
 jq -r '.edges[] | select(.b | test("/24$")) | .a + ">" + .b' "$out/map.json" |

@@ -35,10 +35,18 @@
 # links are the same from each.  LAB_HUB=1 adds PREFIX-hub, also hung off r1
 # with a /30 and that one route: a collector that every vantage reaches
 # through the lab (for TCP transports); it is no vantage and no target.
+# LAB_NAT=1 adds a worker behind NAT (lab_nat_up): PREFIX-nat, a router hung
+# off r1 like the hub, and PREFIX-w behind it on 100.64.0.0/30 (the shared
+# address space of carrier-grade NAT), whose one route is 198.18.0.0/15 via
+# the router; the router masquerades what leaves to r1 and forwards nothing
+# new inwards, and no namespace has a route to 100.64/10: the worker
+# reaches the hub and the targets, nobody reaches the worker.
 #
 # lab_up writes the topology as data to $LAB_TOPO ($LAB_DIR/topology.txt):
 #   vantage NAME ADDR ns=NS                      one line per vantage
 #   hub hub ADDR ns=NS                           with LAB_HUB=1
+#   nat nat ADDR ns=NS                           with LAB_NAT=1, ADDR its
+#   natted w ADDR ns=NS via=nat                  outside; w's inside ADDR
 #   router NAME addr=ADDR ttl=N ns=NS [silent]   ADDR answers ICMP errors
 #   target PREFIX node=NAME ttl=N                the destination's ttl
 #   blackhole PREFIX node=NAME ttl=N             NAME drops it silently
@@ -47,7 +55,8 @@
 #        one at ttl (one line per ECMP path; "*" for the silent router)
 #   link A B                                     consecutive answering hops
 # and exports LAB_PREFIX LAB_DIR LAB_TOPO LAB_VANTAGE LAB_VANTAGE_IP, and
-# LAB_VANTAGE_NAMES ("v v2 ... vN") and LAB_HUB_IP (empty without a hub).
+# LAB_VANTAGE_NAMES ("v v2 ... vN") and LAB_HUB_IP (empty without a hub),
+# LAB_NAT_IP and LAB_NAT_WORKER_IP (empty without LAB_NAT).
 # lab_ns NODE prints a node's namespace; lab_exec NODE CMD... runs in it.
 
 # The node list: name, parents (comma separated; the first is the way back
@@ -96,6 +105,31 @@ lab_fleet_up() {
 	    { echo "not ok - lab_up"; exit 1; }
 	hubns=$(lab_ns hub)
 }
+# lab_nat_up PREFIX (from a test, after lib.sh): the lab with a hub and a
+# worker behind NAT, taken down at the test's exit; sets hubns, natns and
+# workerns.  lab_nat_cut and lab_nat_restore cut the worker's link and
+# mend it: the NAT router drops everything it would forward, so packets
+# vanish as on a dead link (connections stall, nothing is refused).
+lab_nat_up() {
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "needs root for network namespaces"
+		exit 0
+	fi
+	if ! command -v nft >/dev/null; then
+		skip "needs nft (nftables) for the NAT router"
+		exit 0
+	fi
+	cleanup_hooks+=("lab_down $1")
+	LAB_HUB=1 LAB_NAT=1 lab_up "$1" >/dev/null ||
+	    { echo "not ok - lab_up (NAT)"; exit 1; }
+	hubns=$(lab_ns hub) natns=$(lab_ns nat) workerns=$(lab_ns w)
+}
+lab_nat_cut() {
+	ip netns exec "$LAB_PREFIX-nat" nft add rule ip hopmap_nat cut drop
+}
+lab_nat_restore() {
+	ip netns exec "$LAB_PREFIX-nat" nft flush chain ip hopmap_nat cut
+}
 lab_exec() {
 	local n=$1
 	shift
@@ -127,9 +161,9 @@ lab_up() {
 	LAB_TOPO=$LAB_DIR/topology.txt
 	LAB_VANTAGE=$LAB_PREFIX-v
 	LAB_VANTAGE_IP=$(_lab_linkaddr 0 1)
-	LAB_VANTAGE_NAMES=v LAB_HUB_IP=
+	LAB_VANTAGE_NAMES=v LAB_HUB_IP='' LAB_NAT_IP='' LAB_NAT_WORKER_IP=''
 	export LAB_PREFIX LAB_DIR LAB_TOPO LAB_VANTAGE LAB_VANTAGE_IP
-	export LAB_VANTAGE_NAMES LAB_HUB_IP
+	export LAB_VANTAGE_NAMES LAB_HUB_IP LAB_NAT_IP LAB_NAT_WORKER_IP
 	if [ "${LAB_EXTRA:-0}" -gt 180 ]; then
 		echo "lab: LAB_EXTRA is at most 180" >&2
 		return 1
@@ -213,11 +247,17 @@ _lab_extra_vantages() {
 	r1addr=$(_lab_linkaddr 0 2)
 	for ((i = 2; i <= ${LAB_VANTAGES:-1}; i++)); do extra+=("v$i"); done
 	[ "${LAB_HUB:-0}" = 1 ] && extra+=(hub)
+	[ "${LAB_NAT:-0}" = 1 ] && extra+=(nat)
 	for n in "${extra[@]}"; do
 		_lab_leaf_of_r1 "$n" "$k" "$r1addr" || return 1
 		if [ "$n" = hub ]; then
 			LAB_HUB_IP=$(_lab_linkaddr "$k" 1)
 			lines+="hub hub $LAB_HUB_IP ns=$LAB_PREFIX-hub"$'\n'
+		elif [ "$n" = nat ]; then
+			LAB_NAT_IP=$(_lab_linkaddr "$k" 1)
+			_lab_natted || return 1
+			lines+="nat nat $LAB_NAT_IP ns=$LAB_PREFIX-nat"$'\n'
+			lines+="natted w $LAB_NAT_WORKER_IP ns=$LAB_PREFIX-w via=nat"$'\n'
 		else
 			LAB_VANTAGE_NAMES+=" $n"
 			lines+="vantage $n $(_lab_linkaddr "$k" 1) ns=$LAB_PREFIX-$n"$'\n'
@@ -228,6 +268,40 @@ _lab_extra_vantages() {
 	[ -n "$lines" ] || return 0
 	awk -v add="$lines" '{ print } /^vantage v / { printf "%s", add }' \
 	    "$LAB_TOPO" >"$LAB_TOPO.new" && mv "$LAB_TOPO.new" "$LAB_TOPO"
+}
+
+# The worker behind the NAT router: a /30 of 100.64/10 that nothing else
+# routes, masquerade out of to-r1, inwards only what conntrack knows (the
+# answers, and the ICMP errors about the worker's probes, which are
+# translated back), and an empty chain "cut" that lab_nat_cut fills.
+_lab_natted() {
+	local ns=$LAB_PREFIX-w nat=$LAB_PREFIX-nat
+	LAB_NAT_WORKER_IP=100.64.0.2
+	ip netns add "$ns" || return 1
+	_lab_sysctls w || return 1
+	ip -n "$nat" link add to-w type veth peer name to-nat netns "$ns" ||
+	    return 1
+	printf '%s\n' "addr add 100.64.0.1/30 dev to-w" "link set to-w up" |
+	    ip -n "$nat" -batch - || return 1
+	printf '%s\n' "link set lo up" "addr add $LAB_NAT_WORKER_IP/30 dev to-nat" \
+	    "link set to-nat up" "route add 198.18.0.0/15 via 100.64.0.1" |
+	    ip -n "$ns" -batch - || return 1
+	ip netns exec "$nat" nft -f - <<'EOF'
+table ip hopmap_nat {
+	chain cut {
+		type filter hook forward priority -10; policy accept;
+	}
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		iifname "to-w" oifname "to-r1" accept
+		ct state established,related accept
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "to-r1" masquerade
+	}
+}
+EOF
 }
 
 _lab_leaf_of_r1() {

@@ -40,11 +40,12 @@ struct hx_req {
 	const char *path;	/* without the query string */
 	const char *query;	/* the raw query string, "" when none */
 	const char *consumer;	/* the worker the API key names; NULL on open routes */
+	int admin;		/* the key is an admin key (key add --admin) */
 	const char *peer;	/* the client's address as text */
 	const char *content_type;	/* NULL when none was sent */
 	const char *body;	/* the whole body, NUL-terminated (bounded) */
 	size_t body_len;
-	int admin;		/* the key is an admin key (key add --admin) */
+	const char *segment;	/* X-Hopmap-Segment (POST /results); NULL when none */
 };
 
 struct hx_resp {
