@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/lab/score.sh: what a run of tracing found, against a lab's truth.
 #
-#   tests/lab/score.sh [-f tracehop|scamper|links] [-l] TOPO [FILE...]
+#   tests/lab/score.sh [-f tracehop|scamper|links] [-l] [-L OUT] TOPO [FILE...]
 #
 # TOPO is the topology file of tests/lab/biglab.sh (its link, last, iface
 # and target lines).  FILEs (standard input if none) are, by -f:
@@ -21,14 +21,17 @@
 # links/ifaces: those of the truth found; false_links: router links found
 # that the truth lacks; stray_ifaces: hop addresses that are no answering
 # hop of the truth.  -l also lists each false link ("false A B") and stray
-# address ("stray A") on standard error.  Exit 0, or 2 on bad usage.
+# address ("stray A") on standard error; -L OUT writes the router links
+# found, right or false, to OUT ("A B" a line, sorted).  Exit 0, or 2 on
+# bad usage.
 set -u
-fmt=tracehop list=0
-usage() { echo "usage: score.sh [-f tracehop|scamper|links] [-l] TOPO [FILE...]" >&2; exit 2; }
-while getopts f:l o; do
+fmt=tracehop list=0 out=/dev/null
+usage() { echo "usage: score.sh [-f tracehop|scamper|links] [-l] [-L OUT] TOPO [FILE...]" >&2; exit 2; }
+while getopts f:lL: o; do
 	case $o in
 	f) fmt=$OPTARG ;;
 	l) list=1 ;;
+	L) out=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -37,6 +40,7 @@ shift $((OPTIND - 1))
 topo=$1
 shift
 [ -r "$topo" ] || { echo "score.sh: $topo: cannot read" >&2; exit 2; }
+: >"$out" || exit 2
 
 # Every input as lines: "P n" probes, "T dst" a trace, "H dst ttl ip" a hop,
 # "L a b" a link.
@@ -69,7 +73,7 @@ normalize() {
 	esac
 }
 
-normalize "$@" | awk -v list="$list" '
+normalize "$@" | awk -v list="$list" -v out="$out" '
 function net(a) { sub(/\.[0-9]+(\/24)?$/, "", a); return a }
 function found(a, b) {
 	if (a == b || (a " " b) in seen) return
@@ -80,7 +84,10 @@ function found(a, b) {
 			fdest++
 			if (list) print "false " a " " b > "/dev/stderr"
 		}
-	} else if ((a " " b) in truth) got++
+		return
+	}
+	print a, b | ("sort >\"" out "\"")
+	if ((a " " b) in truth) got++
 	else {
 		flinks++
 		if (list) print "false " a " " b > "/dev/stderr"
@@ -118,6 +125,7 @@ END {
 				for (y = 1; y <= nb; y++) found(A[x], B[y])
 		}
 	}
+	close("sort >\"" out "\"")
 	printf "probes=%d traces=%d links=%d truth_links=%d ifaces=%d truth_ifaces=%d false_links=%d dest_links=%d false_dest=%d stray_ifaces=%d\n",
 	    probes, traces, got, ntruth, gotif, nif, flinks, dest, fdest, stray
 }' "$topo" -
