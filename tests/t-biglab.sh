@@ -94,6 +94,18 @@ same "tracehop: every link and interface of the truth, none false" \
 same "tracehop: one trace per target, pings and traces counted as probes" \
     "$(field traces <"$T/out") $(field probes <"$T/out")" \
     "$(wc -l <"$T/targets") $(jq -s 'map(.ping.sent + .trace.probes) | add' "$T/th.out")"
+# The links as sqlsink stores them (what the map is drawn from) score the
+# same as the records they came from.
+if command -v sqlite3 >/dev/null; then
+	sqlsink "$T/map.db" <"$T/th.out" 2>"$T/sink.err"
+	sqlite3 "$T/map.db" 'SELECT a, b FROM links' | tr '|' ' ' >"$T/map.links"
+	run score -f links "$LAB_TOPO" "$T/map.links"
+	same "sqlsink's links score as the records do" \
+	    "$(cut -d' ' -f3,7- "$T/out")" \
+	    "$(score "$LAB_TOPO" "$T/th.out" | cut -d' ' -f3,7- | sed 's/stray_ifaces=[0-9]*/stray_ifaces=0/')"
+else
+	skip "sqlite3 not installed: sqlsink's links not scored"
+fi
 # The same file with one hop moved to another router: a false link.
 jq -c --arg a "$a" --arg b "$b" 'if input_line_number == 1 then
     .trace.hops[1].ip = $a | .trace.hops[2].ip = $b else . end' "$T/th.out" >"$T/bad.out"
