@@ -62,6 +62,8 @@ hopmap-hub serve -d "$dir/hubm" --tcp "127.0.0.1:$((port + 1))" \
 mhub=$!
 for _ in $(seq 50); do [ -S "$dir/hubm/sink.sock" ] && break; sleep 0.1; done
 cpu() { tail -n 1 "$1" | tr 'ms' '  ' | awk '{ print $1 * 60 + $2 + $3 * 60 + $4 }'; }
+overflows() { nstat -az TcpExtListenOverflows 2>/dev/null | awk 'NR > 1 { print $2 }'; }
+o0=$(overflows)
 times >"$dir/t0"
 t0=$(now)
 mpids=
@@ -73,6 +75,7 @@ mfail=0
 for p in $mpids; do wait "$p" || mfail=$((mfail + 1)); done
 smany=$(echo "$(now) - $t0" | bc)
 times >"$dir/t1"
+o1=$(overflows)
 kill "$mhub"
 wait "$mhub" || true
 times >"$dir/t2"
@@ -100,5 +103,5 @@ printf '%-46s %8s records/s (%.2f s)\n' \
     "socat into sqlsink, unconfirmed" "$(rate "$speer")" "$speer"
 printf 'ratio ours/peer: %.2f (figures taken under load from other work)\n' \
     "$(echo "$speer / $s10k" | bc -l)"
-printf '100 at once: CPU per 1000-record delivery: hub %s ms, shipper %s ms (%s)\n' \
-    "$hub_ms" "$ship_ms" "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '100 at once: CPU per 1000-record delivery: hub %s ms, shipper %s ms; listen queue overflows %s (%s)\n' \
+    "$hub_ms" "$ship_ms" "$((${o1:-0} - ${o0:-0}))" "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
