@@ -258,17 +258,17 @@ go_recent(struct hx_req *req, struct hx_resp *resp)
 	long limit = 100;
 	size_t i;
 
-	if (lim != NULL) {
-		limit = strtol(lim, &end, 10);
-		if (*lim == '\0' || *end != '\0' || limit < 1 ||
-		    limit > RECENT_MAX) {
+	if (lim != NULL || named(req->query, "limit")) {
+		limit = lim != NULL ? strtol(lim, &end, 10) : 0;
+		if (lim == NULL || *lim == '\0' || *end != '\0' ||
+		    limit < 1 || limit > RECENT_MAX) {
 			hx_error(resp, 400, "limit is a number from 1 to %d",
 			    RECENT_MAX);
 			return;
 		}
 	}
-	if ((ip == NULL && named(req->query, "ip")) || (ip != NULL && inet_pton(AF_INET, ip, a) != 1 &&
-	    inet_pton(AF_INET6, ip, a) != 1)) {
+	if (ip == NULL ? named(req->query, "ip") : inet_pton(AF_INET, ip,
+	    a) != 1 && inet_pton(AF_INET6, ip, a) != 1) {
 		hx_error(resp, 400, "ip is not an address");
 		return;
 	}
