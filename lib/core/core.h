@@ -299,6 +299,11 @@ void hm_metrics_start(void);
 /* The I-th registered counter's help text and value; 0 past the last. */
 int hm_metric_at(size_t i, const char **help, uint64_t *value);
 
+/* ---- shquote.c: a word for sh ---- */
+/* S as one sh word in BUF (SIZE bytes; cut short if it does not fit): as it
+   is when plain, else in single quotes.  Returns BUF. */
+const char *hm_shquote(const char *s, char *buf, size_t size);
+
 /* ---- stats.c: --stats, a summary on standard error at exit ---- */
 extern int hm_stats_on;		/* set by hm_stats_start */
 /* --stats was given: start the clock. */
