@@ -22,6 +22,8 @@
 #     carries the name (as t-ssh), through an ssh on PATH that adds -F
 #     with this test's keys; the remote command runs in that node's
 #     directory;
+#   - nodes that go by their host name (hopmap-worker(1)'s node1..3): in
+#     a UTS namespace of that name;
 #   - apt-get (the network): simulated with -s;
 #   - pkill -x sqlsink: in a PID namespace of its own, where the only
 #     sqlsink is the example's (never another test's).
