@@ -46,6 +46,7 @@ static const char usage[] =
 "                           (default 1000000) and every second\n"
 "  -n, --limit N            write at most N addresses in this run\n"
 "  -c, --count              print only how many addresses would be written\n"
+HM_STATS_HELP
 HM_COMMON_HELP;
 
 enum { OPT_SHUFFLE = HM_OPT_FIRST_PRIVATE, OPT_CHECKPOINT };
@@ -760,6 +761,7 @@ parse_options(int argc, char *argv[])
 		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "count", no_argument, NULL, 'c' },
+		HM_STATS_LONGOPT,
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -948,5 +950,6 @@ main(int argc, char *argv[])
 			    opt.resume ? opt.resume : "");
 	}
 	summary();
+	hm_stats_print("addresses written", addrs_out, bad_lines);
 	hm_exit(bad_lines > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
 }

@@ -26,6 +26,7 @@ static const char usage[] =
 "                           (default 2000000; not with --state)\n"
 "      --now SECONDS        take SECONDS since the epoch as the time throughout\n"
 "                           (for tests and replays)\n"
+HM_STATS_HELP
 HM_COMMON_HELP;
 
 enum { OPT_NOW = HM_OPT_FIRST_PRIVATE };
@@ -102,6 +103,7 @@ main(int argc, char *argv[])
 		{ "state", required_argument, NULL, 's' },
 		{ "max-entries", required_argument, NULL, 'm' },
 		{ "now", required_argument, NULL, OPT_NOW },
+		HM_STATS_LONGOPT,
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -169,5 +171,6 @@ main(int argc, char *argv[])
 		hm_metrics_write(0);
 	}
 	hm_seen_close(seen, now_ms());
+	hm_stats_print("records read", records_in, hm_input_badcount(&in));
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
 }

@@ -26,6 +26,7 @@ static const char usage[] =
 "                        processes\n"
 "  -m, --max-entries N   hops remembered in memory, oldest forgotten first\n"
 "                        (default 2000000; not with --state)\n"
+HM_STATS_HELP
 HM_COMMON_HELP;
 
 struct hop {
@@ -236,6 +237,7 @@ main(int argc, char *argv[])
 		{ "passthrough", no_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 's' },
 		{ "max-entries", required_argument, NULL, 'm' },
+		HM_STATS_LONGOPT,
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -293,5 +295,6 @@ main(int argc, char *argv[])
 	}
 	hm_seen_close(seen, 0);
 	free(hops);
+	hm_stats_print("records read", records_in, hm_input_badcount(&in));
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
 }

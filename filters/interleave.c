@@ -16,12 +16,13 @@
 #include "core/core.h"
 
 static const char usage[] =
-"usage: interleave [-l LEN] [-w WINDOW] [-b SIZE] [--metrics FILE] [--strict]\n"
+"usage: interleave [-s] [-l LEN] [-w WINDOW] [-b SIZE] [--metrics FILE] [--strict]\n"
 "                  [FILE...]\n"
 "Reorder target records so consecutive ones are in different /LEN subnets.\n"
 "  -l, --prefix-len LEN  subnet size as a prefix length, 1..32 (default 24)\n"
 "  -w, --window W        subnets emitting round-robin at once (default 10)\n"
 "  -b, --buffer SIZE     most bytes of records held (default 64M)\n"
+"  -s, --stats           a summary on standard error at exit\n"
 HM_COMMON_HELP;
 
 struct rec {
@@ -160,6 +161,7 @@ main(int argc, char *argv[])
 		{ "prefix-len", required_argument, NULL, 'l' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "buffer", required_argument, NULL, 'b' },
+		HM_STATS_LONGOPT,
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -169,11 +171,14 @@ main(int argc, char *argv[])
 	int c, more = 1;
 
 	hm_setprog(argv);
-	while ((c = getopt_long(argc, argv, "l:w:b:" HM_COMMON_SHORTOPTS,
+	while ((c = getopt_long(argc, argv, "l:w:b:s" HM_COMMON_SHORTOPTS,
 	    longopts, NULL)) != -1) {
 		if (hm_common_option(c, optarg, usage))
 			continue;
 		switch (c) {
+		case 's':
+			hm_stats_start();
+			break;
 		case 'l':
 			mask = hm_prefix_mask((unsigned int)hm_parse_uint(optarg,
 			    1, 32, "prefix-len"));
@@ -245,5 +250,6 @@ main(int argc, char *argv[])
 			break;
 		emit_one();
 	}
+	hm_stats_print("records read", records_in, hm_input_badcount(&in));
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);
 }

@@ -69,6 +69,7 @@ static const char usage[] =
 "      --segment NAME     the delivery's name, for the delivery row\n"
 "      --peer ADDR        the sender's address, for the delivery row\n"
 "  -w, --wait DUR         wait this long for the answer (default 30s)\n"
+HM_STATS_HELP
 HM_COMMON_HELP;
 
 enum {
@@ -336,6 +337,7 @@ parse_options(int argc, char *argv[])
 		{ "segment", required_argument, NULL, OPT_SEGMENT },
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "wait", required_argument, NULL, 'w' },
+		HM_STATS_LONGOPT,
 		HM_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -512,6 +514,7 @@ main(int argc, char *argv[])
 		    PRIu64 " duplicates ignored, %" PRIu64 " bad lines",
 		    sink_n.records, sink_n.batches, sink_n.dups, sink_n.bad);
 	metrics_snapshot();	/* for the last write, in hm_exit */
+	hm_stats_print("records stored", sink_n.records, sink_n.bad);
 	hm_exit(sink_n.bad > 0 || sink_strict_stopped ? HM_EXIT_BADINPUT :
 	    HM_EXIT_OK);
 }

@@ -85,8 +85,8 @@ in the traces back as targets, and store the results.
       --probe-args ARGS  more icmpprobe options (split on blanks)
       --trace-args ARGS  more tracehop options (split on blanks)
       --wait-lock        wait for a running loop instead of exiting
-      --metrics FILE     write Prometheus text metrics to FILE after each
-                         round (through a temporary file and a rename)
+      --metrics FILE     write Prometheus text metrics to FILE at each stage's
+                         end and after each round (atomically)
   -q, --quiet            report only errors on standard error
   -h, --help             show this help and exit
   -V, --version          show the version and exit
@@ -119,7 +119,7 @@ limit=1000 rounds=1 maxtime='' pause=0 shard='' excludes='' shuffle=''
 reserved='' cooldown=1h db='' sinkcmd='' netns='' node='' rate='' timeout=''
 method='' trate='' twait='' tmethod='' maxttl='' probeargs='' traceargs='' user=''
 waitlock=0 quiet=0 hopscmd='' extract=1 metrics=''
-rounds_total=0 probed_total=0 alive_total=0 traced_total=0 routers_total=0
+stage=0 rounds_total=0 probed_total=0 alive_total=0 traced_total=0 routers_total=0
 
 # Long options take their value as --opt=VALUE or --opt VALUE.
 while [ $# -gt 0 ]; do

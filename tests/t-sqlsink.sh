@@ -279,6 +279,17 @@ echo 192.0.2.2 | sqlsink old.db 2>"$T/err"
 same "adopted as said: the old rows kept, the new one added" \
     "$?:$(cat "$T/err"):$(q old.db "SELECT group_concat(ip, ' ') FROM targets")" \
     "0::192.0.2.1 192.0.2.2"
+# The command pastes as it is, also for a path with a space and a quote.
+odd="$T/my maps/it's"
+mkdir -p "$odd"
+cp "$(readlink made.db)" "$odd/old map.db"
+run sqlsink "$odd/old map.db" </dev/null
+adopt=$(sed -n 's/.*to adopt it (sqlsink(1)): \(.*\); or name another DB$/\1/p' "$T/err")
+sh -c "$adopt"
+echo 192.0.2.3 | sqlsink "$odd/old map.db" 2>"$T/err"
+same "an odd path: the command said adopts it as pasted" \
+    "$?:$(cat "$T/err"):$(q "$odd/old map.db" "SELECT group_concat(ip, ' ') FROM targets")" \
+    "0::192.0.2.1 192.0.2.3"
 # Errors name DB as given, not only the file of the series.
 mv plain.db plain-20260101T000000.000Z.db
 ln -s plain-20260101T000000.000Z.db plain.db

@@ -53,6 +53,7 @@ enum {
 	HM_OPT_METRICS = 0x1000,
 	HM_OPT_STRICT,
 	HM_OPT_MAXLINE,
+	HM_OPT_STATS,
 	HM_OPT_FIRST_PRIVATE = 0x1100	/* programs number their own from here */
 };
 #define HM_COMMON_LONGOPTS \
@@ -62,6 +63,10 @@ enum {
 	{ "strict", no_argument, NULL, HM_OPT_STRICT }, \
 	{ "max-line", required_argument, NULL, HM_OPT_MAXLINE }
 #define HM_COMMON_SHORTOPTS "hV"
+/* --stats, for the programs that have no -s of their own (stats.c). */
+#define HM_STATS_LONGOPT { "stats", no_argument, NULL, HM_OPT_STATS }
+#define HM_STATS_HELP \
+	"      --stats         a summary on standard error at exit\n"
 /* Text for the common options, for each program's --help. */
 #define HM_COMMON_HELP \
 	"      --metrics FILE  write Prometheus counters to FILE (atomically)\n" \
@@ -291,6 +296,23 @@ void hm_metrics_write(int force);
    written (the probers call it once they run as an ordinary user, so the
    user finds out at the start, not in a warning later). */
 void hm_metrics_start(void);
+/* The I-th registered counter's help text and value; 0 past the last. */
+int hm_metric_at(size_t i, const char **help, uint64_t *value);
+
+/* ---- shquote.c: a word for sh ---- */
+/* S as one sh word in BUF (SIZE bytes; cut short if it does not fit): as it
+   is when plain, else in single quotes.  Returns BUF. */
+const char *hm_shquote(const char *s, char *buf, size_t size);
+
+/* ---- stats.c: --stats, a summary on standard error at exit ---- */
+extern int hm_stats_on;		/* set by hm_stats_start */
+/* --stats was given: start the clock. */
+void hm_stats_start(void);
+/* Count a bad line under WHY (hm_input_bad does; thread-safe). */
+void hm_stats_reason(const char *why);
+/* With --stats: every registered counter, the BAD lines by reason, the
+   time taken and N WHAT a second (N records read, addresses written...). */
+void hm_stats_print(const char *what, uint64_t n, uint64_t bad);
 
 /* ---- atomicfile.c: replace a file atomically, following no symlink ---- */
 struct hm_atomic {

@@ -117,6 +117,24 @@ hm_input_bad(struct hm_input *in, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	in->bad++;
+	if (hm_stats_on) {
+		/* The reason: the "why" of "%s..." formats, else the format's
+		   words before its first conversion. */
+		char why[96];
+
+		if (strncmp(fmt, "%s", 2) == 0) {
+			va_start(ap, fmt);
+			snprintf(why, sizeof(why), "%s", va_arg(ap, char *));
+			va_end(ap);
+		} else {
+			snprintf(why, sizeof(why), "%.*s",
+			    (int)strcspn(fmt, "%"), fmt);
+			why[strcspn(why, ":")] = '\0';
+		}
+		for (size_t l = strlen(why); l > 0 && why[l - 1] == ' '; l--)
+			why[l - 1] = '\0';
+		hm_stats_reason(why);
+	}
 }
 
 unsigned long

@@ -51,6 +51,16 @@ put_label(FILE *fp, const char *v)
 	}
 }
 
+int
+hm_metric_at(size_t i, const char **help, uint64_t *value)
+{
+	if (i >= nmetrics)
+		return 0;
+	*help = metrics[i].help;
+	*value = *metrics[i].value;
+	return 1;
+}
+
 static int
 write_file(const char *path)
 {

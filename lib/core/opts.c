@@ -1,5 +1,5 @@
 /* opts.c: the options every program shares (--help, --version, --metrics,
-   --strict, --max-line). */
+   --strict, --max-line; --stats for those that ask for it). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,6 +30,9 @@ hm_common_option(int c, const char *arg, const char *usage)
 		return 1;
 	case HM_OPT_STRICT:
 		hm_opt.strict = 1;
+		return 1;
+	case HM_OPT_STATS:
+		hm_stats_start();
 		return 1;
 	case HM_OPT_MAXLINE:
 		hm_opt.maxline = hm_parse_uint(arg, 64, 64 << 20, "max-line");

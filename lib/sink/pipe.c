@@ -140,6 +140,7 @@ bad_line(const char *name, unsigned long lineno, const char *why)
 	flockfile(stderr);
 	hm_linewarn(name, lineno, "%s", why);
 	funlockfile(stderr);
+	hm_stats_reason(why);
 	__atomic_fetch_add(&sink_n.bad, 1, __ATOMIC_RELAXED);
 	if (hm_opt.strict) {
 		sink_strict_stopped = 1;

@@ -99,6 +99,7 @@ session_line(struct source *s, const char *line, size_t len)
 		return 0;
 	SAY("%s:1: refused: %s", s->name, why);
 	__atomic_fetch_add(&sink_n.bad, 1, __ATOMIC_RELAXED);
+	hm_stats_reason(why);
 	sink_session_refuse(s->fd, why);
 	s->refused = 1;
 	return 1;

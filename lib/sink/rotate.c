@@ -209,14 +209,21 @@ sink_open_current(void)
 		return;
 	}
 	if (!S_ISLNK(sb.st_mode)) {
-		char base[2 * NAME_MAX + 64];
+		/* The command is pasted into a shell: each path one word. */
+		char base[2 * NAME_MAX + 64], file[PATH_MAX * 2];
+		char qlink[PATH_MAX * 4 + 3], qfile[PATH_MAX * 8 + 3];
+		char qbase[sizeof(base) * 4 + 3];
 
 		name_for(hm_now_ms() / 1000 * 1000, base, sizeof(base));
+		snprintf(file, sizeof(file), "%s%s", db_dir, base);
 		hm_errx(HM_EXIT_FAIL, "%s: not a symlink: sqlsink keeps DB as "
 		    "a link to the current file of a series, and leaves this "
-		    "file alone; to adopt it (sqlsink(1)): mv %s %s%s && "
-		    "ln -s %s %s; or name another DB", db_link, db_link,
-		    db_dir, base, base, db_link);
+		    "file alone; to adopt it (sqlsink(1)): mv %s %s && "
+		    "ln -s %s %s; or name another DB", db_link,
+		    hm_shquote(db_link, qlink, sizeof(qlink)),
+		    hm_shquote(file, qfile, sizeof(qfile)),
+		    hm_shquote(base, qbase, sizeof(qbase)),
+		    hm_shquote(db_link, qlink, sizeof(qlink)));
 	}
 	n = readlink(db_link, target, sizeof(target) - 1);
 	if (n < 0)

@@ -148,8 +148,10 @@ admit() {
 run_round() {
 	round=$(cat round)
 	if [ ! -f round.admitted ]; then admit; fi
+	stage_done 1
 	probe_round
 	extract_hops
+	stage_done 5
 	newhops=$(lines hops.add)
 	results=$(lines round.partial)
 	probed=$(lines "$tmp/todo")
@@ -168,10 +170,16 @@ run_round() {
 	alive_total=$((alive_total + answered))
 	traced_total=$((traced_total + traced))
 	routers_total=$((routers_total + newhops))
-	if [ -n "$metrics" ]; then loop_metrics; fi
+	stage_done 0
 }
 
-# --metrics FILE: the run's counts so far, after each round.
+# --metrics FILE, written at the end of each stage of a round (which may
+# take hours) and after it: the run's counts so far, and how far the round
+# in progress is.
+stage_done() { # STAGE: 1 admitted, 2 probed, 3 traced, 4 stored, 5 hops
+	stage=$1	# extracted, 0 between rounds
+	if [ -n "$metrics" ]; then loop_metrics; fi
+}
 loop_metrics() {
 	write_metrics "$metrics" \
 	    "rounds_total:counter:$rounds_total:rounds done by this run" \
@@ -180,5 +188,8 @@ loop_metrics() {
 	    "targets_alive_total:counter:$alive_total:targets that answered" \
 	    "targets_traced_total:counter:$traced_total:targets traced" \
 	    "hops_queued_total:counter:$routers_total:new router addresses queued" \
-	    "hops_queue:gauge:$(lines hops.ndjson):hop targets waiting"
+	    "hops_queue:gauge:$(lines hops.ndjson):hop targets waiting" \
+	    "round_stage:gauge:$stage:the round's last stage done (1 admitted, 2 probed, 3 traced, 4 stored, 5 hops extracted; 0 between rounds)" \
+	    "round_targets:gauge:$(lines round.admitted):targets admitted to the round in progress" \
+	    "round_results:gauge:$(lines round.partial):results of the round in progress so far"
 }

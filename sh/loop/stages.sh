@@ -75,6 +75,12 @@ probe_round() {
 		rc=0
 		wait "$p" || rc=$?
 		[ "$rc" -le "$worst" ] || worst=$rc
+		# --metrics: each stage's end (they end in order)
+		case $p in
+		"$p1") stage_done 2 ;;
+		"$p2") stage_done 3 ;;
+		"$p5") stage_done 4 ;;
+		esac
 	done
 	pids=
 	case $worst in
