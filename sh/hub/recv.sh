@@ -41,8 +41,12 @@ bind_node() {
 # stored whole: the shipper quarantines it) or "error ..." (try again).
 deliver() {
 	# The sqlsink installed with this script, also where a remote command
-	# (ssh hub hopmap-hub recv) runs with a bare PATH.
-	sink=$(dirname "$(self_path)")/sqlsink
+	# (ssh hub hopmap-hub recv) runs with a bare PATH.  $0 is the path
+	# the script was run by (a PATH search gives the whole path).
+	case $0 in
+	*/*) sink=${0%/*}/sqlsink ;;
+	*) sink=$(command -v "$0") && sink=${sink%/*}/sqlsink ;;
+	esac
 	[ -x "$sink" ] || sink=sqlsink
 	rc=0
 	reply=$("$sink" --send "$sock" --node "$node" --segment "$name" \
@@ -57,23 +61,26 @@ deliver() {
 # read returns, at most what is left of the bound, until a newline is in,
 # so a client's endless first line costs the hub that many bytes at most.
 # What came after the header in the same reads stays in FILE, for
-# read_body.  Sets magic ver node name n rest and hlen (the header's
-# bytes), or why.
+# read_body.  Sets magic ver node name n rest, or why.  Each process is
+# paid per delivery (the hub's confirmed rate is in processes per
+# segment): the shell's read finds the newline, wc runs only for a header
+# that came in pieces.
 read_header() { # FILE
 	hmax=${HOPMAP_HUB_MAX_HEADER:-1024}
 	: >"$1"
 	got=0
-	while [ "$(wc -l <"$1")" -eq 0 ]; do
+	while :; do
 		if [ "$got" -ge "$hmax" ]; then
 			why="header too long (over $hmax bytes)"
 			return 1
 		fi
 		dd bs="$((hmax - got))" count=1 2>/dev/null >>"$1"
+		# read succeeds only on a line that ends with a newline
+		IFS= read -r _ <"$1" && break
 		new=$(wc -c <"$1")
 		if [ "$new" -eq "$got" ]; then why="bad header"; return 1; fi
 		got=$new
 	done
-	hlen=$(head -n 1 "$1" | wc -c)
 	IFS=' ' read -r magic ver node name n rest <"$1" || true
 	lmax=${HOPMAP_HUB_MAX_LINES:-100000}
 	case ${n:-} in
@@ -86,21 +93,27 @@ read_header() { # FILE
 	esac
 }
 
-# The segment's N lines into OUT: what read_header read past the header,
-# then the rest from standard input, at most --max-bytes: past the bound
-# nothing more is read, the client is answered and the connection closed.
+# The segment's N lines into OUT: what read_header read past the header
+# (FILE less its first line), then the rest from standard input, at most
+# --max-bytes: past the bound nothing more is read, the client is
+# answered and the connection closed.  Sets got, the lines in OUT.
 read_body() { # N FILE OUT
 	bmax=${HOPMAP_HUB_MAX_BYTES:-67108864}
-	have=$(tail -c "+$((hlen + 1))" "$2" | wc -l)
-	{
-		if [ "$have" -ge "$1" ]; then
-			tail -c "+$((hlen + 1))" "$2" | head -n "$1"
-		else
-			tail -c "+$((hlen + 1))" "$2"
-			head -n "$(($1 - have))"
-		fi
-	} | head -c "$((bmax + 1))" >"$3"
-	if [ "$(wc -c <"$3")" -gt "$bmax" ]; then
+	sed 1d "$2" >"$3"
+	have=$(wc -l <"$3")
+	if [ "$have" -ge "$1" ]; then
+		# (FILE is read: it takes the cut, then becomes OUT)
+		head -n "$1" "$3" >"$2" && mv -f "$2" "$3"
+	else
+		# head -n stops reading at the segment's last line: the
+		# client sends nothing more and waits for the answer.
+		head -n "$(($1 - have))" | head -c "$((bmax + 1))" >>"$3"
+	fi
+	# lines and bytes: one wc
+	read -r got size <<-EOF
+	$(wc -lc <"$3")
+	EOF
+	if [ "$size" -gt "$bmax" ]; then
 		why="segment too large (over $bmax bytes)"
 		return 1
 	fi
@@ -119,9 +132,11 @@ cmd_recv() {
 	done
 	[ "$waitmax" -ge 1 ] || die_usage "wait must be at least 1"
 	setup_paths
-	# The pid in the name lets serve tell a killed recv's file (clean_recv).
-	mkdir -p "$state/recv"
-	tmp=$(pid_tmp "$state/recv" seg)
+	# The pid in the name lets serve tell a killed recv's file (clean_recv);
+	# no live process has this pid, so no other recv has this name (a
+	# dead one's file is taken over), and no mktemp is paid for it.
+	[ -d "$state/recv" ] || mkdir -p "$state/recv"
+	tmp=$state/recv/seg.$$.0
 	trap 'rm -f "$tmp" "$tmp.head"' EXIT
 	trap 'exit 1' HUP INT TERM
 	read_header "$tmp.head" || answer "error $why" "a client's segment: $why"
@@ -134,7 +149,6 @@ cmd_recv() {
 	# data unread is reset, and a reset can discard the answer before the
 	# client reads it.
 	read_body "$n" "$tmp.head" "$tmp" || answer "error $why" "$node: $name: $why"
-	got=$(wc -l <"$tmp")
 	if [ "$got" -ne "$n" ]; then
 		answer "error short segment: $got of $n lines" \
 		    "$node: $name: short segment: $got of $n lines"

@@ -54,6 +54,9 @@ clean_recv() {
 reap() {
 	ps -o pid=,etimes= --ppid "$1" 2>/dev/null | while read -r c age; do
 		[ "$age" -ge "$handshake" ] || continue
+		# A child forked as ps looked can show an elapsed time below
+		# zero, wrapped (4123168608 s was seen, under load): just born.
+		[ "${#age}" -lt 10 ] || continue
 		if [ "$age" -lt "$maxtime" ] && pgrep -P "$c" >/dev/null; then
 			continue
 		fi

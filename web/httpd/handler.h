@@ -44,6 +44,7 @@ struct hx_req {
 	const char *body;	/* the whole body, NUL-terminated (bounded) */
 	size_t body_len;
 	int admin;		/* the key is an admin key (key add --admin) */
+	const char *segment;	/* X-Hopmap-Segment (POST /results); NULL when none */
 };
 
 struct hx_resp {

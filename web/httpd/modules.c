@@ -4,8 +4,10 @@
 
 #include "httpd/handler.h"
 #include "httpd/node.h"
+#include "httpd/gate_out.h"
 
 const struct hx_module *const hx_modules[] = {
 	&hx_node_module,
+	&hx_gate_out,
 	NULL
 };

@@ -271,6 +271,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	req.peer = rq->peer;
 	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.segment = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Hopmap-Segment");	/* POST /results (gate_out.c) */
 	if (rq->body != NULL)
 		rq->body[rq->len] = '\0';
 	req.body = rq->body != NULL ? rq->body : "";
