@@ -16,9 +16,12 @@ big_seeds() {
 		for (i = 0; i < n; i++) printf "x"
 		printf "\",\"ping\":{\"ok\":true}}" }' >"$1"
 }
-for target in record range lines; do
+# A target of web/ compiles the file it fuzzes too.
+web_gate_in="-I$top/web $top/web/httpd/gate_in_parse.c"
+for target in record range lines gate_in; do
 	bin=$T/fuzz-$target
-	if ! clang $flags -o "$bin" "$top/tests/fuzz/$target.c" $srcs -ljansson -lm 2>"$T/cc.err"; then
+	eval "web=\${web_$target:-}"
+	if ! clang $flags -o "$bin" "$top/tests/fuzz/$target.c" $web $srcs -ljansson -lm 2>"$T/cc.err"; then
 		echo "not ok - fuzz $target: build failed"; cat "$T/cc.err"; continue
 	fi
 	mkdir -p "$T/corpus-$target"

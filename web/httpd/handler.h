@@ -27,6 +27,7 @@ struct hx_ctx {
 	const char *sink_socket;	/* the hub's sink (default HUB/sink.sock) */
 	const char *ranges_dir;	/* the input's range files (default HUB/ranges) */
 	int shard;		/* --shard: each address to one consumer only */
+	int reserved;		/* --allow-reserved: ranges keep special-purpose */
 	const char *metrics_dir;	/* --metrics-dir: the programs' files */
 	const char *keys_path;	/* the API key store */
 	double started;		/* when the daemon started (CLOCK_REALTIME s) */

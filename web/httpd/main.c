@@ -28,7 +28,8 @@
 
 static const char usage[] =
 "usage: hopmap-httpd [-l ADDR:PORT] [--hub DIR] [-d DIR] [--metrics-dir DIR]\n"
-"                    [--name NAME] [--shard] [--max-body SIZE]\n"
+"                    [--name NAME] [--shard] [--allow-reserved]\n"
+"                    [--max-body SIZE]\n"
 "                    [--max-header SIZE] [--max-conns N] [--max-per-ip N]\n"
 "                    [--timeout DURATION] [--stale DURATION] [--health-key]\n"
 "                    [--insecure] [--cert PEM --key PEM]\n"
@@ -42,6 +43,7 @@ static const char usage[] =
 "      --stale DURATION    not ready when a metrics file is older (default 10m)\n"
 "      --name NAME         this node's name (default the host name)\n"
 "      --shard             give each address of the ranges to one consumer\n"
+"      --allow-reserved    the ranges keep special-purpose addresses (10/8...)\n"
 "      --max-body SIZE     largest request body (default 64M)\n"
 "      --max-header SIZE   a connection's memory for the request line and\n"
 "                          headers (default 32k)\n"
@@ -60,7 +62,8 @@ static const char usage[] =
 enum {
 	OPT_HUB = HM_OPT_FIRST_PRIVATE, OPT_METRICS_DIR, OPT_NAME, OPT_SHARD,
 	OPT_MAX_BODY, OPT_MAX_HEADER, OPT_MAX_CONNS, OPT_MAX_PER_IP,
-	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE, OPT_STALE, OPT_CERT, OPT_KEY
+	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE, OPT_STALE, OPT_CERT, OPT_KEY,
+	OPT_ALLOW_RESERVED
 };
 
 /* "A.B.C.D:PORT" or "[V6]:PORT" into CONF's address. */
@@ -252,6 +255,7 @@ main(int argc, char *argv[])
 		{ "metrics-dir", required_argument, NULL, OPT_METRICS_DIR },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "shard", no_argument, NULL, OPT_SHARD },
+		{ "allow-reserved", no_argument, NULL, OPT_ALLOW_RESERVED },
 		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 		{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
@@ -302,6 +306,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_SHARD:
 			ctx.shard = 1;
+			break;
+		case OPT_ALLOW_RESERVED:
+			ctx.reserved = 1;
 			break;
 		case OPT_MAX_BODY:
 			conf.max_body = hm_parse_size(optarg, "max-body");

@@ -3,11 +3,13 @@
 #include <stddef.h>
 
 #include "httpd/handler.h"
+#include "httpd/gate_in.h"
 #include "httpd/node.h"
 #include "httpd/gate_out.h"
 
 const struct hx_module *const hx_modules[] = {
 	&hx_node_module,
 	&hx_gate_out,
+	&hx_gate_in_module,
 	NULL
 };
