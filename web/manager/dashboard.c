@@ -63,8 +63,9 @@ recent(FILE *out, sqlite3 *db)
 }
 
 void
-mg_dashboard(const struct mg_config *cf, FILE *out)
+mg_dashboard(const struct mg_view *v, FILE *out)
 {
+	const struct mg_config *cf = v->cf;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q;
 	size_t i;
