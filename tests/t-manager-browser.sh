@@ -21,6 +21,8 @@ cp "$HOPMAP_BIN/manager.cgi" "$T/www/manager/manager.cgi"
 	echo '{"ip":"198.18.1.1","node":"w1","ping":{"method":"icmp","ok":true,"sent":1,"recv":1,"rtt_ms":0.5,"ts":"2026-11-30T10:00:00.000Z"}}'
 	echo '{"ip":"198.18.1.2","node":"w1","ping":{"method":"icmp","ok":false,"sent":1,"recv":0,"ts":"2026-11-30T10:00:01.000Z"}}'
 } | sqlsink "$T/hub.db" 2>"$T/sink.err"
+# The dashboard's counts are poll's samples.
+hopmap-manager -d "$M" --hub-db "$T/hub.db" poll >"$T/poll" 2>&1 || { cat "$T/poll"; echo "not ok - poll"; exit 1; }
 secret=$(hopmap-manager -n -d "$M" add-user alice | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
 cat >"$T/lighttpd.conf" <<CONF
 server.document-root = "$T/www"

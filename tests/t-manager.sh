@@ -95,8 +95,31 @@ check "... to the dashboard" grep -q '^Location: /manager/manager.cgi/' "$T/h"
 check "... logged as LOGIN" logged "LOGIN user=alice ip=127.0.0.1 reason=ok"
 req GET / "" "hm_session=$sid"
 same "the dashboard with the session: 200" "$code" 200
+check "... no samples yet: no counts, no charts" \
+    sh -c "grep -q 'id=\"probed\"><' '$T/b' && [ \$(grep -c 'no samples yet' '$T/b') = 4 ] && ! grep -q '<svg' '$T/b'"
+hopmap-manager -d "$M" --hub-db "$hub" poll >"$T/poll" 2>&1
+same "hopmap-manager poll: a sample of the hub's counts" "$?:$(cat "$T/poll")" \
+    "0:hub $hub probed=2 responders=1 routers=2 links=2"
+req GET / "" "hm_session=$sid"
 check "... the hub's counts: 2 probed, 1 responder, 2 routers, 2 links" \
     has_all "$T/b" 'id="probed">2<' 'id="responders">1<' 'id="routers">2<' 'id="links">2<'
+check "... each a chart drawn on the server (inline SVG, no script)" \
+    sh -c "has() { grep -q \"\$1\" '$T/b'; }; has '<svg id=\"chart-probed\"' && has '<svg id=\"chart-responders\"' && has '<svg id=\"chart-routers\"' && has '<svg id=\"chart-links\"' && ! grep -qi '<script' '$T/b'"
+echo '{"ip":"198.18.1.3","node":"w1","ping":{"method":"icmp","ok":true,"sent":1,"recv":1,"rtt_ms":0.7,"ts":"2026-11-30T10:00:03.000Z"}}' |
+    sqlsink "$hub" 2>>"$T/sink.err"
+req GET / "" "hm_session=$sid"
+check "... a page load counts nothing over the hub's database: 2 probed until the next poll" \
+    grep -q 'id="probed">2<' "$T/b"
+# Samples are kept by the second: poll again until a second one is kept.
+check "a second poll, a second sample" until_ok 10 sh -c \
+    "hopmap-manager -d '$M' --hub-db '$hub' poll >/dev/null && [ \$(sqlite3 '$M/manager.db' 'SELECT count(*) FROM samples') = 2 ]"
+req GET / "" "hm_session=$sid"
+check "... 3 probed now" has_all "$T/b" 'id="probed">3<' 'id="responders">2<'
+pts=$(sed -n 's/.*<svg id="chart-probed".*points="\([^"]*\)".*/\1/p' "$T/b")
+same "... the chart of targets probed rises from its first point to its last" \
+    "$(echo "$pts" | awk '{ split($1, a, ","); split($NF, b, ","); print NF, (a[2] + 0 > b[2] + 0) }')" "2 1"
+req GET /?span=7d "" "hm_session=$sid"
+check "... another span (7d) by a plain link" has_all "$T/b" '<strong>7d</strong>' 'href="/manager/manager.cgi/?span=24h"' '<svg id="chart-links"'
 check "... and the most recent results" has_all "$T/b" '198.18.1.2' 'no reply' '3 hops, completed'
 check "... a node's name from the hub's records escaped" \
     sh -c "grep -q '&lt;i&gt;w2&lt;/i&gt;' '$T/b' && ! grep -q '<i>w2' '$T/b'"

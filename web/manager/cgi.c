@@ -219,7 +219,8 @@ static struct mg_view
 view(struct ctx *c, const struct mg_session *s)
 {
 	struct mg_view v = { .cf = c->cf, .st = &c->st, .s = s,
-	    .script = c->req->script, .remote = c->req->remote, .now = c->now };
+	    .script = c->req->script, .remote = c->req->remote,
+	    .query = c->req->query, .now = c->now };
 
 	return v;
 }

@@ -258,6 +258,13 @@ int mg_hubkey_add(const char *hub_dir, const char *name, char *key,
 int mg_hubkey_revoke(const char *hub_dir, const char *name, char *err,
     size_t errlen);
 
+/* ---- chart.c: a count over time as inline SVG ---- */
+/* n samples (at[] ascending Unix seconds, v[] the count), drawn as
+   <svg id="chart-ID">, its label, newest value and span beside it. */
+void mg_chart(FILE *out, const char *id, const char *label,
+    const int64_t *at, const int64_t *v, size_t n);
+#define MG_CHART_POINTS 240	/* at most this many points a chart */
+
 /* ---- html.c: text into HTML ---- */
 void mg_html(FILE *out, const char *s);
 
@@ -292,6 +299,7 @@ struct mg_view {
 	const struct mg_session *s;
 	const char *script;	/* SCRIPT_NAME, the prefix of every link */
 	const char *remote;	/* REMOTE_ADDR */
+	const char *query;	/* QUERY_STRING */
 	time_t now;
 };
 /* A page after login: the seam where the pages join; cgi.c lists them in

@@ -192,13 +192,14 @@ mg_hub_counts(const char *hub_db, int64_t v[MG_NCOUNTS], char *err,
 	return rc;
 }
 
+/* One sample a second: a second poll within it keeps the first's. */
 int
 mg_sample_add(struct mg_store *st, time_t now, const int64_t v[MG_NCOUNTS])
 {
 	sqlite3_stmt *q;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO samples (at,"
+	if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO samples (at,"
 	    " probed, responders, routers, links) VALUES (?, ?, ?, ?, ?)", -1,
 	    &q, NULL) != SQLITE_OK)
 		return -1;
