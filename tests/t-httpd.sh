@@ -28,6 +28,21 @@ same "every long option in --help is in the man page" "$missing" ""
 check "man page: Input and Output under the gateway" \
     grep -q '^\.Ss Output' "$page"
 
+# ---- the systemd unit ----
+unit=$top/examples/hopmap-httpd.service
+check "examples: the unit serves the hub's directory over TLS" \
+    grep -q '^ExecStart=.*hopmap-httpd .*--hub /var/lib/hopmap-hub .*--cert .*--key ' "$unit"
+check "examples: the unit runs as hopmap-hub's dynamic user, without capabilities" \
+    has_all "$unit" '^User=hopmap-hub$' '^DynamicUser=yes$' '^CapabilityBoundingSet=$' '^NoNewPrivileges=yes$'
+if command -v systemd-analyze >/dev/null; then
+	sed "s|/usr/local/bin/hopmap-httpd|$(command -v $p)|" "$unit" >"$T/hopmap-httpd.service"
+	check "examples: systemd-analyze verify finds nothing wrong with the unit" \
+	    sh -c "systemd-analyze verify '$T/hopmap-httpd.service' >'$T/verify' 2>&1 && ! test -s '$T/verify'"
+	cat "$T/verify"
+else
+	skip "no systemd-analyze to verify the unit"
+fi
+
 # ---- a server on the loopback ----
 # up NAME PORT ARGS...: start it (stderr in $T/NAME.log), wait until it listens.
 up() {
@@ -241,8 +256,22 @@ check "--max-per-ip: answered once the first is closed" \
 run $p -l 192.0.2.1:21003
 same "plain HTTP on an address other than loopback: refused, exit 2" \
     "$rc:$(grep -c 'needs --insecure' "$T/err")" "2:1"
+# A request in progress when SIGTERM comes is finished: its body is still
+# coming when the signal arrives, and it is answered after.
+mkfifo "$T/slow"
+curl -s -o /dev/null -w '%{http_code}' --max-time 60 -T - -X POST \
+    http://127.0.0.1:21001/health <"$T/slow" >"$T/slow.code" &
+slowcurl=$!
+exec 7>"$T/slow"
+printf 'part one\n' >&7
+conns() { get http://127.0.0.1:21001/metrics >/dev/null; awk '$1 == "hopmap_httpd_connections_open" { print $2 }' "$T/body"; }
+check "SIGTERM: a POST is in progress (two connections open)" until_ok 60 test "$(conns)" -ge 2
 kill -TERM "$pid_a"
+check "SIGTERM: said" until_ok 60 grep -q 'stopping' "$T/a.log"
+printf 'part two\n' >&7
+exec 7>&-
+wait "$slowcurl"
+same "SIGTERM: the request in progress is answered (405: POST on /health)" "$(cat "$T/slow.code")" 405
 wait "$pid_a"
 same "SIGTERM: exit 0" "$?" 0
-check "SIGTERM: said" grep -q 'stopping' "$T/a.log"
 check "no sanitizer report" no_sanitizer_report "$T"/*.log

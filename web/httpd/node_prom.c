@@ -51,7 +51,8 @@ parse_sample(const char *line, size_t len, struct sample *s)
 		s->labels = line + ++i;
 		for (; i < len; i++) {
 			if (inq && line[i] == '\\') {
-				i++;
+				if (++i == len)
+					return -1;	/* a cut escape */
 				continue;
 			}
 			if (line[i] == '"')
@@ -228,8 +229,11 @@ static int
 has_label(const struct sample *s, const char *name)
 {
 	size_t nl = strlen(name);
-	const char *p = s->labels, *e = s->labels + s->llen;
+	const char *p = s->labels, *e;
 
+	if (p == NULL)
+		return 0;
+	e = p + s->llen;
 	/* Labels start after '{' or ','; values are quoted. */
 	while (p != NULL && p < e) {
 		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 &&
@@ -446,7 +450,8 @@ number(const char *text)
 {
 	double v = strtod(text, NULL);
 
-	if (v == (double)(json_int_t)v && v < 9e15 && v > -9e15)
+	/* In range first: casting a double beyond it is undefined. */
+	if (v < 9e15 && v > -9e15 && v == (double)(json_int_t)v)
 		return json_integer((json_int_t)v);
 	return json_real(v);	/* NULL for NaN and infinities: left out */
 }

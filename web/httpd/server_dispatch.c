@@ -45,7 +45,7 @@ method_is(const char *want, const char *got)
 /* The routes with REQ's path; the one with its method in *FOUND. */
 static int
 find_route(const struct hs_dispatch *d, const struct hx_req *req,
-    const struct hx_route **found, int *slot, char *allow, size_t cap)
+    const struct hx_route **found, char *allow, size_t cap)
 {
 	int i, paths = 0;
 
@@ -63,7 +63,6 @@ find_route(const struct hs_dispatch *d, const struct hx_req *req,
 			paths++;
 			if (*found == NULL && method_is(r->method, req->method)) {
 				*found = r;
-				*slot = i;
 			}
 			if (strstr(allow, r->method) == NULL) {
 				size_t n = strlen(allow);
@@ -121,12 +120,11 @@ hs_dispatch(const struct hs_dispatch *d, struct hx_req *req,
 {
 	const struct hx_route *r;
 	char allow[128];
-	int slot = 0;
 
 	*route = NULL;
 	req->consumer = NULL;
 	req->admin = 0;
-	if (find_route(d, req, &r, &slot, allow, sizeof allow) == 0) {
+	if (find_route(d, req, &r, allow, sizeof allow) == 0) {
 		hx_error(resp, 404, "no such path: %s", req->path);
 		return;
 	}
