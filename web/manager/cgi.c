@@ -15,9 +15,12 @@
 /* The pages after login; the next ones (workers, map, controls) are added
    here and nowhere else. */
 const struct mg_page mg_pages[] = {
-	{ "/", "Dashboard", mg_dashboard },
-	{ "/workers", "Workers", mg_workers_page },
-	{ NULL, NULL, NULL }
+	{ "/", "Dashboard", mg_dashboard, 0 },
+	{ "/workers", "Workers", mg_workers_page, 0 },
+	{ "/map", "Map", mg_map_page, 0 },
+	{ "/controls", "Controls", mg_controls_page, 0 },
+	{ "/map.svg", "Map", mg_map_image, 1 },
+	{ NULL, NULL, NULL, 0 }
 };
 
 const struct mg_action mg_actions[] = {
@@ -25,6 +28,10 @@ const struct mg_action mg_actions[] = {
 	{ "/workers/remove", "Workers", mg_worker_del_act },
 	{ "/workers/key-add", "New API key", mg_hubkey_add_act },
 	{ "/workers/key-revoke", "Workers", mg_hubkey_revoke_act },
+	{ "/map/filter", "Map", mg_map_filter_act },
+	{ "/controls/rotate", "Controls", mg_rotate_act },
+	{ "/controls/dump", "Controls", mg_dump_act },
+	{ "/controls/admin-key", "Controls", mg_admin_key_act },
 	{ NULL, NULL, NULL }
 };
 
@@ -54,7 +61,8 @@ head(struct ctx *c, int status, const char *why)
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Referrer-Policy: no-referrer\r\n"
 	    "Content-Security-Policy: default-src 'none'; style-src "
-	    "'unsafe-inline'; form-action 'self'; frame-ancestors 'none'\r\n",
+	    "'unsafe-inline'; img-src 'self'; form-action 'self'; "
+	    "frame-ancestors 'none'\r\n",
 	    status, why);
 }
 
@@ -220,7 +228,7 @@ view(struct ctx *c, const struct mg_session *s)
 {
 	struct mg_view v = { .cf = c->cf, .st = &c->st, .s = s,
 	    .script = c->req->script, .remote = c->req->remote,
-	    .query = c->req->query, .now = c->now };
+	    .query = c->req->query, .raw = c->out, .now = c->now };
 
 	return v;
 }
@@ -261,12 +269,14 @@ do_action(struct ctx *c, const struct mg_action *a)
 	}
 	v = view(c, &s);
 	status = a->act(&v, c->req->body, c->req->body_len, page, &location);
-	if (fclose(page) != 0) {
+	if (fclose(page) != 0 && status != 0) {
 		free(body);
 		plain_page(c, 500, "Internal Server Error", "Out of memory.");
 		return;
 	}
-	if (location != NULL) {
+	if (status == 0)
+		;	/* answered on v.raw already */
+	else if (location != NULL) {
 		head(c, 303, "See Other");
 		fprintf(c->out, "Location: %s%s\r\n", c->req->script, location);
 		end_head(c);
@@ -303,6 +313,10 @@ do_get(struct ctx *c)
 	case MG_SESSION_LIVE: {
 		struct mg_view v = view(c, &s);
 
+		if (p->raw) {
+			p->render(&v, c->out);
+			return;
+		}
 		head(c, 200, "OK");
 		end_head(c);
 		mg_page_top(c->out, c->req->script, p->title, &s);

@@ -33,17 +33,21 @@ precheck(const char *hub_dir, const char *name, char *err, size_t errlen)
 }
 
 int
-mg_hubkey_add(const char *hub_dir, const char *name, char *key, size_t cap,
-    char *err, size_t errlen)
+mg_hubkey_add(const char *hub_dir, const char *name, int admin, char *key,
+    size_t cap, char *err, size_t errlen)
 {
 	char *argv[] = { httpd(), "key", "add", "-d", (char *)hub_dir,
-	    (char *)name, NULL };
+	    (char *)name, NULL, NULL };
 	char *out = NULL;
 	size_t len;
 	int rc;
 
 	if (precheck(hub_dir, name, err, errlen) != 0)
 		return -1;
+	if (admin) {
+		argv[5] = "--admin";
+		argv[6] = (char *)name;
+	}
 	rc = mg_run(argv, NULL, &out, &len, 512, err, errlen);
 	if (rc == 0) {
 		out[strcspn(out, "\n")] = '\0';
@@ -53,6 +57,10 @@ mg_hubkey_add(const char *hub_dir, const char *name, char *key, size_t cap,
 			rc = -1;
 		} else
 			memcpy(key, out, strlen(out) + 1);
+	} else if (rc == 1) {
+		snprintf(err, errlen, "the hub has a key for %s already: "
+		    "revoke it first", name);
+		rc = -1;
 	} else if (rc > 0) {
 		snprintf(err, errlen, "%s key add failed (exit %d)", argv[0],
 		    rc);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -180,6 +181,11 @@ int mg_req_from_env(struct mg_req *req, int fd, char **body_owned);
    exit code, or -1 with err set when it could not run or was killed. */
 int mg_run(char *const argv[], const char *in, char **out, size_t *outlen,
     size_t cap, char *err, size_t errlen);
+/* The same, its stdout left to read from *outfd (close it, then mg_wait
+   the pid for the exit code).  0, or -1 with err. */
+int mg_spawn(char *const argv[], const char *in, pid_t *pid, int *outfd,
+    char *err, size_t errlen);
+int mg_wait(pid_t pid, const char *name, char *err, size_t errlen);
 
 /* ---- fetch.c: a node's JSON over HTTP(S), by curl ---- */
 #define MG_URL_MAX 256
@@ -193,6 +199,15 @@ int mg_key_text_ok(const char *key);
    says why ("HTTP 401", "curl failed (exit 7: cannot connect)"...). */
 int mg_fetch_json(const char *base, const char *path, const char *key,
     int timeout, json_t **out, char *err, size_t errlen);
+/* Any method, any status: 0 with *status and the body in *out when it is
+   a JSON object (else NULL); -1 with err when no answer came. */
+int mg_http_json(const char *method, const char *base, const char *path,
+    const char *key, int timeout, int *status, json_t **out, char *err,
+    size_t errlen);
+/* GET base+path by curl -i, its answer (status line, headers, blank line,
+   body) to read from *fd as it comes: close it, then mg_wait(*pid). */
+int mg_stream(const char *base, const char *path, const char *key,
+    int timeout, pid_t *pid, int *fd, char *err, size_t errlen);
 
 /* ---- workers.c: the registered nodes and what polling saw ---- */
 #define MG_WNAME_MAX 64		/* as hopmap-httpd's key names */
@@ -248,13 +263,21 @@ int mg_hub_counts(const char *hub_db, int64_t v[MG_NCOUNTS], char *err,
 int mg_sample_add(struct mg_store *st, time_t now,
     const int64_t v[MG_NCOUNTS]);
 
+struct mg_config;
+/* ---- map.c: the hub's map, made by hopmap-map, cached ---- */
+/* The path of a fresh SVG of the hub's map (node NULL: every node) in
+   DIR/cache/: made again by hopmap-map (HOPMAP_MANAGER_MAP) when the hub's
+   database changed since.  0, or -1 with err. */
+int mg_map_svg(const struct mg_config *cf, const char *node, char *path,
+    size_t cap, char *err, size_t errlen);
+
 /* ---- hubkey.c: a worker's API key on the hub ---- */
 /* hopmap-httpd key add (or revoke) -d hub_dir name, by the program that
    HOPMAP_MANAGER_HTTPD names (default hopmap-httpd).  add writes the new
-   key into key (cap bytes).  0, 1 when revoke found no key of that name,
+   key (an admin key with admin) into key (cap bytes).  0, 1 when revoke found no key of that name,
    or -1 with err. */
-int mg_hubkey_add(const char *hub_dir, const char *name, char *key,
-    size_t cap, char *err, size_t errlen);
+int mg_hubkey_add(const char *hub_dir, const char *name, int admin,
+    char *key, size_t cap, char *err, size_t errlen);
 int mg_hubkey_revoke(const char *hub_dir, const char *name, char *err,
     size_t errlen);
 
@@ -285,6 +308,7 @@ struct mg_config {
 	const char *log;	/* HOPMAP_MANAGER_LOG */
 	const char *hub_db;	/* HOPMAP_MANAGER_HUB_DB: the hub's database */
 	const char *hub_dir;	/* HOPMAP_MANAGER_HUB_DIR: its keys */
+	const char *hub_url;	/* HOPMAP_MANAGER_HUB_URL: its gateway */
 };
 /* Answer one request: the CGI response (headers, blank line, body) on
    out.  now is the clock, so tests can move it. */
@@ -300,6 +324,7 @@ struct mg_view {
 	const char *script;	/* SCRIPT_NAME, the prefix of every link */
 	const char *remote;	/* REMOTE_ADDR */
 	const char *query;	/* QUERY_STRING */
+	FILE *raw;		/* the response itself, for a raw answer */
 	time_t now;
 };
 /* A page after login: the seam where the pages join; cgi.c lists them in
@@ -308,14 +333,20 @@ struct mg_page {
 	const char *path;	/* PATH_INFO, "/" for the dashboard */
 	const char *title;
 	void (*render)(const struct mg_view *v, FILE *out);
+	int raw;		/* render writes the whole response (an
+				   image, a download): not in the nav */
 };
 extern const struct mg_page mg_pages[];
 void mg_dashboard(const struct mg_view *v, FILE *out);
 void mg_workers_page(const struct mg_view *v, FILE *out);
+void mg_map_page(const struct mg_view *v, FILE *out);
+void mg_map_image(const struct mg_view *v, FILE *out);
+void mg_controls_page(const struct mg_view *v, FILE *out);
 
 /* A form after login (POST PATH_INFO), its session and CSRF token checked
    by cgi.c first.  It writes a page's body on out and returns the status,
-   or sets *location (a page's path) for a 303 back to it. */
+   or sets *location (a page's path) for a 303 back to it, or returns 0
+   after writing the whole response on v->raw itself (a download). */
 struct mg_action {
 	const char *path;
 	const char *title;	/* of the page it answers with */
@@ -331,6 +362,14 @@ int mg_hubkey_add_act(const struct mg_view *v, const char *form, size_t len,
     FILE *out, const char **location);
 int mg_hubkey_revoke_act(const struct mg_view *v, const char *form,
     size_t len, FILE *out, const char **location);
+int mg_map_filter_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_rotate_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_dump_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_admin_key_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
 /* The hidden CSRF field every form after login carries. */
 void mg_csrf_field(FILE *out, const struct mg_session *s);
 

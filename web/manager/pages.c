@@ -26,6 +26,8 @@ mg_page_top(FILE *out, const char *script, const char *title,
 	if (s != NULL) {
 		fputs("<nav>", out);
 		for (p = mg_pages; p->path != NULL; p++) {
+			if (p->raw)
+				continue;
 			fputs("<a href=\"", out);
 			mg_html(out, script);
 			mg_html(out, p->path);

@@ -1,6 +1,7 @@
-/* run.c: run a helper program (curl, hopmap-httpd) without a shell: its
-   arguments as given, what it should read written to its stdin (so a key
-   never shows in ps), its stdout read back, bounded, and its exit code. */
+/* run.c: run a helper program (curl, hopmap-httpd, hopmap-map) without a
+   shell: its arguments as given, what it should read written to its stdin
+   (so a key never shows in ps), its stdout read back (bounded) or handed
+   over as a pipe to stream, and its exit code. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,22 +17,16 @@
 extern char **environ;
 
 int
-mg_run(char *const argv[], const char *in, char **out, size_t *outlen,
-    size_t cap, char *err, size_t errlen)
+mg_spawn(char *const argv[], const char *in, pid_t *pid, int *outfd,
+    char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, rc;
+	size_t inlen = in != NULL ? strlen(in) : 0;
 	sigset_t def;
-	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, st = 0, rc;
-	size_t len = 0, inlen = in != NULL ? strlen(in) : 0;
-	char *buf = malloc(cap + 1);
-	pid_t pid;
-	ssize_t n;
 
-	*out = NULL;
-	*outlen = 0;
-	if (buf == NULL || pipe2(ip, O_CLOEXEC) != 0 ||
-	    pipe2(op, O_CLOEXEC) != 0) {
+	if (pipe2(ip, O_CLOEXEC) != 0 || pipe2(op, O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
 		goto fail;
 	}
@@ -44,7 +39,7 @@ mg_run(char *const argv[], const char *in, char **out, size_t *outlen,
 	sigaddset(&def, SIGPIPE);
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+	rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	close(ip[0]);
@@ -61,27 +56,9 @@ mg_run(char *const argv[], const char *in, char **out, size_t *outlen,
 	if (inlen > 0 && write(ip[1], in, inlen) < 0 && errno != EPIPE)
 		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
 	close(ip[1]);
-	ip[1] = -1;
-	while ((n = read(op[0], buf + len, cap - len)) > 0 ||
-	    (n < 0 && errno == EINTR))
-		if (n > 0 && (len += (size_t)n) == cap)
-			break;
-	close(op[0]);
-	op[0] = -1;
-	/* Past cap the helper is not waited for reading: it gets EPIPE. */
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	if (!WIFEXITED(st)) {
-		snprintf(err, errlen, "%s: killed by signal %d", argv[0],
-		    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-		return -1;
-	}
-	return WEXITSTATUS(st);
+	*outfd = op[0];
+	return 0;
 fail:
-	free(buf);
 	for (int i = 0; i < 2; i++) {
 		if (ip[i] >= 0)
 			close(ip[i]);
@@ -89,4 +66,54 @@ fail:
 			close(op[i]);
 	}
 	return -1;
+}
+
+int
+mg_wait(pid_t pid, const char *name, char *err, size_t errlen)
+{
+	int st = 0;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "%s: %s", name, strerror(errno));
+			return -1;
+		}
+	if (!WIFEXITED(st)) {
+		snprintf(err, errlen, "%s: killed by signal %d", name,
+		    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		return -1;
+	}
+	return WEXITSTATUS(st);
+}
+
+int
+mg_run(char *const argv[], const char *in, char **out, size_t *outlen,
+    size_t cap, char *err, size_t errlen)
+{
+	char *buf = malloc(cap + 1);
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int fd;
+
+	*out = NULL;
+	*outlen = 0;
+	if (buf == NULL) {
+		snprintf(err, errlen, "%s: out of memory", argv[0]);
+		return -1;
+	}
+	if (mg_spawn(argv, in, &pid, &fd, err, errlen) != 0) {
+		free(buf);
+		return -1;
+	}
+	while ((n = read(fd, buf + len, cap - len)) > 0 ||
+	    (n < 0 && errno == EINTR))
+		if (n > 0 && (len += (size_t)n) == cap)
+			break;
+	/* Past cap the helper is not read further: it gets EPIPE. */
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return mg_wait(pid, argv[0], err, errlen);
 }

@@ -211,7 +211,7 @@ mg_hubkey_add_act(const struct mg_view *v, const char *form, size_t len,
 	(void)location;
 	if ((rc = the_worker(v, form, len, &w, out)) != 0)
 		return rc;
-	if (mg_hubkey_add(v->cf->hub_dir, w.name, key, sizeof key, err,
+	if (mg_hubkey_add(v->cf->hub_dir, w.name, 0, key, sizeof key, err,
 	    sizeof err) != 0) {
 		message(out, "No key made", err);
 		return 502;
