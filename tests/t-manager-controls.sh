@@ -1,10 +1,11 @@
 # The manager's map and controls against a real hub (hopmap-hub serve and
-# hopmap-httpd --hub on loopback), manager.cgi under lighttpd, with curl:
+# hopmap-httpd --hub on loopback), manager.cgi under lighttpd
+# (or hopmap-httpd --manager: t-*-httpd.sh), with curl:
 # the map drawn by hopmap-map, cached until the hub's data changes, the
 # per-node filter; the admin key made on the hub and kept sealed; rotate
 # (the hub's series moves to a new file) and a dump streamed through.
 . "$(dirname "$0")/lib.sh"
-for c in lighttpd curl oathtool sqlite3 jq dot; do
+for c in curl oathtool sqlite3 jq dot; do
 	command -v $c >/dev/null || { skip "no $c"; exit 0; }
 done
 M=$T/m H=$T/hub
@@ -50,37 +51,8 @@ REC
 same "w1 posts a trace to the hub" "$(trace "$K1" w1 198.18.1.1 198.18.0.1 198.18.0.5)" 200
 same "w2 posts one by another path" "$(trace "$K2" w2 198.18.2.2 198.18.0.9)" 200
 
-mkdir -p "$T/www/manager"
-cp "$HOPMAP_BIN/manager.cgi" "$T/www/manager/manager.cgi"
-cat >"$T/lighttpd.conf" <<CONF
-server.document-root = "$T/www"
-server.bind = "127.0.0.1"
-server.port = $port
-server.pid-file = "$T/lighttpd.pid"
-server.errorlog = "$T/lighttpd.err"
-server.breakagelog = "$T/cgi.err"
-server.modules = ("mod_cgi", "mod_setenv")
-\$HTTP["url"] =~ "^/manager/" {
-	cgi.assign = ("manager.cgi" => "")
-	setenv.add-environment = (
-		"PATH" => "$PATH",
-		"HOPMAP_MANAGER_DIR" => "$M",
-		"HOPMAP_MANAGER_LOG" => "$LOG",
-		"HOPMAP_MANAGER_HUB_DB" => "$H/map.db",
-		"HOPMAP_MANAGER_HUB_DIR" => "$H",
-		"HOPMAP_MANAGER_HUB_URL" => "$G",
-		"HOPMAP_MANAGER_HTTPD" => "$httpd",
-		"ASAN_OPTIONS" => "${ASAN_OPTIONS:-}",
-		"UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
-	)
-}
-CONF
-lighttpd -tt -f "$T/lighttpd.conf" >"$T/lint" 2>&1 || { cat "$T/lint"; echo "not ok - lighttpd config"; exit 1; }
-lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd.out" 2>&1 &
-lpid=$!
-cleanup_hooks+=("kill $lpid; wait $lpid")
-U=http://127.0.0.1:$port/manager/manager.cgi
-check "lighttpd answers" until_ok 20 curl -s -o /dev/null "$U"
+. "$(dirname "$0")/manager-server.sh"
+manager_up "$port" "$M" HOPMAP_MANAGER_LOG="$LOG" HOPMAP_MANAGER_HUB_DB="$H/map.db" HOPMAP_MANAGER_HUB_DIR="$H" HOPMAP_MANAGER_HUB_URL="$G" HOPMAP_MANAGER_HTTPD="$httpd"
 
 req() {
 	local m=$1 path=$2 body=$3 ck=$4
@@ -107,7 +79,7 @@ req GET /map "" "$S"
 same "GET /map: 200" "$code" 200
 csrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/b" | head -1)
 check "... the map as an image, the node filter a form with the token" \
-    has_all "$T/b" '<img id="map"' 'src="/manager/manager.cgi/map.svg"' 'action="/manager/manager.cgi/map/filter"' "value=\"$csrf\""
+    has_all "$T/b" '<img id="map"' "src=\"$SN/map.svg\"" "action=\"$SN/map/filter\"" "value=\"$csrf\""
 check "... images from this server only, still no script" grep -q "img-src 'self'" "$T/h"
 svg=$M/cache/map-all.svg
 req GET /map.svg "" "$S"
@@ -121,9 +93,9 @@ same "new data: w1 posts another trace" "$(trace "$K1" w1 198.18.3.3 198.18.0.77
 req GET /map.svg "" "$S"
 check "... the map drawn again, with it" sh -c "[ \$(stat -c %i '$svg') != $ino ] && grep -q '198.18.0.77' '$T/b'"
 req POST /map/filter "csrf=$csrf&node=w2" "$S"
-same "filter by node w2: 303 to /map?node=w2" "$code:$(location)" "303:/manager/manager.cgi/map?node=w2"
+same "filter by node w2: 303 to /map?node=w2" "$code:$(location)" "303:$SN/map?node=w2"
 req GET "/map?node=w2" "" "$S"
-check "... the page's image asks for w2's map" grep -q 'src="/manager/manager.cgi/map.svg?node=w2"' "$T/b"
+check "... the page's image asks for w2's map" grep -q "src=\"$SN/map.svg?node=w2\"" "$T/b"
 req GET "/map.svg?node=w2" "" "$S"
 check "... w2's links only" sh -c "grep -q '198.18.0.9' '$T/b' && ! grep -q '198.18.0.5' '$T/b'"
 req POST /map/filter "node=w2" "$S"
@@ -131,7 +103,7 @@ same "the filter without the CSRF token: 403" "$code" 403
 req GET "/map.svg?node=..%2Fx" "" "$S"
 same "a node that is no name: 400" "$code" 400
 req GET /map.svg "" ""
-check "the image without a session: the login form, no map" sh -c "[ $code = 200 ] && grep -q 'action=\"/manager/manager.cgi/login\"' '$T/b' && ! grep -q '<svg' '$T/b'"
+check "the image without a session: the login form, no map" sh -c "[ $code = 200 ] && grep -q 'action=\"$SN/login\"' '$T/b' && ! grep -q '<svg' '$T/b'"
 
 # ---- controls ----
 req GET /controls "" "$S"
@@ -140,7 +112,7 @@ check "... the hub's gateway, no admin key yet" has_all "$T/b" "<code id=\"hub-u
 req POST /controls/rotate "csrf=$csrf" "$S"
 same "rotate without an admin key: 400, says so" "$code:$(grep -c 'keeps no admin key' "$T/b")" "400:1"
 req POST /controls/admin-key "csrf=$csrf" "$S"
-same "make the manager's admin key on the hub: 303" "$code:$(location)" "303:/manager/manager.cgi/controls"
+same "make the manager's admin key on the hub: 303" "$code:$(location)" "303:$SN/controls"
 # live NAME: the hub's keys of NAME not revoked, "admin" or "worker" each.
 live() { "$httpd" key list -d "$H" | awk -v n="$1" '$1 == n && $4 == "-" { print $3 == "yes" ? "admin" : "worker" }' | tr '\n' ' '; }
 same "... the hub has it, as an admin key" "$(live hopmap-manager)" "admin "
@@ -171,4 +143,4 @@ check "the map after the rotation: the whole series, old and new" has_all "$T/b"
 "$httpd" key revoke -d "$H" hopmap-manager >/dev/null 2>&1
 req POST /controls/dump "csrf=$csrf" "$S"
 same "dump with a revoked admin key: 502, the hub's 401 told" "$code:$(grep -c 'HTTP 401' "$T/b")" "502:1"
-check "no sanitizer report from the CGI" no_sanitizer_report "$T/cgi.err" "$T/lighttpd.err"
+check "no sanitizer report from the CGI" no_sanitizer_report $ERRLOGS

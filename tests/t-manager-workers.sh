@@ -1,12 +1,13 @@
 # The manager's workers against real nodes: hopmap-httpd as a worker's
 # face, as one that wants a key for its node face, and as the hub's, all
-# on loopback; manager.cgi under lighttpd, with curl.  Registration takes
+# on loopback; manager.cgi under lighttpd
+# (or hopmap-httpd --manager: t-*-httpd.sh), with curl.  Registration takes
 # name and type from /service-info (ping vs the hub's output, a manual
 # type overriding), hopmap-manager poll records up and down, the hub's
 # API key for a worker is made (shown once, working) and revoked (refused
 # from then on), and the poll key is kept sealed in the store.
 . "$(dirname "$0")/lib.sh"
-for c in lighttpd curl oathtool sqlite3 jq; do
+for c in curl oathtool sqlite3 jq; do
 	command -v $c >/dev/null || { skip "no $c"; exit 0; }
 done
 M=$T/m H=$T/hub W1=$T/w1 W2=$T/w2
@@ -39,35 +40,8 @@ W2KEY=$("$httpd" key add -d "$W2" manager 2>/dev/null)
 check "up: a worker whose node face needs a key (w2)" up w2 "$pw2" -d "$W2" --name w2 --health-key
 check "up: the hub's face (hub1)" up hub "$phub" --hub "$H" --name hub1
 
-mkdir -p "$T/www/manager"
-cp "$HOPMAP_BIN/manager.cgi" "$T/www/manager/manager.cgi"
-cat >"$T/lighttpd.conf" <<CONF
-server.document-root = "$T/www"
-server.bind = "127.0.0.1"
-server.port = $port
-server.pid-file = "$T/lighttpd.pid"
-server.errorlog = "$T/lighttpd.err"
-server.breakagelog = "$T/cgi.err"
-server.modules = ("mod_cgi", "mod_setenv")
-\$HTTP["url"] =~ "^/manager/" {
-	cgi.assign = ("manager.cgi" => "")
-	setenv.add-environment = (
-		"PATH" => "$PATH",
-		"HOPMAP_MANAGER_DIR" => "$M",
-		"HOPMAP_MANAGER_LOG" => "$LOG",
-		"HOPMAP_MANAGER_HUB_DIR" => "$H",
-		"HOPMAP_MANAGER_HTTPD" => "$httpd",
-		"ASAN_OPTIONS" => "${ASAN_OPTIONS:-}",
-		"UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
-	)
-}
-CONF
-lighttpd -tt -f "$T/lighttpd.conf" >"$T/lint" 2>&1 || { cat "$T/lint"; echo "not ok - lighttpd config"; exit 1; }
-lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd.out" 2>&1 &
-lpid=$!
-cleanup_hooks+=("kill $lpid; wait $lpid")
-U=http://127.0.0.1:$port/manager/manager.cgi
-check "lighttpd answers" until_ok 20 curl -s -o /dev/null "$U"
+. "$(dirname "$0")/manager-server.sh"
+manager_up "$port" "$M" HOPMAP_MANAGER_LOG="$LOG" HOPMAP_MANAGER_HUB_DIR="$H" HOPMAP_MANAGER_HTTPD="$httpd"
 
 req() {
 	local m=$1 path=$2 body=$3 ck=$4
@@ -90,13 +64,13 @@ S="hm_session=$(cookie_of hm_session)"
 req GET /workers "" "$S"
 same "GET /workers: 200" "$code" 200
 csrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/b" | head -1)
-check "... a register form with the session's CSRF token" has_all "$T/b" 'action="/manager/manager.cgi/workers/add"' "value=\"$csrf\"" 'name="url"'
+check "... a register form with the session's CSRF token" has_all "$T/b" "action=\"$SN/workers/add\"" "value=\"$csrf\"" 'name="url"'
 # id_of NAME: a worker's id from the page's forms.
 id_of() { grep -o "name=\"id\" value=\"[0-9]*\"><button type=\"submit\" id=\"remove-$1\"" "$T/b" | sed 's/.*value="\([0-9]*\)".*/\1/'; }
 row_of() { grep "<td class=\"name\">$1</td>" "$T/b"; }
 
 req POST /workers/add "csrf=$csrf&url=http://127.0.0.1:$pw1" "$S"
-same "register w1 by URL: 303 to the workers" "$code:$(sed -n 's/^Location: //p' "$T/h" | tr -d '\r')" "303:/manager/manager.cgi/workers"
+same "register w1 by URL: 303 to the workers" "$code:$(sed -n 's/^Location: //p' "$T/h" | tr -d '\r')" "303:$SN/workers"
 req POST /workers/add "csrf=$csrf&url=http://127.0.0.1:$phub/" "$S"
 same "register the hub by URL: 303" "$code" 303
 req POST /workers/add "csrf=$csrf&url=http://127.0.0.1:$pw2" "$S"
@@ -168,6 +142,6 @@ req GET /workers "" "$S"
 check "... gone from the page, the others stay" sh -c "! grep -q '<td class=\"name\">w1</td>' '$T/b' && grep -q '<td class=\"name\">w2</td>' '$T/b'"
 req POST /workers/remove "csrf=$csrf&id=999" "$S"
 same "remove an unknown worker: 404" "$code" 404
-check "no sanitizer report from the CGI" no_sanitizer_report "$T/cgi.err" "$T/lighttpd.err"
+check "no sanitizer report from the CGI" no_sanitizer_report $ERRLOGS
 check "examples/hopmap-manager.cron: poll each minute" \
     grep -q '^\* \* \* \* \* [a-z-]* [^ ]*hopmap-manager poll' "$HOPMAP_TOP/examples/hopmap-manager.cron"
