@@ -39,6 +39,12 @@ main(void)
 	CHECK(parse(": value\r\n\r\n") != 0, "an empty name refused");
 	CHECK(parse("Status: 42\r\n\r\n") != 0 && parse("Status: x\r\n\r\n")
 	    != 0, "a status outside 100-599 refused");
+	CHECK(hs_cgi_parse("Status:", 7, &c, why, sizeof why) != 0 &&
+	    hs_cgi_parse("Status: 2", 9, &c, why, sizeof why) != 0 &&
+	    hs_cgi_parse("Status: 200", 11, &c, why, sizeof why) == 0 &&
+	    c.status == 200, "a Status at the text's very end read within it "
+	    "(found by the fuzzer)");
+	CHECK(parse("Status: 2000\r\n\r\n") != 0, "four digits refused");
 	CHECK(parse("X-A: a\x01" "b\r\n\r\n") != 0,
 	    "a control byte in a header refused (no header splitting)");
 	{

@@ -216,8 +216,15 @@ hs_cgi_parse(const char *head, size_t len, struct hs_cgi *c, char *why,
 		for (v = colon + 1; v < p + n && (*v == ' ' || *v == '\t'); v++)
 			;
 		if ((size_t)(colon - p) == 6 && strncasecmp(p, "Status", 6) == 0) {
-			int s = atoi(v);
+			/* Three digits, within the line (the text is not
+			   NUL-terminated). */
+			int s = 0, k;
 
+			for (k = 0; k < 3 && v + k < p + n && v[k] >= '0' &&
+			    v[k] <= '9'; k++)
+				s = s * 10 + (v[k] - '0');
+			if (k != 3 || (v + k < p + n && v[k] != ' '))
+				s = 0;
 			if (s < 100 || s > 599) {
 				snprintf(why, cap, "a bad Status");
 				return -1;
