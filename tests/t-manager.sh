@@ -1,10 +1,11 @@
-# manager.cgi under a stock CGI server: Debian's lighttpd (mod_cgi) on a
-# loopback port, driven by curl.  Login with oathtool's code, the dashboard,
+# manager.cgi under a stock CGI server, Debian's lighttpd (mod_cgi), or
+# under hopmap-httpd --manager (t-manager-httpd.sh runs this file with
+# MANAGER_SERVER=httpd), on a loopback port, driven by curl.  Login with oathtool's code, the dashboard,
 # logout; replayed and wrong codes, an expired session, missing and wrong
 # CSRF tokens and too many failures (per user, per address) are each
 # refused, each with its line in the log.
 . "$(dirname "$0")/lib.sh"
-for c in lighttpd curl oathtool sqlite3; do
+for c in curl oathtool sqlite3; do
 	command -v $c >/dev/null || { skip "no $c"; exit 0; }
 done
 M=$T/m
@@ -18,34 +19,9 @@ for p in 24101 24111 24121 24131 24141; do
 done
 [ -n "$port" ] || { skip "no free port in 24101..24141"; exit 0; }
 
-mkdir -p "$T/www/manager"
-cp "$HOPMAP_BIN/manager.cgi" "$T/www/manager/manager.cgi"
 hub=$T/hub.db
-cat >"$T/lighttpd.conf" <<CONF
-server.document-root = "$T/www"
-server.bind = "127.0.0.1"
-server.port = $port
-server.pid-file = "$T/lighttpd.pid"
-server.errorlog = "$T/lighttpd.err"
-server.breakagelog = "$T/cgi.err"
-server.modules = ("mod_cgi", "mod_setenv")
-\$HTTP["url"] =~ "^/manager/" {
-	cgi.assign = ("manager.cgi" => "")
-	setenv.add-environment = (
-		"HOPMAP_MANAGER_DIR" => "$M",
-		"HOPMAP_MANAGER_LOG" => "$LOG",
-		"HOPMAP_MANAGER_HUB_DB" => "$hub",
-		"ASAN_OPTIONS" => "${ASAN_OPTIONS:-}",
-		"UBSAN_OPTIONS" => "${UBSAN_OPTIONS:-}",
-	)
-}
-CONF
-lighttpd -tt -f "$T/lighttpd.conf" >"$T/lint" 2>&1 || { cat "$T/lint"; echo "not ok - lighttpd config"; exit 1; }
-lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd.out" 2>&1 &
-lpid=$!
-cleanup_hooks+=("kill $lpid; wait $lpid")
-U=http://127.0.0.1:$port/manager/manager.cgi
-check "lighttpd answers" until_ok 20 curl -s -o /dev/null "$U"
+. "$(dirname "$0")/manager-server.sh"
+manager_up "$port" "$M" HOPMAP_MANAGER_LOG="$LOG" HOPMAP_MANAGER_HUB_DB="$hub"
 
 # A hub database with a few results, as sqlsink writes it.
 {
@@ -82,7 +58,7 @@ alice=$(add alice); bob=$(add bob); carol=$(add carol); dave=$(add dave)
 req GET / "" ""
 same "GET /: the login form" "$code" 200
 check "... with the form's token in a strict cookie" \
-    grep -q '^Set-Cookie: hm_login=[0-9a-f]\{64\}; Path=/manager/manager.cgi; Max-Age=3600; HttpOnly; Secure; SameSite=Strict' "$T/h"
+    grep -q "^Set-Cookie: hm_login=[0-9a-f]\{64\}; Path=$SN; Max-Age=3600; HttpOnly; Secure; SameSite=Strict" "$T/h"
 check "... and no script, nothing framed" has_all "$T/h" "default-src 'none'" "X-Frame-Options: DENY"
 
 acode=$(oathtool --totp -b "$alice")
@@ -90,13 +66,36 @@ login alice "$acode"
 same "login with oathtool's code: 303" "$code" 303
 sid=$(cookie_of hm_session)
 check "... a session cookie, HttpOnly, Secure, SameSite=Strict" \
-    grep -q "^Set-Cookie: hm_session=$sid; Path=/manager/manager.cgi; Max-Age=3600; HttpOnly; Secure; SameSite=Strict" "$T/h"
-check "... to the dashboard" grep -q '^Location: /manager/manager.cgi/' "$T/h"
+    grep -q "^Set-Cookie: hm_session=$sid; Path=$SN; Max-Age=3600; HttpOnly; Secure; SameSite=Strict" "$T/h"
+check "... to the dashboard" grep -q "^Location: $SN/" "$T/h"
 check "... logged as LOGIN" logged "LOGIN user=alice ip=127.0.0.1 reason=ok"
 req GET / "" "hm_session=$sid"
 same "the dashboard with the session: 200" "$code" 200
+check "... no samples yet: no counts, no charts" \
+    sh -c "grep -q 'id=\"probed\"><' '$T/b' && [ \$(grep -c 'no samples yet' '$T/b') = 4 ] && ! grep -q '<svg' '$T/b'"
+hopmap-manager -d "$M" --hub-db "$hub" poll >"$T/poll" 2>&1
+same "hopmap-manager poll: a sample of the hub's counts" "$?:$(cat "$T/poll")" \
+    "0:hub $hub probed=2 responders=1 routers=2 links=2"
+req GET / "" "hm_session=$sid"
 check "... the hub's counts: 2 probed, 1 responder, 2 routers, 2 links" \
     has_all "$T/b" 'id="probed">2<' 'id="responders">1<' 'id="routers">2<' 'id="links">2<'
+check "... each a chart drawn on the server (inline SVG, no script)" \
+    sh -c "has() { grep -q \"\$1\" '$T/b'; }; has '<svg id=\"chart-probed\"' && has '<svg id=\"chart-responders\"' && has '<svg id=\"chart-routers\"' && has '<svg id=\"chart-links\"' && ! grep -qi '<script' '$T/b'"
+echo '{"ip":"198.18.1.3","node":"w1","ping":{"method":"icmp","ok":true,"sent":1,"recv":1,"rtt_ms":0.7,"ts":"2026-11-30T10:00:03.000Z"}}' |
+    sqlsink "$hub" 2>>"$T/sink.err"
+req GET / "" "hm_session=$sid"
+check "... a page load counts nothing over the hub's database: 2 probed until the next poll" \
+    grep -q 'id="probed">2<' "$T/b"
+# Samples are kept by the second: poll again until a second one is kept.
+check "a second poll, a second sample" until_ok 10 sh -c \
+    "hopmap-manager -d '$M' --hub-db '$hub' poll >/dev/null && [ \$(sqlite3 '$M/manager.db' 'SELECT count(*) FROM samples') = 2 ]"
+req GET / "" "hm_session=$sid"
+check "... 3 probed now" has_all "$T/b" 'id="probed">3<' 'id="responders">2<'
+pts=$(sed -n 's/.*<svg id="chart-probed".*points="\([^"]*\)".*/\1/p' "$T/b")
+same "... the chart of targets probed rises from its first point to its last" \
+    "$(echo "$pts" | awk '{ split($1, a, ","); split($NF, b, ","); print NF, (a[2] + 0 > b[2] + 0) }')" "2 1"
+req GET /?span=7d "" "hm_session=$sid"
+check "... another span (7d) by a plain link" has_all "$T/b" '<strong>7d</strong>' "href=\"$SN/?span=24h\"" '<svg id="chart-links"'
 check "... and the most recent results" has_all "$T/b" '198.18.1.2' 'no reply' '3 hops, completed'
 check "... a node's name from the hub's records escaped" \
     sh -c "grep -q '&lt;i&gt;w2&lt;/i&gt;' '$T/b' && ! grep -q '<i>w2' '$T/b'"
@@ -131,7 +130,7 @@ same "logout with a wrong CSRF token: 403" "$code" 403
 check "... logged bad_csrf for alice" logged "AUTH_FAILURE user=alice ip=127.0.0.1 reason=bad_csrf"
 req POST /logout "csrf=$csrf" "hm_session=$sid"
 same "logout: 303" "$code" 303
-check "... the cookie deleted" grep -q '^Set-Cookie: hm_session=; Path=/manager/manager.cgi; Max-Age=0' "$T/h"
+check "... the cookie deleted" grep -q "^Set-Cookie: hm_session=; Path=$SN; Max-Age=0" "$T/h"
 check "... logged as LOGOUT" logged "LOGOUT user=alice ip=127.0.0.1"
 req GET / "" "hm_session=$sid"
 check "the old cookie after logout: the login form" grep -q 'name="code"' "$T/b"
@@ -165,4 +164,4 @@ check "... logged locked_ip" logged "AUTH_FAILURE user=bob ip=127.0.0.9 reason=l
 login bob "$(oathtool --totp -b "$bob")"
 same "bob's right code from 127.0.0.1: 303" "$code" 303
 
-check "no sanitizer report in the CGI's stderr" no_sanitizer_report "$T/cgi.err" "$T/lighttpd.err"
+check "no sanitizer report in the CGI's stderr" no_sanitizer_report $ERRLOGS

@@ -32,7 +32,7 @@ static const char usage[] =
 "                    [--max-body SIZE]\n"
 "                    [--max-header SIZE] [--max-conns N] [--max-per-ip N]\n"
 "                    [--timeout DURATION] [--stale DURATION] [--health-key]\n"
-"                    [--insecure] [--cert PEM --key PEM]\n"
+"                    [--insecure] [--cert PEM --key PEM] [--manager DIR]\n"
 "       hopmap-httpd key add|list|revoke -d DIR [--admin] [NAME]\n"
 "Serve a node's HTTP face: health, metrics, and with --hub the gateway.\n"
 "  -l, --listen ADDR:PORT  where to listen (default 127.0.0.1:8080;\n"
@@ -56,6 +56,8 @@ static const char usage[] =
 "      --cert PEM          serve HTTPS with this certificate (chain) ...\n"
 "      --key PEM           ... and this private key; both are read again\n"
 "                          when they change\n"
+"      --manager DIR       serve the manager (manager.cgi, its directory DIR)\n"
+"                          under /manager/\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n";
 
@@ -63,6 +65,7 @@ enum {
 	OPT_HUB = HM_OPT_FIRST_PRIVATE, OPT_METRICS_DIR, OPT_NAME, OPT_SHARD,
 	OPT_MAX_BODY, OPT_MAX_HEADER, OPT_MAX_CONNS, OPT_MAX_PER_IP,
 	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE, OPT_STALE, OPT_CERT, OPT_KEY,
+	OPT_MANAGER,
 	OPT_ALLOW_RESERVED
 };
 
@@ -110,6 +113,27 @@ parse_listen(const char *s, struct hs_conf *conf)
 		conf->addrlen = sizeof *sin6;
 	}
 	conf->listen = s;
+}
+
+/* --manager: this daemon's own gateway as the manager reaches it (a
+   wildcard address by its loopback). */
+static const char *
+self_url(const struct hs_conf *conf)
+{
+	static char url[160];
+	const char *l = conf->listen != NULL ? conf->listen : "127.0.0.1:8080";
+	const char *port = strrchr(l, ':');
+
+	if (strncmp(l, "0.0.0.0:", 8) == 0)
+		snprintf(url, sizeof url, "%s://127.0.0.1%s",
+		    conf->cert != NULL ? "https" : "http", port);
+	else if (strncmp(l, "[::]:", 5) == 0)
+		snprintf(url, sizeof url, "%s://[::1]%s",
+		    conf->cert != NULL ? "https" : "http", port);
+	else
+		snprintf(url, sizeof url, "%s://%s",
+		    conf->cert != NULL ? "https" : "http", l);
+	return url;
 }
 
 static int
@@ -266,6 +290,7 @@ main(int argc, char *argv[])
 		{ "stale", required_argument, NULL, OPT_STALE },
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
+		{ "manager", required_argument, NULL, OPT_MANAGER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -346,6 +371,9 @@ main(int argc, char *argv[])
 		case OPT_KEY:
 			conf.key = optarg;
 			break;
+		case OPT_MANAGER:
+			conf.manager = optarg;
+			break;
 		case OPT_STALE:
 			hx_node_stale = (double)hm_parse_duration(optarg,
 			    "stale") / 1000;
@@ -382,6 +410,9 @@ main(int argc, char *argv[])
 		ctx.keys_path = join(state, "keys");
 		d.keys = hk_open(ctx.keys_path);
 	}
+	if (conf.manager != NULL && hs_cgi_setup(conf.manager, &ctx,
+	    self_url(&conf)) != 0)
+		hm_exit(HM_EXIT_FAIL);
 	ctx.started = (double)hm_now_ms() / 1000.0;
 	d.ctx = &ctx;
 	d.conf = &conf;

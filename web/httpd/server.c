@@ -209,6 +209,78 @@ announced_too_big(struct MHD_Connection *c, size_t max)
 	    n > max);
 }
 
+/* --manager: the CGI's body, read as libmicrohttpd sends it. */
+static ssize_t
+cgi_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ssize_t n = hs_cgi_read(cls, buf, max);
+
+	(void)pos;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+}
+
+static void
+cgi_free(void *cls)
+{
+	hs_cgi_end(cls);
+	free(cls);
+}
+
+/* A request under /manager/: the CGI's answer, its headers as it gave
+   them, its body streamed. */
+static enum MHD_Result
+cgi_answer(struct hs_server *s, struct MHD_Connection *c,
+    struct hs_request *rq)
+{
+	const struct hs_conf *conf = s->d->conf;
+	struct hs_cgi_req r = {
+		.method = rq->method, .path = rq->path, .query = rq->query,
+		.peer = rq->peer, .body = rq->body != NULL ? rq->body : "",
+		.body_len = rq->len, .https = conf->cert != NULL,
+		.content_type = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+		.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_COOKIE),
+		.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_HOST),
+	};
+	struct hs_cgi *cgi = malloc(sizeof *cgi);
+	struct MHD_Response *mr;
+	struct hx_resp resp;
+	enum MHD_Result ok;
+	char why[256];
+	int status;
+
+	rq->route = HS_CGI_PREFIX "/";
+	hx_resp_init(&resp);
+	if (cgi == NULL) {
+		hx_error(&resp, 500, "out of memory");
+		return queue(c, rq, &resp);
+	}
+	if ((status = hs_cgi_start(&r, conf->timeout, cgi, why,
+	    sizeof why)) != 0) {
+		free(cgi);
+		hm_warnx("the manager: %s", why);
+		hx_error(&resp, status, "the manager: %s", why);
+		return queue(c, rq, &resp);
+	}
+	mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+	    cgi_reader, cgi, cgi_free);
+	if (mr == NULL) {
+		cgi_free(cgi);
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < cgi->nheaders; i++)
+		MHD_add_response_header(mr, cgi->headers[i].name,
+		    cgi->headers[i].value);
+	rq->status = cgi->status;
+	ok = MHD_queue_response(c, (unsigned)cgi->status, mr);
+	MHD_destroy_response(mr);
+	return ok;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -272,6 +344,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (rq->status != 0)
 		return MHD_YES;
+	if (conf->manager != NULL && hs_cgi_path(rq->path)) {
+		if (rq->body != NULL)
+			rq->body[rq->len] = '\0';
+		return cgi_answer(s, c, rq);
+	}
 	memset(&req, 0, sizeof req);
 	req.ctx = s->d->ctx;
 	req.method = rq->method;

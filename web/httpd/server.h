@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "httpd/handler.h"
 
@@ -29,6 +30,7 @@ struct hs_conf {
 	int health_key;		/* --health-key: open routes need a key too */
 	int hub;		/* --hub given: hub modules and routes exist */
 	const char *cert, *key;	/* --cert, --key (TLS), or NULL */
+	const char *manager;	/* --manager DIR: manager.cgi under /manager/ */
 };
 
 /* What dispatch needs beside the request: the modules that are open, the
@@ -63,6 +65,53 @@ struct hs_server *hs_start(const struct hs_dispatch *d);
 /* Stop accepting, let the requests in progress finish (at most WAIT_MS),
    close the rest. */
 void hs_stop(struct hs_server *s, unsigned wait_ms);
+
+/* ---- cgi.c: --manager, the manager run as CGI/1.1 under /manager ---- */
+#define HS_CGI_PREFIX "/manager"
+#define HS_CGI_HEADERS 32
+struct hs_cgi_req {
+	const char *method, *path, *query, *peer;
+	const char *content_type, *cookie, *host;	/* NULL when none */
+	const char *body;
+	size_t body_len;
+	int https;
+};
+struct hs_cgi_header {
+	char name[64];
+	char value[1024];
+};
+struct hs_cgi {
+	pid_t pid;
+	int fd;			/* the CGI's stdout, after its header lines */
+	unsigned timeout_ms;	/* the longest silence allowed */
+	int status;
+	struct hs_cgi_header headers[HS_CGI_HEADERS];
+	size_t nheaders;
+	char *pending;		/* body bytes read with the headers */
+	size_t pending_len, pending_sent;
+};
+/* Once, before serving: find manager.cgi (HOPMAP_MANAGER_CGI, else beside
+   this program) and make the environment every run shares (the daemon's
+   PATH, TZ, HOPMAP_*; HOPMAP_MANAGER_DIR; with --hub the hub's database,
+   directory and SELF_URL unless set).  0, or -1 after saying why. */
+int hs_cgi_setup(const char *manager_dir, const struct hx_ctx *ctx,
+    const char *self_url);
+/* PATH is /manager or under /manager/. */
+int hs_cgi_path(const char *path);
+/* Run the CGI for R and read its header lines: 0 with C filled (its body
+   to read by hs_cgi_read), else the HTTP status to answer (502 bad
+   output, 504 silent for timeout_s, 500) with why; C is ended then. */
+int hs_cgi_start(const struct hs_cgi_req *r, unsigned timeout_s,
+    struct hs_cgi *c, char *why, size_t cap);
+/* The body: bytes, 0 at its end, -1 when the CGI failed or was silent
+   too long (then killed). */
+ssize_t hs_cgi_read(struct hs_cgi *c, char *buf, size_t max);
+void hs_cgi_end(struct hs_cgi *c);
+/* The header lines of a CGI's output (up to len): Status taken apart,
+   the others kept in order; no Status is 200, or 302 with a Location.
+   0, or -1 with why. */
+int hs_cgi_parse(const char *head, size_t len, struct hs_cgi *c, char *why,
+    size_t cap);
 
 /* ---- server_log.c: the access log, one line a request on stderr ---- */
 void hs_log_request(const char *peer, const char *method, const char *path,

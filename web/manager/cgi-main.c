@@ -20,6 +20,12 @@ static const char usage[] =
 "  HOPMAP_MANAGER_KEY       or the key itself, 64 hex digits\n"
 "  HOPMAP_MANAGER_LOG       the log fail2ban reads (default: stderr)\n"
 "  HOPMAP_MANAGER_HUB_DB    the hub's database, for the dashboard\n"
+"  HOPMAP_MANAGER_HUB_DIR   the hub's state directory: workers' API keys\n"
+"  HOPMAP_MANAGER_HUB_URL   the hub's gateway (rotate, dump; default the\n"
+"                           registered node of type output)\n"
+"  HOPMAP_MANAGER_MAP       the hopmap-map that draws the map (default PATH's)\n"
+"  HOPMAP_MANAGER_HTTPD     the hopmap-httpd that makes them (default PATH's)\n"
+"  HOPMAP_MANAGER_CURL      the curl that asks the workers (default PATH's)\n"
 "  -h, --help     show this help and exit\n"
 "  -V, --version  show the version and exit\n";
 
@@ -60,6 +66,8 @@ main(int argc, char **argv)
 	cf.key_file = env("HOPMAP_MANAGER_KEY_FILE");
 	cf.log = env("HOPMAP_MANAGER_LOG");
 	cf.hub_db = env("HOPMAP_MANAGER_HUB_DB");
+	cf.hub_dir = env("HOPMAP_MANAGER_HUB_DIR");
+	cf.hub_url = env("HOPMAP_MANAGER_HUB_URL");
 	status = mg_req_from_env(&req, 0, &body);
 	if (status != 0) {
 		const char *why = status == 411 ? "Length Required" :

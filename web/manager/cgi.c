@@ -3,6 +3,7 @@
    refusal.  It writes to a FILE so the unit tests read its answers
    without a server. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "manager/manager.h"
@@ -14,7 +15,23 @@
 /* The pages after login; the next ones (workers, map, controls) are added
    here and nowhere else. */
 const struct mg_page mg_pages[] = {
-	{ "/", "Dashboard", mg_dashboard },
+	{ "/", "Dashboard", mg_dashboard, 0 },
+	{ "/workers", "Workers", mg_workers_page, 0 },
+	{ "/map", "Map", mg_map_page, 0 },
+	{ "/controls", "Controls", mg_controls_page, 0 },
+	{ "/map.svg", "Map", mg_map_image, 1 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+const struct mg_action mg_actions[] = {
+	{ "/workers/add", "Workers", mg_worker_add_act },
+	{ "/workers/remove", "Workers", mg_worker_del_act },
+	{ "/workers/key-add", "New API key", mg_hubkey_add_act },
+	{ "/workers/key-revoke", "Workers", mg_hubkey_revoke_act },
+	{ "/map/filter", "Map", mg_map_filter_act },
+	{ "/controls/rotate", "Controls", mg_rotate_act },
+	{ "/controls/dump", "Controls", mg_dump_act },
+	{ "/controls/admin-key", "Controls", mg_admin_key_act },
 	{ NULL, NULL, NULL }
 };
 
@@ -44,7 +61,8 @@ head(struct ctx *c, int status, const char *why)
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Referrer-Policy: no-referrer\r\n"
 	    "Content-Security-Policy: default-src 'none'; style-src "
-	    "'unsafe-inline'; form-action 'self'; frame-ancestors 'none'\r\n",
+	    "'unsafe-inline'; img-src 'self'; form-action 'self'; "
+	    "frame-ancestors 'none'\r\n",
 	    status, why);
 }
 
@@ -205,6 +223,75 @@ do_logout(struct ctx *c)
 	redirect_home(c);
 }
 
+static struct mg_view
+view(struct ctx *c, const struct mg_session *s)
+{
+	struct mg_view v = { .cf = c->cf, .st = &c->st, .s = s,
+	    .script = c->req->script, .remote = c->req->remote,
+	    .query = c->req->query, .raw = c->out, .now = c->now };
+
+	return v;
+}
+
+/* A form after login: no live session goes back to the login form; a
+   missing or foreign CSRF token is refused and logged, as at login. */
+static void
+do_action(struct ctx *c, const struct mg_action *a)
+{
+	char id[MG_TOKEN_HEX + 1], csrf[FIELD], *body = NULL;
+	const char *t = form(c, "csrf", csrf), *location = NULL;
+	struct mg_session s;
+	struct mg_view v;
+	size_t len = 0;
+	FILE *page;
+	int status;
+
+	switch (session(c, &s, id)) {
+	case MG_SESSION_LIVE:
+		break;
+	case MG_SESSION_EXPIRED:
+		login_page(c, 403, "Forbidden", "Your session expired; log in "
+		    "again.");
+		return;
+	case MG_SESSION_NONE:
+		login_page(c, 403, "Forbidden", NULL);
+		return;
+	}
+	if (t == NULL || !mg_token_eq(t, s.csrf)) {
+		fail(c, s.user, t == NULL ? "missing_csrf" : "bad_csrf");
+		plain_page(c, 403, "Forbidden", "The form was stale or not "
+		    "ours.");
+		return;
+	}
+	if ((page = open_memstream(&body, &len)) == NULL) {
+		plain_page(c, 500, "Internal Server Error", "Out of memory.");
+		return;
+	}
+	v = view(c, &s);
+	status = a->act(&v, c->req->body, c->req->body_len, page, &location);
+	if (fclose(page) != 0 && status != 0) {
+		free(body);
+		plain_page(c, 500, "Internal Server Error", "Out of memory.");
+		return;
+	}
+	if (status == 0)
+		;	/* answered on v.raw already */
+	else if (location != NULL) {
+		head(c, 303, "See Other");
+		fprintf(c->out, "Location: %s%s\r\n", c->req->script, location);
+		end_head(c);
+	} else {
+		head(c, status, status == 200 ? "OK" : status == 400 ?
+		    "Bad Request" : status == 404 ? "Not Found" : status == 502 ?
+		    "Bad Gateway" : "Internal Server Error");
+		end_head(c);
+		mg_page_top(c->out, c->req->script, a->title, &s);
+		fwrite(body, 1, len, c->out);
+		mg_page_bottom(c->out);
+	}
+	free(body);
+}
+
 static void
 do_get(struct ctx *c)
 {
@@ -223,13 +310,20 @@ do_get(struct ctx *c)
 		return;
 	}
 	switch (session(c, &s, id)) {
-	case MG_SESSION_LIVE:
+	case MG_SESSION_LIVE: {
+		struct mg_view v = view(c, &s);
+
+		if (p->raw) {
+			p->render(&v, c->out);
+			return;
+		}
 		head(c, 200, "OK");
 		end_head(c);
 		mg_page_top(c->out, c->req->script, p->title, &s);
-		p->render(c->cf, c->out);
+		p->render(&v, c->out);
 		mg_page_bottom(c->out);
 		return;
+	}
 	case MG_SESSION_EXPIRED:
 		login_page(c, 200, "OK", "Your session expired; log in again.");
 		return;
@@ -260,8 +354,17 @@ mg_cgi_handle(const struct mg_config *cf, const struct mg_req *req,
 		do_login(&c);
 	else if (post && strcmp(req->path, "/logout") == 0)
 		do_logout(&c);
-	else if (post)
-		plain_page(&c, 404, "Not Found", "No such form.");
+	else if (post) {
+		const struct mg_action *a;
+
+		for (a = mg_actions; a->path != NULL; a++)
+			if (strcmp(a->path, req->path) == 0)
+				break;
+		if (a->path != NULL)
+			do_action(&c, a);
+		else
+			plain_page(&c, 404, "Not Found", "No such form.");
+	}
 	else if (strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0)
 		do_get(&c);

@@ -1,23 +1,66 @@
-/* dashboard.c: the first page after login: the hub's counts and its most
-   recent results, read from the hub's database (HOPMAP_MANAGER_HUB_DB)
-   read-only, so the manager never holds the sink's lock. */
+/* dashboard.c: the first page after login: the hub's counts (targets
+   probed, responders, routers, links), each a chart over the samples
+   hopmap-manager poll keeps, so a page load reads a few hundred rows of
+   the manager's store rather than counting over the hub's database; and
+   the hub's most recent results, read-only (two bounded queries), so the
+   manager never holds the sink's lock. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "manager/manager.h"
 
+/* The spans a chart may show, by the query's span=. */
 static const struct {
-	const char *id, *label, *sql;
-} counts[] = {
-	{ "probed", "Targets probed", "SELECT count(DISTINCT ip) FROM pings" },
-	{ "responders", "Responders",
-	    "SELECT count(DISTINCT ip) FROM pings WHERE ok = 1" },
-	/* Intermediate hops only, as hopmap-status counts them. */
-	{ "routers", "Routers", "SELECT count(DISTINCT h.ip) FROM hops h"
-	    " JOIN traces t ON t.id = h.trace_id"
-	    " WHERE h.ip IS NOT NULL AND h.ip != t.ip" },
-	{ "links", "Links",
-	    "SELECT count(*) FROM (SELECT DISTINCT a, b FROM links)" },
+	const char *name;
+	int64_t seconds;
+} spans[] = {
+	{ "1h", 3600 }, { "24h", 86400 }, { "7d", 7 * 86400 },
+	{ "30d", 30 * 86400 },
 };
+#define NSPANS (sizeof spans / sizeof spans[0])
+#define DEFAULT_SPAN 1
+
+struct series {
+	int64_t at[MG_CHART_POINTS], v[MG_NCOUNTS][MG_CHART_POINTS];
+	size_t n;
+};
+
+/* The samples of the last span seconds, at most MG_CHART_POINTS: when
+   there are more, they go in buckets of equal time, each drawn as its
+   newest sample (SQLite takes the bare columns from max()'s row). */
+static int
+load(struct mg_store *st, time_t now, int64_t span, struct series *s)
+{
+	int64_t bucket = 1;
+	sqlite3_stmt *q;
+	int rc;
+
+	s->n = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM samples WHERE"
+	    " at > ?", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - span));
+	if (sqlite3_step(q) == SQLITE_ROW &&
+	    sqlite3_column_int64(q, 0) > MG_CHART_POINTS)
+		bucket = span / MG_CHART_POINTS + 1;
+	sqlite3_finalize(q);
+	if (sqlite3_prepare_v2(st->db, "SELECT max(at), probed, responders,"
+	    " routers, links FROM samples WHERE at > ?1 GROUP BY at / ?2"
+	    " ORDER BY 1", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - span));
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)bucket);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && s->n < MG_CHART_POINTS) {
+		s->at[s->n] = sqlite3_column_int64(q, 0);
+		for (int i = 0; i < MG_NCOUNTS; i++)
+			s->v[i][s->n] = sqlite3_column_int64(q, i + 1);
+		s->n++;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
 
 static void
 cell(FILE *out, sqlite3_stmt *q, int col)
@@ -62,13 +105,59 @@ recent(FILE *out, sqlite3 *db)
 	fputs("</table>\n", out);
 }
 
-void
-mg_dashboard(const struct mg_config *cf, FILE *out)
+static void
+counts(const struct mg_view *v, FILE *out)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q;
-	size_t i;
+	char want[16];
+	size_t k = DEFAULT_SPAN, i;
+	struct series *s = malloc(sizeof *s);
 
+	if (mg_form_get(v->query, strlen(v->query), "span", want,
+	    sizeof want) != NULL)
+		for (i = 0; i < NSPANS; i++)
+			if (strcmp(want, spans[i].name) == 0)
+				k = i;
+	if (s == NULL || load(v->st, v->now, spans[k].seconds, s) != 0) {
+		fputs("<p class=\"msg\">The samples cannot be read.</p>\n",
+		    out);
+		free(s);
+		return;
+	}
+	/* The newest sample's counts, as numbers first. */
+	fputs("<table id=\"counts\">\n", out);
+	for (i = 0; i < MG_NCOUNTS; i++) {
+		fprintf(out, "<tr><th>%s</th><td class=\"n\" id=\"%s\">",
+		    mg_counts[i].label, mg_counts[i].id);
+		if (s->n > 0)
+			fprintf(out, "%" PRId64, s->v[i][s->n - 1]);
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n<p class=\"spans\">Over the last", out);
+	for (i = 0; i < NSPANS; i++) {
+		if (i == k) {
+			fprintf(out, " <strong>%s</strong>", spans[i].name);
+			continue;
+		}
+		fputs(" <a href=\"", out);
+		mg_html(out, v->script);
+		fprintf(out, "/?span=%s\">%s</a>", spans[i].name,
+		    spans[i].name);
+	}
+	fputs(":</p>\n<div class=\"charts\">\n", out);
+	for (i = 0; i < MG_NCOUNTS; i++)
+		mg_chart(out, mg_counts[i].id, mg_counts[i].label, s->at,
+		    s->v[i], s->n);
+	fputs("</div>\n", out);
+	free(s);
+}
+
+void
+mg_dashboard(const struct mg_view *v, FILE *out)
+{
+	const struct mg_config *cf = v->cf;
+	sqlite3 *db = NULL;
+
+	counts(v, out);
 	if (cf->hub_db == NULL || *cf->hub_db == '\0') {
 		fputs("<p class=\"msg\">No hub database is configured "
 		    "(HOPMAP_MANAGER_HUB_DB).</p>\n", out);
@@ -84,21 +173,6 @@ mg_dashboard(const struct mg_config *cf, FILE *out)
 		return;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	fputs("<table id=\"counts\">\n", out);
-	for (i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-		fprintf(out, "<tr><th>%s</th><td class=\"n\" id=\"%s\">",
-		    counts[i].label, counts[i].id);
-		if (sqlite3_prepare_v2(db, counts[i].sql, -1, &q, NULL) ==
-		    SQLITE_OK) {
-			if (sqlite3_step(q) == SQLITE_ROW)
-				fprintf(out, "%lld", (long long)
-				    sqlite3_column_int64(q, 0));
-			sqlite3_finalize(q);
-		} else
-			fputs("?", out);
-		fputs("</td></tr>\n", out);
-	}
-	fputs("</table>\n", out);
 	recent(out, db);
 	sqlite3_close(db);
 }

@@ -4,6 +4,7 @@
  * list-users.  The web side is manager.cgi; both share DIR/manager.db.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,15 @@ static const char usage[] =
 "usage: hopmap-manager [-d DIR] [-k FILE] [--no-qr] add-user NAME\n"
 "       hopmap-manager [-d DIR] [-k FILE] del-user NAME\n"
 "       hopmap-manager [-d DIR] [-k FILE] list-users\n"
-"Manage the users of hopmap's manager (manager.cgi).\n"
+"       hopmap-manager [-d DIR] [-k FILE] [-H FILE] poll\n"
+"Manage the users of hopmap's manager (manager.cgi); poll (cron, each\n"
+"minute) records each worker's /health and a sample of the hub's counts.\n"
 "  -d, --dir DIR       the manager's directory (default $HOPMAP_MANAGER_DIR)\n"
 "  -k, --key-file FILE the server key (default $HOPMAP_MANAGER_KEY, else\n"
 "                      DIR/server.key, made 0600 on first use)\n"
 "  -n, --no-qr         add-user prints the URI only, no QR code\n"
+"  -H, --hub-db FILE   poll counts this hub database (default\n"
+"                      $HOPMAP_MANAGER_HUB_DB; none: workers only)\n"
 "  -h, --help          show this help and exit\n"
 "  -V, --version       show the version and exit\n";
 
@@ -52,6 +57,34 @@ show_qr(const char *uri)
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
 	    WEXITSTATUS(st) != 0)
 		hm_warnx("qrencode failed: no QR code");
+}
+
+/* poll: every worker, then the hub's counts; a worker down is news for
+   the page, not a failure of poll's. */
+static int
+poll(struct mg_store *st, const char *hub_db)
+{
+	int64_t v[MG_NCOUNTS];
+	char err[MG_ERRLEN];
+	time_t now = time(NULL);
+
+	if (mg_poll_workers(st, now, stdout) < 0) {
+		hm_warnx("poll: %s", sqlite3_errmsg(st->db));
+		return HM_EXIT_FAIL;
+	}
+	if (hub_db == NULL || *hub_db == '\0')
+		return HM_EXIT_OK;
+	if (mg_hub_counts(hub_db, v, err, sizeof err) != 0) {
+		hm_warnx("poll: the hub's counts: %s", err);
+		return HM_EXIT_FAIL;
+	}
+	if (mg_sample_add(st, now, v) != 0) {
+		hm_warnx("poll: %s", sqlite3_errmsg(st->db));
+		return HM_EXIT_FAIL;
+	}
+	printf("hub %s probed=%" PRId64 " responders=%" PRId64 " routers=%"
+	    PRId64 " links=%" PRId64 "\n", hub_db, v[0], v[1], v[2], v[3]);
+	return HM_EXIT_OK;
 }
 
 static int
@@ -103,11 +136,13 @@ main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "no-qr", no_argument, NULL, 'n' },
+		{ "hub-db", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = getenv("HOPMAP_MANAGER_DIR"), *key_file = NULL;
+	const char *hub_db = getenv("HOPMAP_MANAGER_HUB_DB");
 	const char *cmd;
 	char err[MG_ERRLEN];
 	struct mg_store st;
@@ -117,11 +152,12 @@ main(int argc, char **argv)
 	/* The store holds sealed secrets and session hashes, the key file
 	   the key: nothing made here is for others to read. */
 	umask(077);
-	while ((c = getopt_long(argc, argv, "d:k:nhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:k:nH:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'k': key_file = optarg; break;
 		case 'n': no_qr = 1; break;
+		case 'H': hub_db = optarg; break;
 		case 'h': fputs(usage, stdout); return HM_EXIT_OK;
 		case 'V': printf("hopmap-manager (hopmap) %s\n", HM_VERSION);
 			return HM_EXIT_OK;
@@ -131,7 +167,8 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		hm_usage_error(usage);
 	cmd = argv[optind++];
-	want = strcmp(cmd, "list-users") == 0 ? 0 : 1;
+	want = strcmp(cmd, "list-users") == 0 || strcmp(cmd, "poll") == 0 ?
+	    0 : 1;
 	if (strcmp(cmd, "add-user") != 0 && strcmp(cmd, "del-user") != 0 &&
 	    want != 0) {
 		hm_warnx("unknown command \"%s\"", cmd);
@@ -160,7 +197,9 @@ main(int argc, char **argv)
 		default: hm_warnx("del-user: %s", sqlite3_errmsg(st.db));
 			rc = HM_EXIT_FAIL;
 		}
-	} else if (mg_user_list(&st, print_user, NULL) != 0) {
+	} else if (strcmp(cmd, "poll") == 0)
+		rc = poll(&st, hub_db);
+	else if (mg_user_list(&st, print_user, NULL) != 0) {
 		hm_warnx("list-users: %s", sqlite3_errmsg(st.db));
 		rc = HM_EXIT_FAIL;
 	}

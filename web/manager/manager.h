@@ -18,8 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 /* ---- store.c, key.c: DIR/manager.db under the server key ---- */
@@ -173,6 +175,119 @@ const char *mg_cookie_get(const char *header, const char *name, char *buf,
    411, 413). */
 int mg_req_from_env(struct mg_req *req, int fd, char **body_owned);
 
+/* ---- run.c: a helper program, without a shell ---- */
+/* Run argv (PATH searched) with in (or NULL) on its stdin; its stdout,
+   at most cap bytes, NUL-terminated, into *out (malloc'd; free it).  The
+   exit code, or -1 with err set when it could not run or was killed. */
+int mg_run(char *const argv[], const char *in, char **out, size_t *outlen,
+    size_t cap, char *err, size_t errlen);
+/* The same, its stdout left to read from *outfd (close it, then mg_wait
+   the pid for the exit code).  0, or -1 with err. */
+int mg_spawn(char *const argv[], const char *in, pid_t *pid, int *outfd,
+    char *err, size_t errlen);
+int mg_wait(pid_t pid, const char *name, char *err, size_t errlen);
+
+/* ---- fetch.c: a node's JSON over HTTP(S), by curl ---- */
+#define MG_URL_MAX 256
+/* A URL the manager takes: http:// or https://, printable, no space,
+   quote or backslash, at most MG_URL_MAX bytes. */
+int mg_url_ok(const char *url);
+/* An API key as hopmap-httpd makes them (base64url, at most 128). */
+int mg_key_text_ok(const char *key);
+/* GET base+path (key as a Bearer token, or none) within timeout seconds;
+   a 200 with a JSON object in *out (json_decref it): 0.  Else -1 and err
+   says why ("HTTP 401", "curl failed (exit 7: cannot connect)"...). */
+int mg_fetch_json(const char *base, const char *path, const char *key,
+    int timeout, json_t **out, char *err, size_t errlen);
+/* Any method, any status: 0 with *status and the body in *out when it is
+   a JSON object (else NULL); -1 with err when no answer came. */
+int mg_http_json(const char *method, const char *base, const char *path,
+    const char *key, int timeout, int *status, json_t **out, char *err,
+    size_t errlen);
+/* GET base+path by curl -i, its answer (status line, headers, blank line,
+   body) to read from *fd as it comes: close it, then mg_wait(*pid). */
+int mg_stream(const char *base, const char *path, const char *key,
+    int timeout, pid_t *pid, int *fd, char *err, size_t errlen);
+
+/* ---- workers.c: the registered nodes and what polling saw ---- */
+#define MG_WNAME_MAX 64		/* as hopmap-httpd's key names */
+#define MG_TYPE_MAX 32
+#define MG_FETCH_TIMEOUT 10	/* seconds for one node's answer */
+struct mg_worker {
+	int64_t id;
+	char url[MG_URL_MAX + 1];
+	char name[MG_WNAME_MAX + 1];
+	char type[MG_TYPE_MAX + 1];	/* the manual one, else detected */
+	char detected[MG_TYPE_MAX + 1];	/* service_type, "" when none */
+	int manual;
+	int has_key;			/* a poll key is kept (sealed) */
+	int up;				/* the last poll's verdict */
+	int64_t added, polled, last_seen, uptime;
+	char version[MG_TYPE_MAX + 1];
+	char counters[1024];		/* "program: name=value ..." */
+	char error[256];		/* why the last poll failed */
+};
+/* A worker name as hopmap-httpd's keys take them: 1..64 of [A-Za-z0-9._-]. */
+int mg_wname_ok(const char *name);
+/* A type: 1..32 of [a-z0-9_-]. */
+int mg_type_ok(const char *type);
+/* Register url: its /service-info (with key, if any) gives the name and
+   the detected type; type (when not NULL or "") overrides the latter; the
+   key is kept sealed to the URL.  0 and *id, or -1 with err. */
+int mg_worker_register(struct mg_store *st, const char *url,
+    const char *type, const char *key, time_t now, int64_t *id, char *err,
+    size_t errlen);
+int mg_worker_get(struct mg_store *st, int64_t id, struct mg_worker *w);
+int mg_worker_list(struct mg_store *st,
+    void (*fn)(void *arg, const struct mg_worker *w), void *arg);
+/* 0 removed, 1 no such worker, -1 error. */
+int mg_worker_del(struct mg_store *st, int64_t id);
+/* The poll key of w into buf (cap bytes), "" when none: 0, or -1 when
+   it cannot be opened under this server key. */
+int mg_worker_key(struct mg_store *st, const struct mg_worker *w, char *buf,
+    size_t cap);
+
+/* ---- poll.c: what hopmap-manager poll does each minute ---- */
+/* GET each worker's /health and record the verdict; log one line per
+   worker on log.  The number of workers down, or -1 on a store error. */
+int mg_poll_workers(struct mg_store *st, time_t now, FILE *log);
+/* The hub's counts (targets probed, responders, routers, links) from its
+   database, read-only, kept as one sample for the dashboard's charts.
+   0, or -1 with err. */
+#define MG_NCOUNTS 4
+extern const struct mg_count {
+	const char *id, *label, *sql;
+} mg_counts[MG_NCOUNTS];
+int mg_hub_counts(const char *hub_db, int64_t v[MG_NCOUNTS], char *err,
+    size_t errlen);
+int mg_sample_add(struct mg_store *st, time_t now,
+    const int64_t v[MG_NCOUNTS]);
+
+struct mg_config;
+/* ---- map.c: the hub's map, made by hopmap-map, cached ---- */
+/* The path of a fresh SVG of the hub's map (node NULL: every node) in
+   DIR/cache/: made again by hopmap-map (HOPMAP_MANAGER_MAP) when the hub's
+   database changed since.  0, or -1 with err. */
+int mg_map_svg(const struct mg_config *cf, const char *node, char *path,
+    size_t cap, char *err, size_t errlen);
+
+/* ---- hubkey.c: a worker's API key on the hub ---- */
+/* hopmap-httpd key add (or revoke) -d hub_dir name, by the program that
+   HOPMAP_MANAGER_HTTPD names (default hopmap-httpd).  add writes the new
+   key (an admin key with admin) into key (cap bytes).  0, 1 when revoke found no key of that name,
+   or -1 with err. */
+int mg_hubkey_add(const char *hub_dir, const char *name, int admin,
+    char *key, size_t cap, char *err, size_t errlen);
+int mg_hubkey_revoke(const char *hub_dir, const char *name, char *err,
+    size_t errlen);
+
+/* ---- chart.c: a count over time as inline SVG ---- */
+/* n samples (at[] ascending Unix seconds, v[] the count), drawn as
+   <svg id="chart-ID">, its label, newest value and span beside it. */
+void mg_chart(FILE *out, const char *id, const char *label,
+    const int64_t *at, const int64_t *v, size_t n);
+#define MG_CHART_POINTS 240	/* at most this many points a chart */
+
 /* ---- html.c: text into HTML ---- */
 void mg_html(FILE *out, const char *s);
 
@@ -192,20 +307,70 @@ struct mg_config {
 	const char *key_file;	/* HOPMAP_MANAGER_KEY_FILE */
 	const char *log;	/* HOPMAP_MANAGER_LOG */
 	const char *hub_db;	/* HOPMAP_MANAGER_HUB_DB: the hub's database */
+	const char *hub_dir;	/* HOPMAP_MANAGER_HUB_DIR: its keys */
+	const char *hub_url;	/* HOPMAP_MANAGER_HUB_URL: its gateway */
 };
 /* Answer one request: the CGI response (headers, blank line, body) on
    out.  now is the clock, so tests can move it. */
 void mg_cgi_handle(const struct mg_config *cf, const struct mg_req *req,
     time_t now, FILE *out);
 
-/* A page after login: the seam where the next pages (workers, map,
-   controls) join; cgi.c lists them in its nav and routes GET PATH_INFO. */
+/* What a page after login sees: the configuration, the open store, the
+   session (its CSRF token for the page's forms), the mount point. */
+struct mg_view {
+	const struct mg_config *cf;
+	struct mg_store *st;
+	const struct mg_session *s;
+	const char *script;	/* SCRIPT_NAME, the prefix of every link */
+	const char *remote;	/* REMOTE_ADDR */
+	const char *query;	/* QUERY_STRING */
+	FILE *raw;		/* the response itself, for a raw answer */
+	time_t now;
+};
+/* A page after login: the seam where the pages join; cgi.c lists them in
+   its nav and routes GET PATH_INFO. */
 struct mg_page {
 	const char *path;	/* PATH_INFO, "/" for the dashboard */
 	const char *title;
-	void (*render)(const struct mg_config *cf, FILE *out);
+	void (*render)(const struct mg_view *v, FILE *out);
+	int raw;		/* render writes the whole response (an
+				   image, a download): not in the nav */
 };
 extern const struct mg_page mg_pages[];
-void mg_dashboard(const struct mg_config *cf, FILE *out);
+void mg_dashboard(const struct mg_view *v, FILE *out);
+void mg_workers_page(const struct mg_view *v, FILE *out);
+void mg_map_page(const struct mg_view *v, FILE *out);
+void mg_map_image(const struct mg_view *v, FILE *out);
+void mg_controls_page(const struct mg_view *v, FILE *out);
+
+/* A form after login (POST PATH_INFO), its session and CSRF token checked
+   by cgi.c first.  It writes a page's body on out and returns the status,
+   or sets *location (a page's path) for a 303 back to it, or returns 0
+   after writing the whole response on v->raw itself (a download). */
+struct mg_action {
+	const char *path;
+	const char *title;	/* of the page it answers with */
+	int (*act)(const struct mg_view *v, const char *form, size_t len,
+	    FILE *out, const char **location);
+};
+extern const struct mg_action mg_actions[];
+int mg_worker_add_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_worker_del_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_hubkey_add_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_hubkey_revoke_act(const struct mg_view *v, const char *form,
+    size_t len, FILE *out, const char **location);
+int mg_map_filter_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_rotate_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_dump_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+int mg_admin_key_act(const struct mg_view *v, const char *form, size_t len,
+    FILE *out, const char **location);
+/* The hidden CSRF field every form after login carries. */
+void mg_csrf_field(FILE *out, const struct mg_session *s);
 
 #endif

@@ -26,6 +26,8 @@ mg_page_top(FILE *out, const char *script, const char *title,
 	if (s != NULL) {
 		fputs("<nav>", out);
 		for (p = mg_pages; p->path != NULL; p++) {
+			if (p->raw)
+				continue;
 			fputs("<a href=\"", out);
 			mg_html(out, script);
 			mg_html(out, p->path);
@@ -35,16 +37,23 @@ mg_page_top(FILE *out, const char *script, const char *title,
 		}
 		fputs("<form method=\"post\" action=\"", out);
 		mg_html(out, script);
-		fputs("/logout\"><input type=\"hidden\" name=\"csrf\" value=\"",
-		    out);
-		mg_html(out, s->csrf);
-		fputs("\"><button type=\"submit\" id=\"logout\">Log out ", out);
+		fputs("/logout\">", out);
+		mg_csrf_field(out, s);
+		fputs("<button type=\"submit\" id=\"logout\">Log out ", out);
 		mg_html(out, s->user);
 		fputs("</button></form></nav>\n", out);
 	}
 	fputs("<h1>", out);
 	mg_html(out, title);
 	fputs("</h1>\n", out);
+}
+
+void
+mg_csrf_field(FILE *out, const struct mg_session *s)
+{
+	fputs("<input type=\"hidden\" name=\"csrf\" value=\"", out);
+	mg_html(out, s->csrf);
+	fputs("\">", out);
 }
 
 void

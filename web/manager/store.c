@@ -26,7 +26,18 @@ static const char schema[] =
 "CREATE TABLE IF NOT EXISTS failures (at INTEGER NOT NULL, user TEXT,"
 " ip TEXT);"
 "CREATE INDEX IF NOT EXISTS failures_user ON failures (user, at);"
-"CREATE INDEX IF NOT EXISTS failures_ip ON failures (ip, at);";
+"CREATE INDEX IF NOT EXISTS failures_ip ON failures (ip, at);"
+/* The registered nodes (workers.c); key is the poll key, sealed to the
+   URL; the rest is what the last poll saw (poll.c). */
+"CREATE TABLE IF NOT EXISTS workers (id INTEGER PRIMARY KEY,"
+" url TEXT UNIQUE NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
+" detected TEXT NOT NULL, manual INTEGER NOT NULL, key BLOB,"
+" added INTEGER NOT NULL, polled INTEGER, last_seen INTEGER,"
+" up INTEGER NOT NULL DEFAULT 0, uptime INTEGER, version TEXT,"
+" counters TEXT, error TEXT);"
+/* The hub's counts, one row a poll: the dashboard's charts. */
+"CREATE TABLE IF NOT EXISTS samples (at INTEGER PRIMARY KEY,"
+" probed INTEGER, responders INTEGER, routers INTEGER, links INTEGER);";
 
 static const char check_plain[] = "hopmap-manager server key check";
 
