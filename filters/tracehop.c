@@ -42,7 +42,8 @@ static const char usage[] =
 "  -g, --gap-limit N    stop after N silent hops in a row (default 5)\n"
 "  -r, --rate PPS       probes per second, all traces (default 100; at\n"
 "                       most 1000 unless root)\n"
-"  -n, --in-flight N    traces probed at once, 1..16384 (default 64)\n"
+"  -n, --in-flight N    traces probed at once, 1..16384 (default: rate\n"
+"                       x wait / window, enough to keep the rate)\n"
 "  -p, --port PORT      destination port for udp-paris (default 33434)\n"
 "                       and tcp-paris (default 80)\n"
 "  -s, --stats          a summary on standard error at exit\n"
@@ -427,6 +428,14 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		opt_progress = isatty(2);
 }
 
+/* -n, or as many as the rate and the wait need. */
+static void
+in_flight(struct trace_config *cfg)
+{
+	if (cfg->max_active == 0)
+		cfg->max_active = trace_in_flight(cfg);
+}
+
 /*
  * Raw sockets when we hold CAP_NET_RAW; else the datagram fallback, one
  * socket per trace (bounded by the descriptor limit): udp-paris always,
@@ -547,7 +556,7 @@ main(int argc, char *argv[])
 	struct trace_config cfg = {
 		.method = TRACE_ICMP_PARIS, .first_ttl = 1, .max_ttl = 30,
 		.queries = 1, .gap_limit = 5, .window = 1, .wait_ms = 1000,
-		.max_active = 64, .rate = 100
+		.max_active = 0, .rate = 100
 	};
 	struct trace_sockets socks;
 	struct trace_engine *eng;
@@ -564,6 +573,7 @@ main(int argc, char *argv[])
 		    "ordinary user: %g (at most %d; root may go faster)",
 		    cfg.rate, PROBE_USER_MAX_RATE);
 	(void)hm_node_json(node_name);	/* a bad --node stops us here */
+	in_flight(&cfg);
 	open_sockets(&cfg, &socks, probe_priv_begin());
 	/* Started as root, the files named here are opened now: root named
 	   them.  Then no more privilege, and not root, before the first line

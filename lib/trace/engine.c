@@ -102,6 +102,9 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 	if (e == NULL)
 		return NULL;
 	e->cfg = *cfg;
+	if (e->cfg.max_active == 0)
+		e->cfg.max_active = trace_in_flight(cfg);
+	cfg = &e->cfg;
 	e->s = *s;
 	e->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	e->slots = calloc(cfg->max_active, sizeof(*e->slots));

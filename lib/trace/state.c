@@ -41,6 +41,26 @@ trace_machine_free(struct trace_machine *m)
 	free(m->rep);
 }
 
+/*
+ * A trace with a silent hop sends one probe per wait (window probes with a
+ * wider window); one whose hops answer sends faster.  So rate x wait /
+ * window traces keep the rate busy even when every hop is silent; fewer
+ * and the rate is never reached (64 at 10,000 probes a second and a wait of
+ * 1 s: 64 probes a second on silent stretches).  At least 1, at most
+ * TRACE_MAX_ACTIVE.
+ */
+unsigned
+trace_in_flight(const struct trace_config *c)
+{
+	double n = c->rate * c->wait_ms / 1000.0 / (c->window ? c->window : 1);
+
+	if (n < 1)
+		return 1;
+	if (n >= TRACE_MAX_ACTIVE)
+		return TRACE_MAX_ACTIVE;
+	return (unsigned)n + (n > (unsigned)n);
+}
+
 static int
 hop_done(const struct trace_config *c, const struct hop *h, uint64_t now)
 {

@@ -46,7 +46,8 @@ struct trace_config {
 	unsigned window;		/* TTLs of one trace in flight at once */
 	unsigned wait_ms;		/* how long a probe may take to answer */
 	uint16_t dport;			/* UDP and TCP destination port */
-	unsigned max_active;		/* traces probed at once */
+	unsigned max_active;		/* traces probed at once (0: as
+					   trace_in_flight says) */
 	double rate;			/* probes per second, all traces */
 	int dgram;			/* no CAP_NET_RAW: datagram sockets */
 	/* Doubletree: after the forward part, probe back from first_ttl - 1
@@ -100,6 +101,11 @@ struct trace_stats {
 };
 
 struct trace_engine;
+
+/* How many traces to run at once when the caller did not say: enough that
+   traces waiting out silent hops never hold the rate back (trace/state.c
+   decides). */
+unsigned trace_in_flight(const struct trace_config *cfg);
 
 /* The sockets stay the caller's.  NULL with errno set on failure. */
 struct trace_engine *trace_engine_new(const struct trace_config *cfg,

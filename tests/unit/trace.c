@@ -293,6 +293,33 @@ test_machine_gap(void)
 }
 
 static void
+test_in_flight(void)
+{
+	struct trace_config c = machine_config();
+
+	c.rate = 100;
+	CHECK(trace_in_flight(&c) == 100,
+	    "in flight: rate 100, wait 1 s: 100 traces");
+	c.rate = 100000;
+	CHECK(trace_in_flight(&c) == TRACE_MAX_ACTIVE,
+	    "in flight: rate 100000 is not throttled to 64 (the most, 16384)");
+	c.rate = 10000;
+	c.wait_ms = 300;
+	CHECK(trace_in_flight(&c) == 3000,
+	    "in flight: rate 10000, wait 300 ms: 3000 traces");
+	c.window = 4;
+	CHECK(trace_in_flight(&c) == 750,
+	    "in flight: a window of 4 TTLs needs a quarter of them");
+	c.rate = 1;
+	c.wait_ms = 10;
+	CHECK(trace_in_flight(&c) == 1, "in flight: at least one");
+	c.rate = 7;
+	c.wait_ms = 1000;
+	c.window = 2;
+	CHECK(trace_in_flight(&c) == 4, "in flight: rounded up");
+}
+
+static void
 test_machine_stopset(void)
 {
 	struct trace_config c = machine_config();
@@ -355,5 +382,6 @@ main(void)
 	test_machine_classic();
 	test_machine_gap();
 	test_machine_stopset();
+	test_in_flight();
 	return tap_failed != 0;
 }
