@@ -41,8 +41,17 @@ trace_finish(struct trace_engine *e, struct trace *t)
 	r->stop = m->stop;
 	r->error = m->error;
 	r->probes = m->probes;
-	r->first_ttl = m->low_ttl;
+	r->first_ttl = r->measured_ttl = m->low_ttl;
+	r->start_ttl = m->first;
 	r->last_ttl = m->last_ttl;
+	if (m->home > 0 && m->last_ttl != 0) {
+		/* The way home, from the stop set. */
+		if ((r->spliced = malloc(m->home * sizeof(*r->spliced))) ==
+		    NULL)
+			abort();
+		memcpy(r->spliced, m->way + 1, m->home * sizeof(*r->spliced));
+		r->first_ttl = 1;
+	}
 	/* The hop list ends at the hop that ended the trace: replies to
 	   probes in flight beyond it (window > 1) are not part of it. */
 	if (m->nrep > 0 && (r->replies = malloc(m->nrep *
@@ -197,6 +206,7 @@ trace_result_free(struct trace_result *r)
 {
 	if (r != NULL) {
 		free(r->replies);
+		free(r->spliced);
 		free(r);
 	}
 }

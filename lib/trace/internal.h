@@ -39,9 +39,13 @@ struct trace_machine {
 	enum trace_stop stop;
 	int error;
 	int ended;			/* the target or an unreachable answered */
-	int back;			/* Doubletree: probing backwards */
+	unsigned first;			/* the TTL probing started at */
+	int back;			/* probing backwards */
 	unsigned bttl;			/* ... at this TTL */
 	unsigned low_ttl;		/* lowest TTL judged */
+	unsigned home;			/* hops 1 .. home taken from the stop
+					   set (0: none) */
+	uint32_t *way;			/* ... way[t]: the hop at TTL t */
 	enum trace_stop fwd_stop;	/* how the forward part ended */
 	struct hop *hops;		/* by TTL */
 	uint64_t *sent_us;		/* by TTL * queries + attempt */
@@ -68,9 +72,11 @@ enum trace_fit { TRACE_FIT_NEW, TRACE_FIT_STRAY, TRACE_FIT_DUP };
 /* Room for cfg's TTLs and queries; 0, or -1 when out of memory. */
 int trace_machine_init(struct trace_machine *m, const struct trace_config *cfg);
 void trace_machine_free(struct trace_machine *m);
-/* A new trace to dst at monotonic time now_ms: what to do first. */
+/* A new trace to dst at monotonic time now_ms, starting at TTL start (0:
+   cfg's first_ttl): what to do first. */
 struct trace_action trace_machine_start(struct trace_machine *m,
-    const struct trace_config *cfg, uint32_t dst, uint64_t now_ms);
+    const struct trace_config *cfg, uint32_t dst, unsigned start,
+    uint64_t now_ms);
 /* The TTL that needs a probe next, or 0. */
 unsigned trace_machine_next_ttl(const struct trace_machine *m,
     const struct trace_config *cfg);

@@ -8,8 +8,16 @@
  * TTL d no probe with a TTL above d is sent; with window 1 (the default)
  * none is ever sent past the destination.
  *
- * With a stop set (Doubletree), a trace that has ended forwards goes back
- * from first_ttl - 1, one hop at a time, until a known router answers.
+ * A trace may start past TTL 1: at cfg's first_ttl, or at its own start
+ * (the target's distance, guessed from its ping's reply TTL).  Once it has
+ * ended forwards it goes back from start - 1, one hop at a time, to
+ * low_ttl (1 unless the caller wants nothing below its first TTL),
+ * or with a stop set until a router answers that the set knows at that TTL
+ * with the whole way home (trace/stopset.c): those hops are taken from the
+ * set.  A guess too long is found again backwards (the target answers at
+ * the TTLs past its distance, and the hop list ends at the lowest); too
+ * short, the forward part goes on to the target.  Either way the hops are
+ * the ones a trace from TTL 1 would find; only probes are lost.
  *
  * What must stay true: the machine is the bottom of the engine's stack.  It
  * is given events (a trace started, a probe sent, a reply, time passed, a
@@ -29,14 +37,16 @@ trace_machine_init(struct trace_machine *m, const struct trace_config *cfg)
 
 	memset(m, 0, sizeof(*m));
 	m->hops = calloc(nhop, sizeof(*m->hops));
+	m->way = calloc(nhop, sizeof(*m->way));
 	m->sent_us = calloc(nhop * cfg->queries, sizeof(*m->sent_us));
-	return m->hops == NULL || m->sent_us == NULL ? -1 : 0;
+	return m->hops == NULL || m->way == NULL || m->sent_us == NULL ? -1 : 0;
 }
 
 void
 trace_machine_free(struct trace_machine *m)
 {
 	free(m->hops);
+	free(m->way);
 	free(m->sent_us);
 	free(m->rep);
 }
@@ -59,6 +69,27 @@ trace_in_flight(const struct trace_config *c)
 	if (n >= TRACE_MAX_ACTIVE)
 		return TRACE_MAX_ACTIVE;
 	return (unsigned)n + (n > (unsigned)n);
+}
+
+/*
+ * Hosts start their replies at TTL 64 (Linux, the BSDs, macOS), 128
+ * (Windows) or 255 (many routers and appliances); a reply that arrived with
+ * TTL r left the nearest of those at or above r, r - 1 routers ago... the
+ * target is 64 - r + 1 hops out, and so on.  Below 33 it may as well have
+ * started at 32 (or be a 64 more than 32 hops out): no guess.  A wrong one
+ * (an unusual initial TTL, a return path of another length) costs probes,
+ * not hops: the machine finds the target again either way.
+ */
+unsigned
+trace_guess_ttl(unsigned reply_ttl, unsigned max_ttl)
+{
+	unsigned init, d;
+
+	if (reply_ttl <= 32 || reply_ttl > 255)
+		return 0;
+	init = reply_ttl <= 64 ? 64 : reply_ttl <= 128 ? 128 : 255;
+	d = init - reply_ttl + 1;
+	return d <= max_ttl ? d : 0;
 }
 
 static int
@@ -126,43 +157,101 @@ trace_machine_next_ttl(const struct trace_machine *m,
 	return 0;
 }
 
+/* The one router that answered at ttl (time exceeded, not the target), or
+   0: none, or more than one (no single way through that hop). */
+static uint32_t
+one_router(const struct trace_machine *m, unsigned ttl)
+{
+	uint32_t a = 0;
+	size_t i;
+
+	for (i = 0; i < m->nrep; i++) {
+		const struct trace_reply *r = &m->rep[i];
+
+		if (r->ttl != ttl)
+			continue;
+		if (r->icmp_type != 11 || r->from == m->dst ||
+		    (a != 0 && a != r->from))
+			return 0;
+		a = r->from;
+	}
+	return a;
+}
+
+/* Hop ttl is judged: put its router in the stop set, with the one before
+   it, and name it as the one before the router after it (the way back
+   measures from the top down).  Only hops this trace measured, each link
+   one trace saw from one hop to the next. */
+static void
+learn(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t a, b;
+
+	if (c->stop_set == NULL || (a = one_router(m, ttl)) == 0)
+		return;
+	trace_stopset_put(c->stop_set, a, ttl,
+	    ttl > 1 ? one_router(m, ttl - 1) : 0);
+	if (ttl < TRACE_MAX_TTL && (b = one_router(m, ttl + 1)) != 0)
+		trace_stopset_put(c->stop_set, b, ttl + 1, a);
+}
+
+/*
+ * May the way back stop at ttl?  When its router p is known there with the
+ * whole way home, and the link this trace just measured from p to the
+ * router x above it says nothing new: x is known one TTL up, with p (or
+ * no one yet) before it, or as a join.  Not at the hop below the target
+ * (nothing above it to compare), and not when x was known with another
+ * router before it: there two paths join (an ECMP diamond), the way home
+ * of another flow may not be this one's, so this trace goes on down its
+ * own branch (and x is marked as a join when it is learnt).
+ */
+static int
+may_stop(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
+{
+	uint32_t p = one_router(m, ttl), x = one_router(m, ttl + 1);
+
+	return c->stop_set != NULL && ttl > 1 && p != 0 && x != 0 &&
+	    trace_stopset_agrees(c->stop_set, x, ttl + 1, p) &&
+	    trace_stopset_chain(c->stop_set, p, ttl, m->way);
+}
+
 /* Judge the backward hop: 1 when the way home is known (or TTL 1 done). */
 static int
 back_retire(const struct trace_config *c, struct trace_machine *m)
 {
-	size_t i;
-	int known = 0;
+	int known;
 
 	m->low_ttl = m->bttl;
 	/* The target answers here too: it is nearer than the start TTL, and
 	   the forward part only found it again.  It ends here. */
 	if (m->hops[m->bttl].flags & HOP_TARGET)
 		m->last_ttl = m->bttl;
-	for (i = 0; i < m->nrep; i++)
-		if (m->rep[i].ttl == m->bttl &&
-		    trace_stopset_has(c->stop_set, m->rep[i].from))
-			known = 1;
-	for (i = 0; i < m->nrep; i++)
-		if (m->rep[i].ttl == m->bttl && m->rep[i].from != m->dst)
-			trace_stopset_add(c->stop_set, m->rep[i].from);
-	if (known || --m->bttl == 0)
+	/* Before this trace's own hop is put in the set: known to others. */
+	known = may_stop(c, m, m->bttl);
+	learn(c, m, m->bttl);
+	if (known) {
+		m->home = m->bttl - 1;
+		return 1;
+	}
+	if (m->bttl-- <= (c->low_ttl ? c->low_ttl : 1))
 		return 1;
 	memset(&m->hops[m->bttl], 0, sizeof(m->hops[m->bttl]));
 	return 0;
 }
 
-/* Doubletree: once the forward part has ended, go back from first_ttl - 1
-   (unless nothing was sent at all). */
+/* Once the forward part has ended, go back from the start - 1 down to
+   low_ttl (unless nothing was sent at all). */
 static int
 start_back(const struct trace_config *c, struct trace_machine *m)
 {
-	if (c->stop_set == NULL || c->first_ttl < 2 || m->back ||
+	if (m->first <= (c->low_ttl ? c->low_ttl : 1) || m->back ||
 	    m->stop == TRACE_STOP_ERROR)
 		return 0;
 	m->fwd_stop = m->stop;
 	m->stop = TRACE_STOP_NONE;
 	m->back = 1;
-	m->bttl = c->first_ttl - 1;
+	m->bttl = m->first - 1;
 	memset(&m->hops[m->bttl], 0, sizeof(m->hops[m->bttl]));
 	return 1;
 }
@@ -204,8 +293,10 @@ advance(const struct trace_config *c, struct trace_machine *m, uint64_t now)
 	if (m->back)
 		return advance_back(c, m, now, 0);
 	while (m->stop == TRACE_STOP_NONE && m->lo < m->hi &&
-	    hop_done(c, &m->hops[m->lo], now))
+	    hop_done(c, &m->hops[m->lo], now)) {
 		retire(c, m, judged = m->lo++);
+		learn(c, m, judged);
+	}
 	if (m->stop == TRACE_STOP_NONE && m->lo > c->max_ttl)
 		m->stop = TRACE_STOP_MAXHOPS;
 	if (m->stop != TRACE_STOP_NONE) {
@@ -222,11 +313,13 @@ advance(const struct trace_config *c, struct trace_machine *m, uint64_t now)
 
 struct trace_action
 trace_machine_start(struct trace_machine *m, const struct trace_config *c,
-    uint32_t dst, uint64_t now_ms)
+    uint32_t dst, unsigned start, uint64_t now_ms)
 {
 	m->dst = dst;
-	m->lo = m->hi = m->low_ttl = c->first_ttl;
+	m->first = start >= 1 && start <= c->max_ttl ? start : c->first_ttl;
+	m->lo = m->hi = m->low_ttl = m->first;
 	m->back = 0;
+	m->home = 0;
 	m->limit = c->max_ttl;
 	m->gap = m->probes = m->last_ttl = 0;
 	m->stop = TRACE_STOP_NONE;
