@@ -28,7 +28,8 @@
 static const char usage[] =
 "usage: tracehop [-s] [-f TTL] [-m TTL] [-q N] [-w WAIT] [-p PORT]\n"
 "                [-P METHOD] [-g N] [-r PPS] [-n N] [--window N]\n"
-"                [--stop-set FILE] [--no-stop-set] [--no-guess] [--node NAME]\n"
+"                [--stop-set FILE] [--no-stop-set] [--no-guess] [--retries N]\n"
+"                [--node NAME]\n"
 "                [--user USER] [--progress]\n"
 "                [--metrics FILE] [--strict] [FILE...]\n"
 "Paris traceroute to the target records that answered ping.  The letters\n"
@@ -58,6 +59,9 @@ static const char usage[] =
 "                       taking the way home from routers already found\n"
 "      --no-guess       start at --first-ttl, not at the distance the\n"
 "                       record's ping reply_ttl tells\n"
+"      --retries N      a silent hop whose router answered before (rate\n"
+"                       limiting): probe it again, paced, N times before\n"
+"                       it counts toward the gap limit (default 4; 0: off)\n"
 "      --node NAME      vantage point name for \"node\" (default hostname)\n"
 "      --user USER      started as root, run as USER (default: nobody)\n"
 "                       once the sockets are open\n"
@@ -70,6 +74,7 @@ enum {
 	OPT_STOP_SET,
 	OPT_NO_STOP_SET,
 	OPT_NO_GUESS,
+	OPT_RETRIES,
 	OPT_PROGRESS
 };
 
@@ -82,7 +87,7 @@ static uint64_t probes_sent, replies_matched, replies_stray;
 static int opt_stats, opt_progress = -1;
 /* Discovery: the stop set (in memory unless --stop-set) and the guess. */
 static int opt_no_stop_set, opt_no_guess;
-static uint64_t hops_spliced, traces_guessed;
+static uint64_t hops_spliced, traces_guessed, hops_limited;
 static uint64_t by_stop[TRACE_STOP_ERROR + 1], hops_answered, start_ms,
     shown_ms;
 
@@ -167,6 +172,14 @@ hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
 	text_add(t, "}");
 }
 
+/* A hop probed again because its router rate-limits: how many times. */
+static void
+retried_text(struct text *t, const struct trace_result *res, unsigned ttl)
+{
+	if (res->retried != NULL && res->retried[ttl] > 0)
+		text_add(t, ",\"retries\":%u", res->retried[ttl]);
+}
+
 /* The hop list: every TTL from first to last, null where nothing came. */
 static void
 hops_text(struct text *t, const struct trace_result *res, unsigned queries)
@@ -179,12 +192,17 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 	text_add(t, "\"hops\":[");
 	for (ttl = res->first_ttl; res->last_ttl != 0 &&
 	    ttl < res->measured_ttl; ttl++) {
+		uint32_t a = res->spliced[ttl - res->first_ttl];
 		char ip[16];
 
 		/* Taken from the stop set: no time, not probed. */
-		hm_ip_format(res->spliced[ttl - res->first_ttl], ip);
-		text_add(t, "%s{\"ttl\":%u,\"ip\":\"%s\",\"stop_set\":true}",
-		    sep, ttl, ip);
+		hm_ip_format(a, ip);
+		if (a == 0)
+			text_add(t, "%s{\"ttl\":%u,\"ip\":null,"
+			    "\"stop_set\":true}", sep, ttl);
+		else
+			text_add(t, "%s{\"ttl\":%u,\"ip\":\"%s\","
+			    "\"stop_set\":true}", sep, ttl, ip);
 		sep = ",";
 		hops_spliced++;
 	}
@@ -193,10 +211,13 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 			i++;
 		for (j = i; j < res->nreplies && r[j].ttl == ttl; j++)
 			;
-		if (j == i)
-			text_add(t, "%s{\"ttl\":%u,\"ip\":null}", sep, ttl);
-		else
+		if (j == i) {
+			text_add(t, "%s{\"ttl\":%u,\"ip\":null", sep, ttl);
+			retried_text(t, res, ttl);
+			text_add(t, "}");
+		} else {
 			hops_answered++;
+		}
 		/* One entry per address, in the order they first answered. */
 		for (k = i; k < j; k++) {
 			for (m = i; m < k && r[m].from != r[k].from; m++)
@@ -205,6 +226,9 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 				continue;
 			text_add(t, "%s", sep);
 			hop_entry(t, r + i, j - i, k - i, queries);
+			t->len--;	/* its "}" */
+			retried_text(t, res, ttl);
+			text_add(t, "}");
 			sep = ",";
 		}
 		sep = ",";
@@ -244,6 +268,9 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	text_add(&t, "\"max_ttl\":%u,\"queries\":%u,\"probes\":%u,",
 	    cfg->max_ttl, cfg->queries, res->probes);
 	hops_text(&t, res, cfg->queries);
+	if (res->limited > 0)
+		text_add(&t, ",\"rate_limited\":%u", res->limited);
+	hops_limited += res->limited;
 	text_add(&t, ",\"stop\":\"%s\"", trace_stop_name(res->stop));
 	if (res->stop <= TRACE_STOP_ERROR)
 		by_stop[res->stop]++;
@@ -378,6 +405,7 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		{ "stop-set", required_argument, NULL, OPT_STOP_SET },
 		{ "no-stop-set", no_argument, NULL, OPT_NO_STOP_SET },
 		{ "no-guess", no_argument, NULL, OPT_NO_GUESS },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "stats", no_argument, NULL, 's' },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		HM_COMMON_LONGOPTS,
@@ -453,6 +481,10 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case OPT_NO_GUESS:
 			opt_no_guess = 1;
 			break;
+		case OPT_RETRIES:
+			cfg->retries = (unsigned)hm_parse_uint(optarg, 0, 15,
+			    "retries");
+			break;
 		case 's':
 			opt_stats = 1;
 			break;
@@ -463,6 +495,10 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 			hm_usage_error(usage);
 		}
 	}
+	/* A hop takes at most 16 probes, retries included. */
+	while (cfg->retries > 0 &&
+	    cfg->queries * (1 + cfg->retries) > TRACE_MAX_QUERIES)
+		cfg->retries--;
 	if (stop_set_path != NULL && opt_no_stop_set)
 		hm_errx(HM_EXIT_USAGE, "--stop-set and --no-stop-set: one or "
 		    "the other");
@@ -578,6 +614,8 @@ summary(const struct trace_engine *eng)
 	    (unsigned long long)hops_answered);
 	fprintf(stderr, "%s: %llu hops from the stop set\n", hm_prog,
 	    (unsigned long long)hops_spliced);
+	fprintf(stderr, "%s: %llu hops probed again (rate limiting)\n",
+	    hm_prog, (unsigned long long)hops_limited);
 	fprintf(stderr, "%s: %llu probes sent\n", hm_prog,
 	    (unsigned long long)st->probes);
 	fprintf(stderr, "%s: %llu replies\n", hm_prog,
@@ -613,7 +651,7 @@ main(int argc, char *argv[])
 	struct trace_config cfg = {
 		.method = TRACE_ICMP_PARIS, .first_ttl = 1, .max_ttl = 30,
 		.queries = 1, .gap_limit = 5, .window = 1, .wait_ms = 1000,
-		.max_active = 0, .rate = 100
+		.max_active = 0, .rate = 100, .retries = 4
 	};
 	struct trace_sockets socks;
 	struct trace_engine *eng;
@@ -666,6 +704,8 @@ main(int argc, char *argv[])
 	    "distance their ping's reply TTL told", &traces_guessed);
 	hm_metric("hops_spliced", HM_COUNTER, "hops taken from the stop set, "
 	    "not probed", &hops_spliced);
+	hm_metric("hops_rate_limited", HM_COUNTER, "hops probed again: their "
+	    "router answered before, then not (rate limiting)", &hops_limited);
 	hm_metrics_start();
 	start_ms = shown_ms = hm_mono_ms();
 

@@ -44,6 +44,14 @@ trace_finish(struct trace_engine *e, struct trace *t)
 	r->first_ttl = r->measured_ttl = m->low_ttl;
 	r->start_ttl = m->first;
 	r->last_ttl = m->last_ttl;
+	for (i = 1; i <= m->last_ttl; i++)
+		if (m->hops[i].retries > 0 && i >= m->low_ttl) {
+			if (r->retried == NULL &&
+			    (r->retried = calloc(m->last_ttl + 1, 1)) == NULL)
+				abort();
+			r->retried[i] = m->hops[i].retries;
+			r->limited++;
+		}
 	if (m->home > 0 && m->last_ttl != 0) {
 		/* The way home, from the stop set. */
 		if ((r->spliced = malloc(m->home * sizeof(*r->spliced))) ==
@@ -207,6 +215,7 @@ trace_result_free(struct trace_result *r)
 	if (r != NULL) {
 		free(r->replies);
 		free(r->spliced);
+		free(r->retried);
 		free(r);
 	}
 }

@@ -105,7 +105,7 @@ trace_engine_add(struct trace_engine *e, uint32_t dst, unsigned start,
 	    route_source(e, dst, &t->src) != 0) {
 		err = errno;
 		t->src = 0;
-		a = trace_machine_fail(&t->m, err);
+		a = trace_machine_fail(&t->m, &e->cfg, err);
 	}
 	act(e, t, a);
 	return 0;
@@ -145,7 +145,7 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return 1;
 		e->st.send_errors++;
-		act(e, t, trace_machine_fail(&t->m, errno));
+		act(e, t, trace_machine_fail(&t->m, &e->cfg, errno));
 		return -1;
 	}
 	e->st.probes++;

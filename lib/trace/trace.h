@@ -42,6 +42,10 @@ struct trace_config {
 	enum trace_method method;
 	unsigned first_ttl, max_ttl;	/* 1 <= first <= max <= 255 */
 	unsigned low_ttl;		/* the way back stops here (0: 1) */
+	unsigned retries;		/* a silent hop whose router is known
+					   to answer (a rate-limiter): probed
+					   again this many times, paced,
+					   before it counts as silent */
 	unsigned queries;		/* probes per hop, 1..16 */
 	unsigned gap_limit;		/* silent hops in a row that end it */
 	unsigned window;		/* TTLs of one trace in flight at once */
@@ -80,6 +84,9 @@ struct trace_result {
 	unsigned start_ttl;		/* where probing began */
 	unsigned measured_ttl;		/* lowest hop probed */
 	unsigned last_ttl;		/* last hop judged (0: none) */
+	unsigned limited;		/* hops probed again (rate limiting) */
+	uint8_t *retried;		/* [t]: how many times hop t was, for
+					   t <= last_ttl (NULL: none) */
 	uint32_t *spliced;		/* [t - first_ttl]: the hop at TTL t
 					   taken from the stop set, for
 					   first_ttl <= t < measured_ttl */
@@ -176,6 +183,10 @@ int trace_pkt_parse(enum trace_method m, uint16_t dport, const uint8_t *pkt,
 
 /* ---- trace/stopset.c: the stop set: routers known, and the way to them ---- */
 struct trace_stopset;
+/* A way home goes through a router once this many traces measured the link
+   into it: a per-flow load balancer's other branch shows up in one of them
+   (two ways: missed 1 time in 32; the MDA's first step). */
+#define TRACE_STOPSET_SETTLE 6
 struct trace_stopset *trace_stopset_new(void);
 void trace_stopset_free(struct trace_stopset *s);
 int trace_stopset_has(const struct trace_stopset *s, uint32_t ip);
@@ -186,9 +197,42 @@ void trace_stopset_add(struct trace_stopset *s, uint32_t ip);
 void trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
     uint32_t pred);
 /* 1 when ip is known at ttl with the whole way home: way[t] is then the
-   hop at TTL t, for t = 1 .. ttl - 1.  0 otherwise (way partly written). */
+   hop at TTL t (0: a silent one), for t = 1 .. ttl - 1.  0 otherwise (way
+   partly written). */
 int trace_stopset_chain(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl, uint32_t *way);
+/* The settle count (TRACE_STOPSET_SETTLE unless set). */
+void trace_stopset_settle(struct trace_stopset *s, unsigned n);
+unsigned trace_stopset_settle_count(const struct trace_stopset *s);
+/* The router seen at ttl just before a target in dst's /24 (the first
+   one seen), or 0. */
+uint32_t trace_stopset_last(struct trace_stopset *s, uint32_t dst,
+    unsigned ttl);
+void trace_stopset_set_last(struct trace_stopset *s, uint32_t dst,
+    uint32_t ip, unsigned ttl);
+/* Traces to dst's /24 under way, one more (delta 1) or one fewer (-1). */
+unsigned trace_stopset_walkers(struct trace_stopset *s, uint32_t dst);
+void trace_stopset_walk(struct trace_stopset *s, uint32_t dst, int delta);
+/* 1 when ip is known at ttl, the router before it not yet (another trace
+   may be finding it out now); dark_below: it never will, that hop was
+   silent. */
+int trace_stopset_pending(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl);
+void trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip,
+    unsigned ttl, uint32_t pred2);
+/* The router known before ip at ttl (not at a join), or 0. */
+uint32_t trace_stopset_pred(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl);
+/* Rate limiting: ip answered once and then kept silent to a probe meant for
+   it (silent); when the next probe towards it may leave (due: 0 when it is
+   not limited), one left (sent), it answered (answered). */
+void trace_stopset_silent(struct trace_stopset *s, uint32_t ip,
+    uint64_t now_ms);
+uint64_t trace_stopset_due(const struct trace_stopset *s, uint32_t ip);
+void trace_stopset_sent(struct trace_stopset *s, uint32_t ip,
+    uint64_t now_ms);
+void trace_stopset_answered(struct trace_stopset *s, uint32_t ip);
+int trace_stopset_limited(const struct trace_stopset *s, uint32_t ip);
 /* 1 when ip is known at ttl and a link from pred to it is no news: pred is
    its predecessor, or that is not known yet, or ip is where paths join. */
 int trace_stopset_agrees(const struct trace_stopset *s, uint32_t ip,

@@ -331,6 +331,7 @@ test_machine_stopset(void)
 
 	c.first_ttl = 3;
 	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 1);
 	trace_stopset_put(c.stop_set, ROUTER(1), 1, 0);
 	trace_stopset_put(c.stop_set, ROUTER(2), 2, ROUTER(1));
 	(void)trace_machine_init(&m, &c);
@@ -373,7 +374,7 @@ test_machine_stopset(void)
 	CHECK(a.what == TRACE_OVER && a.stop == TRACE_STOP_COMPLETED &&
 	    m.low_ttl == 1,
 	    "stop set: TTL 1 is as far back as it goes");
-	CHECK(trace_machine_fail(&m, 101).stop == TRACE_STOP_ERROR &&
+	CHECK(trace_machine_fail(&m, &c, 101).stop == TRACE_STOP_ERROR &&
 	    m.error == 101, "machine: a failed send is over, with its errno");
 	trace_machine_free(&m);
 	trace_stopset_free(c.stop_set);
@@ -386,13 +387,15 @@ test_machine_stopset(void)
 struct net {
 	uint32_t path[32];
 	unsigned dist;
+	unsigned drop_ttl, drop_n;	/* the first drop_n probes at
+					   drop_ttl are not answered */
 };
 
 /* Drive a trace to dst over net from start until it is over (replies come
    at once, silences after the wait); its probes. */
 static unsigned
 drive(struct trace_machine *m, const struct trace_config *c,
-    const struct net *n, uint32_t dst, unsigned start)
+    struct net *n, uint32_t dst, unsigned start)
 {
 	struct trace_action a = trace_machine_start(m, c, dst, start, 0);
 	uint64_t now = 0;
@@ -413,7 +416,8 @@ drive(struct trace_machine *m, const struct trace_config *c,
 		if (ttl >= n->dist) {
 			mt.from = dst;
 			mt.from_target = 1;
-		} else if ((mt.from = n->path[ttl]) != 0) {
+		} else if ((mt.from = n->path[ttl]) != 0 &&
+		    !(ttl == n->drop_ttl && n->drop_n > 0 && n->drop_n--)) {
 			mt.icmp_type = 11;
 		} else {
 			a = trace_machine_tick(m, c, now += c->wait_ms);
@@ -446,7 +450,7 @@ hoplist(const struct trace_machine *m)
 				a = m->rep[i].from;
 		if (a == 0)
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-			    "%s*", t > lo ? " " : "");
+			    "%s%s*", t > lo ? " " : "", sp ? "S" : "");
 		else
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
 			    "%s%s%u", t > lo ? " " : "", sp ? "S" : "",
@@ -477,7 +481,7 @@ test_machine_guessed(void)
 {
 	struct trace_config c = machine_config();
 	struct trace_machine m;
-	struct net n = { { 0, ROUTER(1), ROUTER(2), 0, ROUTER(4) }, 6 };
+	struct net n = { { 0, ROUTER(1), ROUTER(2), 0, ROUTER(4) }, 6, 0, 0 };
 	char classic[512];
 	unsigned p, start;
 	int ok = 1;
@@ -508,14 +512,16 @@ test_machine_splice(void)
 {
 	struct trace_config c = machine_config();
 	struct trace_machine m;
-	struct net a = { { 0, ROUTER(1), ROUTER(2), ROUTER(3) }, 4 };
-	struct net b = { { 0, ROUTER(1), ROUTER(12), ROUTER(3) }, 4 };
+	struct net a = { { 0, ROUTER(1), ROUTER(2), ROUTER(3) }, 4, 0, 0 };
+	struct net b = { { 0, ROUTER(1), ROUTER(12), ROUTER(3) }, 4, 0, 0 };
 	struct net longer = { { 0, ROUTER(1), ROUTER(12), ROUTER(13),
-	    ROUTER(3) }, 5 };
-	struct net gap = { { 0, ROUTER(1), 0, ROUTER(23), ROUTER(24) }, 5 };
+	    ROUTER(3) }, 5, 0, 0 };
+	struct net gap = { { 0, ROUTER(1), 0, ROUTER(23), ROUTER(24) }, 5, 0,
+	    0 };
 	unsigned p;
 
 	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 1);
 	(void)trace_machine_init(&m, &c);
 	p = drive(&m, &c, &a, ROUTER(101), 4);
 	CHECK(p == 4 && strcmp(hoplist(&m), "1 2 3 101") == 0 &&
@@ -531,7 +537,8 @@ test_machine_splice(void)
 	    "splice: no guess, no way back: classic");
 	/* Behind a diamond: the other branch joins the first at r3.  The
 	   link r12-r3 is news (r3 came from r2 before): no stop there, the
-	   trace follows its own branch, and r3 is a join from now on. */
+	   trace follows its own branch, and r3 is a join from now on (its
+	   way home still the first branch's, settled: real links). */
 	p = drive(&m, &c, &b, ROUTER(104), 4);
 	CHECK(p == 4 && strcmp(hoplist(&m), "1 12 3 104") == 0,
 	    "splice: behind a diamond, a new link below a known router: no "
@@ -549,15 +556,33 @@ test_machine_splice(void)
 	CHECK(p == 4 && strcmp(hoplist(&m), "S1 12 13 3 107") == 0,
 	    "splice: a router known at another TTL is no stop (%s, %u)",
 	    hoplist(&m), p);
+	/* Settling: a way home goes through a router only once that many
+	   traces measured the link into it (a second branch shows up). */
+	trace_stopset_free(c.stop_set);
+	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 3);
+	{
+		unsigned k, probes[5];
+
+		for (k = 0; k < 5; k++)
+			probes[k] = drive(&m, &c, &a, ROUTER(110 + k), 4);
+		CHECK(probes[0] == 4 && probes[1] == 4 && probes[2] == 4 &&
+		    probes[3] == 3 && probes[4] == 3 &&
+		    strcmp(hoplist(&m), "S1 2 3 114") == 0,
+		    "splice: settle 3: three traces measure the way in, then "
+		    "the way home is taken (%u %u %u %u %u)", probes[0],
+		    probes[1], probes[2], probes[3], probes[4]);
+	}
+	trace_stopset_settle(c.stop_set, 1);
 	/* A silent hop below a router: no way home through it. */
 	p = drive(&m, &c, &gap, ROUTER(108), 5);
 	CHECK(p == 5 && strcmp(hoplist(&m), "1 * 23 24 108") == 0,
 	    "splice: the first trace past a silent hop");
 	p = drive(&m, &c, &gap, ROUTER(109), 5);
-	CHECK(p == 5 && strcmp(hoplist(&m), "1 * 23 24 109") == 0 &&
-	    m.home == 0,
-	    "splice: a silent hop on the way home: probed again, never a hop "
-	    "lost (%s, %u)", hoplist(&m), p);
+	CHECK(p == 3 && strcmp(hoplist(&m), "S1 S* 23 24 109") == 0 &&
+	    m.home == 2,
+	    "splice: a silent hop on the way home: the way goes past it, the "
+	    "hop null, and the router before it (%s, %u)", hoplist(&m), p);
 	trace_machine_free(&m);
 	trace_stopset_free(c.stop_set);
 }
@@ -577,7 +602,7 @@ test_stopset_file(void)
 		return;
 	}
 	fputs("# comment\n198.18.0.2 1 -\n198.18.0.3 2 198.18.0.2\n"
-	    "198.18.0.4 3 198.18.0.3\n198.18.0.9 4 *\n198.18.0.7\n"
+	    "198.18.0.4 3 198.18.0.3\n198.18.0.9 4 198.18.0.33 join\n198.18.0.7\n"
 	    "198.18.0.8 0 -\n198.18.0.5 2 nonsense\n198.18.0.6 2 1.2.3.4 x\n"
 	    "not-an-address\n\n", fp);
 	fclose(fp);
@@ -590,7 +615,7 @@ test_stopset_file(void)
 	    "at no TTL");
 	CHECK(trace_stopset_agrees(s, ROUTER(9), 4, ROUTER(33)) &&
 	    !trace_stopset_chain(s, ROUTER(9), 4, way),
-	    "stop set file: a join (\"*\") agrees with any link, leads nowhere");
+	    "stop set file: a join agrees with any link");
 	trace_stopset_put(s, ROUTER(10), 4, ROUTER(4));
 	CHECK(trace_stopset_save(s, path) == 0, "stop set file: saved");
 	trace_stopset_free(s);
@@ -601,6 +626,56 @@ test_stopset_file(void)
 	    "stop set file: what is saved reads back the same");
 	trace_stopset_free(s);
 	unlink(path);
+}
+
+static void
+test_machine_rate_limit(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct net a = { { 0, ROUTER(1), ROUTER(2), ROUTER(3), ROUTER(4) }, 5,
+	    0, 0 };
+	struct net silent = { { 0, ROUTER(1), 0, ROUTER(3) }, 4, 0, 0 };
+	unsigned p, p0;
+
+	c.retries = 3;
+	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 1);
+	(void)trace_machine_init(&m, &c);
+	p = drive(&m, &c, &a, ROUTER(201), 5);
+	CHECK(p == 5 && strcmp(hoplist(&m), "1 2 3 4 201") == 0,
+	    "rate limit: a first trace learns the /24's last router");
+	/* r3 answered before: its silence now is rate limiting. */
+	a.drop_ttl = 3;
+	a.drop_n = 2;
+	p = drive(&m, &c, &a, ROUTER(202), 5);
+	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 2 &&
+	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 5,
+	    "rate limit: a known router silent twice is probed again, not a gap "
+	    "(%s, %u probes, %u retries)", hoplist(&m), p, m.hops[3].retries);
+	/* The /24's last router silent: probed again, then it is limiting;
+	   the next trace takes the route from the stop set at once. */
+	a.drop_ttl = 4;
+	a.drop_n = 1;
+	p = drive(&m, &c, &a, ROUTER(203), 5);
+	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 203") == 0 &&
+	    m.hops[4].retries == 1,
+	    "rate limit: below the target too, by the /24's last router (%s)",
+	    hoplist(&m));
+	p = drive(&m, &c, &a, ROUTER(204), 5);
+	CHECK(p == 1 && strcmp(hoplist(&m), "S1 S2 S3 S4 204") == 0,
+	    "rate limit: then the /24's route from the stop set, one probe "
+	    "(%s, %u)", hoplist(&m), p);
+	/* A router that never answered is no rate-limiter: no retry. */
+	c.retries = 0;
+	p0 = drive(&m, &c, &silent, ROUTER(210), 0);
+	c.retries = 3;
+	p = drive(&m, &c, &silent, ROUTER(211), 0);
+	CHECK(p == p0 && m.hops[2].retries == 0,
+	    "rate limit: a silent router costs what it did (%u, %u probes)",
+	    p, p0);
+	trace_machine_free(&m);
+	trace_stopset_free(c.stop_set);
 }
 
 int
@@ -619,5 +694,6 @@ main(void)
 	test_machine_guessed();
 	test_machine_splice();
 	test_stopset_file();
+	test_machine_rate_limit();
 	return tap_failed != 0;
 }
