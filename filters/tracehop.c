@@ -133,7 +133,8 @@ text_ms(struct text *t, uint32_t us)
 	text_add(t, "%s", num);
 }
 
-/* One hop entry: the replies of TTL ttl that came from r[k].from. */
+/* One hop entry, but its closing brace: the replies of TTL ttl that came
+   from r[k].from. */
 static void
 hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
     unsigned queries)
@@ -169,7 +170,6 @@ hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
 			}
 		text_add(t, "]");
 	}
-	text_add(t, "}");
 }
 
 /* A hop probed again because its router rate-limits: how many times. */
@@ -226,7 +226,6 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 				continue;
 			text_add(t, "%s", sep);
 			hop_entry(t, r + i, j - i, k - i, queries);
-			t->len--;	/* its "}" */
 			retried_text(t, res, ttl);
 			text_add(t, "}");
 			sep = ",";

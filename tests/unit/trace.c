@@ -556,6 +556,18 @@ test_machine_splice(void)
 	CHECK(p == 4 && strcmp(hoplist(&m), "S1 12 13 3 107") == 0,
 	    "splice: a router known at another TTL is no stop (%s, %u)",
 	    hoplist(&m), p);
+	/* The route to a known prefix changes: the last hops are measured
+	   (the target, the hop below), the new router's link is news, and
+	   the trace stops only below it. */
+	{
+		struct net moved = { { 0, ROUTER(1), ROUTER(2), ROUTER(33) },
+		    4, 0, 0 };
+
+		p = drive(&m, &c, &moved, ROUTER(108), 4);
+		CHECK(p == 3 && strcmp(hoplist(&m), "S1 2 33 108") == 0,
+		    "splice: a changed route is caught: its new hops measured "
+		    "(%s, %u)", hoplist(&m), p);
+	}
 	/* Settling: a way home goes through a router only once that many
 	   traces measured the link into it (a second branch shows up). */
 	trace_stopset_free(c.stop_set);
