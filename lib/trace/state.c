@@ -283,19 +283,25 @@ retry(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
 	    (h->flags & (HOP_TARGET | HOP_UNREACH)) ||
 	    (x = meant_for(c, m, ttl)) == 0)
 		return 0;
+	/* Its next answer is too far off (many traces wait for it): this
+	   hop is given up, the trace goes on; others will find the links. */
+	if (trace_stopset_due(c->stop_set, x) > now + 2 * c->wait_ms)
+		return 0;
 	trace_stopset_silent(c->stop_set, x, now);
 	h->retries++;
 	return 1;
 }
 
-/* May a probe at ttl leave now, or is its router paced? */
+/* May a probe at ttl leave now, or is its router paced?  Only probes
+   sent again wait: a first probe costs no time. */
 static int
 paced(const struct trace_config *c, const struct trace_machine *m,
     unsigned ttl)
 {
-	uint32_t x = meant_for(c, m, ttl);
+	uint32_t x;
 
-	return x != 0 && trace_stopset_due(c->stop_set, x) > m->now_ms;
+	return m->hops[ttl].retries > 0 && (x = meant_for(c, m, ttl)) != 0 &&
+	    trace_stopset_due(c->stop_set, x) > m->now_ms;
 }
 
 /*
@@ -321,7 +327,7 @@ may_stop(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 /*
  * Traces to one prefix start together and meet on the way back: when the
  * router at ttl is known there but the way home below it is not yet,
- * another trace is finding it out; wait for it (twice the wait at most)
+ * another trace is finding it out; wait for it (one wait at most)
  * rather than probe the same hops again.
  */
 static int
@@ -335,7 +341,7 @@ hold(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
 	    !trace_stopset_pending(c->stop_set, p, ttl))
 		return 0;
 	if (m->hold_ms == 0)
-		m->hold_ms = now + 2 * c->wait_ms;
+		m->hold_ms = now + c->wait_ms;
 	return now < m->hold_ms;
 }
 
@@ -458,7 +464,7 @@ advance_back(const struct trace_config *c, struct trace_machine *m,
  * balancer's branches show up), the rest need only its last hops: the
  * target, the hop below, and one whose link the stop set knows.  So a
  * guessed trace waits to start while settle traces to its /24 are under
- * way (at most four waits), rather than walk the same hops at the same
+ * way (one wait at most), rather than walk the same hops at the same
  * time.  A changed route is caught all the same: the last hops are always
  * measured, and a link the set does not know is no stop.
  */
@@ -473,7 +479,7 @@ queue_start(const struct trace_config *c, struct trace_machine *m,
 		    trace_stopset_settle_count(c->stop_set))
 			goto go;
 		m->queued = 1;
-		m->hold_ms = now + 4 * c->wait_ms;
+		m->hold_ms = now + c->wait_ms;
 		return 1;
 	}
 	if (trace_stopset_walkers(c->stop_set, m->dst) >=
