@@ -28,7 +28,9 @@
 static const char usage[] =
 "usage: tracehop [-s] [-f TTL] [-m TTL] [-q N] [-w WAIT] [-p PORT]\n"
 "                [-P METHOD] [-g N] [-r PPS] [-n N] [--window N]\n"
-"                [--stop-set FILE] [--node NAME] [--user USER] [--progress]\n"
+"                [--stop-set FILE] [--no-stop-set] [--no-guess] [--retries N]\n"
+"                [--node NAME]\n"
+"                [--user USER] [--progress]\n"
 "                [--metrics FILE] [--strict] [FILE...]\n"
 "Paris traceroute to the target records that answered ping.  The letters\n"
 "are traceroute's (-f -m -q -w -p) and scamper's (-P, -g).\n"
@@ -42,15 +44,24 @@ static const char usage[] =
 "  -g, --gap-limit N    stop after N silent hops in a row (default 5)\n"
 "  -r, --rate PPS       probes per second, all traces (default 100; at\n"
 "                       most 1000 unless root)\n"
-"  -n, --in-flight N    traces probed at once, 1..16384 (default 64)\n"
+"  -n, --in-flight N    traces probed at once, 1..16384 (default: rate\n"
+"                       x wait / window, enough to keep the rate)\n"
 "  -p, --port PORT      destination port for udp-paris (default 33434)\n"
 "                       and tcp-paris (default 80)\n"
 "  -s, --stats          a summary on standard error at exit\n"
 "      --progress       a progress line on standard error (the default\n"
 "                       when it is a terminal)\n"
 "      --window N       TTLs of one trace in flight at once (default 1)\n"
-"      --stop-set FILE  Doubletree: start at --first-ttl (default 3 here),\n"
-"                       then probe back only until a hop in FILE answers\n"
+"      --stop-set FILE  keep the stop set in FILE across runs; targets\n"
+"                       without a guess start at --first-ttl (default 3\n"
+"                       here) and probe back until a known hop answers\n"
+"      --no-stop-set    probe every hop (backwards too) instead of\n"
+"                       taking the way home from routers already found\n"
+"      --no-guess       start at --first-ttl, not at the distance the\n"
+"                       record's ping reply_ttl tells\n"
+"      --retries N      a silent hop whose router answered before (rate\n"
+"                       limiting): probe it again, paced, N times before\n"
+"                       it counts toward the gap limit (default 4; 0: off)\n"
 "      --node NAME      vantage point name for \"node\" (default hostname)\n"
 "      --user USER      started as root, run as USER (default: nobody)\n"
 "                       once the sockets are open\n"
@@ -61,6 +72,9 @@ enum {
 	OPT_NODE,
 	OPT_USER,
 	OPT_STOP_SET,
+	OPT_NO_STOP_SET,
+	OPT_NO_GUESS,
+	OPT_RETRIES,
 	OPT_PROGRESS
 };
 
@@ -71,6 +85,9 @@ static uint64_t records_in, records_traced, records_passed;
 static uint64_t probes_sent, replies_matched, replies_stray;
 /* What -s and the progress line tell. */
 static int opt_stats, opt_progress = -1;
+/* Discovery: the stop set (in memory unless --stop-set) and the guess. */
+static int opt_no_stop_set, opt_no_guess;
+static uint64_t hops_spliced, traces_guessed, hops_limited;
 static uint64_t by_stop[TRACE_STOP_ERROR + 1], hops_answered, start_ms,
     shown_ms;
 
@@ -116,7 +133,8 @@ text_ms(struct text *t, uint32_t us)
 	text_add(t, "%s", num);
 }
 
-/* One hop entry: the replies of TTL ttl that came from r[k].from. */
+/* One hop entry, but its closing brace: the replies of TTL ttl that came
+   from r[k].from. */
 static void
 hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
     unsigned queries)
@@ -152,7 +170,14 @@ hop_entry(struct text *t, const struct trace_reply *r, size_t n, size_t k,
 			}
 		text_add(t, "]");
 	}
-	text_add(t, "}");
+}
+
+/* A hop probed again because its router rate-limits: how many times. */
+static void
+retried_text(struct text *t, const struct trace_result *res, unsigned ttl)
+{
+	if (res->retried != NULL && res->retried[ttl] > 0)
+		text_add(t, ",\"retries\":%u", res->retried[ttl]);
 }
 
 /* The hop list: every TTL from first to last, null where nothing came. */
@@ -165,16 +190,34 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 	const char *sep = "";
 
 	text_add(t, "\"hops\":[");
-	for (ttl = res->first_ttl; res->last_ttl != 0 && ttl <= res->last_ttl;
-	    ttl++) {
+	for (ttl = res->first_ttl; res->last_ttl != 0 &&
+	    ttl < res->measured_ttl; ttl++) {
+		uint32_t a = res->spliced[ttl - res->first_ttl];
+		char ip[16];
+
+		/* Taken from the stop set: no time, not probed. */
+		hm_ip_format(a, ip);
+		if (a == 0)
+			text_add(t, "%s{\"ttl\":%u,\"ip\":null,"
+			    "\"stop_set\":true}", sep, ttl);
+		else
+			text_add(t, "%s{\"ttl\":%u,\"ip\":\"%s\","
+			    "\"stop_set\":true}", sep, ttl, ip);
+		sep = ",";
+		hops_spliced++;
+	}
+	for (; res->last_ttl != 0 && ttl <= res->last_ttl; ttl++) {
 		while (i < res->nreplies && r[i].ttl < ttl)
 			i++;
 		for (j = i; j < res->nreplies && r[j].ttl == ttl; j++)
 			;
-		if (j == i)
-			text_add(t, "%s{\"ttl\":%u,\"ip\":null}", sep, ttl);
-		else
+		if (j == i) {
+			text_add(t, "%s{\"ttl\":%u,\"ip\":null", sep, ttl);
+			retried_text(t, res, ttl);
+			text_add(t, "}");
+		} else {
 			hops_answered++;
+		}
 		/* One entry per address, in the order they first answered. */
 		for (k = i; k < j; k++) {
 			for (m = i; m < k && r[m].from != r[k].from; m++)
@@ -183,6 +226,8 @@ hops_text(struct text *t, const struct trace_result *res, unsigned queries)
 				continue;
 			text_add(t, "%s", sep);
 			hop_entry(t, r + i, j - i, k - i, queries);
+			retried_text(t, res, ttl);
+			text_add(t, "}");
 			sep = ",";
 		}
 		sep = ",";
@@ -217,11 +262,14 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	hm_ip_format(res->src, src);
 	text_add(&t, "{\"method\":\"%s\",\"src\":\"%s\",\"first_ttl\":%u,",
 	    trace_method_name(cfg->method), src, res->first_ttl);
-	if (cfg->stop_set != NULL)
-		text_add(&t, "\"start_ttl\":%u,", cfg->first_ttl);
+	if (res->start_ttl != 1)
+		text_add(&t, "\"start_ttl\":%u,", res->start_ttl);
 	text_add(&t, "\"max_ttl\":%u,\"queries\":%u,\"probes\":%u,",
 	    cfg->max_ttl, cfg->queries, res->probes);
 	hops_text(&t, res, cfg->queries);
+	if (res->limited > 0)
+		text_add(&t, ",\"rate_limited\":%u", res->limited);
+	hops_limited += res->limited;
 	text_add(&t, ",\"stop\":\"%s\"", trace_stop_name(res->stop));
 	if (res->stop <= TRACE_STOP_ERROR)
 		by_stop[res->stop]++;
@@ -232,6 +280,24 @@ write_result(const struct trace_result *res, const struct trace_config *cfg)
 	free(t.buf);
 	free(record);
 	records_traced++;
+}
+
+/* Where to start: the target's distance from its ping's reply TTL, or 0
+   (the configured first TTL). */
+static unsigned
+start_ttl(json_t *obj, const struct trace_config *cfg)
+{
+	json_t *ping = json_object_get(obj, "ping");
+	json_t *rt = json_object_get(ping, "reply_ttl");
+	unsigned d;
+
+	if (opt_no_guess || !json_is_integer(rt) ||
+	    json_integer_value(rt) < 1 || json_integer_value(rt) > 255)
+		return 0;
+	d = trace_guess_ttl((unsigned)json_integer_value(rt), cfg->max_ttl);
+	if (d != 0)
+		traces_guessed++;
+	return d;
 }
 
 /* 1 to trace the record (no "ping", or "ok": true), 0 to pass it on
@@ -255,8 +321,8 @@ wants_trace(json_t *obj, const char **why)
 }
 
 static void
-take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
-    size_t len)
+take_line(struct hm_input *in, struct trace_engine *eng,
+    const struct trace_config *cfg, const char *line, size_t len)
 {
 	struct hm_record rec;
 	const char *why;
@@ -295,7 +361,8 @@ take_line(struct hm_input *in, struct trace_engine *eng, const char *line,
 			   trace ends. */
 			if ((text = hm_record_keep(&rec, &n)) == NULL)
 				hm_err(HM_EXIT_FAIL, "malloc");
-			if (trace_engine_add(eng, rec.ip, text) != 0)
+			if (trace_engine_add(eng, rec.ip,
+			    start_ttl(rec.obj, cfg), text) != 0)
 				hm_errx(HM_EXIT_FAIL, "engine full (bug)");
 		}
 		break;
@@ -335,6 +402,9 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		{ "node", required_argument, NULL, OPT_NODE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "stop-set", required_argument, NULL, OPT_STOP_SET },
+		{ "no-stop-set", no_argument, NULL, OPT_NO_STOP_SET },
+		{ "no-guess", no_argument, NULL, OPT_NO_GUESS },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "stats", no_argument, NULL, 's' },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		HM_COMMON_LONGOPTS,
@@ -404,6 +474,16 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case OPT_STOP_SET:
 			stop_set_path = optarg;
 			break;
+		case OPT_NO_STOP_SET:
+			opt_no_stop_set = 1;
+			break;
+		case OPT_NO_GUESS:
+			opt_no_guess = 1;
+			break;
+		case OPT_RETRIES:
+			cfg->retries = (unsigned)hm_parse_uint(optarg, 0, 15,
+			    "retries");
+			break;
 		case 's':
 			opt_stats = 1;
 			break;
@@ -414,10 +494,21 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 			hm_usage_error(usage);
 		}
 	}
+	/* A hop takes at most 16 probes, retries included. */
+	while (cfg->retries > 0 &&
+	    cfg->queries * (1 + cfg->retries) > TRACE_MAX_QUERIES)
+		cfg->retries--;
+	if (stop_set_path != NULL && opt_no_stop_set)
+		hm_errx(HM_EXIT_USAGE, "--stop-set and --no-stop-set: one or "
+		    "the other");
 	/* Doubletree's h: a few hops out, past the vantage point's own
 	   network, where traces to different targets start to diverge. */
 	if (stop_set_path != NULL && !first_given)
 		cfg->first_ttl = cfg->max_ttl < 3 ? cfg->max_ttl : 3;
+	/* traceroute's -f: nothing below it.  Doubletree and the guess go
+	   back from their start to TTL 1. */
+	cfg->low_ttl = first_given && stop_set_path == NULL ? cfg->first_ttl :
+	    1;
 	if (cfg->first_ttl > cfg->max_ttl)
 		hm_errx(HM_EXIT_USAGE, "first-ttl %u is above max-ttl %u",
 		    cfg->first_ttl, cfg->max_ttl);
@@ -425,6 +516,14 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 	    cfg->method == TRACE_TCP_PARIS ? 80 : PROBE_UDP_PORT);
 	if (opt_progress < 0)
 		opt_progress = isatty(2);
+}
+
+/* -n, or as many as the rate and the wait need. */
+static void
+in_flight(struct trace_config *cfg)
+{
+	if (cfg->max_active == 0)
+		cfg->max_active = trace_in_flight(cfg);
 }
 
 /*
@@ -512,6 +611,10 @@ summary(const struct trace_engine *eng)
 	    (unsigned long long)records_passed);
 	fprintf(stderr, "%s: %llu hops answered\n", hm_prog,
 	    (unsigned long long)hops_answered);
+	fprintf(stderr, "%s: %llu hops from the stop set\n", hm_prog,
+	    (unsigned long long)hops_spliced);
+	fprintf(stderr, "%s: %llu hops probed again (rate limiting)\n",
+	    hm_prog, (unsigned long long)hops_limited);
 	fprintf(stderr, "%s: %llu probes sent\n", hm_prog,
 	    (unsigned long long)st->probes);
 	fprintf(stderr, "%s: %llu replies\n", hm_prog,
@@ -547,7 +650,7 @@ main(int argc, char *argv[])
 	struct trace_config cfg = {
 		.method = TRACE_ICMP_PARIS, .first_ttl = 1, .max_ttl = 30,
 		.queries = 1, .gap_limit = 5, .window = 1, .wait_ms = 1000,
-		.max_active = 64, .rate = 100
+		.max_active = 0, .rate = 100, .retries = 4
 	};
 	struct trace_sockets socks;
 	struct trace_engine *eng;
@@ -564,6 +667,7 @@ main(int argc, char *argv[])
 		    "ordinary user: %g (at most %d; root may go faster)",
 		    cfg.rate, PROBE_USER_MAX_RATE);
 	(void)hm_node_json(node_name);	/* a bad --node stops us here */
+	in_flight(&cfg);
 	open_sockets(&cfg, &socks, probe_priv_begin());
 	/* Started as root, the files named here are opened now: root named
 	   them.  Then no more privilege, and not root, before the first line
@@ -573,9 +677,10 @@ main(int argc, char *argv[])
 		hm_input_preopen(&in);
 	probe_priv_drop(run_user);
 
+	if (!opt_no_stop_set &&
+	    (cfg.stop_set = trace_stopset_new()) == NULL)
+		hm_err(HM_EXIT_FAIL, "malloc");
 	if (stop_set_path != NULL) {
-		if ((cfg.stop_set = trace_stopset_new()) == NULL)
-			hm_err(HM_EXIT_FAIL, "malloc");
 		if (trace_stopset_load(cfg.stop_set, stop_set_path) != 0)
 			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
 		stopset_writable();
@@ -594,6 +699,12 @@ main(int argc, char *argv[])
 	    &replies_matched);
 	hm_metric("replies_stray", HM_COUNTER, "packets matching no probe",
 	    &replies_stray);
+	hm_metric("traces_guessed", HM_COUNTER, "traces started at the "
+	    "distance their ping's reply TTL told", &traces_guessed);
+	hm_metric("hops_spliced", HM_COUNTER, "hops taken from the stop set, "
+	    "not probed", &hops_spliced);
+	hm_metric("hops_rate_limited", HM_COUNTER, "hops probed again: their "
+	    "router answered before, then not (rate limiting)", &hops_limited);
 	hm_metrics_start();
 	start_ms = shown_ms = hm_mono_ms();
 
@@ -606,7 +717,7 @@ main(int argc, char *argv[])
 				more = 0;
 				break;
 			}
-			take_line(&in, eng, line, len);
+			take_line(&in, eng, &cfg, line, len);
 		}
 		if (hm_stop)
 			more = 0;	/* finish the traces under way */
@@ -623,11 +734,10 @@ main(int argc, char *argv[])
 	progress(eng, 1);
 	if (opt_stats)
 		summary(eng);
-	if (cfg.stop_set != NULL) {
-		if (trace_stopset_save(cfg.stop_set, stop_set_path) != 0)
-			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
-		trace_stopset_free(cfg.stop_set);
-	}
+	if (stop_set_path != NULL &&
+	    trace_stopset_save(cfg.stop_set, stop_set_path) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
+	trace_stopset_free(cfg.stop_set);
 	trace_engine_free(eng);
 	trace_sockets_close(&socks);
 	hm_exit(hm_input_badcount(&in) > 0 ? HM_EXIT_BADINPUT : HM_EXIT_OK);

@@ -104,6 +104,38 @@ grep '^target 198.19.1[1-5]\.' "/tmp/hopmap-lab.$big/topology.txt" |
 ip netns exec "$big-v" icmpprobe -t 300ms < <(cut -d' ' -f1 "$T/x") >"$T/xo"
 same "LAB_EXTRA=5: each extra router's /24 answers from its depth" \
     "$(jq -r '"\(.ip) \(65 - .ping.reply_ttl)"' "$T/xo" | sort)" "$(sort "$T/x")"
+# ---- discovery under the kernel's ICMP limits (tracehop, issue 12) ----
+# Each router answers a burst of about six errors, then one a second, to
+# the vantage point.  Classic tracehop first, on full buckets; then
+# icmpprobe | tracehop (guess, stop set, rate-limit retries) on what is
+# left: it still finds at least as many links, none false, says which hops
+# it probed again, and the silent router's hop costs what it did.
+BV() { ip netns exec "$big-v" "$@"; }
+chmod 1777 "$T"	# tracehop writes --metrics as nobody
+{ seq -f '198.19.1.%g' 1 30; seq -f '198.19.3.%g' 1 30; seq -f '198.19.2.%g' 1 10; } >"$T/rl.in"
+BV icmpprobe -t 300ms "$T/rl.in" >"$T/rl.ping" 2>/dev/null
+same "rate limits: every target answers ping (echo replies are not limited)" \
+    "$(jq -r 'select(.ping.ok) | .ip' "$T/rl.ping" | wc -l)" 70
+BV tracehop -r 5000 -w 300ms --no-guess --no-stop-set "$T/rl.ping" >"$T/rl.classic" 2>&1
+BV tracehop -r 5000 -w 300ms -s --metrics "$T/rl.prom" "$T/rl.ping" >"$T/rl.out" 2>"$T/rl.err"
+same "rate limits: exit 0" "$?" 0
+rlinks() {
+	jq -r 'select(.trace.stop == "completed") | [.trace.hops[:-1][] | .ip // "*"] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' "$1" |
+	    grep -v '\*' | sort -u
+}
+awk '$1 == "link" { print $2, $3 }' "/tmp/hopmap-lab.$big/topology.txt" | sort >"$T/rl.truth"
+rlinks "$T/rl.classic" >"$T/rl.cl.links"
+rlinks "$T/rl.out" >"$T/rl.disc.links"
+same "rate limits: zero false links, classic and discovery" \
+    "$(cat "$T/rl.cl.links" "$T/rl.disc.links" | sort -u | comm -23 - "$T/rl.truth")" ""
+check "rate limits: discovery finds at least the links classic does ($(wc -l <"$T/rl.disc.links") vs $(wc -l <"$T/rl.cl.links"))" \
+    test "$(wc -l <"$T/rl.disc.links")" -ge "$(wc -l <"$T/rl.cl.links")"
+same "rate limits: the records say which hops were probed again, the metrics and -s how many" \
+    "$(jq -s 'map(.trace.rate_limited // 0) | add | . > 0' "$T/rl.out"):$(jq -s 'map(.trace.hops[] | select(.retries) | .retries) | length' "$T/rl.out" | xargs -I{} grep -c 'hopmap_hops_rate_limited_total{program="tracehop"} {}$' "$T/rl.prom"):$(jq -s 'map(.trace.rate_limited // 0) | add' "$T/rl.out" | xargs -I{} grep -c 'tracehop: {} hops probed again' "$T/rl.err")" \
+    "true:1:1"
+same "rate limits: the silent router (r3b, ttl 3) is never probed again" \
+    "$(jq -c 'select(.ip | startswith("198.19.2.")) | .trace.hops[] | select(.ttl == 3)' "$T/rl.out" | sort -u)" \
+    '{"ttl":3,"ip":null}'
 "$HOPMAP_TOP/tests/lab/lab.sh" down "$big"
 same "standalone down" "$?:$(ip netns list | grep -c "^$big-")" "0:0"
 "$HOPMAP_TOP/tests/lab/lab.sh" >/dev/null 2>&1

@@ -249,6 +249,48 @@ for m in udp-paris tcp-paris; do
 	    grep -q 'hopmap_probes_sent_total{program="tracehop"} 1200' "$T/$m.prom"
 done
 
+# Discovery: icmpprobe | tracehop starts each trace at the distance the
+# ping's reply TTL tells and takes the way home from the stop set; the hop
+# lists are classic's (--no-guess --no-stop-set), behind the diamond each a
+# path of the topology, the same links and none false, for fewer probes.
+for p in 0 1 2 3; do seq 1 40 | sed "s/^/198.19.$p./"; done >"$T/disc.in"
+V icmpprobe -t 300ms "$T/disc.in" >"$T/disc.ping" 2>"$T/disc.perr"
+same "discovery: 160 pings answered, each with its reply_ttl" \
+    "$(jq -r '.ping.reply_ttl > 32' "$T/disc.ping" | sort | uniq -c | tr -s ' ')" " 160 true"
+hopsof() { jq -r '"\(.ip) \([.trace.hops[] | .ip // "*"] | join(" ")) \(.trace.stop)"' "$1" | sort; }
+for m in icmp-paris udp-paris tcp-paris; do
+	V tracehop -P "$m" -w 300ms -r 5000 -n 4 --metrics "$T/disc.prom" "$T/disc.ping" >"$T/disc.out" 2>"$T/disc.err"
+	same "$m discovery: exit 0, no stderr" "$?:$(cat "$T/disc.err")" "0:"
+	V tracehop -P "$m" -w 300ms -r 5000 -n 4 --no-guess --no-stop-set "$T/disc.ping" >"$T/disc.classic" 2>&1
+	hopsof "$T/disc.out" | grep -v '^198\.19\.3\.' >"$T/dh"
+	hopsof "$T/disc.classic" | grep -v '^198\.19\.3\.' >"$T/ch"
+	same "$m discovery: the same hop lists as classic (120 off the diamond)" \
+	    "$(diff "$T/ch" "$T/dh" >/dev/null && wc -l <"$T/dh")" 120
+	bad=0
+	while read -r ip list; do
+		grep -Fxq "$list" <(paths "${ip%.*}.0/24" "$ip") || bad=$((bad + 1))
+	done < <(jq -r 'select(.ip | startswith("198.19.3.")) | "\(.ip) \([.trace.hops[] | .ip // "null"] | join(" "))"' "$T/disc.out")
+	same "$m discovery: behind the diamond, every hop list a path of the topology" "$bad" 0
+	for f in disc.out disc.classic; do
+		jq -r 'select(.trace.stop == "completed") | [.trace.hops[:-1][] | .ip // "*"] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' \
+		    "$T/$f" | grep -v '\*' | sort -u >"$T/$f.links"
+	done
+	same "$m discovery: zero false links" "$(comm -23 "$T/disc.out.links" "$T/links")" ""
+	same "$m discovery: every link classic found" "$(comm -13 "$T/disc.out.links" "$T/disc.classic.links")" ""
+	dp=$(jq -s 'map(.trace.probes) | add' "$T/disc.out")
+	cp=$(jq -s 'map(.trace.probes) | add' "$T/disc.classic")
+	check "$m discovery: fewer probes than classic ($dp of $cp)" test "$dp" -lt "$cp"
+	# The first traces to a prefix (6 to settle the way in, at most 4 at
+	# once) go home; the rest probe the target, the hop below it and r2a.
+	same "$m discovery: past its first traces, 3 probes a trace to 198.19.1/24" \
+	    "$(jq -r 'select(.ip | test("^198\\.19\\.1\\.")) | select(.trace.probes == 3) | .ip' "$T/disc.out" | wc -l | awk '{ print ($1 >= 30) }')" 1
+	same "$m discovery: the metrics say how many hops came from the stop set" \
+	    "$(sed -n 's/^hopmap_hops_spliced_total{program="tracehop"} //p' "$T/disc.prom")" \
+	    "$(jq -s 'map(.trace.hops[] | select(.stop_set)) | length' "$T/disc.out")"
+done
+same "discovery: every trace started at its target's distance" \
+    "$(jq -r 'select(.trace.start_ttl != (65 - .ping.reply_ttl)) | .ip' "$T/disc.out" | wc -l)" 0
+
 # Options at work.
 echo 198.19.3.5 | V tracehop -f 3 -m 4 -w 300ms >"$T/out" 2>&1
 same "--first-ttl 3 --max-ttl 4: hops 3 and 4, stop maxhops" \
@@ -323,18 +365,22 @@ same "unprivileged icmp-paris: echo reply from the target" \
 seq 1 20 | sed 's/^/198.19.1./' >"$T/ss.in"
 V tracehop --stop-set "$T/ss" -n 1 -w 300ms "$T/ss.in" >"$T/out" 2>"$T/err"
 same "--stop-set: exit 0" "$?:$(cat "$T/err")" "0:"
-same "--stop-set: the first trace goes home, the others stop at r2a" \
+same "--stop-set: the first 6 go home (the way in settles), the others stop at r2a" \
     "$(jq -r '[.trace.start_ttl, .trace.first_ttl, .trace.probes] | join(" ")' "$T/out" | sort | uniq -c | tr -s ' ')" \
-    "$(printf ' 1 3 1 4\n 19 3 2 3')"
-same "--stop-set: the file holds the hops found below the start" \
-    "$(grep -v '^#' "$T/ss" | sort | tr '\n' ' ')" "$(printf '%s\n' "$(addr r1)" "$(addr r2a)" | sort | tr '\n' ' ')"
+    "$(printf ' 14 3 1 3\n 6 3 1 4')"
+same "--stop-set: what was not probed is marked, the rest measured" \
+    "$(jq -c '[.trace.hops[] | [.ttl, .stop_set, (.rtt_ms != null)]]' "$T/out" | sort | uniq -c | tr -s ' ')" \
+    "$(printf ' 6 [[1,null,true],[2,null,true],[3,null,true],[4,null,true]]\n 14 [[1,true,false],[2,null,true],[3,null,true],[4,null,true]]')"
+same "--stop-set: the file holds every router measured: its TTL, the one before" \
+    "$(grep -v '^#' "$T/ss" | sort | tr '\n' ,)" \
+    "$(printf '%s\n' "$(addr r1) 1 -" "$(addr r2a) 2 $(addr r1)" "$(addr r3a) 3 $(addr r2a)" | sort | tr '\n' ,)"
 jq -r '[.trace.hops[].ip] | . as $h | range(0; length - 1) | "\($h[.]) \($h[. + 1])"' "$T/out" |
     grep -v ' 198\.19\.' | sort -u >"$T/pairs"
 same "--stop-set: no link lost" "$(cat "$T/pairs")" \
     "$(printf '%s\n' "$(addr r1) $(addr r2a)" "$(addr r2a) $(addr r3a)" | sort)"
 V tracehop --stop-set "$T/ss" -w 300ms "$T/ss.in" >"$T/out" 2>"$T/err"
 same "--stop-set, second run: every trace stops at the known hop" \
-    "$(jq -r '[.trace.first_ttl, .trace.probes, .trace.stop] | join(" ")' "$T/out" | sort -u)" "2 3 completed"
+    "$(jq -r '[.trace.first_ttl, .trace.probes, .trace.stop, ([.trace.hops[] | select(.stop_set)] | length)] | join(" ")' "$T/out" | sort -u)" "1 3 completed 1"
 echo 198.19.0.4 | V tracehop --stop-set "$T/ss" -w 300ms >"$T/out" 2>"$T/err"
 same "--stop-set: a target nearer than the start ends where it is" \
     "$(jq -c '[.trace.probes, [.trace.hops[].ip]]' "$T/out")" "[3,[\"$(addr r1)\",\"198.19.0.4\"]]"

@@ -41,8 +41,25 @@ trace_finish(struct trace_engine *e, struct trace *t)
 	r->stop = m->stop;
 	r->error = m->error;
 	r->probes = m->probes;
-	r->first_ttl = m->low_ttl;
+	r->first_ttl = r->measured_ttl = m->low_ttl;
+	r->start_ttl = m->first;
 	r->last_ttl = m->last_ttl;
+	for (i = 1; i <= m->last_ttl; i++)
+		if (m->hops[i].retries > 0 && i >= m->low_ttl) {
+			if (r->retried == NULL &&
+			    (r->retried = calloc(m->last_ttl + 1, 1)) == NULL)
+				abort();
+			r->retried[i] = m->hops[i].retries;
+			r->limited++;
+		}
+	if (m->home > 0 && m->last_ttl != 0) {
+		/* The way home, from the stop set. */
+		if ((r->spliced = malloc(m->home * sizeof(*r->spliced))) ==
+		    NULL)
+			abort();
+		memcpy(r->spliced, m->way + 1, m->home * sizeof(*r->spliced));
+		r->first_ttl = 1;
+	}
 	/* The hop list ends at the hop that ended the trace: replies to
 	   probes in flight beyond it (window > 1) are not part of it. */
 	if (m->nrep > 0 && (r->replies = malloc(m->nrep *
@@ -102,6 +119,9 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 	if (e == NULL)
 		return NULL;
 	e->cfg = *cfg;
+	if (e->cfg.max_active == 0)
+		e->cfg.max_active = trace_in_flight(cfg);
+	cfg = &e->cfg;
 	e->s = *s;
 	e->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	e->slots = calloc(cfg->max_active, sizeof(*e->slots));
@@ -194,6 +214,8 @@ trace_result_free(struct trace_result *r)
 {
 	if (r != NULL) {
 		free(r->replies);
+		free(r->spliced);
+		free(r->retried);
 		free(r);
 	}
 }

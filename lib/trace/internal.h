@@ -28,6 +28,7 @@ struct hop {
 	uint64_t last_sent_ms;		/* monotonic */
 	uint16_t answered_mask;
 	uint8_t sent, answered, flags;
+	uint8_t retries;		/* rounds probed again (rate limiting) */
 };
 
 /* What the machine knows of one trace; times are the caller's. */
@@ -39,9 +40,19 @@ struct trace_machine {
 	enum trace_stop stop;
 	int error;
 	int ended;			/* the target or an unreachable answered */
-	int back;			/* Doubletree: probing backwards */
+	unsigned first;			/* the TTL probing started at */
+	int back;			/* probing backwards */
 	unsigned bttl;			/* ... at this TTL */
 	unsigned low_ttl;		/* lowest TTL judged */
+	unsigned home;			/* hops 1 .. home taken from the stop
+					   set (0: none) */
+	uint32_t *way;			/* ... way[t]: the hop at TTL t */
+	uint64_t now_ms;		/* the last event's time */
+	uint64_t hold_ms;		/* the way back waits for another
+					   trace's way home until then */
+	int queued;			/* not started: its /24 has settle
+					   traces under way (until hold_ms) */
+	int walking;			/* counted under way in its /24 */
 	enum trace_stop fwd_stop;	/* how the forward part ended */
 	struct hop *hops;		/* by TTL */
 	uint64_t *sent_us;		/* by TTL * queries + attempt */
@@ -65,12 +76,16 @@ struct trace_action {
 /* How a reply naming probe tag fits what the machine has sent. */
 enum trace_fit { TRACE_FIT_NEW, TRACE_FIT_STRAY, TRACE_FIT_DUP };
 
+/* Probes one hop may take: queries, again for each retry (at most 16). */
+unsigned trace_machine_attempts(const struct trace_config *cfg);
 /* Room for cfg's TTLs and queries; 0, or -1 when out of memory. */
 int trace_machine_init(struct trace_machine *m, const struct trace_config *cfg);
 void trace_machine_free(struct trace_machine *m);
-/* A new trace to dst at monotonic time now_ms: what to do first. */
+/* A new trace to dst at monotonic time now_ms, starting at TTL start (0:
+   cfg's first_ttl): what to do first. */
 struct trace_action trace_machine_start(struct trace_machine *m,
-    const struct trace_config *cfg, uint32_t dst, uint64_t now_ms);
+    const struct trace_config *cfg, uint32_t dst, unsigned start,
+    uint64_t now_ms);
 /* The TTL that needs a probe next, or 0. */
 unsigned trace_machine_next_ttl(const struct trace_machine *m,
     const struct trace_config *cfg);
@@ -90,7 +105,8 @@ struct trace_action trace_machine_reply(struct trace_machine *m,
 struct trace_action trace_machine_tick(struct trace_machine *m,
     const struct trace_config *cfg, uint64_t now_ms);
 /* A probe could not be sent (errno err): the trace is over. */
-struct trace_action trace_machine_fail(struct trace_machine *m, int err);
+struct trace_action trace_machine_fail(struct trace_machine *m,
+    const struct trace_config *cfg, int err);
 
 /* ---- trace/engine.c: slots and results ---- */
 struct trace {

@@ -84,7 +84,8 @@ route_source(struct trace_engine *e, uint32_t dst, uint32_t *src)
 }
 
 int
-trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
+trace_engine_add(struct trace_engine *e, uint32_t dst, unsigned start,
+    void *user)
 {
 	struct trace *t = trace_slot_take(e);
 	struct trace_action a;
@@ -92,7 +93,8 @@ trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
 
 	if (t == NULL)
 		return -1;
-	a = trace_machine_start(&t->m, &e->cfg, dst, probe_now_ns() / 1000000);
+	a = trace_machine_start(&t->m, &e->cfg, dst, start,
+	    probe_now_ns() / 1000000);
 	t->user = user;
 	t->nonce = ++e->next_nonce;
 	t->flow = (uint16_t)(e->flow_base + (t - e->slots));
@@ -103,7 +105,7 @@ trace_engine_add(struct trace_engine *e, uint32_t dst, void *user)
 	    route_source(e, dst, &t->src) != 0) {
 		err = errno;
 		t->src = 0;
-		a = trace_machine_fail(&t->m, err);
+		a = trace_machine_fail(&t->m, &e->cfg, err);
 	}
 	act(e, t, a);
 	return 0;
@@ -143,7 +145,7 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return 1;
 		e->st.send_errors++;
-		act(e, t, trace_machine_fail(&t->m, errno));
+		act(e, t, trace_machine_fail(&t->m, &e->cfg, errno));
 		return -1;
 	}
 	e->st.probes++;

@@ -8,8 +8,16 @@
  * TTL d no probe with a TTL above d is sent; with window 1 (the default)
  * none is ever sent past the destination.
  *
- * With a stop set (Doubletree), a trace that has ended forwards goes back
- * from first_ttl - 1, one hop at a time, until a known router answers.
+ * A trace may start past TTL 1: at cfg's first_ttl, or at its own start
+ * (the target's distance, guessed from its ping's reply TTL).  Once it has
+ * ended forwards it goes back from start - 1, one hop at a time, to
+ * low_ttl (1 unless the caller wants nothing below its first TTL),
+ * or with a stop set until a router answers that the set knows at that TTL
+ * with the whole way home (trace/stopset.c): those hops are taken from the
+ * set.  A guess too long is found again backwards (the target answers at
+ * the TTLs past its distance, and the hop list ends at the lowest); too
+ * short, the forward part goes on to the target.  Either way the hops are
+ * the ones a trace from TTL 1 would find; only probes are lost.
  *
  * What must stay true: the machine is the bottom of the engine's stack.  It
  * is given events (a trace started, a probe sent, a reply, time passed, a
@@ -29,22 +37,83 @@ trace_machine_init(struct trace_machine *m, const struct trace_config *cfg)
 
 	memset(m, 0, sizeof(*m));
 	m->hops = calloc(nhop, sizeof(*m->hops));
-	m->sent_us = calloc(nhop * cfg->queries, sizeof(*m->sent_us));
-	return m->hops == NULL || m->sent_us == NULL ? -1 : 0;
+	m->way = calloc(nhop, sizeof(*m->way));
+	m->sent_us = calloc(nhop * trace_machine_attempts(cfg),
+	    sizeof(*m->sent_us));
+	return m->hops == NULL || m->way == NULL || m->sent_us == NULL ? -1 : 0;
 }
 
 void
 trace_machine_free(struct trace_machine *m)
 {
 	free(m->hops);
+	free(m->way);
 	free(m->sent_us);
 	free(m->rep);
+}
+
+/*
+ * A trace with a silent hop sends one probe per wait (window probes with a
+ * wider window); one whose hops answer sends faster.  So rate x wait /
+ * window traces keep the rate busy even when every hop is silent; fewer
+ * and the rate is never reached (64 at 10,000 probes a second and a wait of
+ * 1 s: 64 probes a second on silent stretches).  At least 1, at most
+ * TRACE_MAX_ACTIVE.
+ */
+unsigned
+trace_in_flight(const struct trace_config *c)
+{
+	double n = c->rate * c->wait_ms / 1000.0 / (c->window ? c->window : 1);
+
+	if (n < 1)
+		return 1;
+	if (n >= TRACE_MAX_ACTIVE)
+		return TRACE_MAX_ACTIVE;
+	return (unsigned)n + (n > (unsigned)n);
+}
+
+/*
+ * Hosts start their replies at TTL 64 (Linux, the BSDs, macOS), 128
+ * (Windows) or 255 (many routers and appliances); a reply that arrived with
+ * TTL r left the nearest of those at or above r, r - 1 routers ago... the
+ * target is 64 - r + 1 hops out, and so on.  Below 33 it may as well have
+ * started at 32 (or be a 64 more than 32 hops out): no guess.  A wrong one
+ * (an unusual initial TTL, a return path of another length) costs probes,
+ * not hops: the machine finds the target again either way.
+ */
+unsigned
+trace_guess_ttl(unsigned reply_ttl, unsigned max_ttl)
+{
+	unsigned init, d;
+
+	if (reply_ttl <= 32 || reply_ttl > 255)
+		return 0;
+	init = reply_ttl <= 64 ? 64 : reply_ttl <= 128 ? 128 : 255;
+	d = init - reply_ttl + 1;
+	return d <= max_ttl ? d : 0;
+}
+
+unsigned
+trace_machine_attempts(const struct trace_config *c)
+{
+	unsigned n = c->queries * (1 + c->retries);
+
+	return n > TRACE_MAX_QUERIES ? TRACE_MAX_QUERIES : n;
+}
+
+/* The probes hop h may take now: its queries, again for each retry. */
+static unsigned
+budget(const struct trace_config *c, const struct hop *h)
+{
+	unsigned n = c->queries * (1u + h->retries);
+
+	return n > TRACE_MAX_QUERIES ? TRACE_MAX_QUERIES : n;
 }
 
 static int
 hop_done(const struct trace_config *c, const struct hop *h, uint64_t now)
 {
-	return h->answered >= c->queries || (h->sent >= c->queries &&
+	return h->answered >= c->queries || (h->sent >= budget(c, h) &&
 	    now >= h->last_sent_ms + c->wait_ms);
 }
 
@@ -92,64 +161,242 @@ retire(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 	}
 }
 
+static int paced(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl);
+
 unsigned
 trace_machine_next_ttl(const struct trace_machine *m,
     const struct trace_config *c)
 {
 	unsigned ttl;
 
+	if (m->queued)
+		return 0;
 	if (m->back)
-		return m->hops[m->bttl].sent < c->queries ? m->bttl : 0;
+		return m->hops[m->bttl].sent < budget(c, &m->hops[m->bttl]) &&
+		    !paced(c, m, m->bttl) ? m->bttl : 0;
 	for (ttl = m->lo; ttl < m->hi && ttl <= m->limit; ttl++)
-		if (m->hops[ttl].sent < c->queries)
+		if (m->hops[ttl].sent < budget(c, &m->hops[ttl]) &&
+		    !paced(c, m, ttl))
 			return ttl;
 	return 0;
+}
+
+/* The one router that answered at ttl (time exceeded, not the target), or
+   0: none, or more than one (no single way through that hop). */
+static uint32_t
+one_router(const struct trace_machine *m, unsigned ttl)
+{
+	uint32_t a = 0;
+	size_t i;
+
+	for (i = 0; i < m->nrep; i++) {
+		const struct trace_reply *r = &m->rep[i];
+
+		if (r->ttl != ttl)
+			continue;
+		if (r->icmp_type != 11 || r->from == m->dst ||
+		    (a != 0 && a != r->from))
+			return 0;
+		a = r->from;
+	}
+	return a;
+}
+
+/* Hop t was probed by this trace, and nothing answered. */
+static int
+silent(const struct trace_machine *m, unsigned t)
+{
+	int measured = (t >= m->first && t < m->hi) ||
+	    (m->back && t >= m->bttl && t < m->first);
+
+	return t >= 1 && measured && m->hops[t].sent > 0 &&
+	    m->hops[t].answered == 0;
+}
+
+/* Hop ttl is judged: put its router in the stop set, with the one before
+   it, and name it as the one before the router after it (the way back
+   measures from the top down); across a silent hop, the router two hops
+   before.  Only hops this trace measured, each link one trace saw from
+   one hop to the next. */
+static void
+learn(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t a, b;
+
+	if (c->stop_set == NULL || (a = one_router(m, ttl)) == 0)
+		return;
+	trace_stopset_put(c->stop_set, a, ttl,
+	    ttl > 1 ? one_router(m, ttl - 1) : 0);
+	if (ttl > 2 && silent(m, ttl - 1))
+		trace_stopset_dark_below(c->stop_set, a, ttl,
+		    one_router(m, ttl - 2));
+	if (ttl < c->max_ttl && (m->hops[ttl + 1].flags & HOP_TARGET) &&
+	    ttl + 1 <= m->last_ttl)
+		trace_stopset_set_last(c->stop_set, m->dst, a, ttl);
+	if (ttl < TRACE_MAX_TTL && (b = one_router(m, ttl + 1)) != 0)
+		trace_stopset_put(c->stop_set, b, ttl + 1, a);
+	else if (ttl + 2 <= TRACE_MAX_TTL && silent(m, ttl + 1) &&
+	    (b = one_router(m, ttl + 2)) != 0)
+		trace_stopset_dark_below(c->stop_set, b, ttl + 2, a);
+}
+
+/*
+ * Rate limiting.  The router a probe at ttl is meant for, as far as the
+ * stop set knows: the one known before the router this trace saw at ttl +
+ * 1 (so on the way back, where most probes go), or below the target the
+ * router seen there before on the way to its /24; 0 when not known.  Every
+ * router in the set has answered before, so when the one a probe was meant
+ * for keeps silent, it answers some probes and not others: it is rate
+ * limiting.  Then its probes are paced (trace_stopset_due) and the hop is
+ * probed again, up to cfg->retries times, before it counts as silent.  A
+ * router that never answers is never in the set, and its hop costs what it
+ * did; so do the hops past a dark prefix's last router going forwards.
+ */
+static uint32_t
+meant_for(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t y;
+
+	if (c->stop_set == NULL || ttl >= c->max_ttl)
+		return 0;
+	/* Just below the target: the router before its /24, as seen. */
+	if ((m->hops[ttl + 1].flags & HOP_TARGET) && ttl + 1 <= m->last_ttl)
+		return trace_stopset_last(c->stop_set, m->dst, ttl);
+	if ((y = one_router(m, ttl + 1)) == 0)
+		return 0;
+	return trace_stopset_pred(c->stop_set, y, ttl + 1);
+}
+
+/* Hop ttl is over and silent: 1 when it is to be probed again. */
+static int
+retry(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
+    uint64_t now)
+{
+	struct hop *h = &m->hops[ttl];
+	uint32_t x;
+
+	if (h->answered > 0 || h->retries >= c->retries ||
+	    c->queries * (h->retries + 2u) > TRACE_MAX_QUERIES ||
+	    (h->flags & (HOP_TARGET | HOP_UNREACH)) ||
+	    (x = meant_for(c, m, ttl)) == 0)
+		return 0;
+	/* Its next answer is too far off (many traces wait for it): this
+	   hop is given up, the trace goes on; others will find the links. */
+	if (trace_stopset_due(c->stop_set, x) > now + 2 * c->wait_ms)
+		return 0;
+	trace_stopset_silent(c->stop_set, x, now);
+	h->retries++;
+	return 1;
+}
+
+/* May a probe at ttl leave now, or is its router paced?  Only probes
+   sent again wait: a first probe costs no time. */
+static int
+paced(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t x;
+
+	return m->hops[ttl].retries > 0 && (x = meant_for(c, m, ttl)) != 0 &&
+	    trace_stopset_due(c->stop_set, x) > m->now_ms;
+}
+
+/*
+ * May the way back stop at ttl?  When its router p is known there with the
+ * whole way home, and the link this trace just measured from p to the
+ * router x above it says nothing new: x is known one TTL up, with p (or
+ * no one yet) before it, or as a join.  Not at the hop below the target
+ * (nothing above it to compare), and not when x was known with another
+ * router before it: there two paths join (an ECMP diamond), the way home
+ * of another flow may not be this one's, so this trace goes on down its
+ * own branch (and x is marked as a join when it is learnt).
+ */
+static int
+may_stop(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
+{
+	uint32_t p = one_router(m, ttl), x = one_router(m, ttl + 1);
+
+	return c->stop_set != NULL && ttl > 1 && p != 0 && x != 0 &&
+	    trace_stopset_agrees(c->stop_set, x, ttl + 1, p) &&
+	    trace_stopset_chain(c->stop_set, p, ttl, m->way);
+}
+
+/*
+ * Traces to one prefix start together and meet on the way back: when the
+ * router at ttl is known there but the way home below it is not yet,
+ * another trace is finding it out; wait for it (one wait at most)
+ * rather than probe the same hops again.
+ */
+static int
+hold(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
+    uint64_t now)
+{
+	uint32_t p = one_router(m, ttl), x = one_router(m, ttl + 1);
+
+	if (c->stop_set == NULL || p == 0 || x == 0 ||
+	    !trace_stopset_agrees(c->stop_set, x, ttl + 1, p) ||
+	    !trace_stopset_pending(c->stop_set, p, ttl))
+		return 0;
+	if (m->hold_ms == 0)
+		m->hold_ms = now + c->wait_ms;
+	return now < m->hold_ms;
 }
 
 /* Judge the backward hop: 1 when the way home is known (or TTL 1 done). */
 static int
 back_retire(const struct trace_config *c, struct trace_machine *m)
 {
-	size_t i;
-	int known = 0;
+	int known;
 
 	m->low_ttl = m->bttl;
 	/* The target answers here too: it is nearer than the start TTL, and
 	   the forward part only found it again.  It ends here. */
 	if (m->hops[m->bttl].flags & HOP_TARGET)
 		m->last_ttl = m->bttl;
-	for (i = 0; i < m->nrep; i++)
-		if (m->rep[i].ttl == m->bttl &&
-		    trace_stopset_has(c->stop_set, m->rep[i].from))
-			known = 1;
-	for (i = 0; i < m->nrep; i++)
-		if (m->rep[i].ttl == m->bttl && m->rep[i].from != m->dst)
-			trace_stopset_add(c->stop_set, m->rep[i].from);
-	if (known || --m->bttl == 0)
+	/* Before this trace's own hop is put in the set: known to others. */
+	known = may_stop(c, m, m->bttl);
+	learn(c, m, m->bttl);
+	if (known) {
+		m->home = m->bttl - 1;
+		return 1;
+	}
+	if (m->bttl-- <= (c->low_ttl ? c->low_ttl : 1))
 		return 1;
 	memset(&m->hops[m->bttl], 0, sizeof(m->hops[m->bttl]));
 	return 0;
 }
 
-/* Doubletree: once the forward part has ended, go back from first_ttl - 1
-   (unless nothing was sent at all). */
+/* Once the forward part has ended, go back from the start - 1 down to
+   low_ttl (unless nothing was sent at all). */
 static int
 start_back(const struct trace_config *c, struct trace_machine *m)
 {
-	if (c->stop_set == NULL || c->first_ttl < 2 || m->back ||
+	if (m->first <= (c->low_ttl ? c->low_ttl : 1) || m->back ||
 	    m->stop == TRACE_STOP_ERROR)
 		return 0;
 	m->fwd_stop = m->stop;
 	m->stop = TRACE_STOP_NONE;
 	m->back = 1;
-	m->bttl = c->first_ttl - 1;
+	m->bttl = m->first - 1;
 	memset(&m->hops[m->bttl], 0, sizeof(m->hops[m->bttl]));
 	return 1;
 }
 
+/* The trace no longer counts as under way in its /24. */
+static void
+unwalk(const struct trace_config *c, struct trace_machine *m)
+{
+	if (m->walking && c->stop_set != NULL)
+		trace_stopset_walk(c->stop_set, m->dst, -1);
+	m->walking = 0;
+}
+
 /* What to do next, once the hops are judged: send, wait or stop. */
 static struct trace_action
-decide(const struct trace_config *c, const struct trace_machine *m,
+decide(const struct trace_config *c, struct trace_machine *m,
     unsigned judged)
 {
 	struct trace_action a = { TRACE_WAIT, 0, judged, TRACE_STOP_NONE };
@@ -157,22 +404,93 @@ decide(const struct trace_config *c, const struct trace_machine *m,
 	if (m->stop != TRACE_STOP_NONE) {
 		a.what = TRACE_OVER;
 		a.stop = m->stop;
+		unwalk(c, m);
 	} else if ((a.ttl = trace_machine_next_ttl(m, c)) != 0) {
 		a.what = TRACE_SEND;
 	}
 	return a;
 }
 
+/*
+ * The hop just below the target is not answered yet (not probed, or
+ * silent), and the router its /24 was reached through before is rate
+ * limiting (trace_stopset_silent): do not wait a second for its next
+ * answer; the route of the /24 comes from the stop set, that hop included
+ * (marked so in the record).  Links are not confirmed by this trace, and
+ * none is new; the traces that did probe it found them.
+ */
+static int
+limited_home(const struct trace_config *c, struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t x;
+
+	if (c->stop_set == NULL || m->hops[ttl].answered > 0 ||
+	    !(m->hops[ttl + 1].flags & HOP_TARGET) || ttl + 1 > m->last_ttl ||
+	    (x = trace_stopset_last(c->stop_set, m->dst, ttl)) == 0 ||
+	    !trace_stopset_limited(c->stop_set, x) ||
+	    !trace_stopset_chain(c->stop_set, x, ttl, m->way))
+		return 0;
+	m->way[ttl] = x;
+	m->home = ttl;
+	m->low_ttl = ttl + 1;
+	return 1;
+}
+
 static struct trace_action
 advance_back(const struct trace_config *c, struct trace_machine *m,
     uint64_t now, unsigned judged)
 {
-	if (hop_done(c, &m->hops[m->bttl], now)) {
+	if ((m->hops[m->bttl].sent == 0 ||
+	    hop_done(c, &m->hops[m->bttl], now)) &&
+	    limited_home(c, m, m->bttl)) {
+		m->stop = m->fwd_stop;
+		return decide(c, m, m->bttl);
+	}
+	if (hop_done(c, &m->hops[m->bttl], now) &&
+	    !retry(c, m, m->bttl, now) &&
+	    (may_stop(c, m, m->bttl) || !hold(c, m, m->bttl, now))) {
+		m->hold_ms = 0;
 		judged = m->bttl;
 		if (back_retire(c, m))
 			m->stop = m->fwd_stop;
 	}
 	return decide(c, m, judged);
+}
+
+/*
+ * Reuse within a prefix.  Traces to one /24 mostly share a route; the
+ * first of them measure it (settle of them, so that a per-flow load
+ * balancer's branches show up), the rest need only its last hops: the
+ * target, the hop below, and one whose link the stop set knows.  So a
+ * guessed trace waits to start while settle traces to its /24 are under
+ * way (one wait at most), rather than walk the same hops at the same
+ * time.  A changed route is caught all the same: the last hops are always
+ * measured, and a link the set does not know is no stop.
+ */
+static int
+queue_start(const struct trace_config *c, struct trace_machine *m,
+    uint64_t now)
+{
+	if (c->stop_set == NULL || m->first <= (c->low_ttl ? c->low_ttl : 1))
+		return 0;
+	if (!m->queued) {
+		if (trace_stopset_walkers(c->stop_set, m->dst) <
+		    trace_stopset_settle_count(c->stop_set))
+			goto go;
+		m->queued = 1;
+		m->hold_ms = now + c->wait_ms;
+		return 1;
+	}
+	if (trace_stopset_walkers(c->stop_set, m->dst) >=
+	    trace_stopset_settle_count(c->stop_set) && now < m->hold_ms)
+		return 1;
+go:
+	m->queued = 0;
+	m->hold_ms = 0;
+	m->walking = 1;
+	trace_stopset_walk(c->stop_set, m->dst, 1);
+	return 0;
 }
 
 /* Judge finished hops in order, open new ones, and say what to do. */
@@ -181,11 +499,16 @@ advance(const struct trace_config *c, struct trace_machine *m, uint64_t now)
 {
 	unsigned judged = 0;
 
+	if ((m->queued || m->probes == 0) && m->lo == m->first &&
+	    m->hi == m->first && queue_start(c, m, now))
+		return decide(c, m, 0);
 	if (m->back)
 		return advance_back(c, m, now, 0);
 	while (m->stop == TRACE_STOP_NONE && m->lo < m->hi &&
-	    hop_done(c, &m->hops[m->lo], now))
+	    hop_done(c, &m->hops[m->lo], now) && !retry(c, m, m->lo, now)) {
 		retire(c, m, judged = m->lo++);
+		learn(c, m, judged);
+	}
 	if (m->stop == TRACE_STOP_NONE && m->lo > c->max_ttl)
 		m->stop = TRACE_STOP_MAXHOPS;
 	if (m->stop != TRACE_STOP_NONE) {
@@ -202,11 +525,16 @@ advance(const struct trace_config *c, struct trace_machine *m, uint64_t now)
 
 struct trace_action
 trace_machine_start(struct trace_machine *m, const struct trace_config *c,
-    uint32_t dst, uint64_t now_ms)
+    uint32_t dst, unsigned start, uint64_t now_ms)
 {
 	m->dst = dst;
-	m->lo = m->hi = m->low_ttl = c->first_ttl;
+	m->first = start >= 1 && start <= c->max_ttl ? start : c->first_ttl;
+	m->lo = m->hi = m->low_ttl = m->first;
 	m->back = 0;
+	m->home = 0;
+	m->now_ms = now_ms;
+	m->hold_ms = 0;
+	m->queued = m->walking = 0;
 	m->limit = c->max_ttl;
 	m->gap = m->probes = m->last_ttl = 0;
 	m->stop = TRACE_STOP_NONE;
@@ -219,6 +547,7 @@ struct trace_action
 trace_machine_tick(struct trace_machine *m, const struct trace_config *c,
     uint64_t now_ms)
 {
+	m->now_ms = now_ms;
 	return advance(c, m, now_ms);
 }
 
@@ -227,21 +556,27 @@ trace_machine_sent(struct trace_machine *m, const struct trace_config *c,
     unsigned ttl, uint64_t stamp_us, uint64_t now_ms)
 {
 	struct hop *h = &m->hops[ttl];
+	uint32_t x = meant_for(c, m, ttl);
 
-	m->sent_us[ttl * c->queries + h->sent] = stamp_us;
+	m->now_ms = now_ms;
+	m->sent_us[ttl * trace_machine_attempts(c) + h->sent] = stamp_us;
 	h->sent++;
 	h->last_sent_ms = now_ms;
 	m->probes++;
+	if (x != 0)
+		trace_stopset_sent(c->stop_set, x, now_ms);
 	return decide(c, m, 0);
 }
 
 struct trace_action
-trace_machine_fail(struct trace_machine *m, int err)
+trace_machine_fail(struct trace_machine *m, const struct trace_config *c,
+    int err)
 {
 	struct trace_action a = { TRACE_OVER, 0, 0, TRACE_STOP_ERROR };
 
 	m->stop = TRACE_STOP_ERROR;
 	m->error = err;
+	unwalk(c, m);
 	return a;
 }
 
@@ -253,7 +588,7 @@ trace_machine_fits(const struct trace_machine *m, const struct trace_config *c,
 
 	/* Only hops not yet judged: a late answer cannot change a verdict. */
 	if (ttl < 1 || (m->back ? ttl != m->bttl : ttl < m->lo) ||
-	    ttl > c->max_ttl || attempt >= c->queries ||
+	    ttl > c->max_ttl || attempt >= trace_machine_attempts(c) ||
 	    attempt >= m->hops[ttl].sent)
 		return TRACE_FIT_STRAY;
 	if (m->hops[ttl].answered_mask & (1u << attempt))
@@ -280,7 +615,7 @@ record_reply(struct trace_machine *m, const struct trace_config *c,
 		m->rep = p;
 		m->caprep = cap;
 	}
-	sent = m->sent_us[ttl * c->queries + attempt];
+	sent = m->sent_us[ttl * trace_machine_attempts(c) + attempt];
 	r = &m->rep[m->nrep++];
 	memset(r, 0, sizeof(*r));
 	r->from = mt->from;
@@ -299,6 +634,8 @@ record_reply(struct trace_machine *m, const struct trace_config *c,
 		h->flags |= HOP_TARGET;
 	else if (mt->icmp_type == 3)
 		h->flags |= HOP_UNREACH;
+	else if (c->stop_set != NULL)
+		trace_stopset_answered(c->stop_set, mt->from);
 	if ((h->flags & (HOP_TARGET | HOP_UNREACH)) && ttl <= m->limit &&
 	    !m->back) {
 		/* Nothing past here is ever probed again. */
@@ -311,6 +648,7 @@ struct trace_action
 trace_machine_reply(struct trace_machine *m, const struct trace_config *c,
     const struct trace_match *mt, uint64_t rx_us, uint64_t now_ms)
 {
+	m->now_ms = now_ms;
 	record_reply(m, c, mt, rx_us);
 	return advance(c, m, now_ms);
 }

@@ -41,16 +41,24 @@ const char *trace_stop_name(enum trace_stop s);
 struct trace_config {
 	enum trace_method method;
 	unsigned first_ttl, max_ttl;	/* 1 <= first <= max <= 255 */
+	unsigned low_ttl;		/* the way back stops here (0: 1) */
+	unsigned retries;		/* a silent hop whose router is known
+					   to answer (a rate-limiter): probed
+					   again this many times, paced,
+					   before it counts as silent */
 	unsigned queries;		/* probes per hop, 1..16 */
 	unsigned gap_limit;		/* silent hops in a row that end it */
 	unsigned window;		/* TTLs of one trace in flight at once */
 	unsigned wait_ms;		/* how long a probe may take to answer */
 	uint16_t dport;			/* UDP and TCP destination port */
-	unsigned max_active;		/* traces probed at once */
+	unsigned max_active;		/* traces probed at once (0: as
+					   trace_in_flight says) */
 	double rate;			/* probes per second, all traces */
 	int dgram;			/* no CAP_NET_RAW: datagram sockets */
-	/* Doubletree: after the forward part, probe back from first_ttl - 1
-	   until a hop in this set answers (NULL: off). */
+	/* After the forward part, probe back from the start TTL - 1 until a
+	   router the set knows at that TTL, with the way home, answers; the
+	   hops below are taken from the set (NULL: back to TTL 1).  Every
+	   router a trace measures is put in it. */
 	struct trace_stopset *stop_set;
 };
 
@@ -71,8 +79,17 @@ struct trace_result {
 	enum trace_stop stop;
 	int error;			/* errno when stop is TRACE_STOP_ERROR */
 	unsigned probes;		/* probes sent */
-	unsigned first_ttl;		/* lowest hop judged (backwards too) */
+	unsigned first_ttl;		/* lowest hop in the list (backwards
+					   too, and spliced from the stop set) */
+	unsigned start_ttl;		/* where probing began */
+	unsigned measured_ttl;		/* lowest hop probed */
 	unsigned last_ttl;		/* last hop judged (0: none) */
+	unsigned limited;		/* hops probed again (rate limiting) */
+	uint8_t *retried;		/* [t]: how many times hop t was, for
+					   t <= last_ttl (NULL: none) */
+	uint32_t *spliced;		/* [t - first_ttl]: the hop at TTL t
+					   taken from the stop set, for
+					   first_ttl <= t < measured_ttl */
 	size_t nreplies;
 	struct trace_reply *replies;	/* by TTL, then by arrival */
 };
@@ -101,6 +118,11 @@ struct trace_stats {
 
 struct trace_engine;
 
+/* How many traces to run at once when the caller did not say: enough that
+   traces waiting out silent hops never hold the rate back (trace/state.c
+   decides). */
+unsigned trace_in_flight(const struct trace_config *cfg);
+
 /* The sockets stay the caller's.  NULL with errno set on failure. */
 struct trace_engine *trace_engine_new(const struct trace_config *cfg,
     const struct trace_sockets *s);
@@ -109,8 +131,15 @@ void trace_engine_free(struct trace_engine *e);
 int trace_engine_full(const struct trace_engine *e);
 /* Traces running plus finished ones not yet collected. */
 unsigned trace_engine_pending(const struct trace_engine *e);
-/* Start tracing dst (host order); -1 when full. */
-int trace_engine_add(struct trace_engine *e, uint32_t dst, void *user);
+/* Start tracing dst (host order) at TTL start (0: cfg's first_ttl); -1
+   when full. */
+int trace_engine_add(struct trace_engine *e, uint32_t dst, unsigned start,
+    void *user);
+
+/* The target's distance in hops from the TTL its reply arrived with
+   (initial TTLs 64, 128 or 255), or 0 when it cannot be told (32 and 64
+   overlap below 33) or is past max_ttl. */
+unsigned trace_guess_ttl(unsigned reply_ttl, unsigned max_ttl);
 /*
  * Send what the rate allows, read replies, expire waits.  Waits at most
  * timeout_ms (0: do not wait) and returns early when there are results or
@@ -152,12 +181,62 @@ int trace_pkt_parse(enum trace_method m, uint16_t dport, const uint8_t *pkt,
     size_t len, struct trace_match *mt);
 
 
-/* ---- trace/stopset.c: Doubletree's local stop set ---- */
+/* ---- trace/stopset.c: the stop set: routers known, and the way to them ---- */
 struct trace_stopset;
+/* A way home goes through a router once this many traces measured the link
+   into it: a per-flow load balancer's other branch shows up in one of them
+   (two ways: missed 1 time in 32; the MDA's first step). */
+#define TRACE_STOPSET_SETTLE 6
 struct trace_stopset *trace_stopset_new(void);
 void trace_stopset_free(struct trace_stopset *s);
 int trace_stopset_has(const struct trace_stopset *s, uint32_t ip);
+/* Known, at no TTL: never a stop. */
 void trace_stopset_add(struct trace_stopset *s, uint32_t ip);
+/* ip answered at ttl, pred (0: not known) one hop before it, on one trace.
+   What is known already stays; a missing TTL or predecessor is filled. */
+void trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
+    uint32_t pred);
+/* 1 when ip is known at ttl with the whole way home: way[t] is then the
+   hop at TTL t (0: a silent one), for t = 1 .. ttl - 1.  0 otherwise (way
+   partly written). */
+int trace_stopset_chain(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl, uint32_t *way);
+/* The settle count (TRACE_STOPSET_SETTLE unless set). */
+void trace_stopset_settle(struct trace_stopset *s, unsigned n);
+unsigned trace_stopset_settle_count(const struct trace_stopset *s);
+/* The router seen at ttl just before a target in dst's /24 (the first
+   one seen), or 0. */
+uint32_t trace_stopset_last(struct trace_stopset *s, uint32_t dst,
+    unsigned ttl);
+void trace_stopset_set_last(struct trace_stopset *s, uint32_t dst,
+    uint32_t ip, unsigned ttl);
+/* Traces to dst's /24 under way, one more (delta 1) or one fewer (-1). */
+unsigned trace_stopset_walkers(struct trace_stopset *s, uint32_t dst);
+void trace_stopset_walk(struct trace_stopset *s, uint32_t dst, int delta);
+/* 1 when ip is known at ttl, the router before it not yet (another trace
+   may be finding it out now); dark_below: it never will, that hop was
+   silent. */
+int trace_stopset_pending(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl);
+void trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip,
+    unsigned ttl, uint32_t pred2);
+/* The router known before ip at ttl (not at a join), or 0. */
+uint32_t trace_stopset_pred(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl);
+/* Rate limiting: ip answered once and then kept silent to a probe meant for
+   it (silent); when the next probe towards it may leave (due: 0 when it is
+   not limited), one left (sent), it answered (answered). */
+void trace_stopset_silent(struct trace_stopset *s, uint32_t ip,
+    uint64_t now_ms);
+uint64_t trace_stopset_due(const struct trace_stopset *s, uint32_t ip);
+void trace_stopset_sent(struct trace_stopset *s, uint32_t ip,
+    uint64_t now_ms);
+void trace_stopset_answered(struct trace_stopset *s, uint32_t ip);
+int trace_stopset_limited(const struct trace_stopset *s, uint32_t ip);
+/* 1 when ip is known at ttl and a link from pred to it is no news: pred is
+   its predecessor, or that is not known yet, or ip is where paths join. */
+int trace_stopset_agrees(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl, uint32_t pred);
 size_t trace_stopset_count(const struct trace_stopset *s);
 /* Read a file of addresses (a missing file is an empty set); 0 or -1. */
 int trace_stopset_load(struct trace_stopset *s, const char *path);

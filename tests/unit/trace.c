@@ -2,7 +2,10 @@
    stays constant, checksums stay valid, and replies parse back to the probe
    they answer; strays and truncations do not.  And for one trace's state
    machine (lib/trace/state.c), driven alone by events, without sockets. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "probe/probe.h"
 #include "tap.h"
@@ -219,7 +222,7 @@ test_machine_classic(void)
 	int ok = 1;
 
 	CHECK(trace_machine_init(&m, &c) == 0, "machine: init");
-	a = trace_machine_start(&m, &c, DST, 0);
+	a = trace_machine_start(&m, &c, DST, 0, 0);
 	CHECK(is_send(a, 1), "machine: a new trace sends TTL 1 first");
 	for (ttl = 1; ttl <= 3 && ok; ttl++) {
 		a = trace_machine_sent(&m, &c, ttl, ttl * 1000, ttl);
@@ -254,7 +257,7 @@ test_machine_gap(void)
 	int ok = 1;
 
 	(void)trace_machine_init(&m, &c);
-	(void)trace_machine_start(&m, &c, DST, now);
+	(void)trace_machine_start(&m, &c, DST, 0, now);
 	(void)trace_machine_sent(&m, &c, 1, 0, now);
 	a = reply(&m, &c, 1, ROUTER(1), now);
 	(void)trace_machine_sent(&m, &c, 2, 0, now);
@@ -281,7 +284,7 @@ test_machine_gap(void)
 	/* An answer between silent hops starts the count again. */
 	(void)trace_machine_init(&m, &c);
 	now = 0;
-	(void)trace_machine_start(&m, &c, DST, now);
+	(void)trace_machine_start(&m, &c, DST, 0, now);
 	for (ttl = 1; ttl <= 5; ttl++) {
 		(void)trace_machine_sent(&m, &c, ttl, 0, now);
 		a = ttl == 3 ? reply(&m, &c, ttl, ROUTER(ttl), now) :
@@ -293,6 +296,33 @@ test_machine_gap(void)
 }
 
 static void
+test_in_flight(void)
+{
+	struct trace_config c = machine_config();
+
+	c.rate = 100;
+	CHECK(trace_in_flight(&c) == 100,
+	    "in flight: rate 100, wait 1 s: 100 traces");
+	c.rate = 100000;
+	CHECK(trace_in_flight(&c) == TRACE_MAX_ACTIVE,
+	    "in flight: rate 100000 is not throttled to 64 (the most, 16384)");
+	c.rate = 10000;
+	c.wait_ms = 300;
+	CHECK(trace_in_flight(&c) == 3000,
+	    "in flight: rate 10000, wait 300 ms: 3000 traces");
+	c.window = 4;
+	CHECK(trace_in_flight(&c) == 750,
+	    "in flight: a window of 4 TTLs needs a quarter of them");
+	c.rate = 1;
+	c.wait_ms = 10;
+	CHECK(trace_in_flight(&c) == 1, "in flight: at least one");
+	c.rate = 7;
+	c.wait_ms = 1000;
+	c.window = 2;
+	CHECK(trace_in_flight(&c) == 4, "in flight: rounded up");
+}
+
+static void
 test_machine_stopset(void)
 {
 	struct trace_config c = machine_config();
@@ -301,9 +331,11 @@ test_machine_stopset(void)
 
 	c.first_ttl = 3;
 	c.stop_set = trace_stopset_new();
-	trace_stopset_add(c.stop_set, ROUTER(2));
+	trace_stopset_settle(c.stop_set, 1);
+	trace_stopset_put(c.stop_set, ROUTER(1), 1, 0);
+	trace_stopset_put(c.stop_set, ROUTER(2), 2, ROUTER(1));
 	(void)trace_machine_init(&m, &c);
-	a = trace_machine_start(&m, &c, DST, 0);
+	a = trace_machine_start(&m, &c, DST, 0, 0);
 	CHECK(is_send(a, 3), "stop set: the trace starts at first_ttl");
 	(void)trace_machine_sent(&m, &c, 3, 0, 0);
 	a = reply(&m, &c, 3, ROUTER(3), 0);
@@ -317,29 +349,343 @@ test_machine_stopset(void)
 	    "stop set: backwards, only the hop probed fits");
 	a = reply(&m, &c, 2, ROUTER(2), 0);
 	CHECK(a.what == TRACE_OVER && a.stop == TRACE_STOP_COMPLETED &&
-	    m.low_ttl == 2 && m.last_ttl == 4 && m.probes == 3,
+	    m.low_ttl == 2 && m.last_ttl == 4 && m.probes == 3 &&
+	    m.home == 1 && m.way[1] == ROUTER(1),
 	    "stop set: a known router ends the way back, with the forward "
-	    "part's reason");
-	CHECK(trace_stopset_has(c.stop_set, ROUTER(2)) &&
-	    !trace_stopset_has(c.stop_set, ROUTER(3)) &&
+	    "part's reason, and the way home from the set");
+	CHECK(trace_stopset_has(c.stop_set, ROUTER(3)) &&
 	    !trace_stopset_has(c.stop_set, DST),
-	    "stop set: only the hops probed backwards are added");
+	    "stop set: the routers measured are added, the target is not");
 
 	/* An unknown router: on to TTL 1, which is added. */
-	a = trace_machine_start(&m, &c, DST, 0);
+	trace_stopset_free(c.stop_set);
+	c.stop_set = trace_stopset_new();
+	trace_stopset_add(c.stop_set, ROUTER(7));
+	a = trace_machine_start(&m, &c, DST, 0, 0);
 	(void)trace_machine_sent(&m, &c, 3, 0, 0);
 	(void)reply(&m, &c, 3, DST, 0);
 	(void)trace_machine_sent(&m, &c, 2, 0, 0);
 	a = reply(&m, &c, 2, ROUTER(7), 0);
 	CHECK(is_send(a, 1) && trace_stopset_has(c.stop_set, ROUTER(7)),
-	    "stop set: an unknown router is added and the way back goes on");
+	    "stop set: a router known at no TTL (an old file's line) is no "
+	    "stop: the way back goes on");
 	(void)trace_machine_sent(&m, &c, 1, 0, 0);
 	a = trace_machine_tick(&m, &c, 1000);
 	CHECK(a.what == TRACE_OVER && a.stop == TRACE_STOP_COMPLETED &&
 	    m.low_ttl == 1,
 	    "stop set: TTL 1 is as far back as it goes");
-	CHECK(trace_machine_fail(&m, 101).stop == TRACE_STOP_ERROR &&
+	CHECK(trace_machine_fail(&m, &c, 101).stop == TRACE_STOP_ERROR &&
 	    m.error == 101, "machine: a failed send is over, with its errno");
+	trace_machine_free(&m);
+	trace_stopset_free(c.stop_set);
+}
+
+
+/* ---- discovery: the machine on a simulated path ---- */
+
+/* A path: path[t] answers at TTL t (0: silent), the target at dist. */
+struct net {
+	uint32_t path[32];
+	unsigned dist;
+	unsigned drop_ttl, drop_n;	/* the first drop_n probes at
+					   drop_ttl are not answered */
+};
+
+/* Drive a trace to dst over net from start until it is over (replies come
+   at once, silences after the wait); its probes. */
+static unsigned
+drive(struct trace_machine *m, const struct trace_config *c,
+    struct net *n, uint32_t dst, unsigned start)
+{
+	struct trace_action a = trace_machine_start(m, c, dst, start, 0);
+	uint64_t now = 0;
+	unsigned guard = 0;
+
+	while (a.what != TRACE_OVER && guard++ < 200) {
+		struct trace_match mt;
+		unsigned ttl = a.ttl;
+
+		if (a.what == TRACE_WAIT) {
+			a = trace_machine_tick(m, c, now += c->wait_ms);
+			continue;
+		}
+		(void)trace_machine_sent(m, c, ttl, now * 1000, now);
+		memset(&mt, 0, sizeof(mt));
+		mt.dst = dst;
+		mt.tag = (uint16_t)(ttl << 8);
+		if (ttl >= n->dist) {
+			mt.from = dst;
+			mt.from_target = 1;
+		} else if ((mt.from = n->path[ttl]) != 0 &&
+		    !(ttl == n->drop_ttl && n->drop_n > 0 && n->drop_n--)) {
+			mt.icmp_type = 11;
+		} else {
+			a = trace_machine_tick(m, c, now += c->wait_ms);
+			continue;
+		}
+		a = trace_machine_reply(m, c, &mt, now * 1000 + 100, now);
+	}
+	return m->probes;
+}
+
+/* The hop list the result would carry: "a b * dst", spliced hops
+   upper-case S before them. */
+static const char *
+hoplist(const struct trace_machine *m)
+{
+	static char buf[512];
+	size_t len = 0;
+	unsigned t, lo = m->home > 0 ? 1 : m->low_ttl;
+
+	buf[0] = '\0';
+	for (t = lo; t <= m->last_ttl; t++) {
+		uint32_t a = 0;
+		size_t i;
+		int sp = t <= m->home;
+
+		if (sp)
+			a = m->way[t];
+		for (i = 0; i < m->nrep && !sp; i++)
+			if (m->rep[i].ttl == t)
+				a = m->rep[i].from;
+		if (a == 0)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+			    "%s%s*", t > lo ? " " : "", sp ? "S" : "");
+		else
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+			    "%s%s%u", t > lo ? " " : "", sp ? "S" : "",
+			    a & 0xff);
+	}
+	return buf;
+}
+
+static void
+test_guess(void)
+{
+	CHECK(trace_guess_ttl(61, 30) == 4 && trace_guess_ttl(64, 30) == 1 &&
+	    trace_guess_ttl(33, 64) == 32,
+	    "guess: initial TTL 64 (61 on arrival: 4 hops out)");
+	CHECK(trace_guess_ttl(120, 30) == 9 && trace_guess_ttl(65, 64) == 64,
+	    "guess: initial TTL 128");
+	CHECK(trace_guess_ttl(250, 30) == 6 && trace_guess_ttl(129, 255) == 127,
+	    "guess: initial TTL 255");
+	CHECK(trace_guess_ttl(32, 30) == 0 && trace_guess_ttl(20, 30) == 0 &&
+	    trace_guess_ttl(0, 30) == 0,
+	    "guess: 32 and below tell nothing (32 or 64 initial)");
+	CHECK(trace_guess_ttl(40, 20) == 0,
+	    "guess: past max_ttl, none");
+}
+
+static void
+test_machine_guessed(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct net n = { { 0, ROUTER(1), ROUTER(2), 0, ROUTER(4) }, 6, 0, 0 };
+	char classic[512];
+	unsigned p, start;
+	int ok = 1;
+
+	(void)trace_machine_init(&m, &c);
+	p = drive(&m, &c, &n, ROUTER(201), 0);
+	snprintf(classic, sizeof(classic), "%s", hoplist(&m));
+	/* 6 probes: a classic trace, TTL 1 to 6. */
+	CHECK(strcmp(classic, "1 2 * 4 * 201") == 0 && p == 6 &&
+	    m.stop == TRACE_STOP_COMPLETED,
+	    "guess: the classic hop list (%s), %u probes", classic, p);
+	for (start = 1; start <= 9 && ok; start++) {
+		p = drive(&m, &c, &n, ROUTER(201), start);
+		ok = strcmp(hoplist(&m), classic) == 0 &&
+		    m.stop == TRACE_STOP_COMPLETED &&
+		    p == (start > 6 ? start : 6);
+		if (!ok)
+			printf("# start %u: %s, %u probes, stop %d\n", start,
+			    hoplist(&m), p, m.stop);
+	}
+	CHECK(ok, "guess: too short, exact or too long, the same hop list; "
+	    "too long costs one probe a TTL past the target, nothing else");
+	trace_machine_free(&m);
+}
+
+static void
+test_machine_splice(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct net a = { { 0, ROUTER(1), ROUTER(2), ROUTER(3) }, 4, 0, 0 };
+	struct net b = { { 0, ROUTER(1), ROUTER(12), ROUTER(3) }, 4, 0, 0 };
+	struct net longer = { { 0, ROUTER(1), ROUTER(12), ROUTER(13),
+	    ROUTER(3) }, 5, 0, 0 };
+	struct net gap = { { 0, ROUTER(1), 0, ROUTER(23), ROUTER(24) }, 5, 0,
+	    0 };
+	unsigned p;
+
+	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 1);
+	(void)trace_machine_init(&m, &c);
+	p = drive(&m, &c, &a, ROUTER(101), 4);
+	CHECK(p == 4 && strcmp(hoplist(&m), "1 2 3 101") == 0 &&
+	    m.home == 0, "splice: the first trace probes all the way home");
+	p = drive(&m, &c, &a, ROUTER(102), 4);
+	CHECK(p == 3 && strcmp(hoplist(&m), "S1 2 3 102") == 0 &&
+	    m.low_ttl == 2 && m.home == 1,
+	    "splice: the next one to that prefix, 3 probes: the target, the "
+	    "hop below it, then a router known at its TTL under a known "
+	    "link; the way home from the set (%s)", hoplist(&m));
+	p = drive(&m, &c, &a, ROUTER(103), 0);
+	CHECK(p == 4 && strcmp(hoplist(&m), "1 2 3 103") == 0,
+	    "splice: no guess, no way back: classic");
+	/* Behind a diamond: the other branch joins the first at r3.  The
+	   link r12-r3 is news (r3 came from r2 before): no stop there, the
+	   trace follows its own branch, and r3 is a join from now on (its
+	   way home still the first branch's, settled: real links). */
+	p = drive(&m, &c, &b, ROUTER(104), 4);
+	CHECK(p == 4 && strcmp(hoplist(&m), "1 12 3 104") == 0,
+	    "splice: behind a diamond, a new link below a known router: no "
+	    "stop, the trace's own branch (%s, %u)", hoplist(&m), p);
+	p = drive(&m, &c, &b, ROUTER(105), 4);
+	CHECK(p == 3 && strcmp(hoplist(&m), "S1 12 3 105") == 0,
+	    "splice: below the join, each branch stops on its own (%s, %u)",
+	    hoplist(&m), p);
+	p = drive(&m, &c, &a, ROUTER(106), 4);
+	CHECK(p == 3 && strcmp(hoplist(&m), "S1 2 3 106") == 0,
+	    "splice: ... the first branch too: every hop list one flow's, "
+	    "every link one some trace measured (%s, %u)", hoplist(&m), p);
+	/* r3 at TTL 4 on a longer branch: the set knows it at 3, no stop. */
+	p = drive(&m, &c, &longer, ROUTER(107), 5);
+	CHECK(p == 4 && strcmp(hoplist(&m), "S1 12 13 3 107") == 0,
+	    "splice: a router known at another TTL is no stop (%s, %u)",
+	    hoplist(&m), p);
+	/* The route to a known prefix changes: the last hops are measured
+	   (the target, the hop below), the new router's link is news, and
+	   the trace stops only below it. */
+	{
+		struct net moved = { { 0, ROUTER(1), ROUTER(2), ROUTER(33) },
+		    4, 0, 0 };
+
+		p = drive(&m, &c, &moved, ROUTER(108), 4);
+		CHECK(p == 3 && strcmp(hoplist(&m), "S1 2 33 108") == 0,
+		    "splice: a changed route is caught: its new hops measured "
+		    "(%s, %u)", hoplist(&m), p);
+	}
+	/* Settling: a way home goes through a router only once that many
+	   traces measured the link into it (a second branch shows up). */
+	trace_stopset_free(c.stop_set);
+	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 3);
+	{
+		unsigned k, probes[5];
+
+		for (k = 0; k < 5; k++)
+			probes[k] = drive(&m, &c, &a, ROUTER(110 + k), 4);
+		CHECK(probes[0] == 4 && probes[1] == 4 && probes[2] == 4 &&
+		    probes[3] == 3 && probes[4] == 3 &&
+		    strcmp(hoplist(&m), "S1 2 3 114") == 0,
+		    "splice: settle 3: three traces measure the way in, then "
+		    "the way home is taken (%u %u %u %u %u)", probes[0],
+		    probes[1], probes[2], probes[3], probes[4]);
+	}
+	trace_stopset_settle(c.stop_set, 1);
+	/* A silent hop below a router: no way home through it. */
+	p = drive(&m, &c, &gap, ROUTER(108), 5);
+	CHECK(p == 5 && strcmp(hoplist(&m), "1 * 23 24 108") == 0,
+	    "splice: the first trace past a silent hop");
+	p = drive(&m, &c, &gap, ROUTER(109), 5);
+	CHECK(p == 3 && strcmp(hoplist(&m), "S1 S* 23 24 109") == 0 &&
+	    m.home == 2,
+	    "splice: a silent hop on the way home: the way goes past it, the "
+	    "hop null, and the router before it (%s, %u)", hoplist(&m), p);
+	trace_machine_free(&m);
+	trace_stopset_free(c.stop_set);
+}
+
+/* The stop set's file: lines of three, of one, and bad ones skipped. */
+static void
+test_stopset_file(void)
+{
+	char path[] = "/tmp/hopmap-stopset.XXXXXX";
+	struct trace_stopset *s = trace_stopset_new();
+	uint32_t way[8];
+	FILE *fp;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		CHECK(0, "stop set file: a temporary file");
+		return;
+	}
+	fputs("# comment\n198.18.0.2 1 -\n198.18.0.3 2 198.18.0.2\n"
+	    "198.18.0.4 3 198.18.0.3\n198.18.0.9 4 198.18.0.33 join\n198.18.0.7\n"
+	    "198.18.0.8 0 -\n198.18.0.5 2 nonsense\n198.18.0.6 2 1.2.3.4 x\n"
+	    "not-an-address\n\n", fp);
+	fclose(fp);
+	CHECK(trace_stopset_load(s, path) == 0 &&
+	    trace_stopset_count(s) == 5,
+	    "stop set file: good lines read, bad ones skipped (with a warning)");
+	CHECK(trace_stopset_chain(s, ROUTER(4), 3, way) && way[1] == ROUTER(2) &&
+	    way[2] == ROUTER(3) && !trace_stopset_chain(s, ROUTER(7), 1, way),
+	    "stop set file: the way home read back; an address alone is known "
+	    "at no TTL");
+	CHECK(trace_stopset_agrees(s, ROUTER(9), 4, ROUTER(33)) &&
+	    !trace_stopset_chain(s, ROUTER(9), 4, way),
+	    "stop set file: a join agrees with any link");
+	trace_stopset_put(s, ROUTER(10), 4, ROUTER(4));
+	CHECK(trace_stopset_save(s, path) == 0, "stop set file: saved");
+	trace_stopset_free(s);
+	s = trace_stopset_new();
+	CHECK(trace_stopset_load(s, path) == 0 && trace_stopset_count(s) == 6 &&
+	    trace_stopset_chain(s, ROUTER(10), 4, way) && way[3] == ROUTER(4) &&
+	    trace_stopset_agrees(s, ROUTER(9), 4, ROUTER(1)),
+	    "stop set file: what is saved reads back the same");
+	trace_stopset_free(s);
+	unlink(path);
+}
+
+static void
+test_machine_rate_limit(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m;
+	struct net a = { { 0, ROUTER(1), ROUTER(2), ROUTER(3), ROUTER(4) }, 5,
+	    0, 0 };
+	struct net silent = { { 0, ROUTER(1), 0, ROUTER(3) }, 4, 0, 0 };
+	unsigned p, p0;
+
+	c.retries = 3;
+	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 1);
+	(void)trace_machine_init(&m, &c);
+	p = drive(&m, &c, &a, ROUTER(201), 5);
+	CHECK(p == 5 && strcmp(hoplist(&m), "1 2 3 4 201") == 0,
+	    "rate limit: a first trace learns the /24's last router");
+	/* r3 answered before: its silence now is rate limiting. */
+	a.drop_ttl = 3;
+	a.drop_n = 2;
+	p = drive(&m, &c, &a, ROUTER(202), 5);
+	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 2 &&
+	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 5,
+	    "rate limit: a known router silent twice is probed again, not a gap "
+	    "(%s, %u probes, %u retries)", hoplist(&m), p, m.hops[3].retries);
+	/* The /24's last router silent: probed again, then it is limiting;
+	   the next trace takes the route from the stop set at once. */
+	a.drop_ttl = 4;
+	a.drop_n = 1;
+	p = drive(&m, &c, &a, ROUTER(203), 5);
+	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 203") == 0 &&
+	    m.hops[4].retries == 1,
+	    "rate limit: below the target too, by the /24's last router (%s)",
+	    hoplist(&m));
+	p = drive(&m, &c, &a, ROUTER(204), 5);
+	CHECK(p == 1 && strcmp(hoplist(&m), "S1 S2 S3 S4 204") == 0,
+	    "rate limit: then the /24's route from the stop set, one probe "
+	    "(%s, %u)", hoplist(&m), p);
+	/* A router that never answered is no rate-limiter: no retry. */
+	c.retries = 0;
+	p0 = drive(&m, &c, &silent, ROUTER(210), 0);
+	c.retries = 3;
+	p = drive(&m, &c, &silent, ROUTER(211), 0);
+	CHECK(p == p0 && m.hops[2].retries == 0,
+	    "rate limit: a silent router costs what it did (%u, %u probes)",
+	    p, p0);
 	trace_machine_free(&m);
 	trace_stopset_free(c.stop_set);
 }
@@ -355,5 +701,11 @@ main(void)
 	test_machine_classic();
 	test_machine_gap();
 	test_machine_stopset();
+	test_in_flight();
+	test_guess();
+	test_machine_guessed();
+	test_machine_splice();
+	test_stopset_file();
+	test_machine_rate_limit();
 	return tap_failed != 0;
 }
