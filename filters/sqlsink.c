@@ -485,7 +485,15 @@ main(int argc, char *argv[])
 	if (send_opt.path != NULL)
 		hm_exit(sink_send(send_opt.path, send_opt.node,
 		    send_opt.segment, send_opt.peer, send_opt.wait_ms));
-	sink_names_init(optind < argc ? argv[optind] : "map.db");
+	{
+		const char *db = optind < argc ? argv[optind] : "map.db";
+
+		/* Its directory (/var/lib/hopmap/ on a new machine) is made,
+		   as cooldown's and the socket's are. */
+		if (hm_mkparents(db) != 0)
+			hm_err(HM_EXIT_FAIL, "%s: cannot create its directory", db);
+		sink_names_init(db);
+	}
 	hm_signals_init(1);
 	signal(SIGPIPE, SIG_IGN);
 	metrics_init();

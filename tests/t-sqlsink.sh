@@ -368,6 +368,14 @@ kill -TERM "$lp"
 rc=0
 wait "$lp" || rc=$?
 same "--listen in a missing directory: SIGTERM exits 0, nothing said" "$rc:$(cat l.err)" "0:"
+# So is the database's (/var/lib/hopmap/ on a new machine).
+echo '{"ip":"192.0.2.7","ping":{"ok":true}}' | sqlsink var/lib/hopmap/map.db 2>v.err
+same "a database in a missing directory: made, the record stored" \
+    "$(sqlite3 var/lib/hopmap/map.db 'SELECT ip FROM pings'):$(cat v.err)" "192.0.2.7:"
+: >v.file
+echo '{"ip":"192.0.2.7"}' | sqlsink v.file/map.db 2>v.err && rc=0 || rc=$?
+same "a database under a file: exit 3, naming the path typed" \
+    "$rc:$(cat v.err)" "3:sqlsink: v.file/map.db: Not a directory"
 check "8 writers: no sanitizer report" no_sanitizer_report m.err
 
 # ---- a torn last line is reported, not stored; stdin read too ----
