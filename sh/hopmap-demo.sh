@@ -55,7 +55,9 @@ EOF
 esac
 [ $# -le 1 ] || { echo "usage: hopmap-demo [DIR] (see --help)" >&2; exit 2; }
 
-here=$(cd "$(dirname "$0")" && pwd)
+# The checkout is found from the script's own path, links followed (a link
+# to sh/hopmap-demo.sh, or bin/hopmap-demo as make copies it).
+here=$(dirname "$(readlink -f "$0")")
 top=$(dirname "$here")
 PATH=${HOPMAP_BIN:+$HOPMAP_BIN:}$top/bin:$PATH
 export PATH
@@ -82,9 +84,9 @@ rm -rf "$out"/hub "$out"/vp[0-9]* "$out"/nat1* "$out"/map.* "$out"/seeds.txt \
     "$out"/exclude.txt "$out"/topology.txt
 
 if [ ! -d "$ranges" ]; then
-	echo "== the demo needs a checkout of hopmap (examples/, tests/lab/);"
-	echo "   in one, run: sudo make demo"
-	exit 0
+	msg "the demo needs a checkout of hopmap (examples/, tests/lab/);" \
+	    "in one, run: sudo make demo"
+	exit 3
 fi
 echo "== the bundled cloud range lists (expanded, never probed)"
 for f in "$ranges"/*.txt; do

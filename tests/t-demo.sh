@@ -47,6 +47,22 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	same "no DIR: the directory is private" "$(stat -c %a "$made" 2>/dev/null)" 700
 	same "no DIR: a symlink at the old fixed name is not followed" \
 	    "$(cat "$td/victim/hub/file" 2>/dev/null)" keep
+	# Through a link elsewhere, the demo still finds its checkout.
+	ln -s "$demo" "$td/demo-link"
+	run setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	    sh "$td/demo-link" "$td/linked"
+	same "through a symlink: the checkout found, the offline half runs" \
+	    "$rc:$(grep -c '^== the bundled cloud range lists' "$T/out")" "0:1"
+	# Installed as make install lays it out, with no checkout: said so,
+	# and not a success.
+	mkdir -p "$td/inst/bin" "$td/inst/share/hopmap/sh/lib"
+	cp "$demo" "$td/inst/bin/hopmap-demo"
+	cp "$top/sh/lib/hopmap.sh" "$td/inst/share/hopmap/sh/lib/"
+	chmod -R a+rX "$td/inst"
+	run setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	    sh "$td/inst/bin/hopmap-demo" "$td/alone"
+	same "no checkout: exit 3, saying what to do" \
+	    "$rc:$(grep -c 'needs a checkout of hopmap' "$T/err")" "3:1"
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
