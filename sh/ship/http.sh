@@ -62,6 +62,7 @@ http_ship_one() {
 		return 1 ;;
 	esac
 	# curl's own message (it names no header, so not the key).
-	[ -s "$errs" ] || echo "curl exited with status $rc" >"$errs"
+	gw_why "$rc" "$errs"
 	return 1
 }
+

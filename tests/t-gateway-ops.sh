@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The gateway tried as an operator would, from the man pages: a hub
+# (hopmap-hub serve) with hopmap-httpd --hub over TLS with a CA of its own,
+# keys, hopmap-ship to /results; what surprised, held: a certificate not
+# trusted says --cacert, a segment larger than the gateway takes is split
+# (a record alone larger quarantined), the hub's traces become every
+# consumer's targets without a manual step.  Ports 29100-29199.
+. "$(dirname "$0")/lib.sh"
+q() { sqlite3 -cmd '.timeout 5000' "$@"; }
+hub=$T/hub
+mkdir -p "$hub/ranges"
+echo 198.18.7.0/30 >"$hub/ranges/lab.txt"
+
+# ---- a CA of the operator's own, and the gateway's certificate ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 -subj /CN=ops-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/srv.key" -out "$T/srv.csr" -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/ext"
+openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+    -CAcreateserial -out "$T/srv.pem" -days 2 -extfile "$T/ext" 2>/dev/null
+check "setup: a certificate signed by the operator's CA" \
+    openssl verify -CAfile "$T/ca.pem" "$T/srv.pem"
+
+# ---- the hub: hopmap-hub serve's sink, hopmap-httpd's gateway ----
+hopmap-hub serve -d "$hub" --sink-args '-i 100ms' 2>"$T/serve.err" &
+sinkpid=$!
+cleanup_hooks+=("kill $sinkpid 2>/dev/null; wait $sinkpid 2>/dev/null")
+until_ok 60 test -S "$hub/sink.sock"
+hopmap-httpd key add -d "$hub" w1 >"$T/w1.key" 2>/dev/null
+hopmap-httpd key add -d "$hub" w2 >"$T/w2.key" 2>/dev/null
+# up NAME PORT ARGS...: a gateway over $hub, up once it listens.
+up() {
+	local name=$1 port=$2
+	shift 2
+	hopmap-httpd -l "127.0.0.1:$port" --hub "$hub" --allow-reserved "$@" \
+	    2>"$T/$name.log" &
+	cleanup_hooks+=("kill $! 2>/dev/null; wait $! 2>/dev/null")
+	until_ok 60 grep -qs "listening on 127.0.0.1:$port" "$T/$name.log"
+}
+tls=https://localhost:29101
+up tls 29101 --cert "$T/srv.pem" --key "$T/srv.key"
+small=http://127.0.0.1:29102
+up small 29102 --max-body 2k
+# records N NAME FROM: N ping records of node NAME, ids from FROM.
+records() {
+	local i
+	for ((i = $3; i < $3 + $1; i++)); do
+		printf '{"ip":"198.18.9.%d","node":"%s","id":"%s-%d","ping":{"method":"icmp","ok":true,"sent":1,"recv":1,"rtt_ms":1.25},"pad":"%s"}\n' \
+		    $((i % 250)) "$2" "$2" "$i" "................................"
+	done
+}
+stored() { q "$hub/map.db" "SELECT count(*) FROM ids WHERE rid LIKE '$1-%';"; }
+
+# ---- https:// with a CA of one's own: the error says what to do ----
+mkdir -p "$T/s1"
+records 3 w1 0 | hopmap-ship spool "$T/s1"
+run timeout 60 hopmap-ship send -1 -n 1 -b 1 -k "$T/w1.key" "$T/s1" "$tls"
+check "no --cacert: the failure names --cacert" grep -q -- '--cacert PEM' "$T/err"
+same "no --cacert: one line a failure, not curl's five" \
+    "$rc:$(grep -c . "$T/err")" "1:2"
+run timeout 60 hopmap-ship send -1 -n 1 -k "$T/w1.key" --cacert "$T/ca.pem" "$T/s1" "$tls"
+same "--cacert: the segment confirmed, the spool empty" \
+    "$rc:$(find "$T/s1" -name '*.seg' | wc -l)" "0:0"
+
