@@ -63,3 +63,26 @@ run timeout 60 hopmap-ship send -1 -n 1 -k "$T/w1.key" --cacert "$T/ca.pem" "$T/
 same "--cacert: the segment confirmed, the spool empty" \
     "$rc:$(find "$T/s1" -name '*.seg' | wc -l)" "0:0"
 
+# ---- a segment larger than the gateway's --max-body: split, not retried ----
+mkdir -p "$T/s2"
+records 40 w1 100 | hopmap-ship spool -l 40 "$T/s2"
+same "413: setup, one segment of 40 records beyond 2k" \
+    "$(cat "$T"/s2/*.seg | wc -l):$(($(cat "$T"/s2/*.seg | wc -c) > 2048))" "40:1"
+run timeout 120 hopmap-ship send -1 -n 3 -b 1 -k "$T/w1.key" "$T/s2" "$small"
+same "413: shipped in pieces, every record stored once" "$rc:$(stored w1)" "0:43"
+check "413: the log says it split and why" grep -q 'split in two.*HTTP 413' "$T/err"
+same "413: the spool is empty, nothing quarantined" \
+    "$(find "$T/s2" -name '*.seg' -o -name '*.part' | wc -l):$(ls "$T/s2/quarantine" 2>/dev/null | wc -l)" "0:0"
+mkdir -p "$T/s3"
+{
+	records 1 w1 200
+	printf '{"ip":"198.18.9.1","node":"w1","id":"w1-201","pad":"%s"}\n' \
+	    "$(head -c 3000 /dev/zero | tr '\0' x)"
+	records 1 w1 202
+} | hopmap-ship spool -l 3 "$T/s3"
+run timeout 120 hopmap-ship send -1 -n 3 -b 1 -k "$T/w1.key" "$T/s3" "$small"
+same "413: the records around one too large are stored" "$rc:$(stored w1)" "0:45"
+check "413: a record alone too large is quarantined, said" \
+    grep -q 'moved to .*quarantine: one record larger than the gateway takes' "$T/err"
+same "413: the quarantined piece holds that record" \
+    "$(cat "$T"/s3/quarantine/*.seg | jq -r .id)" "w1-201"
