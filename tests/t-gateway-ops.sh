@@ -86,3 +86,27 @@ check "413: a record alone too large is quarantined, said" \
     grep -q 'moved to .*quarantine: one record larger than the gateway takes' "$T/err"
 same "413: the quarantined piece holds that record" \
     "$(cat "$T"/s3/quarantine/*.seg | jq -r .id)" "w1-201"
+
+# ---- a worker's traces through /results become other consumers' targets ----
+# No "hopmap-hub hops" anywhere: serve's timer (--hops-every) feeds the
+# queue that the gateway reads.
+trace='{"ip":"198.18.7.1","node":"w1","id":"w1-t1","trace":{"method":"icmp-paris","hops":[{"ttl":1,"ip":"198.18.44.1","rtt_ms":0.2,"icmp_type":11,"icmp_code":0},{"ttl":2,"ip":"198.18.44.2","rtt_ms":0.3,"icmp_type":11,"icmp_code":0},{"ttl":3,"ip":"198.18.7.1","rtt_ms":0.4,"icmp_type":0,"icmp_code":0}],"stop":"completed"}}'
+code=$(printf '%s\n' "$trace" | curl -s -o "$T/res" -w '%{http_code}' \
+    -H "Authorization: Bearer $(cat "$T/w1.key")" \
+    -H 'Content-Type: application/x-ndjson' --data-binary @- "$small/results")
+same "hops: the trace is stored through /results" "$code:$(jq -r .stored "$T/res")" "200:1"
+# targets KEY: the consumer's next targets' addresses, one a line.
+targets() {
+	curl -s -H "Authorization: Bearer $(cat "$T/$1.key")" "$small/targets?n=100" |
+	    jq -r .ip
+}
+hop_for_w2() {
+	targets w2 >>"$T/w2.targets"
+	grep -qx 198.18.44.2 "$T/w2.targets"
+}
+check "hops: a hop of w1's trace reaches w2's /targets, no manual step" \
+    until_ok 60 hop_for_w2
+check "hops: the first hop too" grep -qx 198.18.44.1 "$T/w2.targets"
+check "hops: found_by says who found it" sh -c \
+    "curl -s -H 'Authorization: Bearer $(cat "$T/w1.key")' '$small/targets?n=100' | grep -q '\"found_by\"'"
+check "no sanitizer report from the gateways" no_sanitizer_report "$T"/*.log
