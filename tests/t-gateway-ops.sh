@@ -42,6 +42,14 @@ tls=https://localhost:29101
 up tls 29101 --cert "$T/srv.pem" --key "$T/srv.key"
 small=http://127.0.0.1:29102
 up small 29102 --max-body 2k
+
+# ---- starting it wrong: said, not made up ----
+run hopmap-httpd -l 127.0.0.1:29103 --hub "$T/hbu"
+same "--hub mistyped: exit 3, the directory named, not made" \
+    "$rc:$(grep -c -- "--hub $T/hbu: No such file" "$T/err"):$(test -e "$T/hbu" && echo made)" "3:1:"
+run hopmap-httpd -l 127.0.0.1:29102 --hub "$hub"
+same "port taken: exit 3, the port named" \
+    "$rc:$(grep -c 'port 29102: Address already in use' "$T/err")" "3:1"
 # records N NAME FROM: N ping records of node NAME, ids from FROM.
 records() {
 	local i

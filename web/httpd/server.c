@@ -8,6 +8,7 @@
  * the answer; the completion callback logs the line and counts it.  A
  * handler runs in its connection's thread and may block.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -369,6 +370,15 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	fprintf(stderr, "%s: libmicrohttpd: %s\n", hm_prog, msg);
 }
 
+/* The port of a listening address, in host order. */
+static uint16_t
+listen_port(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)a)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)(const void *)a)->sin_port);
+}
+
 struct hs_server *
 hs_start(const struct hs_dispatch *d)
 {
@@ -399,7 +409,11 @@ hs_start(const struct hs_dispatch *d)
 	if (conf->cert != NULL)
 		flags |= MHD_USE_TLS;
 	signal(SIGPIPE, SIG_IGN);
-	s->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
+	/* MHD_OPTION_SOCK_ADDR is what binds; the port is given too only
+	   for libmicrohttpd's messages ("Failed to bind to port 0" said
+	   nothing of the port that was taken). */
+	s->mhd = MHD_start_daemon(flags, listen_port(&conf->addr), on_accept,
+	    s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
