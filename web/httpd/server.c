@@ -33,6 +33,7 @@ struct hs_server {
 	atomic_int inflight;	/* requests begun and not yet completed */
 	atomic_uint open;	/* connections open */
 	atomic_ullong refused_log;	/* when we last said we refused one */
+	struct hs_watch *watch;	/* the headers' deadline (server_watch.c) */
 };
 
 struct hs_request {
@@ -73,6 +74,16 @@ peer_text(struct MHD_Connection *c, char *buf, size_t cap)
 	if (sa == NULL || getnameinfo(sa, len, buf, (socklen_t)cap, NULL, 0,
 	    NI_NUMERICHOST) != 0)
 		snprintf(buf, cap, "-");
+}
+
+/* The connection's watch (on_connection made it). */
+static struct hs_watched *
+watched(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
 }
 
 static void *
@@ -227,6 +238,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	hx_resp_init(&resp);
 	if (!rq->begun) {
 		rq->begun = 1;
+		hs_watch_busy(s->watch, watched(c), 1);
 		snprintf(rq->method, sizeof rq->method, "%s", method);
 		if ((rq->path = strdup(url)) == NULL)
 			return MHD_NO;
@@ -300,12 +312,15 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct hs_server *s = cls;
 	struct hs_request *rq = *con_cls;
 
-	(void)c;
+	hs_watch_busy(s->watch, watched(c), 0);
 	if (rq == NULL)
 		return;
 	*con_cls = NULL;
 	if (rq->status == 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		rq->status = 400;	/* libmicrohttpd refused it (or 0) */
+		/* Headers too slow (server_watch.c), or refused by
+		   libmicrohttpd. */
+		rq->status = hs_watch_was_cut(s->watch, watched(c)) ? 408 :
+		    400;
 	hs_log_request(rq->peer, rq->method[0] ? rq->method : "-",
 	    rq->path != NULL ? rq->path : rq->uri, rq->query, rq->status,
 	    rq->bytes_out, rq->consumer);
@@ -324,12 +339,18 @@ on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 	struct hs_server *s = cls;
 	int up = toe == MHD_CONNECTION_NOTIFY_STARTED;
 
-	(void)c;
-	(void)socket_context;
-	if (up)
+	if (up) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = hs_watch_add(s->watch,
+		    ci != NULL ? ci->connect_fd : -1);
 		atomic_fetch_add(&s->open, 1);
-	else
+	} else {
+		hs_watch_remove(s->watch, *socket_context);
+		*socket_context = NULL;
 		atomic_fetch_sub(&s->open, 1);
+	}
 	hs_stats_conn(up ? 1 : -1);
 }
 
@@ -404,6 +425,11 @@ hs_start(const struct hs_dispatch *d)
 		return NULL;
 	s->d = d;
 	s->refused_log = hm_mono_ms() - 1000;
+	if ((s->watch = hs_watch_start(conf->timeout)) == NULL) {
+		hm_warnx("cannot start the headers' watch");
+		free(s);
+		return NULL;
+	}
 	if (conf->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (conf->cert != NULL)
@@ -422,6 +448,7 @@ hs_start(const struct hs_dispatch *d)
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		hm_warnx("cannot listen on %s", conf->listen);
+		hs_watch_stop(s->watch);
 		free(s);
 		return NULL;
 	}
@@ -442,5 +469,6 @@ hs_stop(struct hs_server *s, unsigned wait_ms)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->mhd);
+	hs_watch_stop(s->watch);
 	free(s);
 }
