@@ -59,3 +59,21 @@ else
 	check "fuzz http_request: it ran ($(grep -o 'Done [0-9]* runs' "$T/http.log"))" \
 	    grep -q 'Done [0-9]* runs' "$T/http.log"
 fi
+
+# POST /results bodies (web/httpd/gate_out_body.c): NDJSON and JSON arrays.
+bin=$T/fuzz-http_results
+if clang $flags -I"$top/web" -o "$bin" "$top/tests/fuzz/http_results.c" \
+    "$top/web/httpd/gate_out_body.c" -ljansson 2>"$T/cc.err"; then
+	mkdir -p "$T/corpus-http_results"
+	cp "$top"/tests/fuzz/seeds/* "$T/corpus-http_results/"
+	printf '[{"a":"],["},\n {"b":[1,{"c":"\\""}]}]' >"$T/corpus-http_results/array"
+	(cd "$T" && "$bin" -max_len=65536 -max_total_time="$secs" -timeout=20 \
+	    "$T/corpus-http_results" >"$T/http_results.log" 2>&1)
+	frc=$?
+	check "fuzz http_results: bodies up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
+	[ "$frc" -eq 0 ] || tail -n 30 "$T/http_results.log"
+	check "fuzz http_results: it ran ($(grep -o 'Done [0-9]* runs' "$T/http_results.log"))" \
+	    grep -q 'Done [0-9]* runs' "$T/http_results.log"
+else
+	echo "not ok - fuzz http_results: build failed"; cat "$T/cc.err"
+fi

@@ -3,13 +3,15 @@
 # to its node (a TLS client's certificate), stored through a session with
 # the sink, and answered.  Sourced by hopmap-hub.
 
-# Answer the client and log why, then exit 0: the answer is the client's
+# Log why and answer the client, then exit 0: the answer is the client's
 # status.  socat ends as soon as the command it runs fails, before it has
 # passed that command's last output on (over TLS about one answer in five
-# was lost so), so recv fails only when it could not answer at all.
+# was lost so), so recv fails only when it could not answer at all.  The
+# log line comes first: whoever acts on the answer finds it written
+# (t-dist's "refused and kept" read the log before it, under load).
 answer() {
+	msg "$2" || :
 	printf '%s\n' "$1"
-	msg "$2"
 	exit 0
 }
 

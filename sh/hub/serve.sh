@@ -21,14 +21,17 @@ supervise_sink() {
 }
 
 # A listener's socat address: PORT alone listens on the loopback only, so
-# a hub is open to the network only when told which address to open.
+# a hub is open to the network only when told which address to open.  The
+# backlog holds the connections waiting for a child (socat's own is 5: a
+# hundred workers at once overflowed it, and each dropped SYN cost its
+# worker a second's retransmission).
 listen_addr() {
 	case $2 in
 	*:*) a=${2%:*} p=${2##*:} ;;
 	*) a=127.0.0.1 p=$2 ;;
 	esac
 	posint "${1%%-*} port" "$p"
-	printf '%s:%s,bind=%s,reuseaddr,fork,max-children=%s' \
+	printf '%s:%s,bind=%s,reuseaddr,fork,backlog=256,max-children=%s' \
 	    "$1" "$p" "$(socat_quote "$a")" "$maxchildren"
 }
 

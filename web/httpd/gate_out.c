@@ -29,7 +29,6 @@ struct go_state {
 static struct go_state *
 state(const struct hx_req *req)
 {
-	extern const struct hx_module hx_gate_out;
 	int i;
 
 	for (i = 0; hx_modules[i] != NULL; i++)

@@ -8,7 +8,8 @@
  *   gate_out_sink.c   one session with the sink: send, half-close, answer
  *   gate_out_answer.c the sink's answer to the HTTP one (no I/O)
  *   gate_out_db.c     the database's files and a read-only connection
- *   gate_out_stats.c  GET /stats and GET /recent
+ *   gate_out_stats.c  GET /stats
+ *   gate_out_recent.c GET /recent
  *   gate_out_dump.c   GET /dump and POST /rotate
  */
 #ifndef HOPMAP_HTTPD_GATE_OUT_H
@@ -72,7 +73,7 @@ sqlite3 *go_db_reader(char *why, size_t whycap);
 int go_db_attach(sqlite3 *, const char *file, char *why, size_t whycap);
 void go_db_detach(sqlite3 *);
 
-/* GET /stats, GET /recent (gate_out_stats.c). */
+/* GET /stats (gate_out_stats.c), GET /recent (gate_out_recent.c). */
 void go_stats(struct hx_req *, struct hx_resp *);
 void go_recent(struct hx_req *, struct hx_resp *);
 /* GET /dump, POST /rotate (gate_out_dump.c). */

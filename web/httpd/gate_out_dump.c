@@ -107,8 +107,10 @@ go_dump(struct hx_req *req, struct hx_resp *resp)
 	resp->unlink_path = strdup(tmp);
 	resp->header_name = (char *)"Content-Disposition";
 	if (asprintf(&resp->header_value, "attachment; filename=\"%s\"",
-	    name) < 0)
+	    name) < 0) {
+		resp->header_name = NULL;
 		resp->header_value = NULL;
+	}
 	if (resp->unlink_path == NULL)
 		unlink(tmp);
 }
