@@ -36,7 +36,7 @@ usage: $prog serve [-d DIR] [--db PATH] [--tcp [ADDR:]PORT]
                    [--tls [ADDR:]PORT --cert PEM --key PEM --ca PEM]
                    [--max-children N] [--max-header BYTES] [--max-lines N]
                    [--max-bytes BYTES] [--idle S] [--handshake S]
-                   [--max-time S] [--sink-args ARGS]
+                   [--max-time S] [--sink-args ARGS] [--hops-every S]
        $prog recv [-d DIR] [--db PATH] [-w SECONDS]
        $prog ssh [-d DIR] [--db PATH] [--direct] [-N NAME] [--ssh-args ARGS]
                    NODE COMMAND
@@ -63,6 +63,8 @@ Collect the results of many hopmap nodes into one database.
       --max-time S        drop a connection older than S seconds
                           (default 900)
       --sink-args ARGS    more sqlsink options (split on blanks)
+      --hops-every S      turn new traces into the hop queue every S
+                          seconds, for the gateway (default 10; 0: never)
   recv                  store one segment read on standard input
     -w, --wait S          wait at most S seconds for the commit (default 30)
   ssh                   run COMMAND on NODE with ssh; store its output
@@ -114,6 +116,8 @@ case ${1:-} in
 serve)
 	# shellcheck source=hub/serve.sh
 	. "$sh_dir/hub/serve.sh"
+	# shellcheck source=hub/hops.sh
+	. "$sh_dir/hub/hops.sh"
 	shift; cmd_serve "$@" ;;
 recv)
 	# shellcheck source=hub/recv.sh

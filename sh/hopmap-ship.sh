@@ -222,8 +222,15 @@ cmd_send() {
 		for f in "$dir"/*.seg; do
 			[ -f "$f" ] || continue
 			n=$(wc -l <"$f")
+			http_split_done=0
 			if ship_one "$f"; then
 				progress=1
+				if [ "$http_split_done" = 1 ]; then
+					# Said even with -q: --lines is too
+					# large for this gateway.
+					msg "$(cat "$errs")"
+					continue
+				fi
 				if [ -e "$dir/quarantine/$(basename "$f")" ]; then
 					# Said even with -q: a person must look.
 					grep 'moved to' "$errs" >&2 || true

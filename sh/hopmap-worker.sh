@@ -102,9 +102,15 @@ fetch_targets() {
 	gw_check "$HOPMAP_WORKER_GATEWAY" "$HOPMAP_WORKER_KEYFILE" \
 	    "$HOPMAP_WORKER_CACERT" 1
 	body=$(pid_tmp "${TMPDIR:-/tmp}" "$prog")
-	trap 'rm -f "$body"' EXIT
+	trap 'rm -f "$body" "$body.err"' EXIT
+	rc=0
 	code=$(gw_curl 60 "$HOPMAP_WORKER_CACERT" -o "$body" \
-	    -w '%{http_code}' "$gw_url/targets?n=$want") || exit 1
+	    -w '%{http_code}' "$gw_url/targets?n=$want" 2>"$body.err") || rc=$?
+	if [ "$rc" != 0 ]; then
+		gw_why "$rc" "$body.err"
+		msg "GET /targets: $(cat "$body.err")"
+		exit 1
+	fi
 	case $code in
 	200)
 		# A discovered hop (it carries "found_by") is a hop target,

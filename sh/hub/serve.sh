@@ -85,6 +85,8 @@ group_alive() {
 # a few seconds; the sink's supervisor waits for the sink's last commit.
 stop_serve() {
 	for l in $listeners; do kill -TERM "-$l" 2>/dev/null || true; done
+	# An extraction is let finish (bounded, --hops-every): killed, it
+	# could leave half a line in the queue.
 	[ -z "$supervisor" ] || kill "$supervisor" 2>/dev/null || true
 	i=0
 	for l in $listeners; do
@@ -125,14 +127,31 @@ serve_opt() { # OPTION VALUE
 	--idle) posint idle "$2"; idle=$2 ;;
 	--handshake) posint handshake "$2"; handshake=$2 ;;
 	--max-time) posint max-time "$2"; maxtime=$2 ;;
+	--hops-every) posint hops-every "$2"; hopsevery=$2 ;;
 	*) die_usage "unknown option: $1" ;;
 	esac
+}
+
+# Every --hops-every seconds, the traces stored since the last time
+# become hop targets in HUB/hops.ndjson (as "hopmap-hub hops" does), for
+# the gateway's consumers (hopmap-httpd --hub reads that queue at each
+# answer): a hub whose workers all come through the gateway needs no
+# timer of its own.  One extraction at a time, in the background, at most
+# 100000 traces each: the loop goes on reaping meanwhile.
+hops_tick() {
+	[ "$hopsevery" -gt 0 ] && [ -e "$db" ] || return 0
+	[ -z "$hopsjob" ] || ! kill -0 "$hopsjob" 2>/dev/null || return 0
+	now=$(date +%s)
+	[ "$now" -ge "$hopsnext" ] || return 0
+	hopsnext=$((now + hopsevery))
+	(maxrows=100000; extract_new) &
+	hopsjob=$!
 }
 
 cmd_serve() {
 	tcp='' tls='' cert='' key='' ca='' sinkargs=''
 	maxchildren=32 maxheader=1024 maxlines=100000 maxbytes=67108864
-	idle=120 handshake=10 maxtime=900
+	idle=120 handshake=10 maxtime=900 hopsevery=10
 	while [ $# -gt 0 ]; do
 		common_opt "$@"
 		if [ "$shifted" -gt 0 ]; then shift "$shifted"; continue; fi
@@ -155,7 +174,7 @@ cmd_serve() {
 	HOPMAP_HUB_MAX_BYTES=$maxbytes
 	export HOPMAP_HUB_SELF HOPMAP_HUB_STATE HOPMAP_HUB_DB \
 	    HOPMAP_HUB_MAX_HEADER HOPMAP_HUB_MAX_LINES HOPMAP_HUB_MAX_BYTES
-	listeners='' supervisor=''
+	listeners='' supervisor='' hopsjob='' hopsnext=0
 	trap 'stop_serve; exit 0' TERM INT
 	supervise_sink &
 	supervisor=$!
@@ -175,6 +194,7 @@ cmd_serve() {
 			fi
 		done
 		for p in $listeners; do reap "$p"; done
+		hops_tick
 		sleep 1 &
 		wait $! || true
 	done

@@ -75,3 +75,19 @@ gw_error() {
 	jq -j '.error // empty' "$1" 2>/dev/null | head -c 2000 |
 	    tr -c '[:print:]' '?' || true
 }
+
+# gw_why RC FILE: curl's message in FILE (exit status RC) cut to its first
+# line, with what to do when the cause is one an operator can fix here:
+# curl's own text for an untrusted certificate runs to five lines and
+# names no option of ours.
+gw_why() {
+	gw_m=$(head -n 1 "$2" | tr -c '[:print:]' '?')
+	[ -n "$gw_m" ] || gw_m="curl exited with status $1"
+	case $1 in
+	60) gw_m="$gw_m: the gateway's certificate is not signed by a CA"
+		gw_m="$gw_m trusted here: give that CA's certificate with --cacert PEM" ;;
+	35) gw_m="$gw_m: no TLS handshake: does the gateway serve https"
+		gw_m="$gw_m (hopmap-httpd --cert, --key), or is the URL http://?" ;;
+	esac
+	printf '%s\n' "$gw_m" >"$2"
+}

@@ -5,7 +5,9 @@
 # are the socat transports': a segment leaves the spool only when the hub
 # answered that it committed all its lines (200, "lines" N); a refusal of
 # some lines (422) moves it to quarantine/; anything else (401, 5xx, no
-# answer, a stalled link) keeps it for the next attempt.  Sourced by
+# answer, a stalled link) keeps it for the next attempt; a segment larger
+# than the gateway takes (413) is split in two, and a record alone larger
+# moved to quarantine/.  Sourced by
 # hopmap-ship, after lib/gateway.sh.
 
 # Before any attempt: the URL and the key (gw_check), and the scratch
@@ -57,11 +59,48 @@ http_ship_one() {
 		printf '%s: %s: moved to %s: the hub answered: %s\n' "$prog" \
 		    "$name" "$q" "${why:-422 without a reason}" >"$errs"
 		return 0 ;;
+	0:413)
+		http_split "$f" "$n" "$why"
+		return ;;
 	0:*)
 		echo "HTTP $code${why:+: $why}" >"$errs"
 		return 1 ;;
 	esac
 	# curl's own message (it names no header, so not the key).
-	[ -s "$errs" ] || echo "curl exited with status $rc" >"$errs"
+	gw_why "$rc" "$errs"
+	return 1
+}
+
+# FILE of N lines was refused whole for its size (413, WHY): sending it
+# again would be refused forever, so its two halves take its place, each
+# written and synced before the rename that shows it to the shippers, and
+# the names keep the spool's order (NAME-0.seg, NAME-1.seg sort where
+# NAME.seg did).  Nothing of it was stored (the gateway refuses a body
+# announced too large before reading it).  A single record too large can
+# never pass: it goes to quarantine/, said.  Sets http_split_done when it
+# split.
+http_split() {
+	b=${1%.seg} name=$(basename "$1")
+	if [ "$2" -lt 2 ]; then
+		q=$(dirname "$1")/quarantine
+		mkdir -p "$q"
+		mv -f "$1" "$q/"
+		printf '%s: %s: moved to %s: one record larger than the gateway takes (HTTP 413%s)\n' \
+		    "$prog" "$name" "$q" "${3:+: $3}" >"$errs"
+		return 0
+	fi
+	h=$(($2 / 2))
+	if head -n "$h" "$1" >"$b-0.part" &&
+	    tail -n "+$((h + 1))" "$1" >"$b-1.part" &&
+	    sync "$b-0.part" "$b-1.part" &&
+	    mv "$b-0.part" "$b-0.seg" && mv "$b-1.part" "$b-1.seg"; then
+		rm -f "$1"
+		http_split_done=1
+		printf '%s: split in two (%s and %s records): the gateway takes no body this large (HTTP 413%s)\n' \
+		    "$name" "$h" "$(($2 - h))" "${3:+: $3}" >"$errs"
+		return 0
+	fi
+	rm -f "$b-0.part" "$b-1.part"
+	echo "$name: could not split it after HTTP 413 (disk full?)" >"$errs"
 	return 1
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -299,6 +300,7 @@ main(int argc, char *argv[])
 	static struct hs_conf conf;
 	static struct hs_dispatch d;
 	struct hs_server *srv;
+	struct stat sb;
 	const char *state = NULL, *name = NULL;
 	int c, insecure = 0;
 
@@ -397,6 +399,13 @@ main(int argc, char *argv[])
 		hm_exit(HM_EXIT_FAIL);
 	if (sodium_init() < 0)
 		hm_errx(HM_EXIT_FAIL, "libsodium cannot start");
+	/* A mistyped --hub would otherwise be made, an empty hub with no
+	   ranges and no keys, and every worker told its key is unknown. */
+	if (ctx.hub_dir != NULL && stat(ctx.hub_dir, &sb) != 0)
+		hm_errx(HM_EXIT_FAIL, "--hub %s: %s (the directory of "
+		    "hopmap-hub serve -d)", ctx.hub_dir, strerror(errno));
+	if (ctx.hub_dir != NULL && !S_ISDIR(sb.st_mode))
+		hm_errx(HM_EXIT_FAIL, "--hub %s: not a directory", ctx.hub_dir);
 	if (state == NULL)
 		state = ctx.hub_dir;
 	ctx.name = node_name(name);

@@ -8,6 +8,7 @@
  * the answer; the completion callback logs the line and counts it.  A
  * handler runs in its connection's thread and may block.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -32,6 +33,7 @@ struct hs_server {
 	atomic_int inflight;	/* requests begun and not yet completed */
 	atomic_uint open;	/* connections open */
 	atomic_ullong refused_log;	/* when we last said we refused one */
+	struct hs_watch *watch;	/* the headers' deadline (server_watch.c) */
 };
 
 struct hs_request {
@@ -72,6 +74,16 @@ peer_text(struct MHD_Connection *c, char *buf, size_t cap)
 	if (sa == NULL || getnameinfo(sa, len, buf, (socklen_t)cap, NULL, 0,
 	    NI_NUMERICHOST) != 0)
 		snprintf(buf, cap, "-");
+}
+
+/* The connection's watch (on_connection made it). */
+static struct hs_watched *
+watched(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
 }
 
 static void *
@@ -298,6 +310,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	hx_resp_init(&resp);
 	if (!rq->begun) {
 		rq->begun = 1;
+		hs_watch_busy(s->watch, watched(c), 1);
 		snprintf(rq->method, sizeof rq->method, "%s", method);
 		if ((rq->path = strdup(url)) == NULL)
 			return MHD_NO;
@@ -376,12 +389,15 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct hs_server *s = cls;
 	struct hs_request *rq = *con_cls;
 
-	(void)c;
+	hs_watch_busy(s->watch, watched(c), 0);
 	if (rq == NULL)
 		return;
 	*con_cls = NULL;
 	if (rq->status == 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		rq->status = 400;	/* libmicrohttpd refused it (or 0) */
+		/* Headers too slow (server_watch.c), or refused by
+		   libmicrohttpd. */
+		rq->status = hs_watch_was_cut(s->watch, watched(c)) ? 408 :
+		    400;
 	hs_log_request(rq->peer, rq->method[0] ? rq->method : "-",
 	    rq->path != NULL ? rq->path : rq->uri, rq->query, rq->status,
 	    rq->bytes_out, rq->consumer);
@@ -400,12 +416,18 @@ on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 	struct hs_server *s = cls;
 	int up = toe == MHD_CONNECTION_NOTIFY_STARTED;
 
-	(void)c;
-	(void)socket_context;
-	if (up)
+	if (up) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = hs_watch_add(s->watch,
+		    ci != NULL ? ci->connect_fd : -1);
 		atomic_fetch_add(&s->open, 1);
-	else
+	} else {
+		hs_watch_remove(s->watch, *socket_context);
+		*socket_context = NULL;
 		atomic_fetch_sub(&s->open, 1);
+	}
 	hs_stats_conn(up ? 1 : -1);
 }
 
@@ -446,6 +468,15 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	fprintf(stderr, "%s: libmicrohttpd: %s\n", hm_prog, msg);
 }
 
+/* The port of a listening address, in host order. */
+static uint16_t
+listen_port(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)a)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)(const void *)a)->sin_port);
+}
+
 struct hs_server *
 hs_start(const struct hs_dispatch *d)
 {
@@ -471,12 +502,21 @@ hs_start(const struct hs_dispatch *d)
 		return NULL;
 	s->d = d;
 	s->refused_log = hm_mono_ms() - 1000;
+	if ((s->watch = hs_watch_start(conf->timeout)) == NULL) {
+		hm_warnx("cannot start the headers' watch");
+		free(s);
+		return NULL;
+	}
 	if (conf->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (conf->cert != NULL)
 		flags |= MHD_USE_TLS;
 	signal(SIGPIPE, SIG_IGN);
-	s->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
+	/* MHD_OPTION_SOCK_ADDR is what binds; the port is given too only
+	   for libmicrohttpd's messages ("Failed to bind to port 0" said
+	   nothing of the port that was taken). */
+	s->mhd = MHD_start_daemon(flags, listen_port(&conf->addr), on_accept,
+	    s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -485,6 +525,7 @@ hs_start(const struct hs_dispatch *d)
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		hm_warnx("cannot listen on %s", conf->listen);
+		hs_watch_stop(s->watch);
 		free(s);
 		return NULL;
 	}
@@ -505,5 +546,6 @@ hs_stop(struct hs_server *s, unsigned wait_ms)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->mhd);
+	hs_watch_stop(s->watch);
 	free(s);
 }

@@ -113,6 +113,22 @@ void hs_cgi_end(struct hs_cgi *c);
 int hs_cgi_parse(const char *head, size_t len, struct hs_cgi *c, char *why,
     size_t cap);
 
+/* ---- server_watch.c: the deadline for a request's headers ---- */
+struct hs_watch;
+struct hs_watched;
+/* A watch whose connections must complete a request's headers within
+   TIMEOUT_S seconds of their start or of their last request's end; NULL
+   when its thread cannot start. */
+struct hs_watch *hs_watch_start(unsigned timeout_s);
+void hs_watch_stop(struct hs_watch *w);
+/* Watch the connection on socket FD (duplicated); NULL if it cannot be. */
+struct hs_watched *hs_watch_add(struct hs_watch *w, int fd);
+/* BUSY 1: its headers are in; 0: its request ended, the wait starts again. */
+void hs_watch_busy(struct hs_watch *w, struct hs_watched *e, int busy);
+void hs_watch_remove(struct hs_watch *w, struct hs_watched *e);
+/* Whether the watch shut E's socket (its headers came too slowly). */
+int hs_watch_was_cut(struct hs_watch *w, struct hs_watched *e);
+
 /* ---- server_log.c: the access log, one line a request on stderr ---- */
 void hs_log_request(const char *peer, const char *method, const char *path,
     const char *query, int status, uint64_t bytes, const char *consumer);
