@@ -54,6 +54,8 @@ DEPS = build-essential pkg-config libjansson-dev libsqlite3-dev libcap-dev \
 # The HTTP face: libmicrohttpd (with GnuTLS), libsodium for the keys;
 # curl, wrk and nftables (a NAT lab) to test and benchmark it.
 DEPS += libmicrohttpd-dev libsodium-dev curl wrk nftables
+# t-icmpprobe's echo responder that answers late, in a burst.
+DEPS += python3
 
 all: $(PROGS) $(HTTPD) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 
