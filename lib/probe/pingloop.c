@@ -295,10 +295,11 @@ next_event(struct ping_engine *e, uint64_t now)
 int
 ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	struct timespec ts, *tsp = NULL;
 	int64_t t;
-	int n;
+	int n, out, x = -1;
+	nfds_t nfd = 1;
 	size_t before = e->active;
 
 	e->blocked = 0;
@@ -306,12 +307,19 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	receive(e, done, ctx);
 	expire(e, done, ctx);
 	t = next_event(e, probe_now_ns());
-	/* Do not wait when there is nothing to wait for, nor when the caller
-	   could not offer more targets (no extra_fd) and now can. */
-	if (t == 0 || (extra_fd < 0 && (t < 0 || e->active < before)))
+	out = e->conf.out_fd != NULL ? e->conf.out_fd(ctx) : -1;
+	/* Do not wait when there is nothing to wait for (output waiting for
+	   room is something), nor when the caller could not offer more
+	   targets (no extra_fd) and now can. */
+	if (t == 0 || (extra_fd < 0 && (e->active < before ||
+	    (t < 0 && out < 0))))
 		return 0;
-	if ((t < 0 || t >= 1000000) && e->conf.idle != NULL)
+	if ((t < 0 || t >= 1000000) && e->conf.idle != NULL) {
 		e->conf.idle(ctx);
+		out = e->conf.out_fd != NULL ? e->conf.out_fd(ctx) : -1;
+		if (t < 0 && out < 0 && extra_fd < 0)
+			return 0;
+	}
 	if (t > 0) {
 		ts.tv_sec = t / 1000000000;
 		ts.tv_nsec = t % 1000000000;
@@ -319,11 +327,22 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	}
 	pfd[0].fd = e->conf.fd;
 	pfd[0].events = POLLIN;
-	pfd[1].fd = extra_fd;
-	pfd[1].events = POLLIN;
-	n = ppoll(pfd, extra_fd >= 0 ? 2 : 1, tsp, NULL);
+	if (extra_fd >= 0) {
+		x = (int)nfd;
+		pfd[nfd].fd = extra_fd;
+		pfd[nfd++].events = POLLIN;
+	}
+	if (out >= 0) {
+		pfd[nfd].fd = out;
+		pfd[nfd++].events = POLLOUT;
+	}
+	n = ppoll(pfd, nfd, tsp, NULL);
 	/* POLLERR too: the UDP method's answers are on the error queue. */
 	if (n > 0 && pfd[0].revents != 0)
 		receive(e, done, ctx);
-	return n > 0 && extra_fd >= 0 && pfd[1].revents != 0;
+	/* Room downstream (or an error, which the caller's write reports). */
+	if (n > 0 && out >= 0 && pfd[nfd - 1].revents != 0 &&
+	    e->conf.idle != NULL)
+		e->conf.idle(ctx);
+	return n > 0 && x >= 0 && pfd[x].revents != 0;
 }
