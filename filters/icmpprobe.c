@@ -549,6 +549,8 @@ register_metrics(struct ping_engine *e)
 	    "earlier probe's pending socket error", &st->send_retries);
 	hm_metric("replies_unreach", HM_COUNTER,
 	    "destination unreachables for a probe", &st->unreach);
+	hm_metric("replies_dropped", HM_COUNTER, "packets the kernel "
+	    "dropped, the socket's receive buffer full", &st->dropped);
 	hm_metric("output_wait_seconds", HM_COUNTER, "seconds results "
 	    "waited in memory for standard output to take them",
 	    &hm_output_wait_s);

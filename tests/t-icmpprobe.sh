@@ -565,4 +565,9 @@ else
 	same "slow reader: every target alive" \
 	    "$(jq -r .ping.ok "$T/bp-out" | sort | uniq -c | tr -s ' ')" " $bpn true"
 	check "slow reader: no sanitizer report" no_sanitizer_report "$T/bp-err"
+	# The symptom in the metrics: results waited in memory, none dropped.
+	same "slow reader: metrics: no drop, results waited in memory" \
+	    "$(awk '/^hopmap_replies_dropped_total/ { d = $2 }
+	        /^hopmap_output_queued_max_bytes/ { q = ($2 > 65536) }
+	        END { print d "," q }' "$T/bp-metrics")" "0,1"
 fi

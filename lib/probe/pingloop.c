@@ -10,6 +10,7 @@
  * socket, the rate and the caller's callbacks.
  */
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -252,14 +253,35 @@ send_due(struct ping_engine *e, ping_done_fn *done, void *ctx)
 	}
 }
 
+/*
+ * The packets the kernel dropped for a full receive buffer (the socket's
+ * drop count, which SO_RXQ_OVFL would tell with the next packet): the
+ * symptom of a loop that read too late (a slow reader downstream, once).
+ * Asked when targets time out, which is when such a loss shows.
+ */
+static void
+count_drops(struct ping_engine *e)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(e->conf.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+		e->stats.dropped = mem[SK_MEMINFO_DROPS];
+}
+
 static void
 expire(struct ping_engine *e, ping_done_fn *done, void *ctx)
 {
 	uint64_t now = probe_now_ns();
 	uint32_t i;
+	int any = 0;
 
-	while ((i = ping_machine_expired(e, now)) != PING_NIL)
+	while ((i = ping_machine_expired(e, now)) != PING_NIL) {
+		if (!any++)
+			count_drops(e);
 		finish(e, i, done, ctx);
+	}
 }
 
 /* Nanoseconds from now until at, 0 if past. */

@@ -190,6 +190,8 @@ struct ping_stats {
 	uint64_t send_retries;		/* sends retried after an earlier
 					   probe's pending error */
 	uint64_t unreach;		/* destination unreachable answers */
+	uint64_t dropped;		/* packets the kernel dropped, the
+					   socket's buffer full (SO_MEMINFO) */
 };
 
 struct ping_engine;
