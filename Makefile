@@ -38,6 +38,8 @@ HTTPD_O  = $(patsubst web/%.c,$(BUILD)/web/%.o,\
            $(filter-out web/httpd/main.c,$(wildcard web/httpd/*.c)))
 HTTPD    = $(if $(wildcard web/httpd/main.c),$(BIN)/hopmap-httpd)
 LIBS_HTTPD = -lmicrohttpd -lsqlite3 -lsodium -lpthread
+# TLS: the certificate callback is GnuTLS's (libmicrohttpd-dev brings it).
+LIBS_HTTPD += -lgnutls
 # web/manager/: the manager; cgi-main.c is manager.cgi, manager-main.c is
 # hopmap-manager, the folder's other files their archive (and the unit
 # tests' in tests/unit/manager_*.c).

@@ -34,3 +34,25 @@ for target in record range lines; do
 	check "fuzz $target: it ran ($(grep -o 'Done [0-9]* runs' "$T/$target.log"))" \
 	    grep -q 'Done [0-9]* runs' "$T/$target.log"
 done
+
+# hopmap-httpd's reading of a request outside libmicrohttpd (the dispatch,
+# query arguments, keys, the log's escaping) and of the metrics files.
+web="reply server_dispatch server_log server_stats keys keys_file node node_prom"
+wsrcs=$(for f in $web; do printf '%s ' "$top/web/httpd/$f.c"; done)
+bin=$T/fuzz-http_request
+if ! clang $flags -I"$top/web" -o "$bin" "$top/tests/fuzz/http_request.c" \
+    $wsrcs $srcs -lsodium -lsqlite3 -lpthread -ljansson -lm 2>"$T/cc.err"; then
+	echo "not ok - fuzz http_request: build failed"; cat "$T/cc.err"
+else
+	mkdir -p "$T/corpus-http"
+	printf 'GET\n/health\nn=1&ip=%%41\nBearer kkk\n\n' >"$T/corpus-http/get"
+	printf 'POST\n/metrics\n\nbearer  x\napplication/json\n# TYPE a_total counter\na_total{program="x",l="\\\\"} 1\nb_bucket{le="+Inf"} 2\n' \
+	    >"$T/corpus-http/prom"
+	(cd "$T" && "$bin" -max_len=65536 -max_total_time="$secs" -timeout=20 \
+	    "$T/corpus-http" >"$T/http.log" 2>&1)
+	frc=$?
+	check "fuzz http_request: inputs up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
+	[ "$frc" -eq 0 ] || tail -n 30 "$T/http.log"
+	check "fuzz http_request: it ran ($(grep -o 'Done [0-9]* runs' "$T/http.log"))" \
+	    grep -q 'Done [0-9]* runs' "$T/http.log"
+fi

@@ -27,6 +27,11 @@ for s in "$top"/sh/*/*.sh; do
 	part=${s#"$top"/}
 	same "installed $part" "$(cmp "$s" "$root/usr/share/hopmap/$part" 2>&1)" ""
 done
+# The HTTP face (web/httpd/) is a program too.
+check "installed bin/hopmap-httpd" test -x "$root/usr/bin/hopmap-httpd"
+check "installed man1/hopmap-httpd.1" test -f "$root/usr/share/man/man1/hopmap-httpd.1"
+same "installed hopmap-httpd runs" "$("$root/usr/bin/hopmap-httpd" --version)" \
+    "hopmap-httpd (hopmap) $(sed -n 's/^#define HM_VERSION "\(.*\)"/\1/p' "$top/lib/core/core.h")"
 check "installed man5/hopmap.5" test -f "$root/usr/share/man/man5/hopmap.5"
 check "installed man7/hopmap.7" test -f "$root/usr/share/man/man7/hopmap.7"
 for p in icmpprobe tracehop; do

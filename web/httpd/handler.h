@@ -43,6 +43,7 @@ struct hx_req {
 	const char *content_type;	/* NULL when none was sent */
 	const char *body;	/* the whole body, NUL-terminated (bounded) */
 	size_t body_len;
+	int admin;		/* the key is an admin key (key add --admin) */
 };
 
 struct hx_resp {

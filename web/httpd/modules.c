@@ -3,7 +3,9 @@
 #include <stddef.h>
 
 #include "httpd/handler.h"
+#include "httpd/node.h"
 
 const struct hx_module *const hx_modules[] = {
+	&hx_node_module,
 	NULL
 };
