@@ -1,0 +1,122 @@
+# Names and certificates: hopmap-dyfi against a stand-in for dy.fi's update
+# endpoint (tests/names/dyfi-standin.py, HTTPS on loopback, answering as
+# dy.fi's specification says and recording what it was asked).
+. "$(dirname "$0")/lib.sh"
+for c in curl openssl python3; do
+	command -v $c >/dev/null || { skip "no $c"; exit 0; }
+done
+names=$HOPMAP_TOP/tests/names
+
+# free_port FIRST...: the first of these ports nobody listens on
+# (28000-28999 are this test's).
+free_port() {
+	local p
+	for p; do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+	done
+	return 1
+}
+
+# A CA of the test's own and a certificate for 127.0.0.1 under it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=hopmap-test-ca \
+    -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$T/srv.key" -out "$T/srv.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
+openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/srv.pem" 2>/dev/null
+
+D=$T/dyfi
+mkdir -p "$D"
+dport=$(free_port 28101 28111 28121 28131) || { skip "no free port in 28101..28131"; exit 0; }
+python3 "$names/dyfi-standin.py" "$D" 127.0.0.1 "$dport" "$T/srv.pem" "$T/srv.key" \
+    'me@example.org:s3 "cret' 2>"$T/standin.err" &
+spid=$!
+cleanup_hooks+=("kill $spid; wait $spid")
+check "the dy.fi stand-in is up" until_ok 20 test -f "$D/ready"
+URL=https://127.0.0.1:$dport/nic/update
+
+printf '%s\n' 'me@example.org:s3 "cret' >"$T/creds"
+chmod 600 "$T/creds"
+ST=$T/state/dyfi-home
+# dyfi FROM [ARGS...]: hopmap-dyfi for home.dy.fi, as this host at FROM.
+dyfi() {
+	local from=$1
+	shift
+	run hopmap-dyfi -c "$T/creds" -s "$ST" -u "$URL" --cacert "$T/ca.pem" \
+	    -l "$T/dyfi.log" -i "$from" -a "echo $from" "$@" home.dy.fi
+}
+asked() { [ -f "$D/requests" ] && wc -l <"$D/requests" || echo 0; }
+last_asked() { tail -n 1 "$D/requests"; }
+name_at() { sed -n 's/^home\.dy\.fi //p' "$D/names"; }
+
+dyfi 127.0.0.2
+same "first run: good, exit 0" "$rc" 0
+same "... the stand-in points the name at the request's address" "$(name_at)" 127.0.0.2
+check "... asked with basic auth for the name, as hopmap-dyfi" \
+    has_all "$D/requests" 'path=/nic/update?hostname=home.dy.fi ' 'agent=hopmap-dyfi/' 'answer=good_127.0.0.2'
+check "... remembered" has_all "$ST" '^addr=127.0.0.2$' '^time=[0-9]' '^held=$'
+check "... logged" grep -q 'hopmap-dyfi host=home.dy.fi answer=good addr=127.0.0.2 reason=first' "$T/dyfi.log"
+same "... quietly (cron mails what is said)" "$(cat "$T/err")" ""
+
+n=$(asked)
+dyfi 127.0.0.2
+same "run again, nothing changed: exit 0, nothing sent" "$rc:$(asked)" "0:$n"
+dyfi 127.0.0.2 --dry-run
+check "... --dry-run says no update is due" grep -q 'no update due' "$T/out"
+
+# Six days on (the state's time moved back, not waited for).
+sed -i "s/^time=.*/time=$(( $(date +%s) - 6 * 86400 ))/" "$ST"
+dyfi 127.0.0.2
+same "after 6 days: an update, nochg (the address did not change): exit 3" "$rc:$(asked)" "3:$((n + 1))"
+check "... said, and logged" sh -c "grep -q 'answer=nochg reason=age' '$T/err' && grep -q 'answer=nochg reason=age' '$T/dyfi.log'"
+dyfi 127.0.0.2
+same "... and none again right after it" "$rc:$(asked)" "0:$((n + 1))"
+
+dyfi 127.0.0.3
+same "the address changed: good, exit 0" "$rc" 0
+same "... the name moved" "$(name_at)" 127.0.0.3
+check "... logged with its reason" grep -q 'answer=good addr=127.0.0.3 reason=address' "$T/dyfi.log"
+
+# Wrong credentials: badauth (HTTP 401), updates held until --force.
+cp "$T/creds" "$T/creds.good"
+printf 'me@example.org:wrong\n' >"$T/creds"
+dyfi 127.0.0.4
+same "wrong credentials: badauth, exit 5" "$rc" 5
+check "... said and logged" sh -c "grep -q 'answer=badauth' '$T/err' && grep -q 'answer=badauth reason=address' '$T/dyfi.log'"
+check "... held in the state" grep -q '^held=badauth$' "$ST"
+cp "$T/creds.good" "$T/creds"
+n=$(asked)
+dyfi 127.0.0.4
+same "... the next run sends nothing: exit 5" "$rc:$(asked)" "5:$n"
+check "... and says to --force" grep -q 'held answer=badauth.*--force' "$T/err"
+dyfi 127.0.0.4 --force
+same "--force after fixing: good" "$rc:$(name_at)" "0:127.0.0.4"
+
+echo abuse >"$D/force"
+dyfi 127.0.0.4 --force
+same "abuse: exit 6" "$rc" 6
+check "... logged and held" sh -c "grep -q 'answer=abuse' '$T/dyfi.log' && grep -q '^held=abuse$' '$ST'"
+n=$(asked)
+dyfi 127.0.0.5
+same "... even a new address sends nothing: exit 6" "$rc:$(asked)" "6:$n"
+
+echo dnserr >"$D/force"
+dyfi 127.0.0.5 --force
+same "dnserr: exit 4" "$rc" 4
+check "... logged, not held" sh -c "grep -q 'answer=dnserr' '$T/dyfi.log' && grep -q '^held=\$' '$ST'"
+rm "$D/force"
+dyfi 127.0.0.5
+same "... retried at the next run: good" "$rc:$(name_at)" "0:127.0.0.5"
+
+n=$(asked)
+chmod 644 "$T/creds"
+dyfi 127.0.0.6
+same "credentials readable by others: refused before sending, exit 1" "$rc:$(asked)" "1:$n"
+check "... saying so" grep -q 'readable or writable by others' "$T/err"
+chmod 600 "$T/creds"
+check "the password is on no command line (curl reads it from stdin)" \
+    sh -c "! grep -q -- 's3' '$HOPMAP_BIN/hopmap-dyfi' && grep -q 'curl -sS -K -' '$HOPMAP_BIN/hopmap-dyfi'"
+run hopmap-dyfi -c "$T/creds" -s "$ST" -u "https://127.0.0.1:1/nic/update" -a 'echo 127.0.0.7' home.dy.fi
+same "no answer: exit 4, retried later" "$rc" 4
+check "... said" grep -q 'answer=none' "$T/err"
