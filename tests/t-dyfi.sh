@@ -1,43 +1,16 @@
-# Names and certificates: hopmap-dyfi against a stand-in for dy.fi's update
+# hopmap-dyfi against a stand-in for dy.fi's update
 # endpoint (tests/names/dyfi-standin.py, HTTPS on loopback, answering as
 # dy.fi's specification says and recording what it was asked).
 . "$(dirname "$0")/lib.sh"
 for c in curl openssl python3; do
 	command -v $c >/dev/null || { skip "no $c"; exit 0; }
 done
-names=$HOPMAP_TOP/tests/names
-
-# free_port FIRST...: the first of these ports nobody listens on
-# (28000-28999 are this test's).
-free_port() {
-	local p
-	for p; do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-	done
-	return 1
-}
-
-# A CA of the test's own and a certificate for 127.0.0.1 under it.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=hopmap-test-ca \
-    -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$T/srv.key" -out "$T/srv.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/srv.pem" 2>/dev/null
-
+. "$HOPMAP_TOP/tests/names/lib.sh"
 D=$T/dyfi
-mkdir -p "$D"
+test_ca || { echo "not ok - a test CA from openssl"; exit 1; }
 dport=$(free_port 28101 28111 28121 28131) || { skip "no free port in 28101..28131"; exit 0; }
-python3 "$names/dyfi-standin.py" "$D" 127.0.0.1 "$dport" "$T/srv.pem" "$T/srv.key" \
-    'me@example.org:s3 "cret' 2>"$T/standin.err" &
-spid=$!
-cleanup_hooks+=("kill $spid; wait $spid")
-check "the dy.fi stand-in is up" until_ok 20 test -f "$D/ready"
-URL=https://127.0.0.1:$dport/nic/update
+check "the dy.fi stand-in is up" dyfi_standin "$dport"
 
-printf '%s\n' 'me@example.org:s3 "cret' >"$T/creds"
-chmod 600 "$T/creds"
 ST=$T/state/dyfi-home
 # dyfi FROM [ARGS...]: hopmap-dyfi for home.dy.fi, as this host at FROM.
 dyfi() {
