@@ -28,6 +28,12 @@ update is older than --days.
   -i, --interface ADDR    send the request from ADDR (curl --interface)
       --cacert FILE       trust the CA in FILE for the update URL
   -l, --log FILE          append each answer to FILE (default: standard error)
+  -p, --peer URL          failover: a standby while the name's holder, whose
+                          health check URL is, answers (state shared by both)
+      --peer-addr ADDR    connect to ADDR for --peer (its URL may then name
+                          the name, which its certificate is for)
+      --id NAME           this updater's name in the shared state (default: host name)
+      --peer-tries N      tries of --peer, 10 s apart, before taking over (default 3)
   -f, --force             update now, also after an answer that held updates
   -n, --dry-run           say whether an update is due, send nothing
   -h, --help              show this help and exit
@@ -40,7 +46,7 @@ default_url=https://www.dy.fi/nic/update
 ex_nochg=3 ex_temp=4 ex_config=5 ex_abuse=6
 
 creds='' state='' addr_cmd='' days=5 url=$default_url iface='' cacert=''
-log='' force=0 dry=0
+log='' force=0 dry=0 peer='' peer_addr='' id='' tries=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c | --credentials) need "$1" $#; creds=$2; shift ;;
@@ -59,6 +65,14 @@ while [ $# -gt 0 ]; do
 	--cacert=*) cacert=${1#*=} ;;
 	-l | --log) need "$1" $#; log=$2; shift ;;
 	--log=*) log=${1#*=} ;;
+	-p | --peer) need "$1" $#; peer=$2; shift ;;
+	--peer=*) peer=${1#*=} ;;
+	--peer-addr) need "$1" $#; peer_addr=$2; shift ;;
+	--peer-addr=*) peer_addr=${1#*=} ;;
+	--id) need "$1" $#; id=$2; shift ;;
+	--id=*) id=${1#*=} ;;
+	--peer-tries) need "$1" $#; tries=$2; shift ;;
+	--peer-tries=*) tries=${1#*=} ;;
 	-f | --force) force=1 ;;
 	-n | --dry-run) dry=1 ;;
 	-h | --help) usage; exit 0 ;;
@@ -75,6 +89,12 @@ case $host in
 '' | *[!A-Za-z0-9.-]* | .* | *..*) die_usage "not a host name: $host" ;;
 esac
 posint --days "$days"
+posint --peer-tries "$tries"
+[ "$tries" -ge 1 ] || die_usage "--peer-tries must be 1 or more"
+[ -n "$id" ] || id=$(hostname)
+case $id in
+'' | *[!A-Za-z0-9._-]*) die_usage "--id: not a name: $id" ;;
+esac
 [ -n "$creds" ] || die_usage "--credentials FILE is required"
 [ -n "$state" ] || state=/var/lib/hopmap/dyfi-$host
 
@@ -97,7 +117,7 @@ lock 9 "$state.lock" -n || die "$state: another run holds its lock"
 
 # The state: key=value lines, read as text, never run.
 get() { [ ! -f "$state" ] || sed -n "s/^$1=//p" "$state" | head -n 1; }
-last_addr=$(get addr) last_time=$(get time) held=$(get held)
+last_addr=$(get addr) last_time=$(get time) held=$(get held) holder=$(get holder)
 case $last_time in '' | *[!0-9]*) last_time=0 ;; esac
 now=$(date +%s)
 
@@ -135,7 +155,21 @@ if [ -n "$held" ] && [ "$force" = 0 ]; then
 fi
 age=$((now - last_time))
 reason=''
-if [ "$force" = 1 ]; then
+# Failover: the name moves only when its holder stops answering, never
+# back by itself (hopmap-dyfi(1), FAILOVER).
+if [ -n "$peer" ] && [ "$force" = 0 ] && [ -n "$holder" ] && [ "$holder" != "$id" ]; then
+	if curl -sf -o /dev/null --max-time 10 --retry $((tries - 1)) \
+	    --retry-delay 10 --retry-all-errors ${cacert:+--cacert "$cacert"} \
+	    ${peer_addr:+--connect-to "::$peer_addr:"} \
+	    "$peer" 2>/dev/null; then
+		[ "$dry" = 0 ] || echo "standby: the name is with $holder, which answers"
+		exit 0
+	fi
+	reason=takeover
+fi
+if [ -n "$reason" ]; then
+	:
+elif [ "$force" = 1 ]; then
 	reason=forced
 elif [ "$last_time" = 0 ]; then
 	reason=first
@@ -168,22 +202,30 @@ word=${answer%% *}
 seen=${answer#"$word"}
 seen=${seen# }
 
-# remember ADDR TIME HELD: the state, whole or not at all.
+# remember ADDR TIME HELD [HOLDER]: the state, whole or not at all.
 remember() {
-	printf 'addr=%s\ntime=%s\nheld=%s\n' "$1" "$2" "$3" | atomic_write "$state" ||
+	printf 'addr=%s\ntime=%s\nheld=%s\nholder=%s\n' "$1" "$2" "$3" \
+	    "${4:-$holder}" | atomic_write "$state" ||
 	    die "$state: cannot write the state"
 }
 quiet=1
 case $code:$word in
 200:good)
 	is_addr "$seen" || seen=${cur:-$last_addr}
-	remember "$seen" "$now" ''
-	say "answer=good addr=${seen:--} reason=$reason"
+	remember "$seen" "$now" '' "$id"
+	from=''
+	[ "$reason" != takeover ] || from=" from=$holder"
+	say "answer=good addr=${seen:--} reason=$reason$from"
 	exit 0 ;;
 200:nochg)
 	# Valid, and it renews the name: remembered, so the next one is not
-	# sent until due; said, because repeated ones are abuse.
-	remember "${cur:-$last_addr}" "$now" ''
+	# sent until due.  A refresh of an unchanged address is answered so;
+	# any other is said, because repeated ones are abuse.
+	remember "${cur:-$last_addr}" "$now" '' "$id"
+	if [ "$reason" = age ]; then
+		say "answer=nochg reason=age"
+		exit 0
+	fi
 	quiet=0
 	say "answer=nochg reason=$reason (nothing changed; repeated nochg is abuse)"
 	exit "$ex_nochg" ;;

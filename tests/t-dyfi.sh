@@ -41,10 +41,13 @@ check "... --dry-run says no update is due" grep -q 'no update due' "$T/out"
 # Six days on (the state's time moved back, not waited for).
 sed -i "s/^time=.*/time=$(( $(date +%s) - 6 * 86400 ))/" "$ST"
 dyfi 127.0.0.2
-same "after 6 days: an update, nochg (the address did not change): exit 3" "$rc:$(asked)" "3:$((n + 1))"
-check "... said, and logged" sh -c "grep -q 'answer=nochg reason=age' '$T/err' && grep -q 'answer=nochg reason=age' '$T/dyfi.log'"
+same "after 6 days: an update, nochg (the address did not change): the refresh, exit 0" "$rc:$(asked)" "0:$((n + 1))"
+check "... logged, not said" sh -c "grep -q 'answer=nochg reason=age' '$T/dyfi.log' && ! test -s '$T/err'"
 dyfi 127.0.0.2
 same "... and none again right after it" "$rc:$(asked)" "0:$((n + 1))"
+dyfi 127.0.0.2 --force
+same "nochg to a forced update: exit 3 (repeated, it is abuse)" "$rc:$(asked)" "3:$((n + 2))"
+check "... said, and logged" sh -c "grep -q 'answer=nochg reason=forced' '$T/err' && grep -q 'answer=nochg reason=forced' '$T/dyfi.log'"
 
 dyfi 127.0.0.3
 same "the address changed: good, exit 0" "$rc" 0
