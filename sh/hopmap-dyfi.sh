@@ -138,7 +138,7 @@ fi
 say() { # a line for the log: the run's outcome, one word a field
 	line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $prog host=$host $*"
 	if [ -n "$log" ]; then
-		printf '%s\n' "$line" | esc_ctl >>"$log" ||
+		printf '%s\n' "$(printf '%s' "$line" | esc_ctl)" >>"$log" ||
 		    msg "$log: cannot append"
 	fi
 	if [ -z "$log" ] || [ "${quiet:-0}" = 0 ]; then msg "$*"; fi

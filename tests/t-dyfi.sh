@@ -91,8 +91,33 @@ dyfi 127.0.0.6
 same "credentials readable by others: refused before sending, exit 1" "$rc:$(asked)" "1:$n"
 check "... saying so" grep -q 'readable or writable by others' "$T/err"
 chmod 600 "$T/creds"
-check "the password is on no command line (curl reads it from stdin)" \
-    sh -c "! grep -q -- 's3' '$HOPMAP_BIN/hopmap-dyfi' && grep -q 'curl -sS -K -' '$HOPMAP_BIN/hopmap-dyfi'"
+
+# curl's command lines, as ps would show them: a curl first on PATH that
+# writes its arguments down and runs the real one.
+mkdir -p "$T/shim"
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s"\nexec %s "$@"\n' "$T/argv" "$(command -v curl)" >"$T/shim/curl"
+chmod +x "$T/shim/curl"
+PATH=$T/shim:$PATH dyfi 127.0.0.7 --force
+same "through the shim: good" "$rc:$(name_at)" "0:127.0.0.7"
+check "the password is on no command line (curl reads its configuration on stdin)" \
+    sh -c "grep -q -- '-K -' '$T/argv' && ! grep -q -- 's3\\|me@example' '$T/argv'"
+same "the log: one line per answer (and per run held back)" \
+    "$(grep -vc ' held answer=' "$T/dyfi.log")" "$(wc -l <"$D/requests")"
+
+# Bad input: a garbled answer, control bytes in it, a garbled state.
+printf 'good \033[31m<html>\n' >"$D/force"
+dyfi 127.0.0.8 --force
+same "an answer whose address is garbage: good, the address from --address-cmd kept" "$rc:$(grep '^addr=' "$ST")" "0:addr=127.0.0.8"
+printf '<html>\033]0;owned\007</html>\n' >"$D/force"
+dyfi 127.0.0.8 --force
+same "an answer not known: exit 4" "$rc" 4
+check "... logged on one line, its control bytes escaped" \
+    sh -c "tail -n 1 '$T/dyfi.log' | grep -q 'answer=<html>?\\]0;owned?</html> http=200' && ! grep -q \"\$(printf '\\033')\" '$T/dyfi.log'"
+rm "$D/force"
+printf 'garbage\n\001\002\ntime=yesterday\n' >"$ST"
+dyfi 127.0.0.8
+same "a garbled state: read as none, an update, a good state written" \
+    "$rc:$(name_at):$(grep -c '^time=[0-9]' "$ST")" "0:127.0.0.8:1"
 run hopmap-dyfi -c "$T/creds" -s "$ST" -u "https://127.0.0.1:1/nic/update" -a 'echo 127.0.0.7' home.dy.fi
 same "no answer: exit 4, retried later" "$rc" 4
 check "... said" grep -q 'answer=none' "$T/err"
