@@ -54,6 +54,10 @@ struct hs_request {
 struct hs_stream {
 	struct hx_resp r;
 	size_t sent;		/* bytes of r.body sent */
+	/* The request's count of bytes sent.  libmicrohttpd reads the
+	   stream only before it reports the request complete, so the
+	   request is still there whenever this is written. */
+	uint64_t *bytes;
 };
 
 static void
@@ -105,6 +109,7 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			k = max;
 		memcpy(buf, st->r.body + st->sent, k);
 		st->sent += k;
+		*st->bytes += k;
 		return (ssize_t)k;
 	}
 	do
@@ -112,7 +117,10 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	*st->bytes += (uint64_t)n;
+	return n;
 }
 
 static void
@@ -149,7 +157,8 @@ make_response(struct hx_resp *r, uint64_t *bytes)
 		if (fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
 		    (at = lseek(r->fd, 0, SEEK_CUR)) >= 0 && at <= sb.st_size)
 			size = r->len + (uint64_t)(sb.st_size - at);
-		*bytes = size == MHD_SIZE_UNKNOWN ? r->len : size;
+		*bytes = 0;
+		st->bytes = bytes;
 		st->r = *r;
 		st->r.header_value = NULL;
 		hx_resp_init(r);
