@@ -119,9 +119,8 @@ say_installed() {
 }
 
 if [ "$deploy" = 1 ]; then
-	# certbot runs its hooks with the lineage in the environment, and with
-	# the environment it was given: ours carries --dest and --group.
-	dest=${HOPMAP_CERT_DEST:-$dest} group=${HOPMAP_CERT_GROUP:-$group}
+	# certbot names the lineage in the environment; --dest and --group
+	# are on the hook's command line, which certbot keeps.
 	[ -n "${RENEWED_LINEAGE:-}" ] || die "--deploy: no RENEWED_LINEAGE (run by certbot as its deploy hook)"
 	install_pair "$RENEWED_LINEAGE"
 	exit 0
@@ -130,16 +129,18 @@ fi
 [ -n "$domains" ] || die_usage "a name expected (-d NAME)"
 command -v certbot >/dev/null || die "certbot: not found (apt install certbot)"
 
-# The hook as a shell command certbot runs (and keeps in its renewal
-# configuration for "certbot renew"): this script's path, which certbot
-# looks for as the command's first word, unquoted.
+# The hook as a shell command certbot runs, and keeps in its renewal
+# configuration, so that a "certbot renew" of its own (Debian's timer, in
+# another environment) installs into --dest too: this script's path,
+# which certbot looks for as the command's first word, unquoted; then
+# --dest and --group, quoted for the shell.
 self=$(self_path)
 case $self in
 *[!A-Za-z0-9/._+-]*) die "$self: certbot takes a hook's path only without spaces or quotes" ;;
 esac
-hook="$self --deploy"
-HOPMAP_CERT_DEST=$dest HOPMAP_CERT_GROUP=$group
-export HOPMAP_CERT_DEST HOPMAP_CERT_GROUP
+shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+case $dest in /*) ;; *) dest=$(pwd)/$dest ;; esac
+hook="$self --deploy -o $(shq "$dest")${group:+ -g $(shq "$group")}"
 
 set -- certonly --quiet --non-interactive --agree-tos --keep-until-expiring \
     --cert-name "$name" --deploy-hook "$hook" "$@"

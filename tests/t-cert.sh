@@ -32,7 +32,7 @@ check "pebble answers on 127.0.0.1:$pa" until_ok 30 curl -sf -o /dev/null --cace
 export REQUESTS_CA_BUNDLE=$T/ca.pem
 
 NAME=manager.hopmap.test
-TLS=$T/tls
+TLS="$T/tls dir" # a space in it: the hook's command line quotes it
 cert() {
 	run hopmap-cert -s "https://127.0.0.1:$pa/dir" --certbot-dir "$T/certbot" \
 	    -w "$T/www" -o "$TLS" -d "$NAME" "$@"
@@ -55,7 +55,7 @@ check "... for the name, issued by pebble" \
     sh -c "openssl x509 -noout -ext subjectAltName -issuer -in '$TLS/cert.pem' | grep -q 'DNS:$NAME' &&
            openssl x509 -noout -issuer -in '$TLS/cert.pem' | grep -qi pebble"
 check "... the deploy hook kept in certbot's renewal configuration" \
-    grep -q "^renew_hook = .*/hopmap-cert --deploy" "$T/certbot/config/renewal/hopmap.conf"
+    grep -q "^renew_hook = \"\\?[^ ]*/hopmap-cert --deploy -o '$TLS'\"\\?\$" "$T/certbot/config/renewal/hopmap.conf"
 s1=$(serial_of "$TLS/cert.pem")
 
 # pebble's root (made at its start) is what a client trusts.
@@ -83,6 +83,18 @@ check "... a new serial installed ($s1 -> $s2)" test -n "$s2" -a "$s2" != "$s1"
 check "... hopmap-httpd serves it without a restart" until_ok 30 test "$(served)" = "$s2"
 check "... the same process" kill -0 "$hpid"
 same "... GET /health trusting pebble's root: 200" "$(health)" 200
+
+# Debian's timer runs "certbot renew" alone, in its own environment: the
+# hook kept in the renewal configuration installs into --dest all the same
+# (without its random wait of up to 8 minutes, which is for the timer).
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin REQUESTS_CA_BUNDLE="$T/ca.pem" \
+    certbot renew --quiet --no-random-sleep-on-renew --force-renewal --config-dir "$T/certbot/config" \
+    --work-dir "$T/certbot/work" --logs-dir "$T/certbot/logs" >"$T/renew.out" 2>&1
+same "certbot renew by itself: exit 0" "$?" 0
+s3=$(serial_of "$TLS/cert.pem")
+check "... its hook installed a new serial into --dest ($s2 -> $s3)" test "$s3" != none -a "$s3" != "$s2"
+check "... served without a restart" until_ok 30 test "$(served)" = "$s3"
+s2=$s3
 
 # The pair removed from --dest (a new machine, a new --dest): the next
 # run installs the lineage certbot kept, without asking for another.
