@@ -71,8 +71,10 @@ DEPS += libmicrohttpd-dev libsodium-dev curl wrk nftables
 DEPS += liboath-dev oathtool qrencode lighttpd fail2ban
 # The manager in a real browser (tests/browser/, Selenium).
 DEPS += chromium chromium-driver python3-selenium
-# t-icmpprobe's echo responder that answers late, in a burst.
-DEPS += python3
+# Names and certificates: certbot (hopmap-cert), tested against pebble, the
+# ACME test server; openssl makes the tests' CA, python3 runs the dy.fi
+# stand-in (and t-icmpprobe's echo responder that answers late, in a burst).
+DEPS += certbot pebble openssl python3
 
 all: $(PROGS) $(HTTPD) $(MANAGER) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 
