@@ -10,6 +10,7 @@
 # the hub's confirmation path under many workers at once (issue 10): 100
 # shippers, each with one 1,000-record segment, all started together over
 # TCP; the time until the last is confirmed (target: 20,000 records/s);
+# the same with the shipper as it was before its cut (BENCH_SHIP_OLD);
 # and the same through 100 plain socat clients.
 set -eu
 for c in socat sqlite3 sqlsink hopmap-hub hopmap-ship; do
@@ -52,36 +53,68 @@ got=$(rows "$dir/hub/map.db")
 # 100 workers at once: one spool each, spooled before the clock starts,
 # into a hub of their own, so that its CPU time (all its processes', once
 # it is stopped) is theirs alone: on one machine the shippers' CPU and the
-# hub's are one budget, while a real hub pays only its own.
+# hub's are one budget, while a real hub pays only its own.  Run with
+# SHIP, the shipper of this tree, and again with the shipper as it was
+# before issue 10's cut (BENCH_SHIP_OLD, a git revision: its script and
+# libraries from git, when this is a checkout).
 k=100
-for w in $(seq "$k"); do
-	head -n 1000 "$dir/recs" | sed "s/\"b\"/\"m$w\"/g; s/\"b:/\"m$w:/" |
-	    hopmap-ship spool -l 1000 "$dir/m$w"
-done
-hopmap-hub serve -d "$dir/hubm" --tcp "127.0.0.1:$((port + 1))" \
-    --sink-args '-i 100ms' 2>"$dir/hubm.err" &
-mhub=$!
-for _ in $(seq 50); do [ -S "$dir/hubm/sink.sock" ] && break; sleep 0.1; done
 cpu() { tail -n 1 "$1" | tr 'ms' '  ' | awk '{ print $1 * 60 + $2 + $3 * 60 + $4 }'; }
 overflows() { nstat -az TcpExtListenOverflows 2>/dev/null | awk 'NR > 1 { print $2 }'; }
-o0=$(overflows)
-times >"$dir/t0"
-t0=$(now)
-mpids=
-for w in $(seq "$k"); do
-	hopmap-ship send --once -q -n 5 -N "m$w" "$dir/m$w" "TCP:127.0.0.1:$((port + 1))" &
-	mpids="$mpids $!"
-done
-mfail=0
-for p in $mpids; do wait "$p" || mfail=$((mfail + 1)); done
-smany=$(echo "$(now) - $t0" | bc)
-times >"$dir/t1"
-o1=$(overflows)
-kill "$mhub"
-wait "$mhub" || true
-times >"$dir/t2"
-many=$(sqlite3 "$dir/hubm/map.db" "SELECT count(*) || ' ' ||
-    count(DISTINCT rid) FROM pings")
+many() { # SHIP PORT TAG: sets smany mfail many ship_ms hub_ms over retries
+	local w p mhub o0 o1 t0 mpids
+	for w in $(seq "$k"); do
+		head -n 1000 "$dir/recs" | sed "s/\"b\"/\"$3$w\"/g; s/\"b:/\"$3$w:/" |
+		    hopmap-ship spool -l 1000 "$dir/$3$w"
+	done
+	hopmap-hub serve -d "$dir/hub$3" --tcp "127.0.0.1:$2" \
+	    --sink-args '-i 100ms' 2>"$dir/hub$3.err" &
+	mhub=$!
+	for _ in $(seq 50); do [ -S "$dir/hub$3/sink.sock" ] && break; sleep 0.1; done
+	o0=$(overflows)
+	times >"$dir/t0"
+	t0=$(now)
+	mpids=
+	for w in $(seq "$k"); do
+		"$1" send --once -q -n 5 -N "$3$w" "$dir/$3$w" "TCP:127.0.0.1:$2" \
+		    2>>"$dir/$3.err" &
+		mpids="$mpids $!"
+	done
+	mfail=0
+	for p in $mpids; do wait "$p" || mfail=$((mfail + 1)); done
+	smany=$(echo "$(now) - $t0" | bc)
+	times >"$dir/t1"
+	o1=$(overflows)
+	kill "$mhub"
+	wait "$mhub" || true
+	times >"$dir/t2"
+	many=$(sqlite3 "$dir/hub$3/map.db" "SELECT count(*) || ' ' ||
+	    count(DISTINCT rid) FROM pings")
+	ship_ms=$(echo "($(cpu "$dir/t1") - $(cpu "$dir/t0")) * 1000 / $k" | bc)
+	hub_ms=$(echo "($(cpu "$dir/t2") - $(cpu "$dir/t1")) * 1000 / $k" | bc)
+	over=$((${o1:-0} - ${o0:-0}))
+	retries=$(grep -c 'not confirmed' "$dir/$3.err" || true)
+}
+old=${BENCH_SHIP_OLD:-a4daf7f}
+oldship=
+if git -C "$here" rev-parse -q --verify "$old^{commit}" >/dev/null 2>&1; then
+	mkdir -p "$dir/old/lib" "$dir/old/ship"
+	for f in hopmap-ship.sh lib/hopmap.sh lib/gateway.sh ship/http.sh; do
+		git -C "$here" show "$old:sh/$f" >"$dir/old/$f"
+	done
+	oldship=$dir/old/hopmap-ship.sh
+	chmod +x "$oldship"
+fi
+many hopmap-ship "$((port + 1))" m
+[ "$mfail:$many" = "0:$((k * 1000)) $((k * 1000))" ] ||
+    { echo "100 shippers: $mfail failed; stored, distinct: $many"; exit 1; }
+smany_new=$smany ship_ms_new=$ship_ms hub_ms_new=$hub_ms over_new=$over retries_new=$retries
+if [ -n "$oldship" ]; then
+	many "$oldship" "$((port + 3))" o
+	[ "$mfail:$many" = "0:$((k * 1000)) $((k * 1000))" ] ||
+	    { echo "100 shippers as at $old: $mfail failed; stored, distinct: $many"; exit 1; }
+fi
+smany_old=${oldship:+$smany} ship_ms_old=${oldship:+$ship_ms} hub_ms_old=${oldship:+$hub_ms}
+retries_old=${oldship:+$retries}
 
 # The same hub path without the shipper's own cost (its shell, its socat,
 # put: most of the CPU above on one machine): 100 socat clients at once,
@@ -112,8 +145,6 @@ times >"$dir/t5"
 cok=$(cat "$dir"/c*.ans | grep -c '^ok 1000$' || true)
 crows=$(sqlite3 "$dir/hubc/map.db" "SELECT count(*) || ' ' || count(DISTINCT rid) FROM pings")
 chub_ms=$(echo "($(cpu "$dir/t5") - $(cpu "$dir/t4")) * 1000 / $k" | bc)
-ship_ms=$(echo "($(cpu "$dir/t1") - $(cpu "$dir/t0")) * 1000 / $k" | bc)
-hub_ms=$(echo "($(cpu "$dir/t2") - $(cpu "$dir/t1")) * 1000 / $k" | bc)
 
 sqlsink -l "$dir/peer.sock" --no-stdin -i 100ms "$dir/peer.db" 2>/dev/null &
 pids="$pids $!"
@@ -124,19 +155,19 @@ while [ "$(rows "$dir/peer.db")" -lt "$n" ]; do sleep 0.05; done
 speer=$(echo "$(now) - $t0" | bc)
 
 [ "$got" = "$((2 * n))" ] || { echo "hub stored $got of $((2 * n))"; exit 1; }
-[ "$mfail:$many" = "0:$((k * 1000)) $((k * 1000))" ] ||
-    { echo "100 shippers: $mfail failed; stored, distinct: $many"; exit 1; }
 [ "$cok:$crows" = "$k:$((k * 1000)) $((k * 1000))" ] ||
     { echo "100 socat clients: $cok confirmed; stored, distinct: $crows"; exit 1; }
 rate() { echo "$n / $1" | bc; }
 printf '%-46s %8s records/s (%.2f s)\n' \
     "hopmap-ship, 10000-record segments, confirmed" "$(rate "$s10k")" "$s10k" \
     "hopmap-ship, 1000-record segments, confirmed" "$(rate "$s1k")" "$s1k" \
-    "100 hopmap-ship at once, 1000 each, confirmed" "$(rate "$smany")" "$smany" \
+    "100 hopmap-ship at once, 1000 each, confirmed" "$(rate "$smany_new")" "$smany_new" \
     "100 socat clients at once, 1000 each, confirmed" "$(rate "$ssocat")" "$ssocat" \
     "socat into sqlsink, unconfirmed" "$(rate "$speer")" "$speer"
 printf 'ratio ours/peer: %.2f (figures taken under load from other work)\n' \
     "$(echo "$speer / $s10k" | bc -l)"
-printf '100 at once: CPU per 1000-record delivery: hub %s ms, shipper %s ms; listen queue overflows %s (%s)\n' \
-    "$hub_ms" "$ship_ms" "$((${o1:-0} - ${o0:-0}))" "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "$oldship" ] || printf '%-46s %8s records/s (%.2f s)\n' \
+    "100 hopmap-ship as at $old, 1000 each" "$(rate "$smany_old")" "$smany_old"
+printf '100 at once: CPU per 1000-record delivery: hub %s ms, shipper %s ms, %s retries (as at %s: hub %s ms, shipper %s ms, %s retries); listen queue overflows %s (%s)\n' \
+    "$hub_ms_new" "$ship_ms_new" "$retries_new" "$old" "${hub_ms_old:-?}" "${ship_ms_old:-?}" "${retries_old:-?}" "$over_new" "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '100 socat clients: CPU per delivery: hub %s ms (target for both: 20000 records/s)\n' "$chub_ms"

@@ -6,8 +6,9 @@
 #   hopmap-ship send DIR ADDRESS         segments -> hub, with retry
 #   hopmap-ship send DIR URL --key FILE  the same through a gateway's
 #                                        POST /results, with curl
-#   hopmap-ship put FILE                 one segment on a connection (socat
-#                                        runs it; see PROTOCOL in the page)
+#   hopmap-ship put FILE                 one segment on a connection, as
+#                                        send's shell on it does (PROTOCOL
+#                                        in the page)
 #
 # Nothing lost: results are on the node's disk (a segment is renamed into
 # place only when whole, after an fsync) before anything is sent, and a
@@ -19,9 +20,15 @@ set -eu
 prog=hopmap-ship
 synopsis='spool|send|put ...'
 # The shared library: sh/lib/ beside the script in a checkout, else
-# share/hopmap/sh/lib/ beside its bin/ once built or installed.
-sh_dir=$(dirname "$(readlink -f "$0")")
-[ -f "$sh_dir/lib/hopmap.sh" ] || sh_dir=$(dirname "$sh_dir")/share/hopmap/sh
+# share/hopmap/sh/lib/ beside its bin/ once built or installed.  (Run by
+# its whole path and not a link, as a PATH search runs it, the shell finds
+# the directory alone: a shipper a segment pays its start.)
+sh_dir=
+case $0 in /*) [ -L "$0" ] || sh_dir=${0%/*} ;; esac
+[ -n "$sh_dir" ] || sh_dir=$(dirname "$(readlink -f "$0")")
+if [ ! -f "$sh_dir/lib/hopmap.sh" ]; then
+	sh_dir=${sh_dir%/*}/share/hopmap/sh
+fi
 # shellcheck source=lib/hopmap.sh
 . "$sh_dir/lib/hopmap.sh"
 # shellcheck source=lib/gateway.sh
@@ -71,9 +78,14 @@ URL is https://HUB:PORT (or http:// on the loopback) of the hub's gateway
 EOF
 }
 
-# Progress, unless -q.
+# Progress, unless -q: a line a segment, so without msg's tr when there
+# is no control character to replace.
 report() {
-	[ "$quiet" = 1 ] || msg "$@"
+	[ "$quiet" = 0 ] || return 0
+	case $* in
+	*[[:cntrl:]]*) msg "$@" ;;
+	*) printf '%s: %s\n' "$prog" "$*" >&2 ;;
+	esac
 }
 
 # A segment left half written by a spooler that died (a .part file): its
@@ -131,27 +143,86 @@ ship_one() {
 	esac
 }
 
-# One attempt: connect to ADDRESS and run put on the connection.  The
-# segment is gone afterwards exactly when the hub confirmed it.
+# One attempt: connect to ADDRESS; on the connection a shell socat starts
+# writes the header and the segment, holds its side open and writes the
+# hub's answer to $ans ("=ANSWER"), which settle acts on here.  The
+# segment is gone afterwards exactly when the hub confirmed it.  What an
+# attempt costs is paid per segment (100 workers' shippers share a core
+# with the hub): wc, socat, its shell and cat, and rm once confirmed; no
+# script of ours is started again on the connection.  -t: once the hub
+# has answered and closed, socat gives the shell time to write the answer
+# (its default, half a second, cut it off on a loaded machine, and a
+# confirmed segment was sent again).
 socat_ship_one() {
-	# shellcheck disable=SC2016 # expanded by the shell socat starts
-	HOPMAP_SHIP_FILE=$1 HOPMAP_SHIP_NODE=$node HOPMAP_SHIP_SELF=$self \
-	    socat -T "$timeout" "$address" \
-	    "SYSTEM:$(socat_quote 'exec "$HOPMAP_SHIP_SELF" put "$HOPMAP_SHIP_FILE"')" \
+	name=${1##*/}
+	if ! n=$(wc -l 2>/dev/null <"$1"); then
+		echo "$name: no longer in the spool" >"$errs"
+		return 1
+	fi
+	echo - >"$ans"
+	HOPMAP_SHIP_FILE=$1 HOPMAP_SHIP_ANS=$ans \
+	    HOPMAP_SHIP_HEAD="hopmap-segment 1 $node $name $n" \
+	    HOPMAP_SHIP_CONN=$on_conn \
+	    socat -T "$timeout" -t "$timeout" "$address" "$on_conn_address" \
 	    2>"$errs" &
 	child=$!
 	wait "$child" || true
 	child=''
-	[ ! -e "$1" ]
+	IFS= read -r a <"$ans" || a=''
+	# Not "=": the shell on the connection never got an answer to write
+	# (no connection: socat said why in $errs).
+	case $a in =*) ;; *) return 1 ;; esac
+	settle "$1" "$n" "${a#=}" 2>>"$errs"
 }
 
-# A sender's temporary file holds its pid in its name: one whose process
-# is gone was left by a sender killed with SIGKILL, and goes; a live
-# sender's, and other users', stay.
+# The shell on the connection, and the socat address that runs it: the
+# text as socat_quote makes it, written out here to spare a sed a shipper.
+# shellcheck disable=SC2016 # expanded by that shell
+on_conn='printf "%s\n" "$HOPMAP_SHIP_HEAD" && cat -- "$HOPMAP_SHIP_FILE" &&
+    { IFS= read -r r || r=; printf "=%s\n" "$r" >"$HOPMAP_SHIP_ANS"; }'
+# shellcheck disable=SC2016
+on_conn_address='SYSTEM:eval\ \"\$HOPMAP_SHIP_CONN\"'
+
+# What a segment FILE of N lines becomes by the hub's ANSWER: deleted on
+# "ok N", moved to quarantine/ beside it on "refused ..." (said on
+# standard error, and quarantined=1), kept otherwise (status 1, said on
+# standard error).
+settle() { # FILE N ANSWER
+	quarantined=0
+	if [ "$3" = "ok $2" ]; then
+		rm -f "$1"
+		return 0
+	fi
+	# The answer comes from the network: printable characters only.
+	reply=$(printf '%s' "$3" | tr -c '[:print:]' '?')
+	case $reply in
+	"refused "*)
+		# The hub stored what it could, and can never store the rest:
+		# the segment goes out of the way, kept for a person to see.
+		q=$(dirname "$1")/quarantine
+		mkdir -p "$q"
+		mv -f "$1" "$q/"
+		quarantined=1
+		printf '%s: %s: moved to %s: the hub answered: %s\n' "$prog" \
+		    "${1##*/}" "$q" "$reply" >&2
+		return 0 ;;
+	esac
+	msg "$1: the hub answered: ${reply:-nothing}"
+	return 1
+}
+
+# A sender's temporary files hold its pid in their names: one whose
+# process is gone was left by a sender killed with SIGKILL, and goes; a
+# live sender's, and other users', stay.  kill -0, not ps: 100 shippers
+# started at once each see the others' files.
 clean_tmp() {
 	for t in "${TMPDIR:-/tmp}/$prog".*.*; do
-		if [ ! -f "$t" ] || [ ! -O "$t" ]; then continue; fi
-		if pid_gone "$t"; then rm -f -- "$t"; fi
+		if [ ! -e "$t" ] || [ ! -O "$t" ]; then continue; fi
+		pid=${t##*/}
+		pid=${pid#"$prog".}
+		pid=${pid%%.*}
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		kill -0 "$pid" 2>/dev/null || rm -rf -- "$t"
 	done
 }
 
@@ -205,9 +276,12 @@ cmd_send() {
 	[ "$backoff_max" -ge 1 ] || backoff_max=1
 	[ "$timeout" -ge 1 ] || die_usage "timeout must be at least 1"
 	clean_tmp
-	errs=$(pid_tmp "${TMPDIR:-/tmp}" "$prog")
+	# A private directory for an attempt's messages ($errs) and the
+	# hub's answer ($ans): one mktemp for both.
+	scratch=$(mktemp -d "${TMPDIR:-/tmp}/$prog.$$.XXXXXX")
+	errs=$scratch/errs ans=$scratch/answer
 	http_body='' http_code=''
-	trap 'rm -f "$errs" ${http_body:+"$http_body"} ${http_code:+"$http_code"}' EXIT
+	trap 'rm -rf "$scratch" ${http_body:+"$http_body"} ${http_code:+"$http_code"}' EXIT
 	case $address in
 	http://* | https://*) http_setup ;;
 	*) [ -z "$keyfile$cacert" ] || die_usage "--key and --cacert go with" \
@@ -221,8 +295,7 @@ cmd_send() {
 		progress=0 ok=1
 		for f in "$dir"/*.seg; do
 			[ -f "$f" ] || continue
-			n=$(wc -l <"$f")
-			http_split_done=0
+			quarantined=0 http_split_done=0
 			if ship_one "$f"; then
 				progress=1
 				if [ "$http_split_done" = 1 ]; then
@@ -231,13 +304,14 @@ cmd_send() {
 					msg "$(cat "$errs")"
 					continue
 				fi
-				if [ -e "$dir/quarantine/$(basename "$f")" ]; then
+				if [ "$quarantined" = 1 ] ||
+				    [ -e "$dir/quarantine/${f##*/}" ]; then
 					# Said even with -q: a person must look.
 					grep 'moved to' "$errs" >&2 || true
 					continue
 				fi
 				sent=$((sent + n)) segs=$((segs + 1))
-				report "$(basename "$f"): $n records confirmed"
+				report "${f##*/}: $n records confirmed"
 				ship_metrics
 			else
 				ok=0
@@ -255,7 +329,7 @@ cmd_send() {
 		failed=$((failed + 1)) fails=$((fails + 1))
 		ship_metrics
 		why=$(tr '\n' ' ' <"$errs")
-		msg "$(basename "$f"): not confirmed (${why:-no answer}); retry in ${wait}s"
+		msg "${f##*/}: not confirmed (${why:-no answer}); retry in ${wait}s"
 		if [ "$once" = 1 ] && [ "$tries" -gt 0 ] && [ "$failed" -ge "$tries" ]; then
 			die "giving up after $failed attempts; the segments stay in $dir"
 		fi
@@ -269,11 +343,15 @@ cmd_send() {
 # --metrics FILE: what this shipper had confirmed, and what waits.
 ship_metrics() {
 	[ -n "$metrics" ] || return 0
+	waiting=0
+	for g in "$dir"/*.seg; do
+		[ ! -f "$g" ] || waiting=$((waiting + 1))
+	done
 	write_metrics "$metrics" \
 	    "segments_confirmed_total:counter:$segs:segments the hub confirmed" \
 	    "records_confirmed_total:counter:$sent:records the hub confirmed" \
 	    "attempts_failed_total:counter:$fails:segments not confirmed" \
-	    "spool_segments:gauge:$(find "$dir" -maxdepth 1 -name '*.seg' | wc -l):segments waiting in the spool"
+	    "spool_segments:gauge:$waiting:segments waiting in the spool"
 }
 
 # On the connection: standard output goes to the hub, standard input comes
@@ -287,23 +365,7 @@ cmd_put() {
 	    "$(basename "$f")" "$n"
 	cat "$f"
 	IFS= read -r reply || reply=''
-	# The answer comes from the network: printable characters only.
-	reply=$(printf '%s' "$reply" | tr -c '[:print:]' '?')
-	case $reply in
-	"ok $n")
-		rm -f "$f"
-		return 0 ;;
-	"refused "*)
-		# The hub stored what it could, and can never store the rest:
-		# the segment goes out of the way, kept for a person to see.
-		q=$(dirname "$f")/quarantine
-		mkdir -p "$q"
-		mv -f "$f" "$q/"
-		printf '%s: %s: moved to %s: the hub answered: %s\n' "$prog" \
-		    "$(basename "$f")" "$q" "$reply" >&2
-		return 0 ;;
-	esac
-	die "$f: the hub answered: ${reply:-nothing}"
+	settle "$f" "$n" "$reply" || exit 1
 }
 
 case ${1:-} in
@@ -312,7 +374,6 @@ case ${1:-} in
 spool) shift; cmd_spool "$@" ;;
 send)
 	shift
-	self=$(self_path)
 	cmd_send "$@" ;;
 put) shift; cmd_put "$@" ;;
 '') die_usage "a command is needed: spool, send or put" ;;

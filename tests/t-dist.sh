@@ -107,6 +107,23 @@ same "refused: only the good records stored, under the sender's name" \
 same "refused: the forged marker changed no one's deliveries or last contact" \
     "$(q "$hub/map.db" "SELECT count(*), max(json_extract(json, '\$.ts')) < '2030' FROM raw WHERE src = 'hopmap-ack'")" "7|1"
 
+# put, the protocol's client side alone, as socat runs it on a connection
+# (send writes the segment itself now, so only this holds put): deleted
+# when confirmed, quarantined when refused.
+mkdir -p "$T/sput"
+echo '{"ip":"198.19.5.20","id":"p1"}' >"$T/sput/p.seg"
+printf '%s\n' '{"ip":"198.19.5.21","id":"p2"}' 'not json' >"$T/sput/r.seg"
+for f in p r; do
+	run ip netns exec "$(nsof 1)" env HOPMAP_SHIP_NODE=pre F="$T/sput/$f.seg" \
+	    socat -t 30 "$addr" 'SYSTEM:exec\ hopmap-ship\ put\ \"\$F\"'
+	cat "$T/err" >>"$T/put.err"
+done
+same "put: confirmed and deleted; refused and quarantined, said" \
+    "$(cd "$T/sput" && find . -type f | sort | tr '\n' ' '):$(grep -c 'r.seg: moved to .*refused 1 of 2: line 2: bad JSON' "$T/put.err")" \
+    "./quarantine/r.seg :1"
+same "put: the good records stored" \
+    "$(q "$hub/map.db" "SELECT count(*) FROM targets WHERE ip IN ('198.19.5.20', '198.19.5.21')")" 2
+
 # ---- three workers, one shard each ----
 probeopts=(-R --timeout 300ms --trace-rate 2000 --wait 300ms --max-ttl 8)
 for k in 1 2 3; do
