@@ -282,6 +282,65 @@ x_hopmap_hub_1_6() { # status and hops
 	    "$(grep '^{' "$d/out" | jq -c 'select(.src == "hop")' | wc -l)" "$((all > 120 ? all - 120 : 0))"
 }
 
+# hopmap-httpd(1)
+x_hopmap_httpd_1_1() { # until stopped: started, asked, stopped (the curl line)
+	local d
+	d=$(wd "$1")
+	mkdir -p "$R/var/lib/hopmap/metrics"
+	chown nobody "$R/var/lib/hopmap/metrics"	# icmpprobe drops to nobody
+	ip netns exec "$lab-v" sh -c "cidr-expand -R '$d/ranges.txt' |
+	    icmpprobe --metrics '$R/var/lib/hopmap/metrics/icmpprobe.prom'" >/dev/null
+	ex_bg v "$d" "$(sub "$1" | sed -n 1p)"
+	until_ok 60 ip netns exec "$lab-v" sh -c 'ss -Htln | grep -q "127.0.0.1:8080 "'
+	mkdir -p "$d/curl"
+	ex_sh v "$d/curl" "$(sub "$1" | sed 1d)"
+	same "$1: the node is ok, its programs' metrics read" \
+	    "$rc:$(jq -c '[.status, .role, (.programs | keys)]' "$d/curl/out")" '0:["ok","worker",["icmpprobe"]]'
+	ex_stop "$d"
+}
+x_hopmap_httpd_1_2() { # the key, then the gateway until stopped; w1 posts through it
+	local d
+	d=$(wd "$1")
+	ex_bg hub "$d" "$(sub "$1")"
+	check "$1: a key for w1, the gateway listening" until_ok 60 \
+	    ip netns exec "$lab-hub" sh -c "test -s '$d/w1.key' && ss -Htln | grep -q '127.0.0.1:8080 '"
+	mkdir -p "$d/spool"
+	printf '{"ip":"198.19.0.1","id":"w1:t:1","node":"w1","ping":{"ok":true}}\n' >"$d/spool/20261201T000000-1-000000.seg"
+	ip netns exec "$lab-hub" hopmap-ship send --once -q -n 3 -b 1 -k "$d/w1.key" "$d/spool" http://127.0.0.1:8080
+	same "$1: w1's results confirmed by the gateway" "$?:$(ls "$d/spool")" "0:"
+	check "$1: and stored at the hub" until_ok 60 \
+	    qtest "$hubdb" "SELECT count(*) FROM pings WHERE node = 'w1' AND ip = '198.19.0.1'" = 1
+	ex_stop "$d"
+}
+x_hopmap_httpd_1_3() { # HTTPS on 443 with the manager, until stopped
+	local d
+	d=$(wd "$1")
+	cat "$hubdir/hub.pem" "$hubdir/ca.pem" >"$d/fullchain.pem"
+	cp "$hubdir/hub.key" "$d/privkey.pem"
+	# (the manager's directory is made by hopmap-manager(8)'s add-user,
+	# whose example runs later: made here as it would be by then)
+	mkdir -p "$R/var/lib/hopmap/manager"
+	ex_bg hub "$d" "$(sub "$1")"
+	until_ok 60 ip netns exec "$lab-hub" sh -c 'ss -Htln | grep -q ":443 "'
+	same "$1: HTTPS as hub.example.net, the certificate checked" \
+	    "$(ip netns exec "$lab-v" curl -sS --cacert "$hubdir/ca.pem" https://hub.example.net/health | jq -r .role)" "hub"
+	check "$1: the manager's login page under /manager/" \
+	    sh -c "ip netns exec '$lab-v' curl -sS -i --cacert '$hubdir/ca.pem' https://hub.example.net/manager/ | grep -qi '^Set-Cookie: hm_login='"
+	ex_stop "$d"
+}
+# The hub's gateway over HTTPS on 8443, for the workers behind NAT of
+# hopmap-ship(1) and hopmap-worker(1): hopmap-httpd(1)'s third example on
+# that port, with the lab's ranges to hand out (--allow-reserved).
+gateway_8443() {
+	[ -z "${gw8443:-}" ] || return 0
+	mkdir -p "$R/var/lib/hopmap-hub/ranges" "$T/w/gateway"
+	echo 198.19.1.0/29 >"$R/var/lib/hopmap-hub/ranges/lab.txt"
+	cp "$hubdir/ca.pem" "$R/etc/hopmap/hub-ca.pem"
+	ex_bg hub "$T/w/gateway" "hopmap-httpd -l 0.0.0.0:8443 --cert $hubdir/hub.pem --key $hubdir/hub.key --hub $R/var/lib/hopmap-hub --allow-reserved"
+	until_ok 60 ip netns exec "$lab-hub" sh -c 'ss -Htln | grep -q ":8443 "'
+	gw8443=1
+}
+
 # cidr-expand(1)
 x_cidr_expand_1_1() {
 	local d
@@ -521,6 +580,20 @@ x_hopmap_ship_1_3() { # over ssh, once
 	    "$rc:$(q "$hubdb" "SELECT count(*) FROM pings"):$(find "$R/var/lib/hopmap/spool" -name '*.seg')" \
 	    "0:$((before + n)):"
 }
+x_hopmap_ship_1_4() { # through the gateway over HTTPS, until stopped
+	local d n
+	d=$(wd "$1")
+	gateway_8443
+	ip netns exec "$lab-hub" hopmap-httpd key add -d "$R/var/lib/hopmap-hub" w7 >"$R/etc/hopmap/w7.key"
+	spool_some "$d" w7
+	n=$(cidr-expand -R -c -s 1/3 "$d/ranges.txt")
+	ex_bg v "$d" "$(sub "$1")"
+	check "$1: the hub stores w7's records" until_ok 120 \
+	    qtest "$hubdb" "SELECT count(*) FROM pings WHERE node = 'w7'" = "$n"
+	check "$1: and they leave the spool" until_ok 60 \
+	    sh -c "! find '$R/var/lib/hopmap/spool' -name '*.seg' | grep -q ."
+	ex_stop "$d"
+}
 
 # hopmap-status(1), on the map of two nodes, one of them silent for a day
 x_hopmap_status_1_1() {
@@ -578,7 +651,17 @@ x_hopmap_worker_1_3() { # the hub's hops over ssh, until stopped
 	    sh -c "grep -q 'hop targets from --hops-cmd' '$d/err' && test -s '$d/.local/state/hopmap/hops.offset'"
 	ex_stop "$d"
 }
-x_hopmap_worker_1_4() { # a pipeline instead of the loop
+x_hopmap_worker_1_4() { # through the gateway, until stopped: targets from it, results to it
+	local d
+	d=$(wd "$1")
+	gateway_8443
+	ip netns exec "$lab-hub" hopmap-httpd key add -d "$R/var/lib/hopmap-hub" ams2 >"$R/etc/hopmap/ams2.key"
+	ex_bg v2 "$d" "$(sub "$1" -e 's/-- --rounds 0/-- -R --rounds 0/')"
+	check "$1: ams2 probes the gateway's range, its results at the hub" until_ok 180 \
+	    qtest "$hubdb" "SELECT count(DISTINCT ip) FROM pings WHERE node = 'ams2' AND ip LIKE '198.19.1.%'" -ge 8
+	ex_stop "$d"
+}
+x_hopmap_worker_1_5() { # a pipeline instead of the loop
 	local d
 	d=$(wd "$1")
 	ex_sh v3 "$d" "$(sub "$1" "${LAB[@]}")"
