@@ -25,6 +25,8 @@
 #   - nodes that go by their host name (hopmap-worker(1)'s node1..3): in
 #     a UTS namespace of that name;
 #   - apt-get (the network): simulated with -s;
+#   - dy.fi (hopmap-dyfi(1)): the stand-in of tests/names in the vantage
+#     point, on 127.0.0.1:33101 (-u, --cacert; -s its state under $R);
 #   - pkill -x sqlsink: in a PID namespace of its own, where the only
 #     sqlsink is the example's (never another test's).
 . "$(dirname "$0")/lib.sh"
@@ -213,6 +215,46 @@ alive_in() { grep -hv '^198\.19\.200\.' "$@" | cidr-expand -R -c; }
 fail() { echo "    $*"; }
 
 # ---- the runners, one per example ----
+
+# hopmap-dyfi(1): against the dy.fi stand-in of tests/names, over HTTPS
+# from a test CA, inside the vantage point (-u and --cacert added: dy.fi
+# itself is the Internet; -s: its default state file, under $R).  The cron line (/etc/crontab's, with the user):
+# its command, its lines joined.
+. "$top/tests/names/lib.sh"
+dyfi_sub=()
+dyfi_up() {
+	[ ${#dyfi_sub[@]} = 0 ] || return 0
+	test_ca || { echo "not ok - a test CA from openssl"; return 1; }
+	mkdir -p "$T/dyfi"
+	ip netns exec "$lab-v" python3 "$names/dyfi-standin.py" "$T/dyfi" 127.0.0.1 33101 \
+	    "$T/srv.pem" "$T/srv.key" 'me@example.org:s3cret' 2>"$T/standin.err" &
+	cleanup_hooks+=("kill $!")
+	until_ok 20 test -f "$T/dyfi/ready"
+	echo 'me@example.org:s3cret' >"$R/etc/hopmap/dyfi.cred"
+	chmod 600 "$R/etc/hopmap/dyfi.cred"
+	dyfi_sub=(-e "s|hopmap-dyfi |hopmap-dyfi -u https://127.0.0.1:33101/nic/update --cacert $T/ca.pem -s $R/var/lib/hopmap/dyfi-hopmap.dy.fi |"
+	    -e "s|/var/log/|$R/var/log/|")
+}
+x_hopmap_dyfi_1_1() { # cron: the command, as root
+	local d
+	d=$(wd "$1")
+	dyfi_up
+	mkdir -p "$R/var/log/hopmap"
+	ex_sh v "$d" "$(sub "$1" "${dyfi_sub[@]}" | tr '\n' ' ' | sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* root //')"
+	same "$1: exit 0, quiet; dy.fi asked for hopmap.dy.fi" \
+	    "$rc:$(cat "$d/out" "$d/err"):$(grep -c 'hostname=hopmap.dy.fi ' "$T/dyfi/requests")" "0::1"
+	check "$1: the update remembered, the answer logged" \
+	    sh -c "grep -qx 'addr=127.0.0.1' '$R/var/lib/hopmap/dyfi-hopmap.dy.fi' &&
+	        grep -q 'host=hopmap.dy.fi answer=good' '$R/var/log/hopmap/dyfi.log'"
+}
+x_hopmap_dyfi_1_2() { # after the example before: none due
+	local d
+	d=$(wd "$1")
+	dyfi_up
+	ex_sh v "$d" "$(sub "$1" "${dyfi_sub[@]}")"
+	same "$1: exit 0; no update due, none sent" \
+	    "$rc:$(cat "$d/out" "$d/err" | grep -c 'no update due'):$(wc -l <"$T/dyfi/requests")" "0:1:1"
+}
 
 # hopmap-hub(1) first: the hub that later examples ship to.
 x_hopmap_hub_1_2() { # the CA and certificates (w2's, and ams1's the same way)
