@@ -27,6 +27,8 @@
 #   - apt-get (the network): simulated with -s;
 #   - dy.fi (hopmap-dyfi(1)): the stand-in of tests/names in the vantage
 #     point, on 127.0.0.1:33101 (-u, --cacert; -s its state under $R);
+#   - Let's Encrypt (hopmap-cert(1)): pebble in the vantage point, as the
+#     page's second example has it (-s, and --certbot-dir, -o under $R);
 #   - pkill -x sqlsink: in a PID namespace of its own, where the only
 #     sqlsink is the example's (never another test's).
 . "$(dirname "$0")/lib.sh"
@@ -254,6 +256,55 @@ x_hopmap_dyfi_1_2() { # after the example before: none due
 	ex_sh v "$d" "$(sub "$1" "${dyfi_sub[@]}")"
 	same "$1: exit 0; no update due, none sent" \
 	    "$rc:$(cat "$d/out" "$d/err" | grep -c 'no update due'):$(wc -l <"$T/dyfi/requests")" "0:1:1"
+}
+
+# hopmap-cert(1): certbot against pebble, the ACME test server (challenges
+# always valid), in the vantage point: on its own loopback, port 28201 as
+# the page says is no other test's.  Let's Encrypt is the Internet: the
+# cron line's command gets pebble (-s), certbot's directory and the
+# destination under $R (--certbot-dir, -o: their defaults, moved).
+pebble_up() {
+	[ -z "${pebble_pid:-}" ] || return 0
+	[ -s "$T/ca.pem" ] || test_ca || { echo "not ok - a test CA from openssl"; return 1; }
+	cat >"$T/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:28201", "managementListenAddress": "127.0.0.1:28202",
+ "certificate": "$T/srv.pem", "privateKey": "$T/srv.key", "httpPort": 28203, "tlsPort": 28204,
+ "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+	PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+	    ip netns exec "$lab-v" pebble -config "$T/pebble.json" >"$T/pebble.log" 2>&1 &
+	pebble_pid=$!
+	cleanup_hooks+=("kill $pebble_pid")
+	until_ok 30 ip netns exec "$lab-v" curl -sf -o /dev/null --cacert "$T/ca.pem" https://127.0.0.1:28201/dir
+}
+# cert_ok RC DIR NAME: RC is 0, DIR/cert.pem is pebble's, for NAME, with its key
+cert_ok() {
+	[ "$1" = 0 ] || return 1
+	shift
+	openssl x509 -noout -ext subjectAltName -in "$1/cert.pem" | grep -q "DNS:$2" &&
+	    openssl x509 -noout -issuer -in "$1/cert.pem" | grep -qi pebble &&
+	    [ "$(openssl x509 -noout -pubkey -in "$1/cert.pem")" = "$(openssl pkey -pubout -in "$1/key.pem")" ]
+}
+x_hopmap_cert_1_1() { # cron: the command, as root
+	local d
+	d=$(wd "$1")
+	pebble_up
+	mkdir -p "$R/var/www/html"
+	ex_sh v "$d" "REQUESTS_CA_BUNDLE=$T/ca.pem $(sub "$1" -e "s|/var/www/|$R/var/www/|" \
+	    -e "s|hopmap-cert |hopmap-cert -s https://127.0.0.1:28201/dir --certbot-dir $R/etc/letsencrypt -o $R/etc/hopmap/tls |" |
+	    sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* root //')"
+	check "$1: exit 0; a certificate for manager.example.org in /etc/hopmap/tls" \
+	    cert_ok "$rc" "$R/etc/hopmap/tls" manager.example.org
+}
+x_hopmap_cert_1_2() { # as the page shows it
+	local d
+	d=$(wd "$1")
+	pebble_up
+	cp "$T/ca.pem" "$d/"
+	mkdir -p "$R/tmp/www"
+	ex_sh v "$d" "$(sub "$1")"
+	check "$1: exit 0; pebble's certificate for manager.hopmap.test in /tmp/tls" \
+	    cert_ok "$rc" "$R/tmp/tls" manager.hopmap.test
 }
 
 # hopmap-hub(1) first: the hub that later examples ship to.
