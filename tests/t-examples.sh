@@ -3,7 +3,7 @@
 # checked for what the page says it does: an example that stops working
 # fails here.
 #
-# The examples are read from man/*.[157] (the .Bd -literal and .Dl blocks
+# The examples are read from man/*.[1578] (the .Bd -literal and .Dl blocks
 # of .Sh EXAMPLES), numbered PAGE:N in order, and each has a runner below
 # (x_PAGE_N); an example without a runner, or a runner without its
 # example, is a failure, so none is dropped silently.  A runner takes the
@@ -29,6 +29,12 @@
 #     point, on 127.0.0.1:33101 (-u, --cacert; -s its state under $R);
 #   - Let's Encrypt (hopmap-cert(1)): pebble in the vantage point, as the
 #     page's second example has it (-s, and --certbot-dir, -o under $R);
+#   - lighttpd's lines (manager.cgi(8)): in a configuration of this test's
+#     serving HTTPS as hub.example.net in the hub's namespace; curl trusts
+#     the hub's CA through CURL_CA_BUNDLE; SECRET is alice's, from
+#     hopmap-manager(8)'s add-user;
+#   - the gateway that hopmap-ship(1) and hopmap-worker(1) reach on 8443:
+#     hopmap-httpd(1)'s HTTPS example on that port, with the lab's ranges.
 #   - pkill -x sqlsink: in a PID namespace of its own, where the only
 #     sqlsink is the example's (never another test's).
 . "$(dirname "$0")/lib.sh"
@@ -46,7 +52,7 @@ fi
 # ---- the examples, extracted ----
 ex=$T/ex
 mkdir -p "$ex"
-for page in "$top"/man/*.[157]; do
+for page in "$top"/man/*.[1578]; do
 	awk -v out="$ex/$(basename "$page")" '
 	function unesc(s) { gsub(/\\&/, "", s); gsub(/\\-/, "-", s)
 		gsub(/\\e/, "\\", s); return s }
@@ -761,6 +767,73 @@ x_hopmap_worker_1_5() { # a pipeline instead of the loop
 	same "$1: exit 0; lab1's share stored under lab1" \
 	    "$rc:$(q "$hubdb" "SELECT count(DISTINCT ip) FROM pings WHERE node = 'lab1'")" \
 	    "0:$(cidr-expand -R -c -s 1/2 "$d/ranges.txt")"
+}
+
+# hopmap-manager(8), in the hub's namespace
+x_hopmap_manager_8_1() { # the secret (alice's, for manager.cgi(8)'s login)
+	local d
+	d=$(wd "$1")
+	ex_sh hub "$d" "$(sub "$1")"
+	secret=$(sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p' "$d/out")
+	check "$1: exit 0; the otpauth URI, then the code to scan" \
+	    sh -c "[ $rc = 0 ] && grep -qE '^otpauth://totp/hopmap:alice\?secret=[A-Z2-7]{32}' '$d/out' && [ \$(wc -l <'$d/out') -gt 5 ]"
+}
+x_hopmap_manager_8_2() { # the key moved apart
+	local d
+	d=$(wd "$1")
+	ex_sh hub "$d" "$(sub "$1")"
+	same "$1: exit 0; alice listed, with the key moved out of the store" \
+	    "$rc:$(cut -f1 "$d/out"):$(ls "$R/var/lib/hopmap/manager" | grep -c key)" "0:alice:0"
+	# back: manager.cgi(8)'s lines give the CGI no HOPMAP_MANAGER_KEY_FILE
+	mv "$R/etc/hopmap/manager.key" "$R/var/lib/hopmap/manager/server.key"
+}
+x_hopmap_manager_8_3() { # cron: the command; the hub's counts sampled
+	local d
+	d=$(wd "$1")
+	ex_sh hub "$d" "$(sub "$1" | uncron)"
+	same "$1: exit 0, quiet" "$rc:$(cat "$d/out" "$d/err")" "0:"
+	check "$1: a sample of the hub's counts kept" \
+	    sh -c "find '$R/var/lib/hopmap/manager' -newer '$d/ranges.txt' -type f | grep -q ."
+}
+
+# manager.cgi(8): lighttpd with the page's lines, serving HTTPS as
+# hub.example.net (the hub's certificate) in the hub's namespace; the
+# login with curl trusting the hub's CA (CURL_CA_BUNDLE)
+x_manager_cgi_8_1() {
+	local d
+	d=$(wd "$1")
+	mkdir -p "$d/www/manager" "$R/var/log/hopmap"
+	cp "$HOPMAP_BIN/manager.cgi" "$d/www/manager/"
+	cat "$hubdir/hub.pem" "$hubdir/hub.key" >"$d/hub-both.pem"
+	{
+		cat <<CONF
+server.document-root = "$d/www"
+server.port = 443
+server.pid-file = "$d/lighttpd.pid"
+server.errorlog = "$d/lighttpd.err"
+server.breakagelog = "$d/cgi.err"
+server.modules = ("mod_openssl")
+ssl.engine = "enable"
+ssl.pemfile = "$d/hub-both.pem"
+CONF
+		sub "$1" -e "s|/var/log/|$R/var/log/|"
+	} >"$d/lighttpd.conf"
+	ex_sh hub "$d" "lighttpd -tt -f lighttpd.conf"
+	same "$1: lighttpd takes the lines" "$rc:$(cat "$d/out" "$d/err")" "0:"
+	ex_bg hub "$d" "exec lighttpd -D -f lighttpd.conf"
+	check "$1: lighttpd serves the manager" until_ok 30 \
+	    ip netns exec "$lab-v" curl -sf -o /dev/null --cacert "$hubdir/ca.pem" https://hub.example.net/manager/manager.cgi/
+	mgrdir=$d
+}
+x_manager_cgi_8_2() { # alice's code, from the secret of hopmap-manager(8)'s add-user
+	local d
+	d=$(wd "$1")
+	ex_sh v "$d" "CURL_CA_BUNDLE=$hubdir/ca.pem; export CURL_CA_BUNDLE
+$(sub "$1" -e "s/-b SECRET/-b $secret/")"
+	check "$1: exit 0; logged in: 303 and a session cookie" \
+	    sh -c "[ $rc = 0 ] && grep -q '^HTTP/[0-9.]* 303' '$d/out' && grep -qi '^Set-Cookie: hm_session=' '$d/out'"
+	check "$1: the login logged" grep -q alice "$R/var/log/hopmap/manager-auth.log"
+	ex_stop "$mgrdir"
 }
 
 # hopmap(5): records, not commands; a lab record has every member shown
