@@ -68,7 +68,7 @@ examples=$(cd "$ex" && printf "%s\n" * | sort -t: -k1,1 -k2,2n)
 check "the man pages have examples" test -n "$examples"
 
 # ---- the lab, the names and the system paths ----
-lab=hmx$$
+lab=hmex$$
 cleanup_hooks+=("lab_down $lab")
 LAB_VANTAGES=3 LAB_HUB=1 lab_up "$lab" >/dev/null || { echo "not ok - lab_up"; exit 1; }
 hubip=$LAB_HUB_IP
