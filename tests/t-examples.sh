@@ -3,7 +3,7 @@
 # checked for what the page says it does: an example that stops working
 # fails here.
 #
-# The examples are read from man/*.[157] (the .Bd -literal and .Dl blocks
+# The examples are read from man/*.[1578] (the .Bd -literal and .Dl blocks
 # of .Sh EXAMPLES), numbered PAGE:N in order, and each has a runner below
 # (x_PAGE_N); an example without a runner, or a runner without its
 # example, is a failure, so none is dropped silently.  A runner takes the
@@ -25,6 +25,16 @@
 #   - nodes that go by their host name (hopmap-worker(1)'s node1..3): in
 #     a UTS namespace of that name;
 #   - apt-get (the network): simulated with -s;
+#   - dy.fi (hopmap-dyfi(1)): the stand-in of tests/names in the vantage
+#     point, on 127.0.0.1:33101 (-u, --cacert; -s its state under $R);
+#   - Let's Encrypt (hopmap-cert(1)): pebble in the vantage point, as the
+#     page's second example has it (-s, and --certbot-dir, -o under $R);
+#   - lighttpd's lines (manager.cgi(8)): in a configuration of this test's
+#     serving HTTPS as hub.example.net in the hub's namespace; curl trusts
+#     the hub's CA through CURL_CA_BUNDLE; SECRET is alice's, from
+#     hopmap-manager(8)'s add-user;
+#   - the gateway that hopmap-ship(1) and hopmap-worker(1) reach on 8443:
+#     hopmap-httpd(1)'s HTTPS example on that port, with the lab's ranges.
 #   - pkill -x sqlsink: in a PID namespace of its own, where the only
 #     sqlsink is the example's (never another test's).
 . "$(dirname "$0")/lib.sh"
@@ -42,7 +52,7 @@ fi
 # ---- the examples, extracted ----
 ex=$T/ex
 mkdir -p "$ex"
-for page in "$top"/man/*.[157]; do
+for page in "$top"/man/*.[1578]; do
 	awk -v out="$ex/$(basename "$page")" '
 	function unesc(s) { gsub(/\\&/, "", s); gsub(/\\-/, "-", s)
 		gsub(/\\e/, "\\", s); return s }
@@ -58,7 +68,7 @@ examples=$(cd "$ex" && printf "%s\n" * | sort -t: -k1,1 -k2,2n)
 check "the man pages have examples" test -n "$examples"
 
 # ---- the lab, the names and the system paths ----
-lab=hmx$$
+lab=hmex$$
 cleanup_hooks+=("lab_down $lab")
 LAB_VANTAGES=3 LAB_HUB=1 lab_up "$lab" >/dev/null || { echo "not ok - lab_up"; exit 1; }
 hubip=$LAB_HUB_IP
@@ -214,6 +224,95 @@ fail() { echo "    $*"; }
 
 # ---- the runners, one per example ----
 
+# hopmap-dyfi(1): against the dy.fi stand-in of tests/names, over HTTPS
+# from a test CA, inside the vantage point (-u and --cacert added: dy.fi
+# itself is the Internet; -s: its default state file, under $R).  The cron line (/etc/crontab's, with the user):
+# its command, its lines joined.
+. "$top/tests/names/lib.sh"
+dyfi_sub=()
+dyfi_up() {
+	[ ${#dyfi_sub[@]} = 0 ] || return 0
+	test_ca || { echo "not ok - a test CA from openssl"; return 1; }
+	mkdir -p "$T/dyfi"
+	ip netns exec "$lab-v" python3 "$names/dyfi-standin.py" "$T/dyfi" 127.0.0.1 33101 \
+	    "$T/srv.pem" "$T/srv.key" 'me@example.org:s3cret' 2>"$T/standin.err" &
+	cleanup_hooks+=("kill $!")
+	until_ok 20 test -f "$T/dyfi/ready"
+	echo 'me@example.org:s3cret' >"$R/etc/hopmap/dyfi.cred"
+	chmod 600 "$R/etc/hopmap/dyfi.cred"
+	dyfi_sub=(-e "s|hopmap-dyfi |hopmap-dyfi -u https://127.0.0.1:33101/nic/update --cacert $T/ca.pem -s $R/var/lib/hopmap/dyfi-hopmap.dy.fi |"
+	    -e "s|/var/log/|$R/var/log/|")
+}
+x_hopmap_dyfi_1_1() { # cron: the command, as root
+	local d
+	d=$(wd "$1")
+	dyfi_up
+	mkdir -p "$R/var/log/hopmap"
+	ex_sh v "$d" "$(sub "$1" "${dyfi_sub[@]}" | tr '\n' ' ' | sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* root //')"
+	same "$1: exit 0, quiet; dy.fi asked for hopmap.dy.fi" \
+	    "$rc:$(cat "$d/out" "$d/err"):$(grep -c 'hostname=hopmap.dy.fi ' "$T/dyfi/requests")" "0::1"
+	check "$1: the update remembered, the answer logged" \
+	    sh -c "grep -qx 'addr=127.0.0.1' '$R/var/lib/hopmap/dyfi-hopmap.dy.fi' &&
+	        grep -q 'host=hopmap.dy.fi answer=good' '$R/var/log/hopmap/dyfi.log'"
+}
+x_hopmap_dyfi_1_2() { # after the example before: none due
+	local d
+	d=$(wd "$1")
+	dyfi_up
+	ex_sh v "$d" "$(sub "$1" "${dyfi_sub[@]}")"
+	same "$1: exit 0; no update due, none sent" \
+	    "$rc:$(cat "$d/out" "$d/err" | grep -c 'no update due'):$(wc -l <"$T/dyfi/requests")" "0:1:1"
+}
+
+# hopmap-cert(1): certbot against pebble, the ACME test server (challenges
+# always valid), in the vantage point: on its own loopback, port 28201 as
+# the page says is no other test's.  Let's Encrypt is the Internet: the
+# cron line's command gets pebble (-s), certbot's directory and the
+# destination under $R (--certbot-dir, -o: their defaults, moved).
+pebble_up() {
+	[ -z "${pebble_pid:-}" ] || return 0
+	[ -s "$T/ca.pem" ] || test_ca || { echo "not ok - a test CA from openssl"; return 1; }
+	cat >"$T/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:28201", "managementListenAddress": "127.0.0.1:28202",
+ "certificate": "$T/srv.pem", "privateKey": "$T/srv.key", "httpPort": 28203, "tlsPort": 28204,
+ "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+	PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+	    ip netns exec "$lab-v" pebble -config "$T/pebble.json" >"$T/pebble.log" 2>&1 &
+	pebble_pid=$!
+	cleanup_hooks+=("kill $pebble_pid")
+	until_ok 30 ip netns exec "$lab-v" curl -sf -o /dev/null --cacert "$T/ca.pem" https://127.0.0.1:28201/dir
+}
+# cert_ok RC DIR NAME: RC is 0, DIR/cert.pem is pebble's, for NAME, with its key
+cert_ok() {
+	[ "$1" = 0 ] || return 1
+	shift
+	openssl x509 -noout -ext subjectAltName -in "$1/cert.pem" | grep -q "DNS:$2" &&
+	    openssl x509 -noout -issuer -in "$1/cert.pem" | grep -qi pebble &&
+	    [ "$(openssl x509 -noout -pubkey -in "$1/cert.pem")" = "$(openssl pkey -pubout -in "$1/key.pem")" ]
+}
+x_hopmap_cert_1_1() { # cron: the command, as root
+	local d
+	d=$(wd "$1")
+	pebble_up
+	mkdir -p "$R/var/www/html"
+	ex_sh v "$d" "REQUESTS_CA_BUNDLE=$T/ca.pem $(sub "$1" -e "s|/var/www/|$R/var/www/|" \
+	    -e "s|hopmap-cert |hopmap-cert -s https://127.0.0.1:28201/dir --certbot-dir $R/etc/letsencrypt -o $R/etc/hopmap/tls |" |
+	    sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* root //')"
+	check "$1: exit 0; a certificate for manager.example.org in /etc/hopmap/tls" \
+	    cert_ok "$rc" "$R/etc/hopmap/tls" manager.example.org
+}
+x_hopmap_cert_1_2() { # as the page shows it
+	local d
+	d=$(wd "$1")
+	pebble_up
+	cp "$T/ca.pem" "$d/"
+	mkdir -p "$R/tmp/www"
+	ex_sh v "$d" "$(sub "$1")"
+	check "$1: exit 0; pebble's certificate for manager.hopmap.test in /tmp/tls" \
+	    cert_ok "$rc" "$R/tmp/tls" manager.hopmap.test
+}
+
 # hopmap-hub(1) first: the hub that later examples ship to.
 x_hopmap_hub_1_2() { # the CA and certificates (w2's, and ams1's the same way)
 	hubdir=$(wd "$1")
@@ -280,6 +379,65 @@ x_hopmap_hub_1_6() { # status and hops
 	check "$1: the shard has hops" test "$all" -gt 0
 	same "$1: hops prints those beyond the first 120 of the shard" \
 	    "$(grep '^{' "$d/out" | jq -c 'select(.src == "hop")' | wc -l)" "$((all > 120 ? all - 120 : 0))"
+}
+
+# hopmap-httpd(1)
+x_hopmap_httpd_1_1() { # until stopped: started, asked, stopped (the curl line)
+	local d
+	d=$(wd "$1")
+	mkdir -p "$R/var/lib/hopmap/metrics"
+	chown nobody "$R/var/lib/hopmap/metrics"	# icmpprobe drops to nobody
+	ip netns exec "$lab-v" sh -c "cidr-expand -R '$d/ranges.txt' |
+	    icmpprobe --metrics '$R/var/lib/hopmap/metrics/icmpprobe.prom'" >/dev/null
+	ex_bg v "$d" "$(sub "$1" | sed -n 1p)"
+	until_ok 60 ip netns exec "$lab-v" sh -c 'ss -Htln | grep -q "127.0.0.1:8080 "'
+	mkdir -p "$d/curl"
+	ex_sh v "$d/curl" "$(sub "$1" | sed 1d)"
+	same "$1: the node is ok, its programs' metrics read" \
+	    "$rc:$(jq -c '[.status, .role, (.programs | keys)]' "$d/curl/out")" '0:["ok","worker",["icmpprobe"]]'
+	ex_stop "$d"
+}
+x_hopmap_httpd_1_2() { # the key, then the gateway until stopped; w1 posts through it
+	local d
+	d=$(wd "$1")
+	ex_bg hub "$d" "$(sub "$1")"
+	check "$1: a key for w1, the gateway listening" until_ok 60 \
+	    ip netns exec "$lab-hub" sh -c "test -s '$d/w1.key' && ss -Htln | grep -q '127.0.0.1:8080 '"
+	mkdir -p "$d/spool"
+	printf '{"ip":"198.19.0.1","id":"w1:t:1","node":"w1","ping":{"ok":true}}\n' >"$d/spool/20261201T000000-1-000000.seg"
+	ip netns exec "$lab-hub" hopmap-ship send --once -q -n 3 -b 1 -k "$d/w1.key" "$d/spool" http://127.0.0.1:8080
+	same "$1: w1's results confirmed by the gateway" "$?:$(ls "$d/spool")" "0:"
+	check "$1: and stored at the hub" until_ok 60 \
+	    qtest "$hubdb" "SELECT count(*) FROM pings WHERE node = 'w1' AND ip = '198.19.0.1'" = 1
+	ex_stop "$d"
+}
+x_hopmap_httpd_1_3() { # HTTPS on 443 with the manager, until stopped
+	local d
+	d=$(wd "$1")
+	cat "$hubdir/hub.pem" "$hubdir/ca.pem" >"$d/fullchain.pem"
+	cp "$hubdir/hub.key" "$d/privkey.pem"
+	# (the manager's directory is made by hopmap-manager(8)'s add-user,
+	# whose example runs later: made here as it would be by then)
+	mkdir -p "$R/var/lib/hopmap/manager"
+	ex_bg hub "$d" "$(sub "$1")"
+	until_ok 60 ip netns exec "$lab-hub" sh -c 'ss -Htln | grep -q ":443 "'
+	same "$1: HTTPS as hub.example.net, the certificate checked" \
+	    "$(ip netns exec "$lab-v" curl -sS --cacert "$hubdir/ca.pem" https://hub.example.net/health | jq -r .role)" "hub"
+	check "$1: the manager's login page under /manager/" \
+	    sh -c "ip netns exec '$lab-v' curl -sS -i --cacert '$hubdir/ca.pem' https://hub.example.net/manager/ | grep -qi '^Set-Cookie: hm_login='"
+	ex_stop "$d"
+}
+# The hub's gateway over HTTPS on 8443, for the workers behind NAT of
+# hopmap-ship(1) and hopmap-worker(1): hopmap-httpd(1)'s third example on
+# that port, with the lab's ranges to hand out (--allow-reserved).
+gateway_8443() {
+	[ -z "${gw8443:-}" ] || return 0
+	mkdir -p "$R/var/lib/hopmap-hub/ranges" "$T/w/gateway"
+	echo 198.19.1.0/29 >"$R/var/lib/hopmap-hub/ranges/lab.txt"
+	cp "$hubdir/ca.pem" "$R/etc/hopmap/hub-ca.pem"
+	ex_bg hub "$T/w/gateway" "hopmap-httpd -l 0.0.0.0:8443 --cert $hubdir/hub.pem --key $hubdir/hub.key --hub $R/var/lib/hopmap-hub --allow-reserved"
+	until_ok 60 ip netns exec "$lab-hub" sh -c 'ss -Htln | grep -q ":8443 "'
+	gw8443=1
 }
 
 # cidr-expand(1)
@@ -521,6 +679,20 @@ x_hopmap_ship_1_3() { # over ssh, once
 	    "$rc:$(q "$hubdb" "SELECT count(*) FROM pings"):$(find "$R/var/lib/hopmap/spool" -name '*.seg')" \
 	    "0:$((before + n)):"
 }
+x_hopmap_ship_1_4() { # through the gateway over HTTPS, until stopped
+	local d n
+	d=$(wd "$1")
+	gateway_8443
+	ip netns exec "$lab-hub" hopmap-httpd key add -d "$R/var/lib/hopmap-hub" w7 >"$R/etc/hopmap/w7.key"
+	spool_some "$d" w7
+	n=$(cidr-expand -R -c -s 1/3 "$d/ranges.txt")
+	ex_bg v "$d" "$(sub "$1")"
+	check "$1: the hub stores w7's records" until_ok 120 \
+	    qtest "$hubdb" "SELECT count(*) FROM pings WHERE node = 'w7'" = "$n"
+	check "$1: and they leave the spool" until_ok 60 \
+	    sh -c "! find '$R/var/lib/hopmap/spool' -name '*.seg' | grep -q ."
+	ex_stop "$d"
+}
 
 # hopmap-status(1), on the map of two nodes, one of them silent for a day
 x_hopmap_status_1_1() {
@@ -578,13 +750,90 @@ x_hopmap_worker_1_3() { # the hub's hops over ssh, until stopped
 	    sh -c "grep -q 'hop targets from --hops-cmd' '$d/err' && test -s '$d/.local/state/hopmap/hops.offset'"
 	ex_stop "$d"
 }
-x_hopmap_worker_1_4() { # a pipeline instead of the loop
+x_hopmap_worker_1_4() { # through the gateway, until stopped: targets from it, results to it
+	local d
+	d=$(wd "$1")
+	gateway_8443
+	ip netns exec "$lab-hub" hopmap-httpd key add -d "$R/var/lib/hopmap-hub" ams2 >"$R/etc/hopmap/ams2.key"
+	ex_bg v2 "$d" "$(sub "$1" -e 's/-- --rounds 0/-- -R --rounds 0/')"
+	check "$1: ams2 probes the gateway's range, its results at the hub" until_ok 180 \
+	    qtest "$hubdb" "SELECT count(DISTINCT ip) FROM pings WHERE node = 'ams2' AND ip LIKE '198.19.1.%'" -ge 8
+	ex_stop "$d"
+}
+x_hopmap_worker_1_5() { # a pipeline instead of the loop
 	local d
 	d=$(wd "$1")
 	ex_sh v3 "$d" "$(sub "$1" "${LAB[@]}")"
 	same "$1: exit 0; lab1's share stored under lab1" \
 	    "$rc:$(q "$hubdb" "SELECT count(DISTINCT ip) FROM pings WHERE node = 'lab1'")" \
 	    "0:$(cidr-expand -R -c -s 1/2 "$d/ranges.txt")"
+}
+
+# hopmap-manager(8), in the hub's namespace
+x_hopmap_manager_8_1() { # the secret (alice's, for manager.cgi(8)'s login)
+	local d
+	d=$(wd "$1")
+	ex_sh hub "$d" "$(sub "$1")"
+	secret=$(sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p' "$d/out")
+	check "$1: exit 0; the otpauth URI, then the code to scan" \
+	    sh -c "[ $rc = 0 ] && grep -qE '^otpauth://totp/hopmap:alice\?secret=[A-Z2-7]{32}' '$d/out' && [ \$(wc -l <'$d/out') -gt 5 ]"
+}
+x_hopmap_manager_8_2() { # the key moved apart
+	local d
+	d=$(wd "$1")
+	ex_sh hub "$d" "$(sub "$1")"
+	same "$1: exit 0; alice listed, with the key moved out of the store" \
+	    "$rc:$(cut -f1 "$d/out"):$(ls "$R/var/lib/hopmap/manager" | grep -c key)" "0:alice:0"
+	# back: manager.cgi(8)'s lines give the CGI no HOPMAP_MANAGER_KEY_FILE
+	mv "$R/etc/hopmap/manager.key" "$R/var/lib/hopmap/manager/server.key"
+}
+x_hopmap_manager_8_3() { # cron: the command; the hub's counts sampled
+	local d
+	d=$(wd "$1")
+	ex_sh hub "$d" "$(sub "$1" | uncron)"
+	same "$1: exit 0, quiet" "$rc:$(cat "$d/out" "$d/err")" "0:"
+	check "$1: a sample of the hub's counts kept" \
+	    sh -c "find '$R/var/lib/hopmap/manager' -newer '$d/ranges.txt' -type f | grep -q ."
+}
+
+# manager.cgi(8): lighttpd with the page's lines, serving HTTPS as
+# hub.example.net (the hub's certificate) in the hub's namespace; the
+# login with curl trusting the hub's CA (CURL_CA_BUNDLE)
+x_manager_cgi_8_1() {
+	local d
+	d=$(wd "$1")
+	mkdir -p "$d/www/manager" "$R/var/log/hopmap"
+	cp "$HOPMAP_BIN/manager.cgi" "$d/www/manager/"
+	cat "$hubdir/hub.pem" "$hubdir/hub.key" >"$d/hub-both.pem"
+	{
+		cat <<CONF
+server.document-root = "$d/www"
+server.port = 443
+server.pid-file = "$d/lighttpd.pid"
+server.errorlog = "$d/lighttpd.err"
+server.breakagelog = "$d/cgi.err"
+server.modules = ("mod_openssl")
+ssl.engine = "enable"
+ssl.pemfile = "$d/hub-both.pem"
+CONF
+		sub "$1" -e "s|/var/log/|$R/var/log/|"
+	} >"$d/lighttpd.conf"
+	ex_sh hub "$d" "lighttpd -tt -f lighttpd.conf"
+	same "$1: lighttpd takes the lines" "$rc:$(cat "$d/out" "$d/err")" "0:"
+	ex_bg hub "$d" "exec lighttpd -D -f lighttpd.conf"
+	check "$1: lighttpd serves the manager" until_ok 30 \
+	    ip netns exec "$lab-v" curl -sf -o /dev/null --cacert "$hubdir/ca.pem" https://hub.example.net/manager/manager.cgi/
+	mgrdir=$d
+}
+x_manager_cgi_8_2() { # alice's code, from the secret of hopmap-manager(8)'s add-user
+	local d
+	d=$(wd "$1")
+	ex_sh v "$d" "CURL_CA_BUNDLE=$hubdir/ca.pem; export CURL_CA_BUNDLE
+$(sub "$1" -e "s/-b SECRET/-b $secret/")"
+	check "$1: exit 0; logged in: 303 and a session cookie" \
+	    sh -c "[ $rc = 0 ] && grep -q '^HTTP/[0-9.]* 303' '$d/out' && grep -qi '^Set-Cookie: hm_session=' '$d/out'"
+	check "$1: the login logged" grep -q alice "$R/var/log/hopmap/manager-auth.log"
+	ex_stop "$mgrdir"
 }
 
 # hopmap(5): records, not commands; a lab record has every member shown
