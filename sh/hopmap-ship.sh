@@ -152,7 +152,9 @@ ship_one() {
 # script of ours is started again on the connection.  -t: once the hub
 # has answered and closed, socat gives the shell time to write the answer
 # (its default, half a second, cut it off on a loaded machine, and a
-# confirmed segment was sent again).
+# confirmed segment was sent again).  timeout(1) bounds the whole attempt
+# at ten idle timeouts: a socat seen spinning in OpenSSL after a refusal
+# made no system call, so -T never fired, and it ignored SIGTERM (-k).
 socat_ship_one() {
 	name=${1##*/}
 	if ! n=$(wc -l 2>/dev/null <"$1"); then
@@ -163,6 +165,7 @@ socat_ship_one() {
 	HOPMAP_SHIP_FILE=$1 HOPMAP_SHIP_ANS=$ans \
 	    HOPMAP_SHIP_HEAD="hopmap-segment 1 $node $name $n" \
 	    HOPMAP_SHIP_CONN=$on_conn \
+	    timeout -k 5 "$((timeout * 10))" \
 	    socat -T "$timeout" -t "$timeout" "$address" "$on_conn_address" \
 	    2>"$errs" &
 	child=$!

@@ -107,6 +107,23 @@ same "refused: only the good records stored, under the sender's name" \
 same "refused: the forged marker changed no one's deliveries or last contact" \
     "$(q "$hub/map.db" "SELECT count(*), max(json_extract(json, '\$.ts')) < '2030' FROM raw WHERE src = 'hopmap-ack'")" "7|1"
 
+# A hub that trickles bytes and never answers (as a socat client seen
+# spinning in OpenSSL, making no system call, never let -T fire): the
+# attempt is bounded all the same, failed, and the segment kept.
+ip netns exec "$hubns" socat TCP-LISTEN:7419,reuseaddr,fork \
+    SYSTEM:'while printf x; do sleep 0.3; done' 2>/dev/null &
+trickle=$!
+cleanup_hooks+=("kill $trickle 2>/dev/null")
+until_ok 20 sh -c "ip netns exec '$hubns' ss -ltn | grep -q ':7419 '"
+mkdir -p "$T/st"
+cp "$T/recs" "$T/st/20261201T000000-1-000000.seg"
+run timeout 120 ip netns exec "$(nsof 1)" hopmap-ship send --once -q -n 1 -T 1 \
+    -N pre "$T/st" "TCP:$LAB_HUB_IP:7419"
+same "a hub that trickles and never answers: the attempt ends, failed, the segment kept" \
+    "$([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo failed):$(ls "$T/st")" \
+    "failed:20261201T000000-1-000000.seg"
+kill "$trickle" 2>/dev/null
+
 # put, the protocol's client side alone, as socat runs it on a connection
 # (send writes the segment itself now, so only this holds put): deleted
 # when confirmed, quarantined when refused.
