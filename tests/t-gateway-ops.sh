@@ -47,6 +47,9 @@ up small 29102 --max-body 2k
 run hopmap-httpd -l 127.0.0.1:29103 --hub "$T/hbu"
 same "--hub mistyped: exit 3, the directory named, not made" \
     "$rc:$(grep -c -- "--hub $T/hbu: No such file" "$T/err"):$(test -e "$T/hbu" && echo made)" "3:1:"
+run hopmap-httpd -l 127.0.0.1:29103 --manager "$T/mgu"
+same "--manager mistyped: exit 3, the directory named, what makes it" \
+    "$rc:$(grep -c -- "--manager $T/mgu: No such file.*hopmap-manager add-user" "$T/err")" "3:1"
 run hopmap-httpd -l 127.0.0.1:29102 --hub "$hub"
 same "port taken: exit 3, the port named" \
     "$rc:$(grep -c 'port 29102: Address already in use' "$T/err")" "3:1"

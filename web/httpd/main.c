@@ -270,6 +270,19 @@ block_stop_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* OPT's directory DIR must be there already (HINT says what makes it). */
+static void
+need_dir(const char *opt, const char *dir, const char *hint)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0)
+		hm_errx(HM_EXIT_FAIL, "%s %s: %s (%s)", opt, dir,
+		    strerror(errno), hint);
+	if (!S_ISDIR(sb.st_mode))
+		hm_errx(HM_EXIT_FAIL, "%s %s: not a directory", opt, dir);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -300,7 +313,6 @@ main(int argc, char *argv[])
 	static struct hs_conf conf;
 	static struct hs_dispatch d;
 	struct hs_server *srv;
-	struct stat sb;
 	const char *state = NULL, *name = NULL;
 	int c, insecure = 0;
 
@@ -400,12 +412,13 @@ main(int argc, char *argv[])
 	if (sodium_init() < 0)
 		hm_errx(HM_EXIT_FAIL, "libsodium cannot start");
 	/* A mistyped --hub would otherwise be made, an empty hub with no
-	   ranges and no keys, and every worker told its key is unknown. */
-	if (ctx.hub_dir != NULL && stat(ctx.hub_dir, &sb) != 0)
-		hm_errx(HM_EXIT_FAIL, "--hub %s: %s (the directory of "
-		    "hopmap-hub serve -d)", ctx.hub_dir, strerror(errno));
-	if (ctx.hub_dir != NULL && !S_ISDIR(sb.st_mode))
-		hm_errx(HM_EXIT_FAIL, "--hub %s: not a directory", ctx.hub_dir);
+	   ranges and no keys, and every worker told its key is unknown; a
+	   mistyped --manager would answer every page with a 500. */
+	if (ctx.hub_dir != NULL)
+		need_dir("--hub", ctx.hub_dir, "the directory of hopmap-hub serve -d");
+	if (conf.manager != NULL)
+		need_dir("--manager", conf.manager,
+		    "made by hopmap-manager add-user -d DIR NAME");
 	if (state == NULL)
 		state = ctx.hub_dir;
 	ctx.name = node_name(name);
