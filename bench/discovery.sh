@@ -11,9 +11,9 @@
 # tracehop runs, "LABEL=OPTIONS" separated by ";"; @STOPSET@ is a fresh
 # stop set file), BENCH_SCAMPER=0 (skip scamper), BENCH_TIMEOUT (seconds
 # a run may take, 240; a run cut short is scored on what it wrote, and
-# says so).  At the defaults, about 10 minutes on 2 loaded cores, most of
-# it tracehop's defaults under the kernel's limits (64 traces in flight,
-# each silent hop a second).
+# says so).  At the defaults (8 targets a /24, not the 64, to stay
+# within about 10 minutes on 2 loaded cores), most of it scamper's and
+# discovery's runs under the kernel's limits.
 #
 # The lab is tests/lab/biglab.sh's, built afresh for every run from the
 # same seed (so no run inherits another's ICMP credits or stop set): once
