@@ -253,10 +253,6 @@ learn(const struct trace_config *c, const struct trace_machine *m,
  * probed again, up to cfg->retries times, before it counts as silent.  A
  * router that never answers is never in the set, and its hop costs what it
  * did; so do the hops past a dark prefix's last router going forwards.
- * At TTL 1 the router is the vantage point's way out, the same for every
- * trace: when one router alone was ever seen there, a silent first hop is
- * meant for it (every trace's first hop, the first to run out of ICMP
- * credits), even when the router above it is not known yet.
  */
 static uint32_t
 meant_for(const struct trace_config *c, const struct trace_machine *m,
@@ -266,8 +262,6 @@ meant_for(const struct trace_config *c, const struct trace_machine *m,
 
 	if (c->stop_set == NULL || ttl >= c->max_ttl)
 		return 0;
-	if (ttl == 1)
-		return trace_stopset_first_hop(c->stop_set);
 	/* Just below the target: the router before its /24, as seen. */
 	if ((m->hops[ttl + 1].flags & HOP_TARGET) && ttl + 1 <= m->last_ttl)
 		return trace_stopset_last(c->stop_set, m->dst, ttl);

@@ -58,8 +58,6 @@ struct trace_stopset {
 	size_t pmask, pcount;
 	unsigned settle;	/* links into a router measured before a way
 				   home goes through it */
-	uint32_t first_hop;	/* the router seen at TTL 1 ... */
-	int first_multi;	/* ... unless two were */
 	int dirty;
 };
 
@@ -139,11 +137,6 @@ trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 
 	if (ip == 0xffffffffu || ip == 0 || ttl > TRACE_MAX_TTL)
 		return;
-	if (ttl == 1 && s->first_hop != ip) {
-		if (s->first_hop != 0)
-			s->first_multi = 1;
-		s->first_hop = ip;
-	}
 	if ((e = find(s, ip)) != NULL) {
 		/* The first TTL seen stays (a router at two TTLs, on paths
 		   of two lengths, stops only the traces that agree); a
@@ -324,12 +317,6 @@ trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 	else if (e->pred2 != pred2)
 		e->multi = 1;
 	s->dirty = 1;
-}
-
-uint32_t
-trace_stopset_first_hop(const struct trace_stopset *s)
-{
-	return s->first_multi ? 0 : s->first_hop;
 }
 
 uint32_t

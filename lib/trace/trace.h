@@ -222,9 +222,6 @@ int trace_stopset_pending(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl);
 void trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip,
     unsigned ttl, uint32_t pred2);
-/* The one router ever seen at TTL 1 (the vantage point's way out), or 0:
-   none, or more than one. */
-uint32_t trace_stopset_first_hop(const struct trace_stopset *s);
 /* The router known before ip at ttl (not at a join), or 0. */
 uint32_t trace_stopset_pred(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl);

@@ -690,36 +690,6 @@ test_machine_rate_limit(void)
 	trace_stopset_free(c.stop_set);
 }
 
-/* The first hop, every trace's, out of credits: probed again though the
-   router above it is new (its predecessor unknown); not when two routers
-   were seen at TTL 1. */
-static void
-test_machine_first_hop(void)
-{
-	struct trace_config c = machine_config();
-	struct trace_machine m;
-	struct net a = { { 0, ROUTER(1), ROUTER(2), ROUTER(3) }, 4, 0, 0 };
-	struct net b = { { 0, ROUTER(1), ROUTER(22), 0 }, 4, 1, 1 };
-	unsigned p;
-
-	c.retries = 3;
-	c.stop_set = trace_stopset_new();
-	(void)trace_machine_init(&m, &c);
-	(void)drive(&m, &c, &a, ROUTER(201), 4);
-	p = drive(&m, &c, &b, ROUTER(221), 4);
-	CHECK(strcmp(hoplist(&m), "1 22 * 221") == 0 && m.hops[1].retries == 1,
-	    "rate limit: a silent first hop, the only router seen there, is "
-	    "probed again (%s, %u probes)", hoplist(&m), p);
-	trace_stopset_put(c.stop_set, ROUTER(9), 1, 0);
-	b.drop_n = 1;
-	(void)drive(&m, &c, &b, ROUTER(222), 4);
-	CHECK(strcmp(hoplist(&m), "* 22 * 222") == 0 && m.hops[1].retries == 0,
-	    "rate limit: two routers seen at TTL 1, a silent first hop is "
-	    "not (%s)", hoplist(&m));
-	trace_machine_free(&m);
-	trace_stopset_free(c.stop_set);
-}
-
 /* The longest run of draws of one /24 (slots 0..63: A, 64..127: B), over
    rounds rounds, every trace queued again once drawn. */
 static unsigned
@@ -798,7 +768,6 @@ main(void)
 	test_machine_splice();
 	test_stopset_file();
 	test_machine_rate_limit();
-	test_machine_first_hop();
 	test_sendq();
 	return tap_failed != 0;
 }
