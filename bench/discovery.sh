@@ -11,17 +11,17 @@
 # tracehop runs, "LABEL=OPTIONS" separated by ";"; @STOPSET@ is a fresh
 # stop set file), BENCH_SCAMPER=0 (skip scamper), BENCH_TIMEOUT (seconds
 # a run may take, 240; a run cut short is scored on what it wrote, and
-# says so).  At the defaults, about 10 minutes on 2 loaded cores, most of
-# it tracehop's defaults under the kernel's limits (64 traces in flight,
-# each silent hop a second).
+# says so).  At the defaults (8 targets a /24, not the issue's 64, to stay
+# within about 10 minutes on 2 loaded cores), most of it scamper's and
+# discovery's runs under the kernel's limits.
 #
 # The lab is tests/lab/biglab.sh's, built afresh for every run from the
 # same seed (so no run inherits another's ICMP credits or stop set): once
 # with the routers' ICMP error limits lifted, once with the kernel's
 # defaults kept.  Every run traces the same targets at the same rate:
 # tracehop as the loop runs it (icmpprobe --rate R | tracehop --rate R:
-# the pings count as probes), with its defaults, -n 2000, --stop-set when
-# it has one, and BENCH_TRACEHOP's; scamper (-p R) full
+# the pings count as probes), discovery (its defaults) and classic
+# (--no-guess --no-stop-set), and BENCH_TRACEHOP's; scamper (-p R) full
 # (trace -P icmp-paris) and with Doubletree (-f 3 -Z, its local stop set).
 # tests/lab/score.sh scores each against the lab's truth: targets traced
 # (for tracehop, those that answered the ping), probes (pings included),
@@ -54,11 +54,8 @@ trap 'exit 1' INT TERM
 
 # The runs: label, then the command in the vantage (@T@ the targets).
 runs=()
-runs+=("tracehop, defaults|icmpprobe --rate $rate @T@ | $bin/tracehop --rate $rate")
-runs+=("tracehop -n 2000|icmpprobe --rate $rate @T@ | $bin/tracehop --rate $rate -n 2000")
-if "$bin/tracehop" --help 2>&1 | grep -q -- --stop-set; then
-	runs+=("tracehop --stop-set|icmpprobe --rate $rate @T@ | $bin/tracehop --rate $rate --stop-set @STOPSET@")
-fi
+runs+=("tracehop discovery (defaults)|icmpprobe --rate $rate @T@ | $bin/tracehop --rate $rate")
+runs+=("tracehop classic|icmpprobe --rate $rate @T@ | $bin/tracehop --rate $rate --no-guess --no-stop-set")
 IFS=';' read -r -a extra <<<"${BENCH_TRACEHOP:-}"
 for e in "${extra[@]}"; do
 	[ -n "$e" ] || continue
@@ -133,7 +130,7 @@ for mode in $modes; do
 	# The issue's targets, for each tracehop run against scamper full.
 	echo "-- issue 12's targets, against scamper icmp-paris:"
 	for i in "${!runs[@]}"; do
-		case ${runs[$i]} in tracehop*) ;; *) continue ;; esac
+		case ${runs[$i]} in "tracehop classic|"*) continue ;; tracehop*) ;; *) continue ;; esac
 		k=$mode.$i
 		missed=$(comm -23 "$W/$mode.$sc.links" "$W/$k.links" | wc -l)
 		awk -v label="${runs[$i]%%|*}" -v mode="$mode" \

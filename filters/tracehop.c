@@ -29,7 +29,7 @@ static const char usage[] =
 "usage: tracehop [-s] [-f TTL] [-m TTL] [-q N] [-w WAIT] [-p PORT]\n"
 "                [-P METHOD] [-g N] [-r PPS] [-n N] [--window N]\n"
 "                [--stop-set FILE] [--no-stop-set] [--no-guess] [--retries N]\n"
-"                [--node NAME]\n"
+"                [--no-spread] [--node NAME]\n"
 "                [--user USER] [--progress]\n"
 "                [--metrics FILE] [--strict] [FILE...]\n"
 "Paris traceroute to the target records that answered ping.  The letters\n"
@@ -62,6 +62,8 @@ static const char usage[] =
 "      --retries N      a silent hop whose router answered before (rate\n"
 "                       limiting): probe it again, paced, N times before\n"
 "                       it counts toward the gap limit (default 4; 0: off)\n"
+"      --no-spread      send for the traces in flight in turn, not drawn\n"
+"                       at random (spread: no router sees a burst)\n"
 "      --node NAME      vantage point name for \"node\" (default hostname)\n"
 "      --user USER      started as root, run as USER (default: nobody)\n"
 "                       once the sockets are open\n"
@@ -75,6 +77,7 @@ enum {
 	OPT_NO_STOP_SET,
 	OPT_NO_GUESS,
 	OPT_RETRIES,
+	OPT_NO_SPREAD,
 	OPT_PROGRESS
 };
 
@@ -405,6 +408,7 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		{ "no-stop-set", no_argument, NULL, OPT_NO_STOP_SET },
 		{ "no-guess", no_argument, NULL, OPT_NO_GUESS },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "no-spread", no_argument, NULL, OPT_NO_SPREAD },
 		{ "stats", no_argument, NULL, 's' },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		HM_COMMON_LONGOPTS,
@@ -483,6 +487,9 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case OPT_RETRIES:
 			cfg->retries = (unsigned)hm_parse_uint(optarg, 0, 15,
 			    "retries");
+			break;
+		case OPT_NO_SPREAD:
+			cfg->no_spread = 1;
 			break;
 		case 's':
 			opt_stats = 1;

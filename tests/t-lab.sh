@@ -106,17 +106,23 @@ same "LAB_EXTRA=5: each extra router's /24 answers from its depth" \
     "$(jq -r '"\(.ip) \(65 - .ping.reply_ttl)"' "$T/xo" | sort)" "$(sort "$T/x")"
 # ---- discovery under the kernel's ICMP limits (tracehop, issue 12) ----
 # Each router answers a burst of about six errors, then one a second, to
-# the vantage point.  Classic tracehop first, on full buckets; then
-# icmpprobe | tracehop (guess, stop set, rate-limit retries) on what is
-# left: it still finds at least as many links, none false, says which hops
-# it probed again, and the silent router's hop costs what it did.
+# the vantage point.  Classic tracehop (in turn, --no-spread, as
+# traceroute and scamper send), then icmpprobe | tracehop (guess, stop set,
+# rate-limit retries), each on full buckets (the lab made again between
+# them, as bench/discovery.sh does): discovery finds at least as many
+# links, none false, says which hops it probed again, and the silent
+# router's hop costs what it did.  (Classic spread finds 9 or 10 here:
+# r1 - r2b when r1, every trace's first hop, has a credit left for a
+# 198.19.2 trace; discovery does not probe a first hop again.)
 BV() { ip netns exec "$big-v" "$@"; }
 chmod 1777 "$T"	# tracehop writes --metrics as nobody
 { seq -f '198.19.1.%g' 1 30; seq -f '198.19.3.%g' 1 30; seq -f '198.19.2.%g' 1 10; } >"$T/rl.in"
 BV icmpprobe -t 300ms "$T/rl.in" >"$T/rl.ping" 2>/dev/null
 same "rate limits: every target answers ping (echo replies are not limited)" \
     "$(jq -r 'select(.ping.ok) | .ip' "$T/rl.ping" | wc -l)" 70
-BV tracehop -r 5000 -w 300ms --no-guess --no-stop-set "$T/rl.ping" >"$T/rl.classic" 2>&1
+BV tracehop -r 5000 -w 300ms --no-guess --no-stop-set --no-spread "$T/rl.ping" >"$T/rl.classic" 2>&1
+"$HOPMAP_TOP/tests/lab/lab.sh" down "$big"
+LAB_EXTRA=5 LAB_REALISTIC=1 "$HOPMAP_TOP/tests/lab/lab.sh" up "$big" >/dev/null
 BV tracehop -r 5000 -w 300ms -s --metrics "$T/rl.prom" "$T/rl.ping" >"$T/rl.out" 2>"$T/rl.err"
 same "rate limits: exit 0" "$?" 0
 rlinks() {

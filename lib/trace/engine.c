@@ -134,6 +134,9 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 	    sizeof(e->flow_base))
 		goto fail;
 	probe_key_init(&e->key);
+	if (trace_sendq_init(&e->q, cfg->max_active, !cfg->no_spread,
+	    ((uint64_t)e->flow_base << 32) ^ probe_now_ns()) != 0)
+		goto fail;
 	for (i = 0; i < cfg->max_active; i++) {
 		struct trace *t = &e->slots[i];
 
@@ -181,6 +184,7 @@ trace_engine_free(struct trace_engine *e)
 	free(e->freelist);
 	free(e->pfd);
 	free(e->pslot);
+	trace_sendq_free(&e->q);
 	free(e);
 }
 

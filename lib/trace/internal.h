@@ -116,8 +116,25 @@ struct trace {
 	uint16_t flow, flow_sum;
 	int active, queued;
 	int fd;				/* its own socket, in dgram mode */
-	struct trace *qnext;
 };
+
+/* ---- trace/sendq.c: the traces with a probe to send ---- */
+struct trace_sendq {
+	struct trace **v;		/* a ring of cap */
+	unsigned cap, head, n;
+	unsigned left;			/* of this round, at the head */
+	int spread;			/* draw at random, else FIFO */
+	uint64_t rnd;
+};
+/* 0, or -1 when out of memory; seed 0: a fixed one. */
+int trace_sendq_init(struct trace_sendq *q, unsigned cap, int spread,
+    uint64_t seed);
+void trace_sendq_free(struct trace_sendq *q);
+/* At the back, or (a trace that could not send) at the front; -1 full. */
+int trace_sendq_push(struct trace_sendq *q, struct trace *t);
+int trace_sendq_push_front(struct trace_sendq *q, struct trace *t);
+/* The next trace to send (spread: any of those queued), or NULL. */
+struct trace *trace_sendq_pop(struct trace_sendq *q);
 
 struct result_node {
 	struct trace_result r;		/* first: freed through it */
@@ -130,7 +147,7 @@ struct trace_engine {
 	int route_fd;			/* UDP, for source address lookups */
 	struct trace *slots;
 	unsigned *freelist, nfree, nactive;
-	struct trace *qhead, *qtail;	/* traces with probes to send */
+	struct trace_sendq q;		/* traces with probes to send */
 	struct result_node *rhead, *rtail;
 	size_t nresults;
 	struct probe_key key;

@@ -8,8 +8,9 @@
  * been answered: strays, forgeries and late replies to an earlier trace in
  * the same slot (another nonce, so another check) are counted and dropped.
  *
- * Sends of all traces share one token bucket, taken round-robin from a
- * queue of traces with work; how many traces run at once (max_active) is
+ * Sends of all traces share one token bucket, taken from a queue of
+ * traces with work, drawn at random so that no router sees a burst
+ * (trace/sendq.c; in turn with cfg.no_spread); how many traces run at once (max_active) is
  * bounded by the slots.  Without CAP_NET_RAW (cfg.dgram) each trace has its
  * own datagram socket instead (trace/dgram.c); the socket, not the flow,
  * then names the trace.
@@ -22,6 +23,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -46,13 +48,10 @@ trace_keyed16(const struct trace_engine *e, const struct trace *t,
 static void
 trace_enqueue(struct trace_engine *e, struct trace *t)
 {
+	/* A slot is queued at most once: the ring holds them all. */
+	if (trace_sendq_push(&e->q, t) != 0)
+		abort();
 	t->queued = 1;
-	t->qnext = NULL;
-	if (e->qtail != NULL)
-		e->qtail->qnext = t;
-	else
-		e->qhead = t;
-	e->qtail = t;
 }
 
 /* Do what the state machine said: queue t to send, or finish it. */
@@ -153,28 +152,24 @@ send_probe(struct trace_engine *e, struct trace *t, uint64_t now)
 	return 0;
 }
 
-/* Send round-robin over the traces with work while tokens last. */
+/* Send for the traces with work (drawn from the queue) while tokens last. */
 static void
 send_ready(struct trace_engine *e, uint64_t now)
 {
 	uint64_t ns = probe_now_ns();
 
-	while (e->qhead != NULL && probe_bucket_wait(&e->bucket, ns) == 0) {
-		struct trace *t = e->qhead;
+	while (e->q.n > 0 && probe_bucket_wait(&e->bucket, ns) == 0) {
+		struct trace *t = trace_sendq_pop(&e->q);
 		int r;
 
-		if ((e->qhead = t->qnext) == NULL)
-			e->qtail = NULL;
 		t->queued = 0;
 		if (!t->active || trace_machine_next_ttl(&t->m, &e->cfg) == 0)
 			continue;
 		if ((r = send_probe(e, t, now)) > 0) {
 			/* Put it back in front and wait a little. */
+			if (trace_sendq_push_front(&e->q, t) != 0)
+				abort();
 			t->queued = 1;
-			t->qnext = e->qhead;
-			e->qhead = t;
-			if (e->qtail == NULL)
-				e->qtail = t;
 			return;
 		}
 		if (r == 0)
@@ -361,7 +356,7 @@ trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 	wait_us = (uint64_t)timeout_ms * 1000;
 	if (e->nresults > 0)
 		wait_us = 0;
-	if (e->qhead != NULL) {
+	if (e->q.n > 0) {
 		uint64_t t = probe_bucket_wait(&e->bucket, probe_now_ns()) /
 		    1000 + 1;
 

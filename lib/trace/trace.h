@@ -55,6 +55,8 @@ struct trace_config {
 					   trace_in_flight says) */
 	double rate;			/* probes per second, all traces */
 	int dgram;			/* no CAP_NET_RAW: datagram sockets */
+	int no_spread;			/* send the traces with work in turn,
+					   not drawn at random (trace/sendq.c) */
 	/* After the forward part, probe back from the start TTL - 1 until a
 	   router the set knows at that TTL, with the way home, answers; the
 	   hops below are taken from the set (NULL: back to TTL 1).  Every

@@ -690,6 +690,67 @@ test_machine_rate_limit(void)
 	trace_stopset_free(c.stop_set);
 }
 
+/* The longest run of draws of one /24 (slots 0..63: A, 64..127: B), over
+   rounds rounds, every trace queued again once drawn. */
+static unsigned
+sendq_run(int spread, unsigned rounds, unsigned *fair)
+{
+	static struct trace tr[128];
+	struct trace_sendq q;
+	unsigned i, run = 0, longest = 0, got[128];
+	int last = -1;
+
+	memset(got, 0, sizeof(got));
+	(void)trace_sendq_init(&q, 128, spread, 42);
+	for (i = 0; i < 128; i++)
+		(void)trace_sendq_push(&q, &tr[i]);
+	for (i = 0; i < 128 * rounds; i++) {
+		struct trace *t = trace_sendq_pop(&q);
+		int which = t - tr >= 64;
+
+		got[t - tr]++;
+		run = which == last ? run + 1 : 1;
+		last = which;
+		if (run > longest)
+			longest = run;
+		(void)trace_sendq_push(&q, t);
+	}
+	*fair = 1;
+	for (i = 0; i < 128; i++)
+		if (got[i] != rounds)
+			*fair = 0;
+	trace_sendq_free(&q);
+	return longest;
+}
+
+static void
+test_sendq(void)
+{
+	struct trace tr[3];
+	struct trace_sendq q;
+	unsigned fifo, spread, fair_fifo, fair_spread;
+
+	(void)trace_sendq_init(&q, 3, 0, 0);
+	(void)trace_sendq_push(&q, &tr[0]);
+	(void)trace_sendq_push(&q, &tr[1]);
+	(void)trace_sendq_push_front(&q, &tr[2]);
+	CHECK(trace_sendq_push(&q, &tr[0]) == -1 &&
+	    trace_sendq_pop(&q) == &tr[2] && trace_sendq_pop(&q) == &tr[0] &&
+	    trace_sendq_pop(&q) == &tr[1] && trace_sendq_pop(&q) == NULL,
+	    "send queue: --no-spread is in turn, a trace put back first");
+	trace_sendq_free(&q);
+	fifo = sendq_run(0, 4, &fair_fifo);
+	spread = sendq_run(1, 4, &fair_spread);
+	/* 64 in a row in turn: a /24's traces one after the other.  Drawn,
+	   a coin's runs: 64 in a row is 2^-63 a try; 16 is 1 in a few
+	   hundred runs of 512. */
+	CHECK(fifo == 64 && spread < 16,
+	    "send queue: spread, no /24's traces in a burst (longest run "
+	    "%u, in turn %u)", spread, fifo);
+	CHECK(fair_fifo && fair_spread,
+	    "send queue: spread, every trace once a round, as in turn");
+}
+
 int
 main(void)
 {
@@ -707,5 +768,6 @@ main(void)
 	test_machine_splice();
 	test_stopset_file();
 	test_machine_rate_limit();
+	test_sendq();
 	return tap_failed != 0;
 }
