@@ -164,4 +164,19 @@ check "... logged locked_ip" logged "AUTH_FAILURE user=bob ip=127.0.0.9 reason=l
 login bob "$(oathtool --totp -b "$bob")"
 same "bob's right code from 127.0.0.1: 303" "$code" 303
 
+# A lock as a weapon: anyone can fail erin's name from elsewhere, but not
+# keep her out of the address she logged in from (the policy in
+# manager.cgi(8)).
+erin=$(add erin)
+login erin "$(oathtool --totp -b "$erin")"
+same "erin logs in from 127.0.0.1" "$code" 303
+for i in 1 2 3 4 5; do login erin 000000 --interface 127.0.0.10; done
+same "5 failures for erin from 127.0.0.10 logged" "$(grep -c 'user=erin ip=127.0.0.10 reason=' "$LOG")" 5
+# The next step's code: the first login took this one.
+ecode=$(oathtool --totp -b "$erin" --now "$(date -u -d '+30 sec' '+%F %T')")
+login erin "$ecode" --interface 127.0.0.10
+same "erin's right code from 127.0.0.10 then: 429" "$code" 429
+login erin "$ecode"
+same "... from 127.0.0.1, where she logged in before: 303" "$code" 303
+
 check "no sanitizer report in the CGI's stderr" no_sanitizer_report $ERRLOGS

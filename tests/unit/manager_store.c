@@ -166,9 +166,15 @@ main(void)
 	    strcmp(mg_rate_check(&st, "carol", "10.0.0.9", t0), "locked_ip") == 0,
 	    "%d failures lock the address, for any user", MG_FAIL_IP_MAX);
 	mg_rate_fail(&st, "alice", "10.0.0.3", t0);
-	mg_rate_clear(&st, "alice");
+	mg_rate_clear(&st, "alice", "10.0.0.3", t0);
 	CHECK(mg_rate_check(&st, "alice", "10.0.0.3", t0) == NULL,
 	    "a login forgives the user's failures");
+	for (int i = 0; i < MG_FAIL_USER_MAX; i++)
+		mg_rate_fail(&st, "alice", "10.0.0.66", t0 + 1);
+	CHECK(mg_rate_check(&st, "alice", "10.0.0.66", t0 + 1) != NULL,
+	    "alice's failures from elsewhere lock her there");
+	CHECK(mg_rate_check(&st, "alice", "10.0.0.3", t0 + 1) == NULL,
+	    "... but not at the address she logged in from");
 
 	mg_log_escape("x ip=1.2.3.4", esc, sizeof esc);
 	CHECK(strcmp(esc, "x%20ip%3D1.2.3.4") == 0, "log escaping: %s", esc);

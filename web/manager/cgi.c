@@ -164,7 +164,7 @@ do_login(struct ctx *c)
 		login_page(c, 403, "Forbidden", "Login failed.");
 		return;
 	}
-	mg_rate_clear(&c->st, u);
+	mg_rate_clear(&c->st, u, c->req->remote, c->now);
 	if (mg_session_new(&c->st, u, c->now, id, &s) != 0) {
 		plain_page(c, 500, "Internal Server Error", "The session "
 		    "could not be stored.");

@@ -101,14 +101,19 @@ const char *mg_totp_reason(enum mg_totp_result r);
 #define MG_FAIL_WINDOW 900	/* seconds a failure counts */
 #define MG_FAIL_USER_MAX 5	/* failures of one user in the window lock it */
 #define MG_FAIL_IP_MAX 20	/* failures from one address lock it */
+#define MG_KNOWN_ADDR_AGE (30 * 86400)	/* seconds a login's address is known */
 /* NULL when user and ip may try; else the reason ("locked_user",
-   "locked_ip"). */
+   "locked_ip").  A user's lock does not hold at an address the user
+   logged in from within MG_KNOWN_ADDR_AGE: failures from elsewhere, which
+   anyone can send, cannot keep the user out of their own address. */
 const char *mg_rate_check(struct mg_store *st, const char *user,
     const char *ip, time_t now);
 void mg_rate_fail(struct mg_store *st, const char *user, const char *ip,
     time_t now);
-/* A login succeeded: the user's failures are forgiven. */
-void mg_rate_clear(struct mg_store *st, const char *user);
+/* A login succeeded: the user's failures are forgiven and ip is known
+   as theirs. */
+void mg_rate_clear(struct mg_store *st, const char *user, const char *ip,
+    time_t now);
 
 /* ---- session.c: sessions in the store (shared by every instance) ---- */
 #define MG_SESSION_LIFETIME 3600	/* seconds, fixed from the login */

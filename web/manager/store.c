@@ -27,6 +27,10 @@ static const char schema[] =
 " ip TEXT);"
 "CREATE INDEX IF NOT EXISTS failures_user ON failures (user, at);"
 "CREATE INDEX IF NOT EXISTS failures_ip ON failures (ip, at);"
+/* The addresses each user logged in from (ratelimit.c): a user's lock
+   does not hold there. */
+"CREATE TABLE IF NOT EXISTS known_addrs (user TEXT NOT NULL, ip TEXT NOT NULL,"
+" at INTEGER NOT NULL, PRIMARY KEY (user, ip));"
 /* The registered nodes (workers.c); key is the poll key, sealed to the
    URL; the rest is what the last poll saw (poll.c). */
 "CREATE TABLE IF NOT EXISTS workers (id INTEGER PRIMARY KEY,"
