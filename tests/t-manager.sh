@@ -60,6 +60,7 @@ same "GET /: the login form" "$code" 200
 check "... with the form's token in a strict cookie" \
     grep -q "^Set-Cookie: hm_login=[0-9a-f]\{64\}; Path=$SN; Max-Age=3600; HttpOnly; Secure; SameSite=Strict" "$T/h"
 check "... and no script, nothing framed" has_all "$T/h" "default-src 'none'" "X-Frame-Options: DENY"
+check "... saying that over plain HTTP the Secure cookies are dropped" grep -q 'id="insecure"' "$T/b"
 
 acode=$(oathtool --totp -b "$alice")
 login alice "$acode"

@@ -99,6 +99,14 @@ login_page(struct ctx *c, int status, const char *why, const char *message)
 	cookie(c, COOKIE_LOGIN, token, MG_LOGIN_FORM_LIFETIME);
 	end_head(c);
 	mg_page_top(c->out, c->req->script, "Log in", NULL);
+	/* The cookies are Secure: a browser drops them over plain HTTP
+	   (localhost aside), and the login then fails as a stale form.  Say
+	   why before the operator wonders. */
+	if (!c->req->https)
+		fputs("<p class=\"msg\" id=\"insecure\">This page came over "
+		    "plain HTTP: browsers keep the manager's cookies (Secure) "
+		    "only over HTTPS, so a login works only over HTTPS (or a "
+		    "proxy that speaks it), or on localhost.</p>\n", c->out);
 	mg_login_form(c->out, c->req->script, token, message);
 	mg_page_bottom(c->out);
 }

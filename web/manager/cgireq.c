@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -140,6 +141,7 @@ mg_req_from_env(struct mg_req *req, int fd, char **body_owned)
 	req->cookies = env("HTTP_COOKIE");
 	req->remote = env("REMOTE_ADDR");
 	req->content_type = env("CONTENT_TYPE");
+	req->https = strcasecmp(env("HTTPS"), "on") == 0;
 	req->body = "";
 	if (strcmp(req->method, "POST") != 0)
 		return 0;

@@ -165,6 +165,7 @@ struct mg_req {
 	const char *content_type;
 	const char *body;	/* the form, NUL-terminated, "" when none */
 	size_t body_len;
+	int https;		/* HTTPS is "on": the client came over TLS */
 };
 /* The value of name in an application/x-www-form-urlencoded text (a form
    body or a query string), %-escapes and '+' decoded, into buf; NULL when
