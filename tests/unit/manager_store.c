@@ -61,8 +61,13 @@ main(void)
 	atexit(rmrf);
 	unsetenv("HOPMAP_MANAGER_KEY");
 
+	umask(022);	/* a web server's */
 	CHECK(mg_store_open(&st, dir, NULL, err, sizeof err) == 0,
 	    "a new store opens and makes its key%s", err);
+	snprintf(path, sizeof path, "%s/%s", dir, MG_DB_NAME);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "the store is made 0600 under umask 022 (%o)",
+	    (unsigned)(sb.st_mode & 0777));
 	snprintf(path, sizeof path, "%s/%s", dir, MG_KEY_NAME);
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
 	    "the key file is made 0600");
@@ -112,6 +117,19 @@ main(void)
 	code_at(b32, t0 + 180, code);
 	CHECK(mg_totp_check(&st, "alice", code, t0 + 180) == MG_TOTP_REPLAYED,
 	    "an earlier step's code after a later one is refused");
+	{
+		/* A second manager instance on the same store. */
+		struct mg_store peer;
+		char c2[7];
+
+		code_at(b32, t0 + 240, c2);
+		CHECK(mg_store_open(&peer, dir, NULL, err, sizeof err) == 0 &&
+		    mg_totp_check(&peer, "alice", c2, t0 + 240) == MG_TOTP_OK &&
+		    mg_totp_check(&st, "alice", c2, t0 + 240) ==
+		    MG_TOTP_REPLAYED, "a code taken by one instance is "
+		    "refused as replayed by another on the same store");
+		mg_store_close(&peer);
+	}
 	CHECK(mg_totp_check(&st, "alice", "12345", t0) == MG_TOTP_MALFORMED &&
 	    mg_totp_check(&st, "alice", "12345a", t0) == MG_TOTP_MALFORMED &&
 	    mg_totp_check(&st, "alice", "1234567", t0) == MG_TOTP_MALFORMED,

@@ -2,6 +2,7 @@
    The meta table keeps a check value sealed under the key, so a wrong key
    is told apart from a damaged store before any secret is touched. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -141,7 +142,7 @@ mg_store_open(struct mg_store *st, const char *dir, const char *key_file,
 	unsigned char key[MG_KEYBYTES], *check, *plain;
 	char path[4096];
 	size_t len, plen;
-	int have, ok;
+	int fd, have, ok;
 
 	memset(st, 0, sizeof *st);
 	if (sodium_init() < 0 || oath_init() != OATH_OK) {
@@ -154,6 +155,12 @@ mg_store_open(struct mg_store *st, const char *dir, const char *key_file,
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, MG_DB_NAME);
+	/* Made 0600 whatever the web server's umask (SQLite gives its -wal
+	   and -shm files the same mode): names, addresses and session
+	   hashes are nobody else's to read. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, st->db ?
