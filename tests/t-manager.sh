@@ -100,6 +100,16 @@ check "... another span (7d) by a plain link" has_all "$T/b" '<strong>7d</strong
 check "... and the most recent results" has_all "$T/b" '198.18.1.2' 'no reply' '3 hops, completed'
 check "... a node's name from the hub's records escaped" \
     sh -c "grep -q '&lt;i&gt;w2&lt;/i&gt;' '$T/b' && ! grep -q '<i>w2' '$T/b'"
+# A vantage named as markup draws into the map's SVG as text.
+if command -v dot >/dev/null; then
+	echo '{"ip":"198.18.1.4","node":"<script>w3</script>","trace":{"method":"icmp-paris","stop":"completed","ts":"2026-11-30T10:00:04.000Z","hops":[{"ttl":1,"ip":"198.18.0.1","rtt_ms":0.1},{"ttl":2,"ip":"198.18.1.4","rtt_ms":0.2}]}}' |
+	    sqlsink "$hub" 2>>"$T/sink.err"
+	req GET /map.svg "" "hm_session=$sid"
+	check "the map's SVG: a vantage named <script>w3</script> is text in it" \
+	    sh -c "[ '$code' = 200 ] && grep -q '&lt;script&gt;w3' '$T/b' && ! grep -qi '<script' '$T/b'"
+else
+	skip "no Graphviz dot: the map's SVG not drawn"
+fi
 
 login alice "$acode"
 same "the same code again: 403" "$code" 403
