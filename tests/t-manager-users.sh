@@ -120,3 +120,19 @@ check "a POST without CONTENT_LENGTH: 411" grep -q '^Status: 411' "$T/nolen"
 printf 'user=a' | env GATEWAY_INTERFACE=CGI/1.1 HOPMAP_MANAGER_DIR="$M" \
     REQUEST_METHOD=POST PATH_INFO=/login CONTENT_LENGTH=60 manager.cgi >"$T/short"
 check "a body shorter than CONTENT_LENGTH: 400" grep -q '^Status: 400' "$T/short"
+
+# Root adding a user to a directory that is the web server's: the store
+# and the key are made as that user (else root's 0600 files, and every
+# page a 500).
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 711 "$T"
+	install -d -o nobody -g "$(id -g nobody)" -m 700 "$T/www"
+	run hopmap-manager -d "$T/www" -n add-user carol
+	same "root's add-user in nobody's directory: the store and the key are nobody's" \
+	    "$rc $(stat -c '%U %a' "$T/www/manager.db" "$T/www/server.key" | tr '\n' ' ')" \
+	    "0 nobody 600 nobody 600 "
+	run hopmap-manager -d "$T/www" list-users
+	same "... and root reads it as nobody" "$rc $(cut -f1 "$T/out")" "0 carol"
+else
+	skip "not root, or no user nobody: root's add-user in another's directory"
+fi
