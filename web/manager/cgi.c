@@ -117,9 +117,7 @@ plain_page(struct ctx *c, int status, const char *why, const char *text)
 	head(c, status, why);
 	end_head(c);
 	mg_page_top(c->out, c->req->script, why, NULL);
-	fputs("<p class=\"msg\" id=\"msg\">", c->out);
-	mg_html(c->out, text);
-	fputs("</p>\n", c->out);
+	mg_message(c->out, text, NULL);
 	mg_page_bottom(c->out);
 }
 

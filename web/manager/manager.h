@@ -296,6 +296,8 @@ void mg_chart(FILE *out, const char *id, const char *label,
 
 /* ---- html.c: text into HTML ---- */
 void mg_html(FILE *out, const char *s);
+/* A page's message (id "msg"): what, and ": why" when why is not NULL. */
+void mg_message(FILE *out, const char *what, const char *why);
 
 /* ---- pages.c: the frame every page shares, and the login form ---- */
 /* The page's top; with a session, the nav and the logout form (its CSRF
