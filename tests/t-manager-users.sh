@@ -54,6 +54,12 @@ check "oathtool's code logs alice in (303 and a session cookie)" \
     has_all "$T/login" '^Status: 303' '^Set-Cookie: hm_session=[0-9a-f]\{64\}; Path=/m; Max-Age=3600; HttpOnly; Secure; SameSite=Strict'
 run hopmap-manager -d "$M" list-users
 check "list-users: alice's last login" grep -q '^alice.*last login 20' "$T/out"
+printf 'user=x&code=1&csrf=1' | env GATEWAY_INTERFACE=CGI/1.1 HOPMAP_MANAGER_DIR="$M" \
+    HOPMAP_MANAGER_LOG="$T/nodir/auth.log" REQUEST_METHOD=POST PATH_INFO=/login \
+    REMOTE_ADDR=127.0.0.1 CONTENT_TYPE=application/x-www-form-urlencoded \
+    CONTENT_LENGTH=20 manager.cgi >/dev/null 2>"$T/logerr"
+check "a log that cannot be opened: stderr says why, and has the line" \
+    has_all "$T/logerr" "$T/nodir/auth.log: No such file or directory" "AUTH_FAILURE user=x ip=127.0.0.1 reason=bad_csrf"
 
 # Keys: from the environment, a file, none, a wrong one.
 key=$(cat "$M/server.key")

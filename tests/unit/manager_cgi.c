@@ -180,6 +180,19 @@ main(void)
 	v = strstr(answer, lf);
 	CHECK(v != NULL, "the dashboard has the logout form");
 	snprintf(csrf, sizeof csrf, "%.64s", v != NULL ? v + sizeof lf - 1 : "");
+	/* Every form after login, the ones added later too: none acts
+	   without the session's token. */
+	for (const struct mg_action *a = mg_actions; a->path != NULL; a++) {
+		int refused = 1;
+
+		ask("POST", a->path, "id=1&node=w1", buf, t0 + 2);
+		refused &= strncmp(answer, "Status: 403", 11) == 0;
+		snprintf(fixed, sizeof fixed, "csrf=%064d&id=1&node=w1", 5);
+		ask("POST", a->path, fixed, buf, t0 + 2);
+		refused &= strncmp(answer, "Status: 403", 11) == 0;
+		CHECK(refused, "POST %s without the token or with another: 403",
+		    a->path);
+	}
 	ask("GET", "/nope", "", buf, t0 + 2);
 	CHECK(strncmp(answer, "Status: 404", 11) == 0, "an unknown page: 404");
 	ask("POST", "/logout", "csrf=00", buf, t0 + 3);
