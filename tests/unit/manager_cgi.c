@@ -193,6 +193,18 @@ main(void)
 		CHECK(refused, "POST %s without the token or with another: 403",
 		    a->path);
 	}
+	/* The one Location made from input: the map's filter. */
+	snprintf(fixed, sizeof fixed, "csrf=%s&node=%%2F%%2Fevil.example", csrf);
+	ask("POST", "/map/filter", fixed, buf, t0 + 2);
+	CHECK(strncmp(answer, "Status: 400", 11) == 0 &&
+	    strstr(answer, "Location:") == NULL,
+	    "the map's filter with node //evil.example: 400, no Location");
+	snprintf(fixed, sizeof fixed, "csrf=%s&node=w1%%0D%%0ASet-Cookie:+x=1",
+	    csrf);
+	ask("POST", "/map/filter", fixed, buf, t0 + 2);
+	CHECK(strstr(answer, "Set-Cookie: x=1") == NULL &&
+	    strstr(answer, "Location: /m/map\r\n") != NULL,
+	    "... with a CR LF in it: no header of its own (the field is refused)");
 	ask("GET", "/nope", "", buf, t0 + 2);
 	CHECK(strncmp(answer, "Status: 404", 11) == 0, "an unknown page: 404");
 	ask("POST", "/logout", "csrf=00", buf, t0 + 3);
