@@ -6,7 +6,7 @@ top=$HOPMAP_TOP
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top/lib"
 secs=${HOPMAP_FUZZ_SECONDS:-16}
 # The parsers and what they call; clang builds them afresh with the fuzzer.
-core="diag ipv4 lines record jsontext jarena signals opts output metrics atomicfile num clock special stats"
+core="diag ipv4 lines record jsontext jarena signals opts output metrics atomicfile num clock special stats formenc"
 srcs=$(for f in $core; do printf '%s ' "$top/lib/core/$f.c"; done)
 # Large records: a long member, a 1000-byte node, escapes and big numbers.
 big_seeds() {

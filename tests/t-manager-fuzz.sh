@@ -8,7 +8,7 @@ top=$HOPMAP_TOP
 command -v clang >/dev/null || { skip "no clang"; exit 0; }
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top/lib -I$top/web"
 secs=${HOPMAP_FUZZ_SECONDS:-16}
-srcs="$top/web/manager/cgireq.c $top/web/manager/authlog.c $top/lib/core/num.c $top/lib/core/diag.c"
+srcs="$top/web/manager/cgireq.c $top/web/manager/authlog.c $top/lib/core/num.c $top/lib/core/diag.c $top/lib/core/formenc.c"
 bin=$T/fuzz-manager_request
 if ! clang $flags -o "$bin" "$top/tests/fuzz/manager_request.c" $srcs -lm 2>"$T/cc.err"; then
 	echo "not ok - fuzz manager_request: build failed"; cat "$T/cc.err"; exit 1

@@ -54,6 +54,12 @@ check "oathtool's code logs alice in (303 and a session cookie)" \
     has_all "$T/login" '^Status: 303' '^Set-Cookie: hm_session=[0-9a-f]\{64\}; Path=/m; Max-Age=3600; HttpOnly; Secure; SameSite=Strict'
 run hopmap-manager -d "$M" list-users
 check "list-users: alice's last login" grep -q '^alice.*last login 20' "$T/out"
+printf 'user=x&code=1&csrf=1' | env GATEWAY_INTERFACE=CGI/1.1 HOPMAP_MANAGER_DIR="$M" \
+    HOPMAP_MANAGER_LOG="$T/nodir/auth.log" REQUEST_METHOD=POST PATH_INFO=/login \
+    REMOTE_ADDR=127.0.0.1 CONTENT_TYPE=application/x-www-form-urlencoded \
+    CONTENT_LENGTH=20 manager.cgi >/dev/null 2>"$T/logerr"
+check "a log that cannot be opened: stderr says why, and has the line" \
+    has_all "$T/logerr" "$T/nodir/auth.log: No such file or directory" "AUTH_FAILURE user=x ip=127.0.0.1 reason=bad_csrf"
 
 # Keys: from the environment, a file, none, a wrong one.
 key=$(cat "$M/server.key")
@@ -120,3 +126,19 @@ check "a POST without CONTENT_LENGTH: 411" grep -q '^Status: 411' "$T/nolen"
 printf 'user=a' | env GATEWAY_INTERFACE=CGI/1.1 HOPMAP_MANAGER_DIR="$M" \
     REQUEST_METHOD=POST PATH_INFO=/login CONTENT_LENGTH=60 manager.cgi >"$T/short"
 check "a body shorter than CONTENT_LENGTH: 400" grep -q '^Status: 400' "$T/short"
+
+# Root adding a user to a directory that is the web server's: the store
+# and the key are made as that user (else root's 0600 files, and every
+# page a 500).
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 711 "$T"
+	install -d -o nobody -g "$(id -g nobody)" -m 700 "$T/www"
+	run hopmap-manager -d "$T/www" -n add-user carol
+	same "root's add-user in nobody's directory: the store and the key are nobody's" \
+	    "$rc $(stat -c '%U %a' "$T/www/manager.db" "$T/www/server.key" | tr '\n' ' ')" \
+	    "0 nobody 600 nobody 600 "
+	run hopmap-manager -d "$T/www" list-users
+	same "... and root reads it as nobody" "$rc $(cut -f1 "$T/out")" "0 carol"
+else
+	skip "not root, or no user nobody: root's add-user in another's directory"
+fi

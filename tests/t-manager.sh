@@ -60,6 +60,7 @@ same "GET /: the login form" "$code" 200
 check "... with the form's token in a strict cookie" \
     grep -q "^Set-Cookie: hm_login=[0-9a-f]\{64\}; Path=$SN; Max-Age=3600; HttpOnly; Secure; SameSite=Strict" "$T/h"
 check "... and no script, nothing framed" has_all "$T/h" "default-src 'none'" "X-Frame-Options: DENY"
+check "... saying that over plain HTTP the Secure cookies are dropped" grep -q 'id="insecure"' "$T/b"
 
 acode=$(oathtool --totp -b "$alice")
 login alice "$acode"
@@ -99,6 +100,16 @@ check "... another span (7d) by a plain link" has_all "$T/b" '<strong>7d</strong
 check "... and the most recent results" has_all "$T/b" '198.18.1.2' 'no reply' '3 hops, completed'
 check "... a node's name from the hub's records escaped" \
     sh -c "grep -q '&lt;i&gt;w2&lt;/i&gt;' '$T/b' && ! grep -q '<i>w2' '$T/b'"
+# A vantage named as markup draws into the map's SVG as text.
+if command -v dot >/dev/null; then
+	echo '{"ip":"198.18.1.4","node":"<script>w3</script>","trace":{"method":"icmp-paris","stop":"completed","ts":"2026-11-30T10:00:04.000Z","hops":[{"ttl":1,"ip":"198.18.0.1","rtt_ms":0.1},{"ttl":2,"ip":"198.18.1.4","rtt_ms":0.2}]}}' |
+	    sqlsink "$hub" 2>>"$T/sink.err"
+	req GET /map.svg "" "hm_session=$sid"
+	check "the map's SVG: a vantage named <script>w3</script> is text in it" \
+	    sh -c "[ '$code' = 200 ] && grep -q '&lt;script&gt;w3' '$T/b' && ! grep -qi '<script' '$T/b'"
+else
+	skip "no Graphviz dot: the map's SVG not drawn"
+fi
 
 login alice "$acode"
 same "the same code again: 403" "$code" 403
@@ -163,5 +174,20 @@ same "bob's right code from 127.0.0.9 then: 429" "$code" 429
 check "... logged locked_ip" logged "AUTH_FAILURE user=bob ip=127.0.0.9 reason=locked_ip"
 login bob "$(oathtool --totp -b "$bob")"
 same "bob's right code from 127.0.0.1: 303" "$code" 303
+
+# A lock as a weapon: anyone can fail erin's name from elsewhere, but not
+# keep her out of the address she logged in from (the policy in
+# manager.cgi(8)).
+erin=$(add erin)
+login erin "$(oathtool --totp -b "$erin")"
+same "erin logs in from 127.0.0.1" "$code" 303
+for i in 1 2 3 4 5; do login erin 000000 --interface 127.0.0.10; done
+same "5 failures for erin from 127.0.0.10 logged" "$(grep -c 'user=erin ip=127.0.0.10 reason=' "$LOG")" 5
+# The next step's code: the first login took this one.
+ecode=$(oathtool --totp -b "$erin" --now "$(date -u -d '+30 sec' '+%F %T')")
+login erin "$ecode" --interface 127.0.0.10
+same "erin's right code from 127.0.0.10 then: 429" "$code" 429
+login erin "$ecode"
+same "... from 127.0.0.1, where she logged in before: 303" "$code" 303
 
 check "no sanitizer report in the CGI's stderr" no_sanitizer_report $ERRLOGS

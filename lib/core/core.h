@@ -304,6 +304,16 @@ int hm_metric_at(size_t i, const char **help, uint64_t *value);
    is when plain, else in single quotes.  Returns BUF. */
 const char *hm_shquote(const char *s, char *buf, size_t size);
 
+/* ---- formenc.c: application/x-www-form-urlencoded ---- */
+#define HM_FORM_NO_CTRL 1	/* refuse a control byte, not only a NUL */
+/* The value of field NAME in TEXT (LEN bytes: a query string or a form
+   body), %-escapes and '+' decoded, into BUF (CAP bytes); the first field
+   of that name counts, a bare name is empty.  NULL when absent, or when
+   its value has a cut escape, does not fit, or holds a NUL (or, with
+   HM_FORM_NO_CTRL in FLAGS, a control byte). */
+const char *hm_form_get(const char *text, size_t len, const char *name,
+    char *buf, size_t cap, int flags);
+
 /* ---- stats.c: --stats, a summary on standard error at exit ---- */
 extern int hm_stats_on;		/* set by hm_stats_start */
 /* --stats was given: start the clock. */

@@ -11,6 +11,7 @@
 static char dir[] = "/tmp/hopmap-mgr-cgi.XXXXXX";
 static struct mg_config cf;
 static char answer[65536];
+static int https;	/* the next requests came over TLS */
 
 static void
 rmrf(void)
@@ -38,7 +39,7 @@ ask(const char *method, const char *path, const char *body,
 	struct mg_req req = { .method = method, .script = "/m", .path = path,
 	    .query = "", .cookies = cookies, .remote = "192.0.2.7",
 	    .content_type = "application/x-www-form-urlencoded",
-	    .body = body, .body_len = strlen(body) };
+	    .body = body, .body_len = strlen(body), .https = https };
 	FILE *f = fmemopen(answer, sizeof answer - 1, "w");
 
 	memset(answer, 0, sizeof answer);
@@ -84,7 +85,7 @@ int
 main(void)
 {
 	char buf[128], tok[80], sid[80], csrf[80], body[512], code[7], b32[128];
-	char logpath[128], *raw;
+	char logpath[128], fixed[256], *raw;
 	const char *v;
 	struct mg_store st;
 	time_t t0 = 1780000000;
@@ -131,6 +132,12 @@ main(void)
 	    strstr(answer, tok) != NULL && strstr(answer, "HttpOnly; Secure; "
 	    "SameSite=Strict") != NULL,
 	    "its token in the form and in a strict cookie");
+	CHECK(strstr(answer, "id=\"insecure\"") != NULL,
+	    "over plain HTTP, it says that Secure cookies need HTTPS");
+	https = 1;
+	ask("GET", "", "", "", t0);
+	CHECK(strstr(answer, "id=\"insecure\"") == NULL &&
+	    set_cookie("hm_login", tok) != NULL, "over HTTPS it does not");
 
 	snprintf(body, sizeof body, "user=alice&code=%s", code);
 	snprintf(buf, sizeof buf, "hm_login=%s", tok);
@@ -142,11 +149,21 @@ main(void)
 	ask("POST", "/login", body, "", t0);
 	CHECK(strncmp(answer, "Status: 403", 11) == 0 &&
 	    logged("reason=bad_csrf"), "login without the cookie: 403, bad_csrf");
-	ask("POST", "/login", body, buf, t0);
+	/* Session fixation: a session id planted before the login. */
+	snprintf(fixed, sizeof fixed, "hm_login=%s; hm_session=%064d", tok, 7);
+	ask("POST", "/login", body, fixed, t0);
 	CHECK(strncmp(answer, "Status: 303", 11) == 0 &&
 	    strstr(answer, "Location: /m/\r\n") != NULL &&
 	    set_cookie("hm_session", sid) != NULL && strlen(sid) == 64,
 	    "login with the token and a good code: 303 to the dashboard, a session");
+	CHECK(strstr(fixed, sid) == NULL,
+	    "... a new id, not the one planted before");
+	snprintf(fixed, sizeof fixed, "hm_session=%064d", 7);
+	ask("GET", "/", "", fixed, t0 + 1);
+	CHECK(strstr(answer, "action=\"/m/login\"") != NULL,
+	    "... and the planted id opens nothing");
+	https = 0;
+	snprintf(buf, sizeof buf, "hm_login=%s", tok);
 	CHECK(logged("LOGIN user=alice ip=192.0.2.7 reason=ok"), "the login is logged");
 	ask("POST", "/login", body, buf, t0 + 1);
 	CHECK(strncmp(answer, "Status: 403", 11) == 0 &&
@@ -163,6 +180,31 @@ main(void)
 	v = strstr(answer, lf);
 	CHECK(v != NULL, "the dashboard has the logout form");
 	snprintf(csrf, sizeof csrf, "%.64s", v != NULL ? v + sizeof lf - 1 : "");
+	/* Every form after login, the ones added later too: none acts
+	   without the session's token. */
+	for (const struct mg_action *a = mg_actions; a->path != NULL; a++) {
+		int refused = 1;
+
+		ask("POST", a->path, "id=1&node=w1", buf, t0 + 2);
+		refused &= strncmp(answer, "Status: 403", 11) == 0;
+		snprintf(fixed, sizeof fixed, "csrf=%064d&id=1&node=w1", 5);
+		ask("POST", a->path, fixed, buf, t0 + 2);
+		refused &= strncmp(answer, "Status: 403", 11) == 0;
+		CHECK(refused, "POST %s without the token or with another: 403",
+		    a->path);
+	}
+	/* The one Location made from input: the map's filter. */
+	snprintf(fixed, sizeof fixed, "csrf=%s&node=%%2F%%2Fevil.example", csrf);
+	ask("POST", "/map/filter", fixed, buf, t0 + 2);
+	CHECK(strncmp(answer, "Status: 400", 11) == 0 &&
+	    strstr(answer, "Location:") == NULL,
+	    "the map's filter with node //evil.example: 400, no Location");
+	snprintf(fixed, sizeof fixed, "csrf=%s&node=w1%%0D%%0ASet-Cookie:+x=1",
+	    csrf);
+	ask("POST", "/map/filter", fixed, buf, t0 + 2);
+	CHECK(strstr(answer, "Set-Cookie: x=1") == NULL &&
+	    strstr(answer, "Location: /m/map\r\n") != NULL,
+	    "... with a CR LF in it: no header of its own (the field is refused)");
 	ask("GET", "/nope", "", buf, t0 + 2);
 	CHECK(strncmp(answer, "Status: 404", 11) == 0, "an unknown page: 404");
 	ask("POST", "/logout", "csrf=00", buf, t0 + 3);

@@ -61,8 +61,13 @@ main(void)
 	atexit(rmrf);
 	unsetenv("HOPMAP_MANAGER_KEY");
 
+	umask(022);	/* a web server's */
 	CHECK(mg_store_open(&st, dir, NULL, err, sizeof err) == 0,
 	    "a new store opens and makes its key%s", err);
+	snprintf(path, sizeof path, "%s/%s", dir, MG_DB_NAME);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "the store is made 0600 under umask 022 (%o)",
+	    (unsigned)(sb.st_mode & 0777));
 	snprintf(path, sizeof path, "%s/%s", dir, MG_KEY_NAME);
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
 	    "the key file is made 0600");
@@ -112,6 +117,19 @@ main(void)
 	code_at(b32, t0 + 180, code);
 	CHECK(mg_totp_check(&st, "alice", code, t0 + 180) == MG_TOTP_REPLAYED,
 	    "an earlier step's code after a later one is refused");
+	{
+		/* A second manager instance on the same store. */
+		struct mg_store peer;
+		char c2[7];
+
+		code_at(b32, t0 + 240, c2);
+		CHECK(mg_store_open(&peer, dir, NULL, err, sizeof err) == 0 &&
+		    mg_totp_check(&peer, "alice", c2, t0 + 240) == MG_TOTP_OK &&
+		    mg_totp_check(&st, "alice", c2, t0 + 240) ==
+		    MG_TOTP_REPLAYED, "a code taken by one instance is "
+		    "refused as replayed by another on the same store");
+		mg_store_close(&peer);
+	}
 	CHECK(mg_totp_check(&st, "alice", "12345", t0) == MG_TOTP_MALFORMED &&
 	    mg_totp_check(&st, "alice", "12345a", t0) == MG_TOTP_MALFORMED &&
 	    mg_totp_check(&st, "alice", "1234567", t0) == MG_TOTP_MALFORMED,
@@ -166,9 +184,15 @@ main(void)
 	    strcmp(mg_rate_check(&st, "carol", "10.0.0.9", t0), "locked_ip") == 0,
 	    "%d failures lock the address, for any user", MG_FAIL_IP_MAX);
 	mg_rate_fail(&st, "alice", "10.0.0.3", t0);
-	mg_rate_clear(&st, "alice");
+	mg_rate_clear(&st, "alice", "10.0.0.3", t0);
 	CHECK(mg_rate_check(&st, "alice", "10.0.0.3", t0) == NULL,
 	    "a login forgives the user's failures");
+	for (int i = 0; i < MG_FAIL_USER_MAX; i++)
+		mg_rate_fail(&st, "alice", "10.0.0.66", t0 + 1);
+	CHECK(mg_rate_check(&st, "alice", "10.0.0.66", t0 + 1) != NULL,
+	    "alice's failures from elsewhere lock her there");
+	CHECK(mg_rate_check(&st, "alice", "10.0.0.3", t0 + 1) == NULL,
+	    "... but not at the address she logged in from");
 
 	mg_log_escape("x ip=1.2.3.4", esc, sizeof esc);
 	CHECK(strcmp(esc, "x%20ip%3D1.2.3.4") == 0, "log escaping: %s", esc);

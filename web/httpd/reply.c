@@ -85,66 +85,10 @@ hx_error(struct hx_resp *resp, int status, const char *fmt, ...)
 	hx_json(resp, status, json_pack("{s:s}", "error", why));
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode [S, E) into BUF; 0 on success. */
-static int
-decode(const char *s, const char *e, char *buf, size_t cap)
-{
-	size_t n = 0;
-
-	for (; s < e; s++) {
-		int c = (unsigned char)*s;
-
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			int hi, lo;
-
-			if (e - s < 3 || (hi = hexval(s[1])) < 0 ||
-			    (lo = hexval(s[2])) < 0)
-				return -1;
-			c = hi * 16 + lo;
-			s += 2;
-		}
-		if (c == '\0' || n + 1 >= cap)
-			return -1;
-		buf[n++] = (char)c;
-	}
-	if (cap == 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
 const char *
 hx_arg(const struct hx_req *req, const char *name, char *buf, size_t cap)
 {
-	const char *p = req->query != NULL ? req->query : "";
-	size_t nlen = strlen(name);
+	const char *q = req->query != NULL ? req->query : "";
 
-	while (*p != '\0') {
-		const char *end = strchr(p, '&');
-		const char *eq;
-
-		if (end == NULL)
-			end = p + strlen(p);
-		eq = memchr(p, '=', (size_t)(end - p));
-		if ((size_t)((eq != NULL ? eq : end) - p) == nlen &&
-		    memcmp(p, name, nlen) == 0)
-			return decode(eq != NULL ? eq + 1 : end, end, buf, cap) == 0
-			    ? buf : NULL;
-		p = *end != '\0' ? end + 1 : end;
-	}
-	return NULL;
+	return hm_form_get(q, strlen(q), name, buf, cap, 0);
 }

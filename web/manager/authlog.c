@@ -2,6 +2,7 @@
    with one write(2) in append mode, so lines from concurrent CGI
    processes never interleave; its fields are escaped words, so the filter
    (examples/fail2ban/) can anchor on them. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,7 +65,17 @@ mg_authlog(const char *path, const char *event, const char *user,
 	fd = path != NULL && *path != '\0' ? open(path, O_WRONLY | O_APPEND |
 	    O_CREAT | O_CLOEXEC, 0640) : STDERR_FILENO;
 	if (fd < 0) {
-		/* The server's error log, then: a failure is never lost. */
+		/* The server's error log, then: a failure is never lost, and
+		   the operator whose fail2ban watches the file learns why it
+		   stays empty. */
+		char why[512];
+		int m = snprintf(why, sizeof why, "hopmap-manager: %s: %s (the "
+		    "line below goes here instead)\n", path, strerror(errno));
+
+		if (m > 0 && (size_t)m < sizeof why &&
+		    write(STDERR_FILENO, why, (size_t)m) != m) {
+			/* stderr is all there is */
+		}
 		fd = STDERR_FILENO;
 	}
 	if (write(fd, line, (size_t)n) != n) {

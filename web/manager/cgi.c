@@ -99,6 +99,14 @@ login_page(struct ctx *c, int status, const char *why, const char *message)
 	cookie(c, COOKIE_LOGIN, token, MG_LOGIN_FORM_LIFETIME);
 	end_head(c);
 	mg_page_top(c->out, c->req->script, "Log in", NULL);
+	/* The cookies are Secure: a browser drops them over plain HTTP
+	   (localhost aside), and the login then fails as a stale form.  Say
+	   why before the operator wonders. */
+	if (!c->req->https)
+		fputs("<p class=\"msg\" id=\"insecure\">This page came over "
+		    "plain HTTP: browsers keep the manager's cookies (Secure) "
+		    "only over HTTPS, so a login works only over HTTPS (or a "
+		    "proxy that speaks it), or on localhost.</p>\n", c->out);
 	mg_login_form(c->out, c->req->script, token, message);
 	mg_page_bottom(c->out);
 }
@@ -109,9 +117,7 @@ plain_page(struct ctx *c, int status, const char *why, const char *text)
 	head(c, status, why);
 	end_head(c);
 	mg_page_top(c->out, c->req->script, why, NULL);
-	fputs("<p class=\"msg\" id=\"msg\">", c->out);
-	mg_html(c->out, text);
-	fputs("</p>\n", c->out);
+	mg_message(c->out, text, NULL);
 	mg_page_bottom(c->out);
 }
 
@@ -156,15 +162,16 @@ do_login(struct ctx *c)
 		    "logins; try again later.");
 		return;
 	}
-	r = k == NULL ? MG_TOTP_MALFORMED : !mg_name_ok(u) ?
-	    MG_TOTP_UNKNOWN_USER : mg_totp_check(&c->st, u, k, c->now);
+	/* A name that cannot exist takes the unknown user's path, which
+	   takes as long as a wrong code's (totp.c). */
+	r = k == NULL ? MG_TOTP_MALFORMED : mg_totp_check(&c->st, u, k, c->now);
 	if (r != MG_TOTP_OK) {
 		mg_rate_fail(&c->st, u, c->req->remote, c->now);
 		fail(c, u, mg_totp_reason(r));
 		login_page(c, 403, "Forbidden", "Login failed.");
 		return;
 	}
-	mg_rate_clear(&c->st, u);
+	mg_rate_clear(&c->st, u, c->req->remote, c->now);
 	if (mg_session_new(&c->st, u, c->now, id, &s) != 0) {
 		plain_page(c, 500, "Internal Server Error", "The session "
 		    "could not be stored.");

@@ -5,79 +5,19 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/core.h"
 #include "manager/manager.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode one value of len bytes into buf; -1 when it is cut, too long or
-   holds a control byte (names and codes never do, and the log and the
-   pages must not see one). */
-static int
-decode(const char *s, size_t len, char *buf, size_t cap)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			int h, l;
-
-			if (i + 2 >= len)
-				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
-			if (h < 0 || l < 0)
-				return -1;
-			c = h << 4 | l;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= cap)
-			return -1;
-		buf[o++] = (char)c;
-	}
-	if (cap == 0)
-		return -1;
-	buf[o] = '\0';
-	return 0;
-}
-
+/* Names and codes never hold a control byte, and the log and the pages
+   must not see one. */
 const char *
 mg_form_get(const char *text, size_t len, const char *name, char *buf,
     size_t cap)
 {
-	size_t nlen = strlen(name), i = 0;
-
-	while (i < len) {
-		const char *amp = memchr(text + i, '&', len - i);
-		size_t end = amp != NULL ? (size_t)(amp - text) : len;
-		const char *eq = memchr(text + i, '=', end - i);
-		size_t klen = eq != NULL ? (size_t)(eq - text) - i : end - i;
-
-		if (klen == nlen && memcmp(text + i, name, nlen) == 0) {
-			size_t v = eq != NULL ? (size_t)(eq - text) + 1 : end;
-
-			return decode(text + v, end - v, buf, cap) == 0 ?
-			    buf : NULL;
-		}
-		i = end + 1;
-	}
-	return NULL;
+	return hm_form_get(text, len, name, buf, cap, HM_FORM_NO_CTRL);
 }
 
 const char *
@@ -140,6 +80,7 @@ mg_req_from_env(struct mg_req *req, int fd, char **body_owned)
 	req->cookies = env("HTTP_COOKIE");
 	req->remote = env("REMOTE_ADDR");
 	req->content_type = env("CONTENT_TYPE");
+	req->https = strcasecmp(env("HTTPS"), "on") == 0;
 	req->body = "";
 	if (strcmp(req->method, "POST") != 0)
 		return 0;

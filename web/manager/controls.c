@@ -135,30 +135,18 @@ mg_controls_page(const struct mg_view *v, FILE *out)
 	    out);
 }
 
-static void
-message(FILE *out, const char *what, const char *why)
-{
-	fputs("<p class=\"msg\" id=\"msg\">", out);
-	mg_html(out, what);
-	if (why != NULL) {
-		fputs(": ", out);
-		mg_html(out, why);
-	}
-	fputs("</p>\n", out);
-}
-
 /* The hub's URL and the admin key, or the status after saying why. */
 static int
 need(const struct mg_view *v, char *url, size_t ucap, char *key,
     size_t kcap, FILE *out)
 {
 	if (hub_url(v, url, ucap) != 0) {
-		message(out, "No hub gateway is known", "set "
+		mg_message(out, "No hub gateway is known", "set "
 		    "HOPMAP_MANAGER_HUB_URL or register the hub");
 		return 400;
 	}
 	if (admin_key(v->st, key, kcap) <= 0) {
-		message(out, "The manager keeps no admin key for the hub",
+		mg_message(out, "The manager keeps no admin key for the hub",
 		    "make one below");
 		mg_controls_page(v, out);
 		return 400;
@@ -188,7 +176,7 @@ mg_rotate_act(const struct mg_view *v, const char *form, size_t len,
 		if (rc == 0)
 			snprintf(err, sizeof err, "HTTP %d: %s", status,
 			    why != NULL ? why : "no reason given");
-		message(out, "Not rotated", err);
+		mg_message(out, "Not rotated", err);
 		json_decref(j);
 		return 502;
 	}
@@ -266,7 +254,7 @@ mg_dump_act(const struct mg_view *v, const char *form, size_t len,
 	rc = mg_stream(url, "/dump", key, 3600, &pid, &fd, err, sizeof err);
 	sodium_memzero(key, sizeof key);
 	if (rc != 0) {
-		message(out, "No dump", err);
+		mg_message(out, "No dump", err);
 		return 502;
 	}
 	status = answer_head(fd, name, sizeof name);
@@ -277,7 +265,7 @@ mg_dump_act(const struct mg_view *v, const char *form, size_t len,
 		else
 			snprintf(err, sizeof err, "the hub answered HTTP %d",
 			    status);
-		message(out, "No dump", err);
+		mg_message(out, "No dump", err);
 		return 502;
 	}
 	mg_authlog(v->cf->log, "DUMP", v->s->user, v->remote, "ok", v->now);
@@ -308,7 +296,7 @@ mg_admin_key_act(const struct mg_view *v, const char *form, size_t len,
 	if (k != NULL && *k != '\0') {
 		if (!mg_key_text_ok(k)) {
 			sodium_memzero(given, sizeof given);
-			message(out, "Not kept", "not an API key");
+			mg_message(out, "Not kept", "not an API key");
 			mg_controls_page(v, out);
 			return 400;
 		}
@@ -318,7 +306,7 @@ mg_admin_key_act(const struct mg_view *v, const char *form, size_t len,
 		if (mg_hubkey_revoke(v->cf->hub_dir, ADMIN_NAME, err,
 		    sizeof err) < 0 || mg_hubkey_add(v->cf->hub_dir,
 		    ADMIN_NAME, 1, key, sizeof key, err, sizeof err) != 0) {
-			message(out, "No admin key made", err);
+			mg_message(out, "No admin key made", err);
 			mg_controls_page(v, out);
 			return 502;
 		}
@@ -326,7 +314,7 @@ mg_admin_key_act(const struct mg_view *v, const char *form, size_t len,
 	sodium_memzero(given, sizeof given);
 	if (keep_admin_key(v->st, key) != 0) {
 		sodium_memzero(key, sizeof key);
-		message(out, "The store failed", sqlite3_errmsg(v->st->db));
+		mg_message(out, "The store failed", sqlite3_errmsg(v->st->db));
 		return 500;
 	}
 	sodium_memzero(key, sizeof key);

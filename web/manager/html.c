@@ -1,6 +1,6 @@
 /* html.c: text into HTML: the five characters that matter escaped, and
    control bytes dropped, so no name from a store or a request becomes
-   markup. */
+   markup; and the page's message, built on it. */
 #include <stdio.h>
 
 #include "manager/manager.h"
@@ -22,4 +22,16 @@ mg_html(FILE *out, const char *s)
 				putc(c, out);
 		}
 	}
+}
+
+void
+mg_message(FILE *out, const char *what, const char *why)
+{
+	fputs("<p class=\"msg\" id=\"msg\">", out);
+	mg_html(out, what);
+	if (why != NULL) {
+		fputs(": ", out);
+		mg_html(out, why);
+	}
+	fputs("</p>\n", out);
 }

@@ -4,6 +4,7 @@
  * list-users.  The web side is manager.cgi; both share DIR/manager.db.
  */
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -129,6 +131,23 @@ print_user(void *arg, const char *name, int64_t created, int64_t last)
 	printf("%s\tcreated %s\tlast login %s\n", name, c, l);
 }
 
+/* Run by root on a directory that is another user's (the web server's):
+   become that user, so that the store and the key made here are theirs
+   and what this sees is what the CGI sees.  A store made by root would
+   be 0600 root's, and every page would answer 500. */
+static void
+as_owner(const char *dir)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || stat(dir, &sb) != 0 || sb.st_uid == 0)
+		return;
+	if (setgroups(1, &sb.st_gid) != 0 || setgid(sb.st_gid) != 0 ||
+	    setuid(sb.st_uid) != 0)
+		hm_err(HM_EXIT_FAIL, "%s: cannot become its owner (uid %ld)",
+		    dir, (long)sb.st_uid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -185,6 +204,7 @@ main(int argc, char **argv)
 	/* The store's directory holds the key: others may not look in. */
 	if (mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0)
 		hm_err(HM_EXIT_FAIL, "%s", dir);
+	as_owner(dir);
 	if (mg_store_open(&st, dir, key_file, err, sizeof err) != 0)
 		hm_errx(HM_EXIT_FAIL, "%s", err);
 	if (strcmp(cmd, "add-user") == 0)

@@ -101,14 +101,19 @@ const char *mg_totp_reason(enum mg_totp_result r);
 #define MG_FAIL_WINDOW 900	/* seconds a failure counts */
 #define MG_FAIL_USER_MAX 5	/* failures of one user in the window lock it */
 #define MG_FAIL_IP_MAX 20	/* failures from one address lock it */
+#define MG_KNOWN_ADDR_AGE (30 * 86400)	/* seconds a login's address is known */
 /* NULL when user and ip may try; else the reason ("locked_user",
-   "locked_ip"). */
+   "locked_ip").  A user's lock does not hold at an address the user
+   logged in from within MG_KNOWN_ADDR_AGE: failures from elsewhere, which
+   anyone can send, cannot keep the user out of their own address. */
 const char *mg_rate_check(struct mg_store *st, const char *user,
     const char *ip, time_t now);
 void mg_rate_fail(struct mg_store *st, const char *user, const char *ip,
     time_t now);
-/* A login succeeded: the user's failures are forgiven. */
-void mg_rate_clear(struct mg_store *st, const char *user);
+/* A login succeeded: the user's failures are forgiven and ip is known
+   as theirs. */
+void mg_rate_clear(struct mg_store *st, const char *user, const char *ip,
+    time_t now);
 
 /* ---- session.c: sessions in the store (shared by every instance) ---- */
 #define MG_SESSION_LIFETIME 3600	/* seconds, fixed from the login */
@@ -160,6 +165,7 @@ struct mg_req {
 	const char *content_type;
 	const char *body;	/* the form, NUL-terminated, "" when none */
 	size_t body_len;
+	int https;		/* HTTPS is "on": the client came over TLS */
 };
 /* The value of name in an application/x-www-form-urlencoded text (a form
    body or a query string), %-escapes and '+' decoded, into buf; NULL when
@@ -290,6 +296,8 @@ void mg_chart(FILE *out, const char *id, const char *label,
 
 /* ---- html.c: text into HTML ---- */
 void mg_html(FILE *out, const char *s);
+/* A page's message (id "msg"): what, and ": why" when why is not NULL. */
+void mg_message(FILE *out, const char *what, const char *why);
 
 /* ---- pages.c: the frame every page shares, and the login form ---- */
 /* The page's top; with a session, the nav and the logout form (its CSRF

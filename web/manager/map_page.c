@@ -54,15 +54,12 @@ mg_map_page(const struct mg_view *v, FILE *out)
 	fputs("</datalist> <button type=\"submit\" id=\"filter\">Show"
 	    "</button></form>\n", out);
 	if (bad) {
-		fputs("<p class=\"msg\" id=\"msg\">Not a node's name.</p>\n",
-		    out);
+		mg_message(out, "Not a node's name.", NULL);
 		return;
 	}
 	/* Drawn here, so that a failure is told on the page. */
 	if (mg_map_svg(v->cf, node, path, sizeof path, err, sizeof err) != 0) {
-		fputs("<p class=\"msg\" id=\"msg\">No map: ", out);
-		mg_html(out, err);
-		fputs("</p>\n", out);
+		mg_message(out, "No map", err);
 		return;
 	}
 	fputs("<p>Links seen by ", out);
@@ -124,8 +121,7 @@ mg_map_filter_act(const struct mg_view *v, const char *form, size_t len,
 		return 303;
 	}
 	if (!mg_wname_ok(node)) {
-		fputs("<p class=\"msg\" id=\"msg\">Not a node's name.</p>\n",
-		    out);
+		mg_message(out, "Not a node's name.", NULL);
 		mg_map_page(v, out);
 		return 400;
 	}

@@ -66,11 +66,8 @@ void
 mg_login_form(FILE *out, const char *script, const char *token,
     const char *message)
 {
-	if (message != NULL) {
-		fputs("<p class=\"msg\" id=\"msg\">", out);
-		mg_html(out, message);
-		fputs("</p>\n", out);
-	}
+	if (message != NULL)
+		mg_message(out, message, NULL);
 	fputs("<form method=\"post\" action=\"", out);
 	mg_html(out, script);
 	fputs("/login\">\n<input type=\"hidden\" name=\"csrf\" value=\"", out);

@@ -2,6 +2,7 @@
    The meta table keeps a check value sealed under the key, so a wrong key
    is told apart from a damaged store before any secret is touched. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ static const char schema[] =
 " ip TEXT);"
 "CREATE INDEX IF NOT EXISTS failures_user ON failures (user, at);"
 "CREATE INDEX IF NOT EXISTS failures_ip ON failures (ip, at);"
+/* The addresses each user logged in from (ratelimit.c): a user's lock
+   does not hold there. */
+"CREATE TABLE IF NOT EXISTS known_addrs (user TEXT NOT NULL, ip TEXT NOT NULL,"
+" at INTEGER NOT NULL, PRIMARY KEY (user, ip));"
 /* The registered nodes (workers.c); key is the poll key, sealed to the
    URL; the rest is what the last poll saw (poll.c). */
 "CREATE TABLE IF NOT EXISTS workers (id INTEGER PRIMARY KEY,"
@@ -137,7 +142,7 @@ mg_store_open(struct mg_store *st, const char *dir, const char *key_file,
 	unsigned char key[MG_KEYBYTES], *check, *plain;
 	char path[4096];
 	size_t len, plen;
-	int have, ok;
+	int fd, have, ok;
 
 	memset(st, 0, sizeof *st);
 	if (sodium_init() < 0 || oath_init() != OATH_OK) {
@@ -150,6 +155,12 @@ mg_store_open(struct mg_store *st, const char *dir, const char *key_file,
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, MG_DB_NAME);
+	/* Made 0600 whatever the web server's umask (SQLite gives its -wal
+	   and -shm files the same mode): names, addresses and session
+	   hashes are nobody else's to read. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, st->db ?

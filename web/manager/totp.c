@@ -3,6 +3,7 @@
    processes given the same code cannot both accept it, and a code of an
    earlier step is refused once a later one was used. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <liboath/oath.h>
@@ -58,6 +59,22 @@ secret_of(struct mg_store *st, const char *user, size_t *len, int *found)
 	return plain;
 }
 
+/* A random secret of a user's size, sealed and opened again as a user's
+   is: what an unknown name costs. */
+static unsigned char *
+decoy(struct mg_store *st, size_t *len)
+{
+	unsigned char raw[MG_SECRET_BYTES], *box, *plain;
+	size_t boxlen;
+
+	randombytes_buf(raw, sizeof raw);
+	if ((box = mg_seal(st, raw, sizeof raw, "-", &boxlen)) == NULL)
+		return NULL;
+	plain = mg_open(st, box, boxlen, "-", len);
+	free(box);
+	return plain;
+}
+
 /* Take step for user unless it or a later one was taken: 1 taken, 0 not,
    -1 error. */
 static int
@@ -96,8 +113,21 @@ mg_totp_check(struct mg_store *st, const char *user, const char *code,
 	if (i != 6 || code[i] != '\0')
 		return MG_TOTP_MALFORMED;
 	secret = secret_of(st, user, &len, &found);
-	if (secret == NULL)
-		return found ? MG_TOTP_ERROR : MG_TOTP_UNKNOWN_USER;
+	if (secret == NULL && found)
+		return MG_TOTP_ERROR;
+	if (secret == NULL) {
+		/* No such user: the same work as a wrong code (a secret opened
+		   and the code checked against it), so that the answer's time
+		   does not tell which names exist. */
+		secret = decoy(st, &len);
+		if (secret != NULL) {
+			oath_totp_validate3((const char *)secret, len, now,
+			    MG_TOTP_STEP, OATH_TOTP_DEFAULT_START_TIME,
+			    MG_TOTP_WINDOW, &pos, &step, code);
+			sodium_free(secret);
+		}
+		return MG_TOTP_UNKNOWN_USER;
+	}
 	rc = oath_totp_validate3((const char *)secret, len, now, MG_TOTP_STEP,
 	    OATH_TOTP_DEFAULT_START_TIME, MG_TOTP_WINDOW, &pos, &step, code);
 	sodium_free(secret);

@@ -98,8 +98,16 @@ mg_user_del(struct mg_store *st, const char *name)
 		sqlite3_finalize(q);
 	}
 	n = sqlite3_changes(st->db);
+	/* Their sessions end, and their addresses are no longer known: a
+	   user of the same name made later starts afresh. */
 	if (rc == SQLITE_DONE && sqlite3_prepare_v2(st->db, "DELETE FROM "
 	    "sessions WHERE user = ?", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
+	if (rc == SQLITE_DONE && sqlite3_prepare_v2(st->db, "DELETE FROM "
+	    "known_addrs WHERE user = ?", -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(q);
 		sqlite3_finalize(q);

@@ -119,18 +119,6 @@ mg_workers_page(const struct mg_view *v, FILE *out)
 	    MG_TYPE_MAX);
 }
 
-static void
-message(FILE *out, const char *what, const char *why)
-{
-	fputs("<p class=\"msg\" id=\"msg\">", out);
-	mg_html(out, what);
-	if (why != NULL) {
-		fputs(": ", out);
-		mg_html(out, why);
-	}
-	fputs("</p>\n", out);
-}
-
 static const char *
 field(const char *form, size_t len, const char *name, char *buf)
 {
@@ -151,11 +139,11 @@ the_worker(const struct mg_view *v, const char *form, size_t len,
 	int rc;
 
 	if (*id == '\0' || *end != '\0' || n <= 0) {
-		message(out, "No worker named", NULL);
+		mg_message(out, "No worker named", NULL);
 		return 400;
 	}
 	if ((rc = mg_worker_get(v->st, (int64_t)n, w)) != 0) {
-		message(out, rc > 0 ? "No such worker" : "The store failed",
+		mg_message(out, rc > 0 ? "No such worker" : "The store failed",
 		    NULL);
 		return rc > 0 ? 404 : 500;
 	}
@@ -178,7 +166,7 @@ mg_worker_add_act(const struct mg_view *v, const char *form, size_t len,
 		*location = "/workers";
 		return 303;
 	}
-	message(out, "Not registered", err);
+	mg_message(out, "Not registered", err);
 	mg_workers_page(v, out);
 	return 400;
 }
@@ -193,7 +181,7 @@ mg_worker_del_act(const struct mg_view *v, const char *form, size_t len,
 	if ((rc = the_worker(v, form, len, &w, out)) != 0)
 		return rc;
 	if (mg_worker_del(v->st, w.id) < 0) {
-		message(out, "The store failed", sqlite3_errmsg(v->st->db));
+		mg_message(out, "The store failed", sqlite3_errmsg(v->st->db));
 		return 500;
 	}
 	*location = "/workers";
@@ -213,7 +201,7 @@ mg_hubkey_add_act(const struct mg_view *v, const char *form, size_t len,
 		return rc;
 	if (mg_hubkey_add(v->cf->hub_dir, w.name, 0, key, sizeof key, err,
 	    sizeof err) != 0) {
-		message(out, "No key made", err);
+		mg_message(out, "No key made", err);
 		return 502;
 	}
 	mg_authlog(v->cf->log, "KEY_ADD", v->s->user, v->remote, w.name,
@@ -243,11 +231,11 @@ mg_hubkey_revoke_act(const struct mg_view *v, const char *form, size_t len,
 		return rc;
 	rc = mg_hubkey_revoke(v->cf->hub_dir, w.name, err, sizeof err);
 	if (rc < 0) {
-		message(out, "Not revoked", err);
+		mg_message(out, "Not revoked", err);
 		return 502;
 	}
 	if (rc == 1) {
-		message(out, "The hub has no key named", w.name);
+		mg_message(out, "The hub has no key named", w.name);
 		mg_workers_page(v, out);
 		return 404;
 	}
