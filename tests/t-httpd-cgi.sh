@@ -48,8 +48,12 @@ mkdir -p "$T/m"
 check "--manager without a manager.cgi beside it or HOPMAP_MANAGER_CGI: exit 3, says why" \
     sh -c "HOPMAP_MANAGER_CGI='$T/none' hopmap-httpd -l 127.0.0.1:$port --manager '$T/m' 2>'$T/e'; [ \$? = 3 ] && grep -q 'HOPMAP_MANAGER_CGI' '$T/e'"
 
-HOPMAP_MANAGER_CGI=$cgi HOPMAP_TEST_BIG=$T/big HOPMAP_MANAGER_LOG=$T/auth.log \
-    hopmap-httpd -l "127.0.0.1:$port" --timeout 2s --manager "$T/m" 2>"$T/d.err" &
+check "--log without --manager: a usage error" \
+    sh -c "hopmap-httpd -l 127.0.0.1:$port --log '$T/x.log' 2>'$T/e'; [ \$? = 2 ] && grep -q 'goes with --manager' '$T/e'"
+# --log wins over the environment's HOPMAP_MANAGER_LOG.
+HOPMAP_MANAGER_CGI=$cgi HOPMAP_TEST_BIG=$T/big HOPMAP_MANAGER_LOG=$T/env.log \
+    hopmap-httpd -l "127.0.0.1:$port" --timeout 2s --manager "$T/m" \
+    --log "$T/auth.log" 2>"$T/d.err" &
 dpid=$!
 cleanup_hooks+=("kill $dpid 2>/dev/null; wait $dpid 2>/dev/null")
 check "up" until_ok 60 grep -qs "listening on 127.0.0.1:$port" "$T/d.err"
@@ -61,7 +65,7 @@ get() { # PATH [curl args]: the status; headers in $T/h, body in $T/b
 	curl -s -o "$T/b" -D "$T/h" -w '%{http_code}' --max-time 30 "$@" "$u$path"
 }
 same "POST /manager/env: 200" "$(get '/manager/env?a=1&b=%20' -H 'Cookie: s=x; t=y' --data-raw 'user=al&code=1')" 200
-check "... the meta-variables of CGI/1.1" has_all "$T/b" GATEWAY_INTERFACE=CGI/1.1 \
+check "... the meta-variables of CGI/1.1, the log --log named" has_all "$T/b" GATEWAY_INTERFACE=CGI/1.1 \
     REQUEST_METHOD=POST SCRIPT_NAME=/manager PATH_INFO=/env 'QUERY_STRING=a=1&b=%20' \
     CONTENT_LENGTH=14 CONTENT_TYPE=application/x-www-form-urlencoded \
     'HTTP_COOKIE=s=x; t=y' REMOTE_ADDR=127.0.0.1 "HOPMAP_MANAGER_DIR=$T/m" \

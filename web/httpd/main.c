@@ -33,7 +33,7 @@ static const char usage[] =
 "                    [--max-body SIZE]\n"
 "                    [--max-header SIZE] [--max-conns N] [--max-per-ip N]\n"
 "                    [--timeout DURATION] [--stale DURATION] [--health-key]\n"
-"                    [--insecure] [--cert PEM --key PEM] [--manager DIR]\n"
+"                    [--insecure] [--cert PEM --key PEM] [--manager DIR [--log FILE]]\n"
 "       hopmap-httpd key add|list|revoke -d DIR [--admin] [NAME]\n"
 "Serve a node's HTTP face: health, metrics, and with --hub the gateway.\n"
 "  -l, --listen ADDR:PORT  where to listen (default 127.0.0.1:8080;\n"
@@ -59,6 +59,8 @@ static const char usage[] =
 "                          when they change\n"
 "      --manager DIR       serve the manager (manager.cgi, its directory DIR)\n"
 "                          under /manager/\n"
+"      --log FILE          the manager's log of failed logins (AUTH_FAILURE\n"
+"                          lines, for fail2ban); else HOPMAP_MANAGER_LOG\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n";
 
@@ -66,7 +68,7 @@ enum {
 	OPT_HUB = HM_OPT_FIRST_PRIVATE, OPT_METRICS_DIR, OPT_NAME, OPT_SHARD,
 	OPT_MAX_BODY, OPT_MAX_HEADER, OPT_MAX_CONNS, OPT_MAX_PER_IP,
 	OPT_TIMEOUT, OPT_HEALTH_KEY, OPT_INSECURE, OPT_STALE, OPT_CERT, OPT_KEY,
-	OPT_MANAGER,
+	OPT_MANAGER, OPT_LOG,
 	OPT_ALLOW_RESERVED
 };
 
@@ -305,6 +307,7 @@ main(int argc, char *argv[])
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "manager", required_argument, NULL, OPT_MANAGER },
+		{ "log", required_argument, NULL, OPT_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -314,7 +317,7 @@ main(int argc, char *argv[])
 	static struct hs_dispatch d;
 	struct hs_server *srv;
 	const char *state = NULL, *name = NULL;
-	int c, insecure = 0;
+	int c, insecure = 0, log_given = 0;
 
 	hm_setprog(argv);
 	if (argc > 1 && strcmp(argv[1], "key") == 0)
@@ -388,6 +391,13 @@ main(int argc, char *argv[])
 		case OPT_MANAGER:
 			conf.manager = optarg;
 			break;
+		case OPT_LOG:
+			/* The CGI finds it in its environment, as under
+			   any other CGI server. */
+			if (setenv("HOPMAP_MANAGER_LOG", optarg, 1) != 0)
+				hm_err(HM_EXIT_FAIL, "--log");
+			log_given = 1;
+			break;
 		case OPT_STALE:
 			hx_node_stale = (double)hm_parse_duration(optarg,
 			    "stale") / 1000;
@@ -416,6 +426,8 @@ main(int argc, char *argv[])
 	   mistyped --manager would answer every page with a 500. */
 	if (ctx.hub_dir != NULL)
 		need_dir("--hub", ctx.hub_dir, "the directory of hopmap-hub serve -d");
+	if (log_given && conf.manager == NULL)
+		hm_errx(HM_EXIT_USAGE, "--log goes with --manager");
 	if (conf.manager != NULL)
 		need_dir("--manager", conf.manager,
 		    "made by hopmap-manager add-user -d DIR NAME");
