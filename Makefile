@@ -71,6 +71,8 @@ DEPS += libmicrohttpd-dev libsodium-dev curl wrk nftables
 DEPS += liboath-dev oathtool qrencode lighttpd fail2ban
 # The manager in a real browser (tests/browser/, Selenium).
 DEPS += chromium chromium-driver python3-selenium
+# t-icmpprobe's echo responder that answers late, in a burst.
+DEPS += python3
 
 all: $(PROGS) $(HTTPD) $(MANAGER) $(SCRIPTS) $(SHPARTS:sh/%=$(SHARE)/sh/%)
 

@@ -383,15 +383,42 @@ target_done(const struct ping_result *r, void *ctx)
 		free(r->user);
 }
 
-/* Before the engine waits: let downstream have what is finished. */
+/*
+ * Results that standard output cannot take yet wait in memory
+ * (hm_output_queue), and the engine goes on reading replies: a reply left
+ * in the kernel while the reader is slow would overflow the socket's
+ * buffer and its target would be reported dead.  Past OUT_HOLD bytes
+ * waiting, no new target is taken, so no new probe is sent; the targets
+ * in flight still finish, their results queued too (at most a window of
+ * records more).
+ */
+#define OUT_HOLD (4u << 20)
+
+/* Before the engine waits, and when standard output has room: let
+   downstream have what is finished, as much as it takes now. */
 static void
 flush_output(void *ctx)
 {
 	(void)ctx;
-	if (outpending > 0) {
-		fflush(stdout);
+	if (outpending > 0 || hm_output_queued() > 0) {
+		if (hm_output_pump() != 0)
+			hm_err(HM_EXIT_FAIL, "standard output");
 		outpending = 0;
 	}
+}
+
+/* The engine waits for room on standard output while results wait. */
+static int
+output_fd(void *ctx)
+{
+	(void)ctx;
+	return hm_output_queued() > 0 ? STDOUT_FILENO : -1;
+}
+
+static int
+output_held(void)
+{
+	return hm_output_queued() >= OUT_HOLD;
 }
 
 /* Multicast, broadcast and 0/8 are never probed: a bad line. */
@@ -522,6 +549,13 @@ register_metrics(struct ping_engine *e)
 	    "earlier probe's pending socket error", &st->send_retries);
 	hm_metric("replies_unreach", HM_COUNTER,
 	    "destination unreachables for a probe", &st->unreach);
+	hm_metric("replies_dropped", HM_COUNTER, "packets the kernel "
+	    "dropped, the socket's receive buffer full", &st->dropped);
+	hm_metric("output_wait_seconds", HM_COUNTER, "seconds results "
+	    "waited in memory for standard output to take them",
+	    &hm_output_wait_s);
+	hm_metric("output_queued_max_bytes", HM_GAUGE, "most bytes of "
+	    "results waiting in memory at once", &hm_output_queued_max);
 }
 
 static void
@@ -534,7 +568,7 @@ run(struct ping_engine *e, struct hm_input *in)
 	for (;;) {
 		/* Between files, open the next one even if it may wait (a
 		   named pipe): there is no descriptor to watch until then. */
-		while (!eof && ping_room(e) && (!in->open ||
+		while (!eof && ping_room(e) && !output_held() && (!in->open ||
 		    hm_input_ready(in))) {
 			if (!hm_input_next(in, &line, &len)) {
 				eof = 1;
@@ -548,8 +582,8 @@ run(struct ping_engine *e, struct hm_input *in)
 			break;
 		hm_metrics_write(0);
 		progress(e, 0);
-		ping_poll(e, eof || !ping_room(e) ? -1 : in->lr.fd, target_done,
-		    NULL);
+		ping_poll(e, eof || !ping_room(e) || output_held() ? -1 :
+		    in->lr.fd, target_done, NULL);
 	}
 }
 
@@ -574,7 +608,8 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ping_conf conf = { .count = 1, .interval_ns = 1000000000,
-	    .timeout_ns = 1000000000, .rate = 1000, .idle = flush_output };
+	    .timeout_ns = 1000000000, .rate = 1000, .idle = flush_output,
+	    .out_fd = output_fd };
 	static struct ping_engine *e;
 	struct hm_input in;
 	uint64_t ms;
@@ -692,7 +727,7 @@ main(int argc, char *argv[])
 	node_json = hm_node_json(opt.node);
 	id_init();
 	hm_signals_init(0);
-	hm_output_init();
+	hm_output_queue();
 	register_metrics(e);
 	hm_metrics_start();
 	sum.start_ms = sum.last_ms = hm_mono_ms();

@@ -522,3 +522,52 @@ run icmpprobe --metrics "$T/m-uaf" <"$T/in"
 same "regression: final metrics after the engine (no use after free)" \
     "$rc:$(grep -c '^hopmap_replies_total{program="icmpprobe"} 1$' "$T/m-uaf")" "0:1"
 no_asan "regression: final metrics"
+
+# ---- a slow reader loses no result (the socket is read while output waits) ----
+# The kernel's echo is off in a namespace of our own; tests/lab/echo-hold.py
+# answers every target at once, only when all were probed.  Our reader opens
+# the FIFO but reads nothing until the burst is over and icmpprobe has
+# either written every result or is stuck in write(2) on standard output.
+if ! command -v python3 >/dev/null; then
+	skip "slow reader: no python3 for the echo responder"
+else
+	bp=hmbp$$
+	bppid='' bppy=''
+	bp_down() { kill $bppid $bppy 2>/dev/null; ip netns del "$bp" 2>/dev/null; }
+	cleanup_hooks+=("bp_down")
+	ip netns add "$bp" && ip -n "$bp" link set lo up &&
+	    ip netns exec "$bp" sysctl -qw net.ipv4.icmp_echo_ignore_all=1
+	bpn=30000
+	prips 127.1.0.0/16 | head -n "$bpn" >"$T/bp-targets"
+	rm -f "$T/bp-done" "$T/bp-done.ready" "$T/bp-fifo"
+	mkfifo "$T/bp-fifo"
+	ip netns exec "$bp" timeout 90 python3 "$HOPMAP_TOP/tests/lab/echo-hold.py" \
+	    "$bpn" "$T/bp-done" 2>"$T/bp-py.err" &
+	bppy=$!
+	until_ok 20 test -e "$T/bp-done.ready"
+	ip netns exec "$bp" icmpprobe -t 10s --rate 50000 --metrics "$T/bp-metrics" \
+	    "$T/bp-targets" >"$T/bp-fifo" 2>"$T/bp-err" &
+	bppid=$!
+	exec 3<"$T/bp-fifo"
+	# In write(2) on fd 1 (/proc/PID/syscall: "1 0x1 ..."), or all answered.
+	bp_writing() { case $(cat "/proc/$bppid/syscall" 2>/dev/null) in "1 0x1 "*) return 0;; esac; return 1; }
+	bp_answered() { grep -q "^hopmap_replies_total{program=\"icmpprobe\"} $bpn\$" "$T/bp-metrics" 2>/dev/null; }
+	bp_settled() { test -e "$T/bp-done" && { bp_writing || bp_answered; }; }
+	check "slow reader: the burst is answered and icmpprobe settles" until_ok 60 bp_settled
+	# Replies the kernel dropped for a full receive buffer: /proc/net/raw's drops.
+	bpdrops=$(ip netns exec "$bp" awk 'NR > 1 { d += $NF } END { print d + 0 }' /proc/net/raw)
+	cat <&3 >"$T/bp-out"
+	exec 3<&-
+	wait "$bppid"
+	same "slow reader: exit 0" "$?" 0
+	wait "$bppy"
+	same "slow reader: no reply dropped by the kernel" "$bpdrops" 0
+	same "slow reader: every target alive" \
+	    "$(jq -r .ping.ok "$T/bp-out" | sort | uniq -c | tr -s ' ')" " $bpn true"
+	check "slow reader: no sanitizer report" no_sanitizer_report "$T/bp-err"
+	# The symptom in the metrics: results waited in memory, none dropped.
+	same "slow reader: metrics: no drop, results waited in memory" \
+	    "$(awk '/^hopmap_replies_dropped_total/ { d = $2 }
+	        /^hopmap_output_queued_max_bytes/ { q = ($2 > 65536) }
+	        END { print d "," q }' "$T/bp-metrics")" "0,1"
+fi

@@ -350,6 +350,21 @@ void hm_signals_init(int want_hup);
 void hm_output_init(void);
 /* Flush stdout and exit with status, or HM_EXIT_FAIL if output failed. */
 _Noreturn void hm_exit(int status);
+/*
+ * For a loop that must not block on output (a prober reading replies):
+ * stdout becomes a queue in memory in front of fd 1, made non-blocking
+ * when it is a pipe or a socket (restored at hm_exit, which writes what is
+ * left, blocking).  The queue grows as needed; the caller bounds it by
+ * taking no new work while hm_output_queued is past its limit, and calls
+ * hm_output_pump when fd 1 is writable (poll POLLOUT while anything is
+ * queued).  hm_output_pump: 0, or -1 with errno when output failed.
+ */
+void hm_output_queue(void);
+size_t hm_output_queued(void);
+int hm_output_pump(void);
+/* Time results waited in the queue (ms, and whole seconds for metrics);
+   its largest size in bytes. */
+extern uint64_t hm_output_wait_ms, hm_output_wait_s, hm_output_queued_max;
 
 /* ---- clock.c ---- */
 uint64_t hm_now_ms(void);		/* CLOCK_REALTIME in ms */

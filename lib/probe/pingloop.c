@@ -10,6 +10,7 @@
  * socket, the rate and the caller's callbacks.
  */
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -252,14 +253,35 @@ send_due(struct ping_engine *e, ping_done_fn *done, void *ctx)
 	}
 }
 
+/*
+ * The packets the kernel dropped for a full receive buffer (the socket's
+ * drop count, which SO_RXQ_OVFL would tell with the next packet): the
+ * symptom of a loop that read too late (a slow reader downstream, once).
+ * Asked when targets time out, which is when such a loss shows.
+ */
+static void
+count_drops(struct ping_engine *e)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(e->conf.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+		e->stats.dropped = mem[SK_MEMINFO_DROPS];
+}
+
 static void
 expire(struct ping_engine *e, ping_done_fn *done, void *ctx)
 {
 	uint64_t now = probe_now_ns();
 	uint32_t i;
+	int any = 0;
 
-	while ((i = ping_machine_expired(e, now)) != PING_NIL)
+	while ((i = ping_machine_expired(e, now)) != PING_NIL) {
+		if (!any++)
+			count_drops(e);
 		finish(e, i, done, ctx);
+	}
 }
 
 /* Nanoseconds from now until at, 0 if past. */
@@ -295,10 +317,11 @@ next_event(struct ping_engine *e, uint64_t now)
 int
 ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	struct timespec ts, *tsp = NULL;
 	int64_t t;
-	int n;
+	int n, out, x = -1;
+	nfds_t nfd = 1;
 	size_t before = e->active;
 
 	e->blocked = 0;
@@ -306,12 +329,19 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	receive(e, done, ctx);
 	expire(e, done, ctx);
 	t = next_event(e, probe_now_ns());
-	/* Do not wait when there is nothing to wait for, nor when the caller
-	   could not offer more targets (no extra_fd) and now can. */
-	if (t == 0 || (extra_fd < 0 && (t < 0 || e->active < before)))
+	out = e->conf.out_fd != NULL ? e->conf.out_fd(ctx) : -1;
+	/* Do not wait when there is nothing to wait for (output waiting for
+	   room is something), nor when the caller could not offer more
+	   targets (no extra_fd) and now can. */
+	if (t == 0 || (extra_fd < 0 && (e->active < before ||
+	    (t < 0 && out < 0))))
 		return 0;
-	if ((t < 0 || t >= 1000000) && e->conf.idle != NULL)
+	if ((t < 0 || t >= 1000000) && e->conf.idle != NULL) {
 		e->conf.idle(ctx);
+		out = e->conf.out_fd != NULL ? e->conf.out_fd(ctx) : -1;
+		if (t < 0 && out < 0 && extra_fd < 0)
+			return 0;
+	}
 	if (t > 0) {
 		ts.tv_sec = t / 1000000000;
 		ts.tv_nsec = t % 1000000000;
@@ -319,11 +349,22 @@ ping_poll(struct ping_engine *e, int extra_fd, ping_done_fn *done, void *ctx)
 	}
 	pfd[0].fd = e->conf.fd;
 	pfd[0].events = POLLIN;
-	pfd[1].fd = extra_fd;
-	pfd[1].events = POLLIN;
-	n = ppoll(pfd, extra_fd >= 0 ? 2 : 1, tsp, NULL);
+	if (extra_fd >= 0) {
+		x = (int)nfd;
+		pfd[nfd].fd = extra_fd;
+		pfd[nfd++].events = POLLIN;
+	}
+	if (out >= 0) {
+		pfd[nfd].fd = out;
+		pfd[nfd++].events = POLLOUT;
+	}
+	n = ppoll(pfd, nfd, tsp, NULL);
 	/* POLLERR too: the UDP method's answers are on the error queue. */
 	if (n > 0 && pfd[0].revents != 0)
 		receive(e, done, ctx);
-	return n > 0 && extra_fd >= 0 && pfd[1].revents != 0;
+	/* Room downstream (or an error, which the caller's write reports). */
+	if (n > 0 && out >= 0 && pfd[nfd - 1].revents != 0 &&
+	    e->conf.idle != NULL)
+		e->conf.idle(ctx);
+	return n > 0 && x >= 0 && pfd[x].revents != 0;
 }

@@ -137,8 +137,13 @@ void probe_json_ms(char *buf, size_t size, size_t *pos, double ms);
 enum ping_method { PING_ICMP, PING_TCP, PING_UDP };
 struct ping_result;
 typedef void ping_done_fn(const struct ping_result *r, void *ctx);
-/* Called before the engine waits a millisecond or more (to flush output). */
+/* Called before the engine waits a millisecond or more (to flush output),
+   and when out_fd has room. */
 typedef void ping_idle_fn(void *ctx);
+/* The descriptor the caller's output waits to write to, -1 if none: the
+   engine waits for it too (POLLOUT), so that it keeps reading replies
+   while the reader after it is slow. */
+typedef int ping_out_fd_fn(void *ctx);
 #define PING_MAX_COUNT 100
 #define PING_MAX_WINDOW (1u << 20)
 #define PING_NO_RTT UINT32_MAX
@@ -158,6 +163,7 @@ struct ping_conf {
 					   UDP with IP_RECVERR for PING_UDP */
 	enum probe_icmp_kind kind;	/* of the ICMP socket */
 	ping_idle_fn *idle;		/* or NULL */
+	ping_out_fd_fn *out_fd;		/* or NULL */
 };
 
 struct ping_result {
@@ -184,6 +190,8 @@ struct ping_stats {
 	uint64_t send_retries;		/* sends retried after an earlier
 					   probe's pending error */
 	uint64_t unreach;		/* destination unreachable answers */
+	uint64_t dropped;		/* packets the kernel dropped, the
+					   socket's buffer full (SO_MEMINFO) */
 };
 
 struct ping_engine;
