@@ -565,3 +565,33 @@ same "slow reader: metrics: no stray, no drop, records waited in memory" \
         /^hopmap_replies_dropped_total/ { d = $2 }
         /^hopmap_output_queued_max_bytes/ { q = ($2 > 65536) }
         END { print s "," d "," q }' "$T/tb-metrics")" "0,0,1"
+
+# ---- past 4 MiB of records waiting, no new record is taken ----
+# 30000 targets (about 8 MB of records) into a FIFO nobody reads: once
+# 4 MiB wait, tracehop takes no more, finishes the traces under way (1000
+# at most, well under 1 MiB of records) and waits.  Its metrics file
+# (written every 5 s, also while it waits) shows it there.
+tbn=30000
+prips 127.1.0.0/16 | head -n "$tbn" >"$T/tb2-targets"
+rm -f "$T/tb2-fifo" "$T/tb2-metrics"
+mkfifo "$T/tb2-fifo"
+ip netns exec "$tb" tracehop -w 100ms -r 50000 -n 1000 --metrics "$T/tb2-metrics" \
+    "$T/tb2-targets" >"$T/tb2-fifo" 2>"$T/tb2-err" &
+tbpid=$!
+exec 3<"$T/tb2-fifo"
+tb_metric() { awk -v m="hopmap_$1" 'index($1, m "{") == 1 { print $2 }' "$T/tb2-metrics" 2>/dev/null; }
+tb_held() { [ "$(tb_metric output_queued_max_bytes)" -ge 4194304 ] 2>/dev/null; }
+check "4 MiB waiting: reached while nobody reads" until_ok 60 tb_held
+# From then on nothing is read: the count is final.
+same "4 MiB waiting: no more records taken (fewer than all read)" \
+    "$(tb_metric records_in_total | awk -v n="$tbn" '{ print ($1 < n) }')" 1
+cat <&3 >"$T/tb2-out"
+exec 3<&-
+wait "$tbpid"
+same "4 MiB waiting: exit 0 once read" "$?" 0
+same "4 MiB waiting: every target then traced, its hop answered" \
+    "$(jq -r '[.trace.stop, (.trace.hops | length), .trace.hops[0].ip == .ip] | join(" ")' "$T/tb2-out" | sort | uniq -c | tr -s ' ')" \
+    " $tbn completed 1 true"
+same "4 MiB waiting: at most the traces under way past 4 MiB" \
+    "$(tb_metric output_queued_max_bytes | awk '{ print ($1 < 4194304 + 1048576) }')" 1
+check "4 MiB waiting: no sanitizer report" no_sanitizer_report "$T/tb2-err"
