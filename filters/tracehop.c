@@ -15,8 +15,11 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +586,9 @@ stopset_writable(void)
 	hm_atomic_abort(&a);
 }
 
+/* The receiving sockets, for their drop counts. */
+static const struct trace_sockets *rx_socks;
+
 static void
 progress(const struct trace_engine *eng, int last)
 {
@@ -632,11 +638,51 @@ summary(const struct trace_engine *eng)
 		    (double)st->probes / secs);
 }
 
+/*
+ * Records that standard output cannot take yet wait in memory
+ * (hm_output_queue) while the engine goes on reading replies: blocked in
+ * write(2) behind a slow reader, the hops whose replies sat in the socket
+ * would be judged silent once we were back, and replies past the socket's
+ * buffer dropped.  Past OUT_HOLD bytes waiting no new record is taken, so
+ * no new trace starts; the traces under way finish, queued too.
+ */
+#define OUT_HOLD (4u << 20)
+
+static int
+output_held(void)
+{
+	return hm_output_queued() >= OUT_HOLD;
+}
+
+/* The packets the kernel dropped for a full receive buffer on the shared
+   raw sockets (SO_MEMINFO's drop count): the symptom of a loop that read
+   too late.  Datagram mode's per-trace sockets are not counted. */
+static uint64_t replies_dropped;
+
+static void
+count_drops(const struct trace_sockets *socks)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	uint64_t d = 0;
+	int fds[2] = { socks->icmp_fd, socks->tcp_fd }, i;
+
+	for (i = 0; i < 2; i++) {
+		socklen_t len = sizeof(mem);
+
+		if (fds[i] >= 0 && getsockopt(fds[i], SOL_SOCKET, SO_MEMINFO,
+		    mem, &len) == 0 &&
+		    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+			d += mem[SK_MEMINFO_DROPS];
+	}
+	replies_dropped = d;
+}
+
 static void
 flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 {
 	const struct trace_stats *st = trace_engine_stats(eng);
 	struct trace_result *r;
+	int any = 0;
 
 	probes_sent = st->probes;
 	replies_matched = st->replies;
@@ -644,11 +690,32 @@ flush_results(struct trace_engine *eng, const struct trace_config *cfg)
 	while ((r = trace_engine_result(eng)) != NULL) {
 		write_result(r, cfg);
 		trace_result_free(r);
+		any = 1;
 	}
+	if (any)
+		count_drops(rx_socks);
 	/* Before any wait: records (traced or passed) must not sit in our
 	   buffer while a slow pipeline waits for them.  Traces end in bursts,
-	   so this is one write a burst, and none when nothing is new. */
-	fflush(stdout);
+	   so this is one write a burst, and none when nothing is new; what
+	   fd 1 does not take now waits in the queue, never blocking us. */
+	if (hm_output_pump() != 0)
+		hm_err(HM_EXIT_FAIL, "standard output");
+}
+
+/* No trace under way, records waiting in memory: wait for room on
+   standard output, or for input while we may take it (a second at most:
+   the metrics file is still written while the reader stalls). */
+static void
+wait_output(int in_fd)
+{
+	struct pollfd pfd[2] = { { STDOUT_FILENO, POLLOUT, 0 },
+	    { in_fd, POLLIN, 0 } };
+
+	/* hm_metrics_write(0) looks at the clock every 1024 calls only. */
+	if (poll(pfd, in_fd >= 0 ? 2 : 1, 1000) == 0)
+		hm_metrics_write(1);
+	if (hm_output_pump() != 0)
+		hm_err(HM_EXIT_FAIL, "standard output");
 }
 
 int
@@ -676,6 +743,7 @@ main(int argc, char *argv[])
 	(void)hm_node_json(node_name);	/* a bad --node stops us here */
 	in_flight(&cfg);
 	open_sockets(&cfg, &socks, probe_priv_begin());
+	rx_socks = &socks;
 	/* Started as root, the files named here are opened now: root named
 	   them.  Then no more privilege, and not root, before the first line
 	   is read. */
@@ -696,6 +764,7 @@ main(int argc, char *argv[])
 		hm_err(HM_EXIT_FAIL, "cannot start the trace engine");
 	hm_signals_init(0);
 	hm_output_init();
+	hm_output_queue();
 	hm_metric("records_in", HM_COUNTER, "records read", &records_in);
 	hm_metric("records_traced", HM_COUNTER, "records written with a "
 	    "trace", &records_traced);
@@ -712,14 +781,23 @@ main(int argc, char *argv[])
 	    "not probed", &hops_spliced);
 	hm_metric("hops_rate_limited", HM_COUNTER, "hops probed again: their "
 	    "router answered before, then not (rate limiting)", &hops_limited);
+	hm_metric("replies_dropped", HM_COUNTER, "packets the kernel "
+	    "dropped, the socket's receive buffer full", &replies_dropped);
+	hm_metric("output_wait_seconds", HM_COUNTER, "seconds records "
+	    "waited in memory for standard output to take them",
+	    &hm_output_wait_s);
+	hm_metric("output_queued_max_bytes", HM_GAUGE, "most bytes of "
+	    "records waiting in memory at once", &hm_output_queued_max);
 	hm_metrics_start();
 	start_ms = shown_ms = hm_mono_ms();
 
 	while (more || trace_engine_pending(eng) > 0) {
 		/* Take input while there is room, waiting for it only when
-		   no trace is running (else the waits would stall). */
+		   no trace is running (else the waits would stall) and no
+		   record waits for room (wait_output waits for either). */
 		while (more && !hm_stop && !trace_engine_full(eng) &&
-		    (trace_engine_pending(eng) == 0 || hm_input_ready(&in))) {
+		    !output_held() && ((trace_engine_pending(eng) == 0 &&
+		    hm_output_queued() == 0) || hm_input_ready(&in))) {
 			if (!hm_input_next(&in, &line, &len)) {
 				more = 0;
 				break;
@@ -731,10 +809,16 @@ main(int argc, char *argv[])
 		flush_results(eng, &cfg);
 		hm_metrics_write(0);
 		progress(eng, 0);
-		if (trace_engine_pending(eng) == 0)
+		if (trace_engine_pending(eng) == 0) {
+			if (hm_output_queued() > 0)
+				wait_output(more && !hm_stop &&
+				    !output_held() && in.open ? in.lr.fd : -1);
 			continue;
-		(void)trace_engine_poll(eng, more && !trace_engine_full(eng) ?
-		    (in.open ? in.lr.fd : 0) : -1, 100);
+		}
+		(void)trace_engine_poll_out(eng, more &&
+		    !trace_engine_full(eng) && !output_held() ?
+		    (in.open ? in.lr.fd : 0) : -1,
+		    hm_output_queued() > 0 ? STDOUT_FILENO : -1, 100);
 		flush_results(eng, &cfg);
 	}
 	hm_metrics_write(1);

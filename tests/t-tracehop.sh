@@ -518,3 +518,80 @@ same "corpus: unroutable targets end in error, unsent" \
     "$(jq -r 'select(.ip | startswith("1.2.3.")) | [.trace.stop, .trace.probes, .trace.error] | join(" ")' "$T/out" | sort -u)" \
     "error 0 Network is unreachable"
 check "corpus: diagnostics name file and line" grep -q "corpus.in:[0-9]*: " "$T/err"
+
+# ---- a slow reader loses no hop (replies are read while output waits) ----
+# 3000 one-hop traces to 127.1.x in a namespace of our own (the kernel
+# answers each echo before sendto returns) into a FIFO nobody reads until
+# tracehop is stuck in write(2) on standard output (/proc/PID/syscall
+# "1 0x1 ...": before the fix mid-run, after it only at exit, every record
+# written to memory) and that stall has outlasted the probes' wait.  Then
+# we drain: every hop answered, none judged silent while its reply sat in
+# the socket.
+tb=hmtb$$
+tbpid=''
+tb_down() { kill $tbpid 2>/dev/null; ip netns del "$tb" 2>/dev/null; }
+cleanup_hooks+=("tb_down")
+ip netns add "$tb" && ip -n "$tb" link set lo up
+tbn=3000
+prips 127.1.0.0/16 | head -n "$tbn" >"$T/tb-targets"
+rm -f "$T/tb-fifo" "$T/tb-metrics"
+mkfifo "$T/tb-fifo"
+ip netns exec "$tb" tracehop -w 100ms -r 50000 -n 1000 --metrics "$T/tb-metrics" \
+    "$T/tb-targets" >"$T/tb-fifo" 2>"$T/tb-err" &
+tbpid=$!
+exec 3<"$T/tb-fifo"
+tb_writing() { case $(cat "/proc/$tbpid/syscall" 2>/dev/null) in "1 0x1 "*) return 0;; esac; return 1; }
+check "slow reader: tracehop ends up waiting in write(2) on its output" until_ok 60 tb_writing
+# Still there 3 waits (100 ms each) later: any hop under way is past its
+# deadline.  /proc/uptime ticks in hundredths of a second.
+uptime_cs() { tr -d . </proc/uptime | cut -d' ' -f1; }
+tb_since=$(uptime_cs)
+tb_stalled() { [ "$(uptime_cs)" -ge $((tb_since + 30)) ]; }
+until_ok 10 tb_stalled
+check "slow reader: still waiting in write(2) past the probes' wait" tb_writing
+cat <&3 >"$T/tb-out"
+exec 3<&-
+wait "$tbpid"
+same "slow reader: exit 0" "$?" 0
+same "slow reader: every target traced once" "$(jq -r .ip "$T/tb-out" | sort -u | wc -l)" "$tbn"
+same "slow reader: every trace one hop, answered, none judged silent" \
+    "$(jq -r '[.trace.stop, (.trace.hops | length), .trace.hops[0].ip == .ip] | join(" ")' "$T/tb-out" | sort | uniq -c | tr -s ' ')" \
+    " $tbn completed 1 true"
+check "slow reader: no sanitizer report" no_sanitizer_report "$T/tb-err"
+# The symptom in the metrics: no late reply, none dropped, records waited
+# in memory.
+same "slow reader: metrics: no stray, no drop, records waited in memory" \
+    "$(awk '/^hopmap_replies_stray_total/ { s = $2 }
+        /^hopmap_replies_dropped_total/ { d = $2 }
+        /^hopmap_output_queued_max_bytes/ { q = ($2 > 65536) }
+        END { print s "," d "," q }' "$T/tb-metrics")" "0,0,1"
+
+# ---- past 4 MiB of records waiting, no new record is taken ----
+# 30000 targets (about 8 MB of records) into a FIFO nobody reads: once
+# 4 MiB wait, tracehop takes no more, finishes the traces under way (1000
+# at most, well under 1 MiB of records) and waits.  Its metrics file
+# (written every 5 s, also while it waits) shows it there.
+tbn=30000
+prips 127.1.0.0/16 | head -n "$tbn" >"$T/tb2-targets"
+rm -f "$T/tb2-fifo" "$T/tb2-metrics"
+mkfifo "$T/tb2-fifo"
+ip netns exec "$tb" tracehop -w 100ms -r 50000 -n 1000 --metrics "$T/tb2-metrics" \
+    "$T/tb2-targets" >"$T/tb2-fifo" 2>"$T/tb2-err" &
+tbpid=$!
+exec 3<"$T/tb2-fifo"
+tb_metric() { awk -v m="hopmap_$1" 'index($1, m "{") == 1 { print $2 }' "$T/tb2-metrics" 2>/dev/null; }
+tb_held() { [ "$(tb_metric output_queued_max_bytes)" -ge 4194304 ] 2>/dev/null; }
+check "4 MiB waiting: reached while nobody reads" until_ok 60 tb_held
+# From then on nothing is read: the count is final.
+same "4 MiB waiting: no more records taken (fewer than all read)" \
+    "$(tb_metric records_in_total | awk -v n="$tbn" '{ print ($1 < n) }')" 1
+cat <&3 >"$T/tb2-out"
+exec 3<&-
+wait "$tbpid"
+same "4 MiB waiting: exit 0 once read" "$?" 0
+same "4 MiB waiting: every target then traced, its hop answered" \
+    "$(jq -r '[.trace.stop, (.trace.hops | length), .trace.hops[0].ip == .ip] | join(" ")' "$T/tb2-out" | sort | uniq -c | tr -s ' ')" \
+    " $tbn completed 1 true"
+same "4 MiB waiting: at most the traces under way past 4 MiB" \
+    "$(tb_metric output_queued_max_bytes | awk '{ print ($1 < 4194304 + 1048576) }')" 1
+check "4 MiB waiting: no sanitizer report" no_sanitizer_report "$T/tb2-err"

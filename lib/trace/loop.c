@@ -226,8 +226,9 @@ arrival_us(struct msghdr *msg)
 	return (rx_ns != 0 ? rx_ns : probe_wall_ns()) / 1000;
 }
 
-/* Read what is waiting on fd (a bounded batch, so sends keep going). */
-static void
+/* Read what is waiting on fd (a bounded batch, so sends keep going):
+   the packets read. */
+static int
 drain(struct trace_engine *e, int fd)
 {
 	uint8_t pkt[1500];
@@ -246,13 +247,14 @@ drain(struct trace_engine *e, int fd)
 		msg.msg_control = cbuf;
 		msg.msg_controllen = sizeof(cbuf);
 		if ((len = recvmsg(fd, &msg, MSG_DONTWAIT)) < 0)
-			return;
+			break;
 		if (trace_pkt_parse(e->cfg.method, e->cfg.dport, pkt,
 		    (size_t)len, &mt))
 			on_match(e, &mt, arrival_us(&msg));
 		else if (fd == e->s.icmp_fd)
 			e->st.strays++;
 	}
+	return n;
 }
 
 /* Expire waits: every trace is looked at every scan_ms. */
@@ -292,9 +294,9 @@ drain_trace(struct trace_engine *e, struct trace *t)
 }
 
 /* The descriptors to wait on: the shared raw sockets, or in dgram mode
-   every running trace's socket (slot numbers in e->pslot); then extra. */
+   every running trace's socket (slot numbers in e->pslot); the count. */
 static nfds_t
-poll_set(struct trace_engine *e, int extra_fd, nfds_t *extra)
+poll_set(struct trace_engine *e)
 {
 	nfds_t n = 0;
 	unsigned i;
@@ -314,43 +316,78 @@ poll_set(struct trace_engine *e, int extra_fd, nfds_t *extra)
 			e->pfd[n++].events = POLLIN;
 		}
 	}
-	*extra = n + 1;
-	if (extra_fd >= 0) {
-		*extra = n;
-		e->pfd[n].fd = extra_fd;
-		e->pfd[n++].events = POLLIN;
-	}
 	return n;
 }
 
+/* Read a shared raw socket until it is empty: 64 batches at most, past
+   any receive buffer's worth. */
 static void
-receive(struct trace_engine *e, nfds_t n, nfds_t extra)
+drain_all(struct trace_engine *e, int fd)
+{
+	int k;
+
+	for (k = 0; k < 64 && drain(e, fd) == 512; k++)
+		;
+}
+
+/*
+ * Read the sockets poll found ready (n of them in e->pfd), all that waits
+ * on them: a scan follows, and a hop whose answer is left in a socket
+ * would be judged silent, which a late answer cannot undo
+ * (trace_machine_fits).
+ */
+static void
+receive(struct trace_engine *e, nfds_t n)
 {
 	nfds_t i;
 
 	if (!e->cfg.dgram) {
-		drain(e, e->s.icmp_fd);
+		drain_all(e, e->s.icmp_fd);
 		if (e->s.tcp_fd >= 0)
-			drain(e, e->s.tcp_fd);
+			drain_all(e, e->s.tcp_fd);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		struct trace *t = &e->slots[e->pslot[i]];
 
-		if (i != extra && e->pfd[i].revents != 0 && t->active &&
+		if (e->pfd[i].revents != 0 && t->active &&
 		    t->fd == e->pfd[i].fd)
 			drain_trace(e, t);
 	}
 }
 
+/* Before the first scan: every reply that came while the caller was away
+   (stalled by a slow reader downstream, say). */
+static void
+receive_waiting(struct trace_engine *e)
+{
+	unsigned i;
+
+	if (!e->cfg.dgram) {
+		receive(e, 0);
+		return;
+	}
+	for (i = 0; i < e->cfg.max_active; i++)
+		if (e->slots[i].active && e->slots[i].fd >= 0)
+			drain_trace(e, &e->slots[i]);
+}
+
 int
 trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 {
+	return trace_engine_poll_out(e, extra_fd, -1, timeout_ms);
+}
+
+int
+trace_engine_poll_out(struct trace_engine *e, int extra_fd, int out_fd,
+    int timeout_ms)
+{
 	struct timespec ts;
 	uint64_t now = probe_now_ns() / 1000000, wait_us;
-	nfds_t n, extra;
+	nfds_t n, nsock, extra = 0;
 	int ready = 0;
 
+	receive_waiting(e);
 	send_ready(e, now);
 	scan(e, now);
 	wait_us = (uint64_t)timeout_ms * 1000;
@@ -371,13 +408,24 @@ trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms)
 	}
 	if (e->nactive > 0 && (e->next_scan_ms - now) * 1000 < wait_us)
 		wait_us = (e->next_scan_ms - now) * 1000;
-	n = poll_set(e, extra_fd, &extra);
+	n = nsock = poll_set(e);
+	if (extra_fd >= 0) {
+		extra = n;
+		e->pfd[n].fd = extra_fd;
+		e->pfd[n++].events = POLLIN;
+	}
+	/* Room on the caller's output ends the wait too: its results must
+	   not wait on us while we wait on the network. */
+	if (out_fd >= 0) {
+		e->pfd[n].fd = out_fd;
+		e->pfd[n++].events = POLLOUT;
+	}
 	ts.tv_sec = (time_t)(wait_us / 1000000);
 	ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
-	if (ppoll(e->pfd, n, &ts, NULL) > 0 && extra < n &&
+	if (ppoll(e->pfd, n, &ts, NULL) > 0 && extra_fd >= 0 &&
 	    (e->pfd[extra].revents & (POLLIN | POLLHUP | POLLERR)))
 		ready = 1;
-	receive(e, n, extra);
+	receive(e, nsock);
 	now = probe_now_ns() / 1000000;
 	send_ready(e, now);
 	scan(e, now);

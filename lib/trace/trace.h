@@ -148,6 +148,10 @@ unsigned trace_guess_ttl(unsigned reply_ttl, unsigned max_ttl);
  * extra_fd (if >= 0) is readable; returns 1 in that last case.
  */
 int trace_engine_poll(struct trace_engine *e, int extra_fd, int timeout_ms);
+/* The same, and returns early too when out_fd (if >= 0) has room to
+   write: for a caller whose output waits in memory (hm_output_queue). */
+int trace_engine_poll_out(struct trace_engine *e, int extra_fd, int out_fd,
+    int timeout_ms);
 /* A finished trace, or NULL; the caller frees it with trace_result_free. */
 struct trace_result *trace_engine_result(struct trace_engine *e);
 const struct trace_stats *trace_engine_stats(const struct trace_engine *e);
