@@ -66,6 +66,16 @@ until_ok() {
 	return 1
 }
 
+# free_port LO HI: the first loopback TCP port in LO..HI nothing listens
+# on (a port fixed in a test collides with whatever else runs here).
+free_port() {
+	local p
+	for p in $(seq "$1" "$2"); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
 # wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM
 # (its rchar): the event "it has taken the line", instead of a sleep.
 rchar_of() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }

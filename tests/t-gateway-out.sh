@@ -21,7 +21,7 @@ K1=$($p key add -d "$H" w1 2>/dev/null)
 K2=$($p key add -d "$H" w2 2>/dev/null)
 KA=$($p key add -d "$H" --admin boss 2>/dev/null)
 
-port=22001
+port=$(free_port 22001 22099) || { echo "not ok - no free port in 22001..22099"; exit 1; }
 $p -l "127.0.0.1:$port" --hub "$H" 2>"$T/httpd.log" &
 httpd=$!
 cleanup_hooks+=("kill $httpd 2>/dev/null; wait $httpd 2>/dev/null")
