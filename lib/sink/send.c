@@ -43,22 +43,6 @@ fail(const char *what, const char *detail)
 	return HM_EXIT_FAIL;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Standard input to the sink; the number of lines sent (a last line
    without a newline counts: the sink reports it torn), -1 on a write
    error (errno set), -2 on a read error. */
@@ -81,92 +65,10 @@ copy_input(int fd)
 		for (i = 0; i < n; i++)
 			lines += buf[i] == '\n';
 		last = buf[n - 1];
-		if (write_all(fd, buf, (size_t)n) != 0)
+		if (sink_client_write(fd, buf, (size_t)n) != 0)
 			return -1;
 	}
 	return lines + (last != '\n');
-}
-
-/* One answer line, within wait_ms; its length, or -1 (errno: ETIMEDOUT,
-   or 0 for an end without an answer). */
-static ssize_t
-read_answer(int fd, char *buf, size_t size, uint64_t wait_ms)
-{
-	uint64_t deadline = hm_mono_ms() + wait_ms, now;
-	size_t used = 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	while (used < size - 1) {
-		if ((now = hm_mono_ms()) >= deadline) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (poll(&p, 1, (int)(deadline - now)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (p.revents == 0)
-			continue;
-		n = read(fd, buf + used, size - 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errno = n == 0 ? 0 : errno;
-			return -1;
-		}
-		used += (size_t)n;
-		if (memchr(buf, '\n', used) != NULL)
-			break;
-	}
-	buf[used] = '\0';
-	return (ssize_t)used;
-}
-
-static int
-connect_sink(const char *path, uint64_t wait_ms)
-{
-	struct sockaddr_un sun;
-	struct timeval tv;
-	int fd;
-
-	sink_unix_addr(&sun, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		hm_err(HM_EXIT_FAIL, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		close(fd);
-		return -1;
-	}
-	/* A sink that stops reading for this long is as good as gone. */
-	tv.tv_sec = (time_t)(wait_ms / 1000);
-	tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static int
-session_start(int fd, const char *node, const char *segment,
-    const char *peer)
-{
-	char line[1024];
-	json_t *o;
-	size_t n;
-
-	o = json_pack("{s:i,s:s}", "hopmap-session", 1, "node", node);
-	if (o == NULL)
-		hm_errx(HM_EXIT_USAGE, "node value is not UTF-8");
-	if (segment != NULL)
-		json_object_set_new(o, "segment", json_string(segment));
-	if (peer != NULL)
-		json_object_set_new(o, "peer", json_string(peer));
-	n = json_dumpb(o, line, sizeof(line) - 1, JSON_COMPACT |
-	    JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (n == 0 || n >= sizeof(line) - 1)
-		hm_errx(HM_EXIT_USAGE, "session line too long");
-	line[n++] = '\n';
-	return write_all(fd, line, n);
 }
 
 /* The answer, judged against what was sent. */
@@ -229,20 +131,22 @@ sink_send(const char *path, const char *node, const char *segment,
 {
 	char answer[16384];
 	long sent = 0;
-	int fd, werr = 0;
+	int fd, werr = 0, begun;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((fd = connect_sink(path, wait_ms)) < 0)
+	if ((fd = sink_client_connect(path, wait_ms)) < 0)
 		return fail("the sink is not there", strerror(errno));
 	/* A write that fails may be the sink refusing the session: its
 	   answer, if any, says why. */
-	if (session_start(fd, node, segment, peer) != 0 ||
-	    (sent = copy_input(fd)) == -1)
+	if ((begun = sink_client_begin(fd, node, segment, peer)) == -2)
+		hm_errx(HM_EXIT_USAGE, "the node name is not UTF-8, or the "
+		    "session line is too long");
+	if (begun != 0 || (sent = copy_input(fd)) == -1)
 		werr = errno;
 	else if (sent == -2)
 		return fail("standard input", strerror(errno));
 	shutdown(fd, SHUT_WR);
-	if (read_answer(fd, answer, sizeof(answer), wait_ms) < 0) {
+	if (sink_client_answer(fd, answer, sizeof(answer), wait_ms) < 0) {
 		int e = errno;
 
 		close(fd);

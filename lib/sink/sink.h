@@ -10,6 +10,7 @@
  *   session.c      a connection's session: the node it binds, the records
  *                  it refuses, the delivery row, the answer after commit
  *   send.c         the client side of a session (sqlsink --send)
+ *   client.c       a session's exchange, for every client (send.c, httpd)
  *
  * filters/sqlsink.c holds the options, the writer's batches and main.
  */
@@ -170,6 +171,20 @@ void sink_session_answer(struct session *);
 /* The client: sqlsink --send.  Returns the exit status. */
 int sink_send(const char *path, const char *node, const char *segment,
     const char *peer, uint64_t wait_ms);
+
+/* ---- a session's client side, for every client (client.c) ---- */
+/* Connect to the sink at PATH (writes that stall WAIT_MS fail): the fd,
+   or -1 (errno). */
+int sink_client_connect(const char *path, uint64_t wait_ms);
+/* The session line: 0, -1 on a write error (errno), -2 when it cannot be
+   made (NODE not UTF-8, or too long). */
+int sink_client_begin(int fd, const char *node, const char *segment,
+    const char *peer);
+/* N bytes at P, whole: 0 or -1 (errno). */
+int sink_client_write(int fd, const char *p, size_t n);
+/* After the half-close: the answer line into BUF (NUL-terminated) within
+   WAIT_MS; its length, or -1 (errno ETIMEDOUT, or 0: closed unanswered). */
+ssize_t sink_client_answer(int fd, char *buf, size_t size, uint64_t wait_ms);
 
 /* ---- the pipeline (pipe.c) ---- */
 
