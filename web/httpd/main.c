@@ -316,6 +316,7 @@ main(int argc, char *argv[])
 	static struct hs_conf conf;
 	static struct hs_dispatch d;
 	struct hs_server *srv;
+	struct stat sb;
 	const char *state = NULL, *name = NULL;
 	int c, insecure = 0, log_given = 0;
 
@@ -422,15 +423,17 @@ main(int argc, char *argv[])
 	if (sodium_init() < 0)
 		hm_errx(HM_EXIT_FAIL, "libsodium cannot start");
 	/* A mistyped --hub would otherwise be made, an empty hub with no
-	   ranges and no keys, and every worker told its key is unknown; a
-	   mistyped --manager would answer every page with a 500. */
+	   ranges and no keys, and every worker told its key is unknown. */
 	if (ctx.hub_dir != NULL)
 		need_dir("--hub", ctx.hub_dir, "the directory of hopmap-hub serve -d");
 	if (log_given && conf.manager == NULL)
 		hm_errx(HM_EXIT_USAGE, "--log goes with --manager");
-	if (conf.manager != NULL)
-		need_dir("--manager", conf.manager,
-		    "made by hopmap-manager add-user -d DIR NAME");
+	/* The manager's directory may come after the daemon (a unit started
+	   before the first add-user): said, not refused. */
+	if (conf.manager != NULL && stat(conf.manager, &sb) != 0)
+		hm_warnx("--manager %s: %s; its pages fail until "
+		    "hopmap-manager add-user -d %s NAME makes it",
+		    conf.manager, strerror(errno), conf.manager);
 	if (state == NULL)
 		state = ctx.hub_dir;
 	ctx.name = node_name(name);
