@@ -123,11 +123,14 @@ trace() { # ID IP HOP...
 }
 trace t1 192.0.2.1 10.0.0.1 10.0.0.2 >"$T/t1"
 post "$K1" "${nd[@]}" --data-binary @"$T/t1" >/dev/null
-# hopmap-hub status reads the current file alone: compared before the
-# rotation.
+# hopmap-hub status as JSON: [[node, deliveries, records], ...].
+hub_status() {
+	hopmap-hub status -d "$H" | awk 'NR > 2 { printf "%s[\"%s\",%s,%s]", (n++ ? "," : "["), $1, $2, $3 } END { print "]" }'
+}
 same "stats: the deliveries hopmap-hub status counts" \
     "$(get "$K1" /stats >/dev/null; json '[.nodes[] | [.node, .deliveries]]')" \
-    "$(hopmap-hub status -d "$H" | awk 'NR > 2 { printf "%s[\"%s\",%s]", (n++ ? "," : "["), $1, $2 } END { print "]" }')"
+    "$(hub_status | jq -c 'map(.[0:2])')"
+before_status=$(hub_status)
 same "rotate: a worker's key, 403" "$(get "$K1" /rotate -X POST)" 403
 before=$(readlink "$H/map.db")
 same "rotate: an admin key, 200" "$(get "$KA" /rotate -X POST)" 200
@@ -142,6 +145,17 @@ hopmap-status -j "$H/map.db" >"$T/status.json"
 same "stats: per node, what hopmap-status counts" \
     "$(json '[.nodes[] | [.node, .records, .pings, .traces, .targets, .routers, .links, .deliveries]]')" \
     "$(jq -c '[.[] | [.node, .records, .pings, .traces, .targets, .routers, .links, .deliveries]]' "$T/status.json")"
+# hopmap-hub status reads the series too (regression: the current file
+# alone, so the deliveries before the rotation were lost to it).
+same "hub status after a rotation: the deliveries before it, and w2's one after" \
+    "$(hub_status | jq -c 'map(.[0:2])')" \
+    "$(jq -c 'map(if .[0] == "w2" then [.[0], .[1] + 1] else .[0:2] end)' <<<"$before_status")"
+same "hub status after a rotation: per node, the deliveries /stats counts" \
+    "$(hub_status | jq -c 'map(.[0:2])')" \
+    "$(json '[.nodes[] | select(.deliveries > 0) | [.node, .deliveries]]')"
+same "hub status after a rotation: per node, the deliveries and records hopmap-status counts" \
+    "$(hub_status)" \
+    "$(jq -c '[.[] | select(.deliveries > 0) | [.node, .deliveries, .records]]' "$T/status.json")"
 same "stats: totals (routers and responders once across nodes)" \
     "$(json '[.records, .pings, .responders, .traces, .routers, .links]')" "[8009,8007,2005,2,3,4]"
 
