@@ -317,6 +317,25 @@ run icmpprobe --max-line 100 <"$T/in"
 same "--max-line: the long line skipped" "$rc:$(jqo .ip)" "1:127.0.0.3"
 check "--max-line: reported" grep -q 'line too long' "$T/err"
 
+# ---- 2>&1 into a full pipe: a diagnostic waits, it is not lost ----
+# stderr shares stdout's pipe (one open file).  The pipe is filled first,
+# the reader reads only once icmpprobe is in write(2) on fd 2 or gone: with
+# O_NONBLOCK on fd 1 (so on fd 2 too) the message failed with EAGAIN.
+printf '%s\n' 127.0.0.1 'not an address' >"$T/nb-in"
+rm -f "$T/nb-pid"
+nb_stuck() {
+	nbpid=$(cat "$T/nb-pid" 2>/dev/null) && test -n "$nbpid" &&
+	    case $(cat "/proc/$nbpid/syscall" 2>/dev/null) in
+	    "1 0x2 "*|'') true;; *) false;; esac
+}
+{ head -c 65536 /dev/zero | tr '\0' x
+  sh -c 'echo $$ >"$1"; exec icmpprobe -t 300ms "$2"' sh "$T/nb-pid" "$T/nb-in"
+  echo "rc=$?"; } 2>&1 |
+    { until_ok 20 nb_stuck; cat; } >"$T/nb-out"
+same "2>&1, full pipe: the diagnostic is written, the result too, exit 1" \
+    "$(tr -d x <"$T/nb-out" | grep -c -e '^icmpprobe: .*nb-in:2: ' \
+        -e '"ip":"127.0.0.1"' -e '^rc=1$')" 3
+
 # ---- targets never probed: multicast, broadcast, 0/8 ----
 # 198.18.0.3: the broadcast address of the vantage's own /30.
 printf '%s\n' 198.19.1.40 224.0.0.1 '{"ip":"239.1.2.3"}' 255.255.255.255 \

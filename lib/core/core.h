@@ -362,9 +362,9 @@ void hm_output_init(void);
 _Noreturn void hm_exit(int status);
 /*
  * For a loop that must not block on output (a prober reading replies):
- * stdout becomes a queue in memory in front of fd 1, made non-blocking
- * when it is a pipe or a socket (restored at hm_exit, which writes what is
- * left, blocking).  The queue grows as needed; the caller bounds it by
+ * stdout becomes a queue in memory in front of fd 1, written only when
+ * poll says fd 1 has room, PIPE_BUF at a time (fd 1's flags are left alone:
+ * stderr may share its pipe); hm_exit waits to write what is left.  The queue grows as needed; the caller bounds it by
  * taking no new work while hm_output_queued is past its limit, and calls
  * hm_output_pump when fd 1 is writable (poll POLLOUT while anything is
  * queued).  hm_output_pump: 0, or -1 with errno when output failed.

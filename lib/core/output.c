@@ -1,7 +1,7 @@
 /* output.c: stdout buffering, the output queue of the probers, and an
    exit that notices failed writes. */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,45 +22,28 @@ hm_output_init(void)
 }
 
 /*
- * The queue: what stdio wrote that fd 1 would not take yet.  A prober must
+ * The queue: what stdio wrote that fd 1 has no room for yet.  A prober must
  * keep reading its socket while the reader after it is slow, so with
- * hm_output_queue fd 1 (a pipe or a socket) is made non-blocking, stdout
- * writes into this queue, and the loop calls hm_output_pump when fd 1 has
- * room.  The queue grows as needed: its caller bounds it, taking no new
- * work past a limit of its own (hm_output_queued).
+ * hm_output_queue stdout writes into this queue, and the loop calls
+ * hm_output_pump when fd 1 has room.  fd 1 is never made non-blocking:
+ * O_NONBLOCK belongs to the open file, shared with whoever else writes to
+ * that pipe (stderr after 2>&1 would lose diagnostics with EAGAIN, and a
+ * crash would leave the flag behind).  Instead a write follows a poll that
+ * says POLLOUT and is at most PIPE_BUF bytes to a pipe or a socket: on
+ * Linux a pipe is writable only with a free slot, which takes PIPE_BUF
+ * bytes without blocking, and a socket only with ample room.  The queue
+ * grows as needed: its caller bounds it, taking no new work past a limit
+ * of its own (hm_output_queued).
  */
 static struct {
 	int on;			/* stdout goes through the queue */
-	int nonblock;		/* we set O_NONBLOCK on fd 1 */
-	int oflags;		/* fd 1's flags before */
+	size_t chunk;		/* bytes per write after one POLLOUT */
 	char *buf;
 	size_t start, end, cap;
 	uint64_t since_ms;	/* when the queue last became non-empty */
 } q;
 
 uint64_t hm_output_wait_ms, hm_output_wait_s, hm_output_queued_max;
-
-/* Write what fd 1 takes now, from p: the bytes written, or -1 (errno). */
-static ssize_t
-write_some(const char *p, size_t n)
-{
-	size_t done = 0;
-	ssize_t w;
-
-	while (done < n) {
-		w = write(STDOUT_FILENO, p + done, n - done);
-		if (w > 0) {
-			done += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		return -1;
-	}
-	return (ssize_t)done;
-}
 
 /* The queue is empty again: count the time results waited in it. */
 static void
@@ -69,6 +52,52 @@ drained(void)
 	hm_output_wait_ms += hm_mono_ms() - q.since_ms;
 	hm_output_wait_s = hm_output_wait_ms / 1000;
 	q.start = q.end = 0;
+}
+
+/*
+ * Write from the queue while fd 1 has room: 0, or -1 (errno).  wait_ms 0:
+ * each write of at most q.chunk follows a poll that says POLLOUT, so none
+ * blocks.  wait_ms -1 (at exit, nothing else to do): plain writes, which
+ * wait for the reader; poll only if fd 1 says EAGAIN (someone else made it
+ * non-blocking).
+ */
+static int
+write_queued(int wait_ms)
+{
+	struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+	int must_poll = wait_ms >= 0;
+	size_t n;
+	ssize_t w;
+	int r;
+
+	while (q.start < q.end) {
+		if (must_poll) {
+			r = poll(&pfd, 1, wait_ms);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				break;
+		}
+		/* POLLERR or POLLHUP too: the write says what went wrong. */
+		n = q.end - q.start;
+		if (wait_ms >= 0 && n > q.chunk)
+			n = q.chunk;
+		w = write(STDOUT_FILENO, q.buf + q.start, n);
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			must_poll = 1;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		q.start += (size_t)w;
+	}
+	if (q.start == q.end && q.end > 0)
+		drained();
+	return 0;
 }
 
 static int
@@ -99,16 +128,12 @@ append(const char *p, size_t n)
 	return 0;
 }
 
-/* stdio's write: straight to fd 1 when nothing waits, the rest queued. */
+/* stdio's write: into the queue, then to fd 1 as far as it has room. */
 static ssize_t
 queue_write(void *cookie, const char *p, size_t n)
 {
-	ssize_t w = 0;
-
 	(void)cookie;
-	if (q.start == q.end && (w = write_some(p, n)) < 0)
-		return -1;
-	if ((size_t)w < n && append(p + w, n - (size_t)w) != 0)
+	if (append(p, n) != 0 || write_queued(0) != 0)
 		return -1;
 	return (ssize_t)n;
 }
@@ -124,14 +149,10 @@ hm_output_queue(void)
 	if ((f = fopencookie(NULL, "w", io)) == NULL)
 		hm_err(HM_EXIT_FAIL, "standard output");
 	setvbuf(f, outbuf, _IOFBF, sizeof(outbuf));
-	/* Only a pipe or a socket: a file never makes us wait, and a
-	   terminal's flags are the shell's too. */
-	q.oflags = fcntl(STDOUT_FILENO, F_GETFL);
-	if (q.oflags >= 0 && !(q.oflags & O_NONBLOCK) &&
-	    fstat(STDOUT_FILENO, &st) == 0 &&
-	    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
-	    fcntl(STDOUT_FILENO, F_SETFL, q.oflags | O_NONBLOCK) == 0)
-		q.nonblock = 1;
+	/* A file never makes us wait: whole writes.  A terminal may, and
+	   a pipe or a socket does: PIPE_BUF at a time. */
+	q.chunk = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) ?
+	    SIZE_MAX : PIPE_BUF;
 	stdout = f;
 	q.on = 1;
 }
@@ -145,36 +166,20 @@ hm_output_queued(void)
 int
 hm_output_pump(void)
 {
-	ssize_t w;
-
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return -1;
-	if (!q.on || q.start == q.end)
+	if (!q.on)
 		return 0;
-	if ((w = write_some(q.buf + q.start, q.end - q.start)) < 0)
-		return -1;
-	q.start += (size_t)w;
-	if (q.start == q.end)
-		drained();
-	return 0;
+	return write_queued(0);
 }
 
-/* At exit nothing is left to read: wait for the reader, blocking. */
+/* At exit nothing is left to read: wait for the reader. */
 static int
 drain(void)
 {
 	if (!q.on)
 		return 0;
-	if (q.nonblock) {
-		(void)fcntl(STDOUT_FILENO, F_SETFL, q.oflags);
-		q.nonblock = 0;
-	}
-	if (q.start == q.end)
-		return 0;
-	if (write_some(q.buf + q.start, q.end - q.start) < 0)
-		return -1;
-	drained();
-	return 0;
+	return write_queued(-1);
 }
 
 void
