@@ -75,6 +75,13 @@ free_port() {
 	done
 	return 1
 }
+# take_port VAR LO HI: VAR set to free_port LO HI, or a "not ok" and the
+# test ends (a port taken in a $(...) could not end it).  Take a second
+# port only once the first listens, or both are the same.
+take_port() {
+	printf -v "$1" %s "$(free_port "$2" "$3")" && [ -n "${!1}" ] ||
+	    { echo "not ok - no free loopback port in $2..$3"; exit 1; }
+}
 
 # wait_read PID FROM N: wait (bounded) until PID has read N bytes past FROM
 # (its rchar): the event "it has taken the line", instead of a sleep.

@@ -38,27 +38,32 @@ up() {
 	cleanup_hooks+=("kill $! 2>/dev/null; wait $! 2>/dev/null")
 	until_ok 60 grep -qs "listening on 127.0.0.1:$port" "$T/$name.log"
 }
-tls=https://localhost:29101
-up tls 29101 --cert "$T/srv.pem" --key "$T/srv.key"
-small=http://127.0.0.1:29102
-up small 29102 --max-body 2k
+# Ports: the first free in 29101..29199 when taken (a fixed one may be
+# held by something else); the one taken before listens by then.
+take_port ptls 29101 29199
+tls=https://localhost:$ptls
+up tls "$ptls" --cert "$T/srv.pem" --key "$T/srv.key"
+take_port psmall 29101 29199
+small=http://127.0.0.1:$psmall
+up small "$psmall" --max-body 2k
 
 # ---- starting it wrong: said, not made up ----
-run hopmap-httpd -l 127.0.0.1:29103 --hub "$T/hbu"
+take_port pmgu 29101 29199
+run hopmap-httpd -l "127.0.0.1:$pmgu" --hub "$T/hbu"
 same "--hub mistyped: exit 3, the directory named, not made" \
     "$rc:$(grep -c -- "--hub $T/hbu: No such file" "$T/err"):$(test -e "$T/hbu" && echo made)" "3:1:"
 # A manager's directory may come after the daemon: said at the start.
-hopmap-httpd -l 127.0.0.1:29103 --manager "$T/mgu" 2>"$T/mgu.err" &
+hopmap-httpd -l "127.0.0.1:$pmgu" --manager "$T/mgu" 2>"$T/mgu.err" &
 mgu=$!
 cleanup_hooks+=("kill $mgu 2>/dev/null")
-until_ok 60 grep -qs "listening on 127.0.0.1:29103" "$T/mgu.err"
+until_ok 60 grep -qs "listening on 127.0.0.1:$pmgu" "$T/mgu.err"
 check "--manager not there yet: said at the start, what makes it" \
     grep -q -- "--manager $T/mgu: No such file.*hopmap-manager add-user -d $T/mgu NAME makes it" "$T/mgu.err"
 kill "$mgu"
 wait "$mgu" 2>/dev/null
-run hopmap-httpd -l 127.0.0.1:29102 --hub "$hub"
+run hopmap-httpd -l "127.0.0.1:$psmall" --hub "$hub"
 same "port taken: exit 3, the port named" \
-    "$rc:$(grep -c 'port 29102: Address already in use' "$T/err")" "3:1"
+    "$rc:$(grep -c "port $psmall: Address already in use" "$T/err")" "3:1"
 # records N NAME FROM: N ping records of node NAME, ids from FROM.
 records() {
 	local i

@@ -11,7 +11,7 @@ hub=$T/hub
 mkdir -p "$hub/ranges"
 echo 198.18.7.0/30 >"$hub/ranges/lab.txt"
 key=$($p key add -d "$hub" w1 2>/dev/null)
-port=29201
+take_port port 29201 29299
 $p -l "127.0.0.1:$port" --hub "$hub" --allow-reserved --timeout 2 \
     --max-per-ip 4 2>"$T/httpd.log" &
 pid=$!

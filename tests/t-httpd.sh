@@ -86,8 +86,9 @@ wait
 same "key add: ten at once, ten keys stored" "$(wc -l <"$T/par/keys"):$(cat "$T"/par?.key | sort -u | wc -l)" "10:10"
 check "key list: no key shown" sh -c "! grep -q -- '$K1\|$KA' '$T/out'"
 
-check "up: a worker's face on 127.0.0.1:21001" up a 21001 -d "$S" --name n1
-u=http://127.0.0.1:21001
+take_port pa 21001 21099
+check "up: a worker's face" up a "$pa" -d "$S" --name n1
+u=http://127.0.0.1:$pa
 same "GET /health: 200" "$(get $u/health)" 200
 same "GET /health: status, version, name" "$(json '[.status, .version, .name] | join(" ")')" \
     "ok $version n1"
@@ -102,8 +103,9 @@ same "POST /health: 405 with a JSON error" "$(get $u/health -X POST -d x)$(json 
     "405POST is not allowed "
 check "POST /health: Allow: GET, HEAD" grep -qi '^Allow: GET, HEAD' "$T/headers"
 
-check "up: --health-key --max-body 64k on :21002" up b 21002 -d "$S" --health-key --max-body 64k
-u=http://127.0.0.1:21002
+take_port pb 21001 21099
+check "up: --health-key --max-body 64k" up b "$pb" -d "$S" --health-key --max-body 64k
+u=http://127.0.0.1:$pb
 same "--health-key: no key, 401 with a JSON error" "$(get $u/health)$(json .error)" \
     "401an API key is needed: Authorization: Bearer KEY"
 check "401: WWW-Authenticate: Bearer" grep -qi '^WWW-Authenticate: Bearer' "$T/headers"
@@ -130,7 +132,7 @@ check "access log: peer, request, status, bytes, consumer; escaped" \
 check "access log: a 401 has no consumer" \
     grep -q '^hopmap-httpd: 127.0.0.1 "GET /health" 401 [0-9]* -$' "$T/b.log"
 printf 'GET /he"al\001th HTTP/1.0\r\n\r\n' >"$T/raw"
-curl -s --max-time 10 telnet://127.0.0.1:21002 <"$T/raw" >/dev/null 2>&1 || true
+curl -s --max-time 10 telnet://127.0.0.1:$pb <"$T/raw" >/dev/null 2>&1 || true
 check "access log: what the client sent cannot make a line or a quote" \
     until_ok 30 grep -q 'GET /he\\x22al\\x01th"' "$T/b.log"
 
@@ -141,8 +143,9 @@ printf '10.0.0.1\n10.0.0.2\n' | cooldown --metrics "$M/cool-a.prom" >/dev/null
 printf '10.0.0.1\n' | cooldown --metrics "$M/cool-b.prom" >/dev/null
 printf '10.0.0.1\n10.0.0.3\n' | interleave --metrics "$M/inter.prom" >/dev/null
 printf 'not a metric line\n' >"$M/junk.prom"
-check "up: --metrics-dir on :21004" up c 21004 -d "$S" --metrics-dir "$M" --stale 1h
-u=http://127.0.0.1:21004
+take_port pc 21001 21099
+check "up: --metrics-dir" up c "$pc" -d "$S" --metrics-dir "$M" --stale 1h
+u=http://127.0.0.1:$pc
 same "GET /health: each file's counters" \
     "$(get $u/health)$(json '[.programs["cool-a"].program, .programs["cool-a"].metrics.records_in_total, .programs["cool-b"].metrics.records_in_total, .programs.inter.metrics.records_in_total] | join(" ")')" \
     "200cooldown 2 1 2"
@@ -169,8 +172,9 @@ same "GET /ready: no metrics file, 503" "$(get $u/ready)$(json .error | cut -c1-
 
 H=$T/hub
 mkdir -p "$H"
-check "up: --hub on :21005, no sink yet" up h 21005 --hub "$H"
-u=http://127.0.0.1:21005
+take_port ph 21001 21099
+check "up: --hub, no sink yet" up h "$ph" --hub "$H"
+u=http://127.0.0.1:$ph
 same "GET /ready: no database, 503" "$(get $u/ready)$(json '.reasons | length')$(json '.error' | cut -c1-8)" "5032database"
 sqlsink -l "$H/sink.sock" --no-stdin "$H/map.db" 2>"$T/sink.log" &
 sinkpid=$!
@@ -183,7 +187,7 @@ same "GET /service-info: the hub is output, with input and output" \
 check "the hub's instance id is kept in its directory" grep -qx "$(json .instance_id)" "$H/instance-id"
 kill -TERM "$pid_h"
 wait "$pid_h"
-check "up again: the same hub directory" up h2 21005 --hub "$H"
+check "up again: the same hub directory" up h2 "$ph" --hub "$H"
 same "GET /service-info: the instance id is the same after a restart" \
     "$(get $u/service-info)$(json .instance_id)" "200$(cat "$H/instance-id")"
 
@@ -202,22 +206,23 @@ served() {
 if command -v openssl >/dev/null; then
 	cert hopmap-one && cert hopmap-two
 	cp "$T/hopmap-one.crt" "$T/tls.crt" && cp "$T/hopmap-one.key" "$T/tls.key"
-	check "up: --cert --key on :21006" up t 21006 --cert "$T/tls.crt" --key "$T/tls.key"
+	take_port pt 21001 21099
+	check "up: --cert --key" up t "$pt" --cert "$T/tls.crt" --key "$T/tls.key"
 	same "TLS: GET /health with the CA, 200" \
-	    "$(get https://127.0.0.1:21006/health --cacert "$T/hopmap-one.crt")" 200
-	same "TLS: the first certificate" "$(served 21006)" hopmap-one
-	same "TLS: plain HTTP to it gets no answer" "$(get http://127.0.0.1:21006/health)" 000
+	    "$(get https://127.0.0.1:$pt/health --cacert "$T/hopmap-one.crt")" 200
+	same "TLS: the first certificate" "$(served "$pt")" hopmap-one
+	same "TLS: plain HTTP to it gets no answer" "$(get http://127.0.0.1:$pt/health)" 000
 	# certbot replaces the certificate, then the key: between the two the
 	# pair does not match, and the old one goes on.
 	cp "$T/hopmap-two.crt" "$T/new" && mv "$T/new" "$T/tls.crt"
 	same "TLS: a new certificate without its key: the old pair still served" \
-	    "$(served 21006)" hopmap-one
+	    "$(served "$pt")" hopmap-one
 	check "TLS: the mismatch said" grep -q 'does not match' "$T/t.log"
 	cp "$T/hopmap-two.key" "$T/new" && mv "$T/new" "$T/tls.key"
 	same "TLS: renewed without a restart, the new certificate served" \
-	    "$(served 21006)" hopmap-two
+	    "$(served "$pt")" hopmap-two
 	same "TLS: GET /health with the new CA, 200" \
-	    "$(get https://127.0.0.1:21006/health --cacert "$T/hopmap-two.crt")" 200
+	    "$(get https://127.0.0.1:$pt/health --cacert "$T/hopmap-two.crt")" 200
 	run $p -l 192.0.2.1:21007 --cert "$T/hopmap-one.crt" --key "$T/hopmap-two.key"
 	same "TLS: a key that does not match, refused at the start (exit 3)" \
 	    "$rc:$(grep -c 'does not match' "$T/err")" "3:1"
@@ -228,13 +233,14 @@ else
 fi
 
 # ---- limits: connections in total, per address, idle time, headers ----
-check "up: --max-conns 2 --timeout 2s --max-header 4k on :21008" \
-    up l 21008 --max-conns 2 --timeout 2s --max-header 4k
-u=http://127.0.0.1:21008
+take_port pl 21001 21099
+check "up: --max-conns 2 --timeout 2s --max-header 4k" \
+    up l "$pl" --max-conns 2 --timeout 2s --max-header 4k
+u=http://127.0.0.1:$pl
 same "--max-header 4k: an 8000-byte header, 431" \
     "$(get $u/health -H "X-Big: $(head -c 8000 /dev/zero | tr '\0' a)")" 431
-exec 5<>/dev/tcp/127.0.0.1/21008
-exec 6<>/dev/tcp/127.0.0.1/21008
+exec 5<>/dev/tcp/127.0.0.1/$pl
+exec 6<>/dev/tcp/127.0.0.1/$pl
 # Two idle connections are open once a third is closed at once.
 check "--max-conns 2: a third connection is closed without an answer" \
     until_ok 30 test "$(get $u/health)" = 000
@@ -244,13 +250,14 @@ check "--timeout 2s: an idle connection is closed by the server" \
 exec 5<&- 6<&-
 check "--max-conns: once they are gone, answered again" \
     until_ok 30 test "$(get $u/health)" = 200
-check "up: --max-per-ip 1 on :21009" up i 21009 --max-per-ip 1
-exec 5<>/dev/tcp/127.0.0.1/21009
+take_port pi 21001 21099
+check "up: --max-per-ip 1" up i "$pi" --max-per-ip 1
+exec 5<>/dev/tcp/127.0.0.1/$pi
 check "--max-per-ip 1: a second connection from 127.0.0.1 is closed" \
-    until_ok 30 test "$(get http://127.0.0.1:21009/health)" = 000
+    until_ok 30 test "$(get http://127.0.0.1:$pi/health)" = 000
 exec 5<&-
 check "--max-per-ip: answered once the first is closed" \
-    until_ok 30 test "$(get http://127.0.0.1:21009/health)" = 200
+    until_ok 30 test "$(get http://127.0.0.1:$pi/health)" = 200
 
 # ---- plain HTTP off loopback, a clean stop ----
 run $p -l 192.0.2.1:21003
@@ -260,11 +267,11 @@ same "plain HTTP on an address other than loopback: refused, exit 2" \
 # coming when the signal arrives, and it is answered after.
 mkfifo "$T/slow"
 curl -s -o /dev/null -w '%{http_code}' --max-time 60 -T - -X POST \
-    http://127.0.0.1:21001/health <"$T/slow" >"$T/slow.code" &
+    http://127.0.0.1:$pa/health <"$T/slow" >"$T/slow.code" &
 slowcurl=$!
 exec 7>"$T/slow"
 printf 'part one\n' >&7
-conns() { get http://127.0.0.1:21001/metrics >/dev/null; awk '$1 == "hopmap_httpd_connections_open" { print $2 }' "$T/body"; }
+conns() { get http://127.0.0.1:$pa/metrics >/dev/null; awk '$1 == "hopmap_httpd_connections_open" { print $2 }' "$T/body"; }
 check "SIGTERM: a POST is in progress (two connections open)" until_ok 60 test "$(conns)" -ge 2
 kill -TERM "$pid_a"
 check "SIGTERM: said" until_ok 60 grep -q 'stopping' "$T/a.log"
