@@ -14,7 +14,7 @@ test_ca || { echo "not ok - a test CA from openssl"; exit 1; }
 # management API on loopback ports of this test's.
 for base in 28200 28220 28240; do
 	pa=$((base + 1)) pm=$((base + 2)) ph=$((base + 3)) pt=$((base + 4)) hp=$((base + 5))
-	free_port $pa >/dev/null && free_port $pm >/dev/null && free_port $hp >/dev/null && break
+	free_port_of $pa >/dev/null && free_port_of $pm >/dev/null && free_port_of $hp >/dev/null && break
 	pa=
 done
 [ -n "$pa" ] || { skip "no free ports in 28201..28245"; exit 0; }

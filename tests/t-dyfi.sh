@@ -8,7 +8,7 @@ done
 . "$HOPMAP_TOP/tests/names/lib.sh"
 D=$T/dyfi
 test_ca || { echo "not ok - a test CA from openssl"; exit 1; }
-dport=$(free_port 28101 28111 28121 28131) || { skip "no free port in 28101..28131"; exit 0; }
+dport=$(free_port_of 28101 28111 28121 28131) || { skip "no free port in 28101..28131"; exit 0; }
 check "the dy.fi stand-in is up" dyfi_standin "$dport"
 
 ST=$T/state/dyfi-home

@@ -11,7 +11,7 @@ for c in lighttpd curl oathtool openssl python3; do
 done
 . "$HOPMAP_TOP/tests/names/lib.sh"
 test_ca || { echo "not ok - a test CA from openssl"; exit 1; }
-dport=$(free_port 28301 28311 28321) || { skip "no free port in 28301..28321"; exit 0; }
+dport=$(free_port_of 28301 28311 28321) || { skip "no free port in 28301..28321"; exit 0; }
 check "the dy.fi stand-in is up" dyfi_standin "$dport"
 port=
 for p in 28331 28341 28351; do

@@ -1,6 +1,6 @@
 # tests/names/lib.sh: what t-dyfi, t-cert and t-failover share (sourced
 # after tests/lib.sh).
-#   free_port PORT...   the first of these ports nobody listens on (on
+#   free_port_of PORT... the first of these ports nobody listens on (on
 #                       127.0.0.1; 28000-28999 are these tests')
 #   test_ca             a CA of the test's own in $T/ca.pem, and under it a
 #                       server certificate for 127.0.0.1 and localhost in
@@ -9,7 +9,7 @@
 #                       the account me@example.org in $T/creds; its URL in $URL
 names=$HOPMAP_TOP/tests/names
 
-free_port() {
+free_port_of() {
 	local p
 	for p; do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
