@@ -304,24 +304,53 @@ paced(const struct trace_config *c, const struct trace_machine *m,
 	    trace_stopset_due(c->stop_set, x) > m->now_ms;
 }
 
+/* The target answered at ttl + 1 and ends the trace there. */
+static int
+below_target(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	return ttl < c->max_ttl && (m->hops[ttl + 1].flags & HOP_TARGET) &&
+	    ttl + 1 <= m->last_ttl;
+}
+
 /*
  * May the way back stop at ttl?  When its router p is known there with the
  * whole way home, and the link this trace just measured from p to the
  * router x above it says nothing new: x is known one TTL up, with p (or
- * no one yet) before it, or as a join.  Not at the hop below the target
- * (nothing above it to compare), and not when x was known with another
+ * no one yet) before it, or as a join.  Not when x was known with another
  * router before it: there two paths join (an ECMP diamond), the way home
  * of another flow may not be this one's, so this trace goes on down its
  * own branch (and x is marked as a join when it is learnt).
+ *
+ * At the hop below the target there is no router above to compare: p
+ * must be the router its /24 was first reached through, at that TTL
+ * (trace_stopset_last), and not a join (behind a diamond each trace
+ * measures its own branch), so a trace to a /24 whose route is known
+ * costs two probes, the target and that hop.  A route that changed at
+ * its last router or at the target's distance is caught (another router,
+ * or another TTL, is no stop); one that changed below an unchanged last
+ * router is not.
  */
 static int
-may_stop(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
+known_link(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
 {
 	uint32_t p = one_router(m, ttl), x = one_router(m, ttl + 1);
 
-	return c->stop_set != NULL && ttl > 1 && p != 0 && x != 0 &&
-	    trace_stopset_agrees(c->stop_set, x, ttl + 1, p) &&
-	    trace_stopset_chain(c->stop_set, p, ttl, m->way);
+	if (c->stop_set == NULL || ttl <= 1 || p == 0)
+		return 0;
+	if (x == 0)
+		return below_target(c, m, ttl) &&
+		    trace_stopset_last(c->stop_set, m->dst, ttl) == p &&
+		    trace_stopset_pred(c->stop_set, p, ttl) != 0;
+	return trace_stopset_agrees(c->stop_set, x, ttl + 1, p);
+}
+
+static int
+may_stop(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
+{
+	return known_link(c, m, ttl) &&
+	    trace_stopset_chain(c->stop_set, one_router(m, ttl), ttl, m->way);
 }
 
 /*
@@ -334,10 +363,9 @@ static int
 hold(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
     uint64_t now)
 {
-	uint32_t p = one_router(m, ttl), x = one_router(m, ttl + 1);
+	uint32_t p = one_router(m, ttl);
 
-	if (c->stop_set == NULL || p == 0 || x == 0 ||
-	    !trace_stopset_agrees(c->stop_set, x, ttl + 1, p) ||
+	if (!known_link(c, m, ttl) ||
 	    !trace_stopset_pending(c->stop_set, p, ttl))
 		return 0;
 	if (m->hold_ms == 0)
@@ -462,11 +490,12 @@ advance_back(const struct trace_config *c, struct trace_machine *m,
  * Reuse within a prefix.  Traces to one /24 mostly share a route; the
  * first of them measure it (settle of them, so that a per-flow load
  * balancer's branches show up), the rest need only its last hops: the
- * target, the hop below, and one whose link the stop set knows.  So a
+ * target and the hop below, its /24's last router (may_stop).  So a
  * guessed trace waits to start while settle traces to its /24 are under
  * way (one wait at most), rather than walk the same hops at the same
- * time.  A changed route is caught all the same: the last hops are always
- * measured, and a link the set does not know is no stop.
+ * time.  A changed route is caught all the same at the last hops (they
+ * are always measured) and below them (a link the set does not know is
+ * no stop); not below an unchanged last router.
  */
 static int
 queue_start(const struct trace_config *c, struct trace_machine *m,

@@ -172,6 +172,7 @@ test_names(void)
 
 #define DST 0xc6130309u			/* 198.19.3.9 */
 #define ROUTER(n) (0xc6120000u + (n))	/* 198.18.0.n */
+#define OTHER24(k, n) (0xc6130000u + ((k) << 8) + (n))	/* 198.19.k.n */
 
 static struct trace_config
 machine_config(void)
@@ -527,11 +528,18 @@ test_machine_splice(void)
 	CHECK(p == 4 && strcmp(hoplist(&m), "1 2 3 101") == 0 &&
 	    m.home == 0, "splice: the first trace probes all the way home");
 	p = drive(&m, &c, &a, ROUTER(102), 4);
-	CHECK(p == 3 && strcmp(hoplist(&m), "S1 2 3 102") == 0 &&
-	    m.low_ttl == 2 && m.home == 1,
-	    "splice: the next one to that prefix, 3 probes: the target, the "
-	    "hop below it, then a router known at its TTL under a known "
-	    "link; the way home from the set (%s)", hoplist(&m));
+	CHECK(p == 2 && strcmp(hoplist(&m), "S1 S2 3 102") == 0 &&
+	    m.low_ttl == 3 && m.home == 2,
+	    "splice: the next one to that prefix, 2 probes: the target and "
+	    "the hop below it, the router its /24 was reached through at "
+	    "that TTL; the way home from the set (%s, %u)", hoplist(&m), p);
+	/* Not caught: a route that changed below an unchanged last router
+	   (here to the other branch of a diamond): the way home is the
+	   set's, real links, another flow's. */
+	p = drive(&m, &c, &b, ROUTER(116), 4);
+	CHECK(p == 2 && strcmp(hoplist(&m), "S1 S2 3 116") == 0,
+	    "splice: a change below the last router is not caught: the way "
+	    "home from the set, real links (%s, %u)", hoplist(&m), p);
 	p = drive(&m, &c, &a, ROUTER(103), 0);
 	CHECK(p == 4 && strcmp(hoplist(&m), "1 2 3 103") == 0,
 	    "splice: no guess, no way back: classic");
@@ -539,15 +547,15 @@ test_machine_splice(void)
 	   link r12-r3 is news (r3 came from r2 before): no stop there, the
 	   trace follows its own branch, and r3 is a join from now on (its
 	   way home still the first branch's, settled: real links). */
-	p = drive(&m, &c, &b, ROUTER(104), 4);
+	p = drive(&m, &c, &b, OTHER24(1, 104), 4);
 	CHECK(p == 4 && strcmp(hoplist(&m), "1 12 3 104") == 0,
 	    "splice: behind a diamond, a new link below a known router: no "
 	    "stop, the trace's own branch (%s, %u)", hoplist(&m), p);
-	p = drive(&m, &c, &b, ROUTER(105), 4);
+	p = drive(&m, &c, &b, OTHER24(2, 105), 4);
 	CHECK(p == 3 && strcmp(hoplist(&m), "S1 12 3 105") == 0,
 	    "splice: below the join, each branch stops on its own (%s, %u)",
 	    hoplist(&m), p);
-	p = drive(&m, &c, &a, ROUTER(106), 4);
+	p = drive(&m, &c, &a, OTHER24(3, 106), 4);
 	CHECK(p == 3 && strcmp(hoplist(&m), "S1 2 3 106") == 0,
 	    "splice: ... the first branch too: every hop list one flow's, "
 	    "every link one some trace measured (%s, %u)", hoplist(&m), p);
@@ -568,6 +576,18 @@ test_machine_splice(void)
 		    "splice: a changed route is caught: its new hops measured "
 		    "(%s, %u)", hoplist(&m), p);
 	}
+	/* The /24 reached through its last router at another TTL: no stop
+	   there either. */
+	p = drive(&m, &c, &longer, ROUTER(115), 5);
+	CHECK(p == 4 && strcmp(hoplist(&m), "S1 12 13 3 115") == 0,
+	    "splice: the last router at another TTL is caught (%s, %u)",
+	    hoplist(&m), p);
+	/* The last router is a join now (two branches into it): no stop
+	   there, each trace measures its own branch below it. */
+	p = drive(&m, &c, &b, ROUTER(117), 4);
+	CHECK(p == 3 && strcmp(hoplist(&m), "S1 12 3 117") == 0,
+	    "splice: the last router a join: the trace's own branch below it "
+	    "(%s, %u)", hoplist(&m), p);
 	/* Settling: a way home goes through a router only once that many
 	   traces measured the link into it (a second branch shows up). */
 	trace_stopset_free(c.stop_set);
@@ -579,8 +599,8 @@ test_machine_splice(void)
 		for (k = 0; k < 5; k++)
 			probes[k] = drive(&m, &c, &a, ROUTER(110 + k), 4);
 		CHECK(probes[0] == 4 && probes[1] == 4 && probes[2] == 4 &&
-		    probes[3] == 3 && probes[4] == 3 &&
-		    strcmp(hoplist(&m), "S1 2 3 114") == 0,
+		    probes[3] == 2 && probes[4] == 2 &&
+		    strcmp(hoplist(&m), "S1 S2 3 114") == 0,
 		    "splice: settle 3: three traces measure the way in, then "
 		    "the way home is taken (%u %u %u %u %u)", probes[0],
 		    probes[1], probes[2], probes[3], probes[4]);
@@ -657,10 +677,11 @@ test_machine_rate_limit(void)
 	p = drive(&m, &c, &a, ROUTER(201), 5);
 	CHECK(p == 5 && strcmp(hoplist(&m), "1 2 3 4 201") == 0,
 	    "rate limit: a first trace learns the /24's last router");
-	/* r3 answered before: its silence now is rate limiting. */
+	/* r3 answered before: its silence now is rate limiting (a trace to
+	   another /24 behind r4, which probes r3). */
 	a.drop_ttl = 3;
 	a.drop_n = 2;
-	p = drive(&m, &c, &a, ROUTER(202), 5);
+	p = drive(&m, &c, &a, OTHER24(1, 202), 5);
 	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 2 &&
 	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 5,
 	    "rate limit: a known router silent twice is probed again, not a gap "
@@ -670,7 +691,7 @@ test_machine_rate_limit(void)
 	a.drop_ttl = 4;
 	a.drop_n = 1;
 	p = drive(&m, &c, &a, ROUTER(203), 5);
-	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 203") == 0 &&
+	CHECK(strcmp(hoplist(&m), "S1 S2 S3 4 203") == 0 &&
 	    m.hops[4].retries == 1,
 	    "rate limit: below the target too, by the /24's last router (%s)",
 	    hoplist(&m));
