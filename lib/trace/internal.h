@@ -22,7 +22,9 @@
 #include "trace.h"
 
 /* ---- trace/state.c: one trace's state machine ---- */
-enum { HOP_RESP = 1, HOP_TARGET = 2, HOP_UNREACH = 4 };
+enum { HOP_RESP = 1, HOP_TARGET = 2, HOP_UNREACH = 4,
+	HOP_BELOW = 8 };		/* the way back went on below this
+					   hop's router (trace_stopset_below) */
 
 struct hop {
 	uint64_t last_sent_ms;		/* monotonic */

@@ -354,10 +354,11 @@ may_stop(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 }
 
 /*
- * Traces to one prefix start together and meet on the way back: when the
- * router at ttl is known there but the way home below it is not yet,
- * another trace is finding it out; wait for it (one wait at most)
- * rather than probe the same hops again.
+ * Traces start together and meet on the way back: when the router at ttl
+ * is known there but the way home below it is not yet, and other traces
+ * are finding it out (the router before it is not known yet, or enough
+ * of them are going on below it to settle it), wait for them (one wait
+ * at most) rather than probe the same hops again.
  */
 static int
 hold(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
@@ -366,7 +367,8 @@ hold(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
 	uint32_t p = one_router(m, ttl);
 
 	if (!known_link(c, m, ttl) ||
-	    !trace_stopset_pending(c->stop_set, p, ttl))
+	    (!trace_stopset_pending(c->stop_set, p, ttl) &&
+	    !trace_stopset_settling(c->stop_set, p, ttl)))
 		return 0;
 	if (m->hold_ms == 0)
 		m->hold_ms = now + c->wait_ms;
@@ -377,6 +379,7 @@ hold(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
 static int
 back_retire(const struct trace_config *c, struct trace_machine *m)
 {
+	uint32_t p;
 	int known;
 
 	m->low_ttl = m->bttl;
@@ -390,6 +393,11 @@ back_retire(const struct trace_config *c, struct trace_machine *m)
 	if (known) {
 		m->home = m->bttl - 1;
 		return 1;
+	}
+	if (c->stop_set != NULL && m->bttl > 1 &&
+	    (p = one_router(m, m->bttl)) != 0) {
+		trace_stopset_below(c->stop_set, p, m->bttl, 1);
+		m->hops[m->bttl].flags |= HOP_BELOW;
 	}
 	if (m->bttl-- <= (c->low_ttl ? c->low_ttl : 1))
 		return 1;
@@ -413,13 +421,22 @@ start_back(const struct trace_config *c, struct trace_machine *m)
 	return 1;
 }
 
-/* The trace no longer counts as under way in its /24. */
+/* The trace no longer counts as under way in its /24, nor below the
+   routers it went on past. */
 static void
 unwalk(const struct trace_config *c, struct trace_machine *m)
 {
+	unsigned t;
+
 	if (m->walking && c->stop_set != NULL)
 		trace_stopset_walk(c->stop_set, m->dst, -1);
 	m->walking = 0;
+	for (t = m->bttl > 1 ? m->bttl : 1; m->back && t < m->first; t++)
+		if (m->hops[t].flags & HOP_BELOW) {
+			m->hops[t].flags &= (uint8_t)~HOP_BELOW;
+			trace_stopset_below(c->stop_set, one_router(m, t), t,
+			    -1);
+		}
 }
 
 /* What to do next, once the hops are judged: send, wait or stop. */

@@ -38,6 +38,7 @@ struct entry {
 	uint8_t limited;	/* answered, then silent: rate-limiting */
 	uint8_t dark_below;	/* the hop before it was silent */
 	uint8_t seen;		/* links into it measured (at most 255) */
+	uint16_t below;		/* traces going on down below it now */
 	uint32_t gap_ms;	/* ... so probes towards it are this far
 				   apart */
 	uint64_t next_ms;	/* ... and the next may leave then */
@@ -317,6 +318,36 @@ trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 	else if (e->pred2 != pred2)
 		e->multi = 1;
 	s->dirty = 1;
+}
+
+/*
+ * Traces start together (a whole /24, many /24s at once) and would all walk
+ * down the same way home before any of it is settled.  So a trace going on
+ * below a known router says so; once enough do to settle it, the next
+ * waits for them (state.c's hold, one wait at most) and stops there.
+ */
+void
+trace_stopset_below(struct trace_stopset *s, uint32_t ip, unsigned ttl,
+    int delta)
+{
+	struct entry *e = find(s, ip);
+
+	if (e == NULL || e->ttl != ttl)
+		return;
+	if (delta > 0 && e->below < 0xffff)
+		e->below++;
+	else if (delta < 0 && e->below > 0)
+		e->below--;
+}
+
+int
+trace_stopset_settling(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl)
+{
+	const struct entry *e = find(s, ip);
+
+	return e != NULL && e->ttl == ttl && ttl > 1 && e->below > 0 &&
+	    e->seen + e->below >= s->settle;
 }
 
 uint32_t

@@ -219,6 +219,15 @@ void trace_stopset_set_last(struct trace_stopset *s, uint32_t dst,
 /* Traces to dst's /24 under way, one more (delta 1) or one fewer (-1). */
 unsigned trace_stopset_walkers(struct trace_stopset *s, uint32_t dst);
 void trace_stopset_walk(struct trace_stopset *s, uint32_t dst, int delta);
+/* Traces going on down below ip at ttl, the way home not settled there
+   yet: one more (delta 1) or one fewer (-1). */
+void trace_stopset_below(struct trace_stopset *s, uint32_t ip, unsigned ttl,
+    int delta);
+/* 1 when ip is known at ttl and enough traces are going on below it to
+   settle its way in (those already measured, plus those under way, reach
+   the settle count): another trace may wait for them. */
+int trace_stopset_settling(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl);
 /* 1 when ip is known at ttl, the router before it not yet (another trace
    may be finding it out now); dark_below: it never will, that hop was
    silent. */

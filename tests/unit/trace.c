@@ -619,6 +619,97 @@ test_machine_splice(void)
 	trace_stopset_free(c.stop_set);
 }
 
+/* One answer to the probe at ttl of the trace to dst: a router's time
+   exceeded, or (from == dst) the target's own. */
+static struct trace_action
+answer(struct trace_machine *m, const struct trace_config *c, uint32_t dst,
+    unsigned ttl, uint32_t from, uint64_t now)
+{
+	struct trace_match mt;
+
+	memset(&mt, 0, sizeof(mt));
+	mt.dst = dst;
+	mt.tag = (uint16_t)(ttl << 8);
+	mt.from = from;
+	mt.from_target = from == dst;
+	mt.icmp_type = from == dst ? 0 : 11;
+	return trace_machine_reply(m, c, &mt, now * 1000 + 500, now);
+}
+
+/*
+ * Traces that start together: two /24s behind r3, whose way in is known
+ * but not settled (settle 2, one link measured).  The first trace goes on
+ * below r3 and says so; the second, there while it does, waits for it
+ * rather than probe r2 again, and stops at r3 once the first has settled
+ * it.  The wait is one wait at most.
+ */
+static void
+test_machine_settling(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine ma, mb;
+	struct trace_action a;
+	uint32_t da = OTHER24(1, 9), db = OTHER24(2, 9);
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		c.stop_set = trace_stopset_new();
+		trace_stopset_settle(c.stop_set, 2);
+		trace_stopset_put(c.stop_set, ROUTER(1), 1, 0);
+		trace_stopset_put(c.stop_set, ROUTER(2), 2, ROUTER(1));
+		trace_stopset_put(c.stop_set, ROUTER(3), 3, ROUTER(2));
+		/* r2 settled, r3 not: one link into it measured. */
+		trace_stopset_put(c.stop_set, ROUTER(2), 2, ROUTER(1));
+		(void)trace_machine_init(&ma, &c);
+		(void)trace_machine_init(&mb, &c);
+		/* a: the target at 5, r41 at 4, r3 at 3: not settled, on. */
+		(void)trace_machine_start(&ma, &c, da, 5, 0);
+		(void)trace_machine_sent(&ma, &c, 5, 0, 0);
+		(void)answer(&ma, &c, da, 5, da, 0);
+		(void)trace_machine_sent(&ma, &c, 4, 0, 0);
+		(void)answer(&ma, &c, da, 4, ROUTER(41), 0);
+		(void)trace_machine_sent(&ma, &c, 3, 0, 0);
+		a = answer(&ma, &c, da, 3, ROUTER(3), 0);
+		CHECK(is_send(a, 2) && trace_stopset_settling(c.stop_set,
+		    ROUTER(3), 3), "settling: the first trace goes on below an "
+		    "unsettled router, and says so");
+		(void)trace_machine_sent(&ma, &c, 2, 0, 0);
+		/* b meets r3 while a is below it. */
+		(void)trace_machine_start(&mb, &c, db, 5, 10);
+		(void)trace_machine_sent(&mb, &c, 5, 0, 10);
+		(void)answer(&mb, &c, db, 5, db, 10);
+		(void)trace_machine_sent(&mb, &c, 4, 0, 10);
+		(void)answer(&mb, &c, db, 4, ROUTER(42), 10);
+		(void)trace_machine_sent(&mb, &c, 3, 0, 10);
+		a = answer(&mb, &c, db, 3, ROUTER(3), 10);
+		CHECK(a.what == TRACE_WAIT && mb.probes == 3,
+		    "settling: the next trace there waits for it");
+		if (k == 0) {
+			/* a measures r2: r3 settled; a stops at r2, b at r3. */
+			a = answer(&ma, &c, da, 2, ROUTER(2), 20);
+			CHECK(a.what == TRACE_OVER && ma.probes == 4 &&
+			    !trace_stopset_settling(c.stop_set, ROUTER(3), 3),
+			    "settling: the first trace ends, no longer below");
+			a = trace_machine_tick(&mb, &c, 100);
+			CHECK(a.what == TRACE_OVER && mb.probes == 3 &&
+			    mb.home == 2 && mb.way[2] == ROUTER(2),
+			    "settling: ... and the one waiting stops at r3 "
+			    "with the way home, 3 probes, not 4");
+		} else {
+			/* a's probe is lost: b waits one wait, then on. */
+			a = trace_machine_tick(&mb, &c, 10 + c.wait_ms / 2);
+			CHECK(a.what == TRACE_WAIT, "settling: still waiting "
+			    "within the wait");
+			a = trace_machine_tick(&mb, &c, 10 + c.wait_ms);
+			CHECK(is_send(a, 2), "settling: one wait at most, "
+			    "then the trace goes on itself");
+		}
+		trace_machine_free(&ma);
+		trace_machine_free(&mb);
+		trace_stopset_free(c.stop_set);
+	}
+}
+
 /* The stop set's file: lines of three, of one, and bad ones skipped. */
 static void
 test_stopset_file(void)
@@ -787,6 +878,7 @@ main(void)
 	test_guess();
 	test_machine_guessed();
 	test_machine_splice();
+	test_machine_settling();
 	test_stopset_file();
 	test_machine_rate_limit();
 	test_sendq();
