@@ -324,8 +324,10 @@ below_target(const struct trace_config *c, const struct trace_machine *m,
  *
  * At the hop below the target there is no router above to compare: p
  * must be the router its /24 was first reached through, at that TTL
- * (trace_stopset_last), and not a join (behind a diamond each trace
- * measures its own branch), so a trace to a /24 whose route is known
+ * (trace_stopset_last), not a join (behind a diamond each trace measures
+ * its own branch), and no link into it inferred across a silent hop
+ * (under rate limits a silence below it may hide a second way in); its
+ * way home settled as anywhere.  So a trace to a /24 whose route is known
  * costs two probes, the target and that hop.  A route that changed at
  * its last router or at the target's distance is caught (another router,
  * or another TTL, is no stop); one that changed below an unchanged last
@@ -342,7 +344,7 @@ known_link(const struct trace_config *c, const struct trace_machine *m,
 	if (x == 0)
 		return below_target(c, m, ttl) &&
 		    trace_stopset_last(c->stop_set, m->dst, ttl) == p &&
-		    trace_stopset_pred(c->stop_set, p, ttl) != 0;
+		    trace_stopset_clear_in(c->stop_set, p, ttl);
 	return trace_stopset_agrees(c->stop_set, x, ttl + 1, p);
 }
 

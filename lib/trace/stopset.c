@@ -350,6 +350,15 @@ trace_stopset_settling(const struct trace_stopset *s, uint32_t ip,
 	    e->seen + e->below >= s->settle;
 }
 
+int
+trace_stopset_clear_in(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl)
+{
+	const struct entry *e = find(s, ip);
+
+	return e != NULL && e->ttl == ttl && !e->multi && !e->dark_below;
+}
+
 uint32_t
 trace_stopset_pred(const struct trace_stopset *s, uint32_t ip, unsigned ttl)
 {

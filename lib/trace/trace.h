@@ -228,6 +228,10 @@ void trace_stopset_below(struct trace_stopset *s, uint32_t ip, unsigned ttl,
    the settle count): another trace may wait for them. */
 int trace_stopset_settling(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl);
+/* 1 when ip is known at ttl, not a join, and no link into it was
+   inferred across a silent hop. */
+int trace_stopset_clear_in(const struct trace_stopset *s, uint32_t ip,
+    unsigned ttl);
 /* 1 when ip is known at ttl, the router before it not yet (another trace
    may be finding it out now); dark_below: it never will, that hop was
    silent. */

@@ -615,6 +615,22 @@ test_machine_splice(void)
 	    m.home == 2,
 	    "splice: a silent hop on the way home: the way goes past it, the "
 	    "hop null, and the router before it (%s, %u)", hoplist(&m), p);
+	/* A silent hop just below a /24's last router (rate limiting, then
+	   answers): its way in settled across a silence is no stop there;
+	   the hop below is probed, in case it hides a second way in. */
+	{
+		struct net dark = { { 0, ROUTER(1), ROUTER(2), 0, ROUTER(44) },
+		    5, 0, 0 };
+		struct net lit = { { 0, ROUTER(1), ROUTER(2), ROUTER(33),
+		    ROUTER(44) }, 5, 0, 0 };
+
+		(void)drive(&m, &c, &dark, OTHER24(4, 1), 5);
+		(void)drive(&m, &c, &lit, OTHER24(4, 2), 5);
+		p = drive(&m, &c, &lit, OTHER24(4, 3), 5);
+		CHECK(p == 3 && strcmp(hoplist(&m), "S1 S2 33 44 3") == 0,
+		    "splice: a last router settled across a silent hop: the "
+		    "hop below it probed (%s, %u)", hoplist(&m), p);
+	}
 	trace_machine_free(&m);
 	trace_stopset_free(c.stop_set);
 }
