@@ -142,6 +142,8 @@ trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 
 	if (ip == 0xffffffffu || ip == 0 || ttl > TRACE_MAX_TTL)
 		return;
+	if (ttl <= 1)
+		pred = 0;	/* nothing before the first hop */
 	if ((e = find(s, ip)) != NULL) {
 		/* The first TTL seen stays (a router at two TTLs, on paths
 		   of two lengths, stops only the traces that agree); a
@@ -176,7 +178,7 @@ trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 	memset(&s->slot[i], 0, sizeof(s->slot[i]));
 	s->slot[i].ip1 = ip + 1;
 	s->slot[i].ttl = (uint8_t)ttl;
-	s->slot[i].pred = ttl > 1 ? pred : 0;
+	s->slot[i].pred = pred;
 	s->slot[i].seen = s->slot[i].pred != 0;
 	s->slot[i].last_s = s->now_s;
 	s->count++;

@@ -682,6 +682,12 @@ test_stopset_file_aging(void)
 	    "stop set aging: a router seen again is stamped, one seen at "
 	    "another TTL keeps its time (and ages out)");
 	free(out);
+	/* Fuzzing found it: a TTL 1 line with a predecessor, read twice (the
+	   load, then the merge at the save), gained one, and was written so. */
+	trace_stopset_put(s, ROUTER(1), 1, ROUTER(5));
+	trace_stopset_put(s, ROUTER(1), 1, ROUTER(5));
+	CHECK(trace_stopset_pred(s, ROUTER(1), 1) == 0,
+	    "stop set file: nothing before the first hop, however often read");
 	trace_stopset_free(s);
 }
 
