@@ -624,8 +624,15 @@ stopset_open(const char *path)
 		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	/* Without CAP_DAC_OVERRIDE (dropped already) root is refused
 	   another user's file: say why it would be refused anyway. */
-	if (fd < 0 && errno == EACCES && lstat(path, &st) == 0)
-		stopset_owner(path, &st);
+	if (fd < 0 && errno == EACCES) {
+		if (lstat(path, &st) == 0)
+			stopset_owner(path, &st);
+		else if (getuid() == 0)
+			hm_errx(HM_EXIT_FAIL, "--stop-set %s: cannot create it: "
+			    "Permission denied (root keeps no CAP_DAC_OVERRIDE: "
+			    "its directory must be root's)", path);
+		errno = EACCES;
+	}
 	if (fd < 0 && errno == ELOOP)
 		hm_errx(HM_EXIT_FAIL, "--stop-set %s: a symbolic link: refused",
 		    path);

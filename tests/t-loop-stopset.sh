@@ -118,6 +118,18 @@ same "file cut short: the file is whole again (every router back)" \
 run V tracehop --stop-set "$S/stopset" </dev/null
 same "file cut short: rewritten whole, tracehop reads it without a word" "$rc:$(cat "$T/err")" "0:"
 
+# --stop-set-age: a line not seen for longer is forgotten, and the link
+# into the router after it; 0 keeps everything.
+printf '198.18.0.2 1 - 1000\n198.18.0.3 2 198.18.0.2 %s\n' "$(date +%s)" >"$T/aged"
+run V tracehop --stop-set "$T/aged" --stop-set-age 0 </dev/null
+same "--stop-set-age 0: nothing forgotten, nothing rewritten" "$rc:$(cat "$T/err"):$(wc -l <"$T/aged")" "0::2"
+run V tracehop --stop-set "$T/aged" --stop-set-age 1d </dev/null
+same "--stop-set-age 1d: the old router forgotten, the link into the next one with it" \
+    "$rc:$(grep -v '^#' "$T/aged" | cut -d ' ' -f 1-3)" "0:198.18.0.3 2 -"
+run V tracehop --stop-set "$T/aged" --stop-set-age soon </dev/null
+same "--stop-set-age soon: exit 2, says why" "$rc:$(cat "$T/err")" \
+    "2:tracehop: stop-set-age value is invalid: soon"
+
 # A round killed while tracehop runs (a dark target keeps icmpprobe, so
 # tracehop's input, open): tracehop never wrote, the file is as it was.
 cp "$S/stopset" "$T/before"
