@@ -643,6 +643,9 @@ stopset_open(const char *path)
 	if (!S_ISREG(st.st_mode))
 		hm_errx(HM_EXIT_FAIL, "--stop-set %s: not a regular file", path);
 	stopset_owner(path, &st);
+	if (st.st_nlink != 1)	/* another name for it could be anything */
+		hm_errx(HM_EXIT_FAIL, "--stop-set %s: %lu hard links: refused",
+		    path, (unsigned long)st.st_nlink);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		hm_errx(HM_EXIT_FAIL, "--stop-set %s: group or others may write "
 		    "it (mode %04o): refused (whoever writes it can feed false "

@@ -118,6 +118,13 @@ same "file cut short: the file is whole again (every router back)" \
 run V tracehop --stop-set "$S/stopset" </dev/null
 same "file cut short: rewritten whole, tracehop reads it without a word" "$rc:$(cat "$T/err")" "0:"
 
+# A second name for the file could be any file of its owner's: refused.
+: >"$T/one"
+ln "$T/one" "$T/two"
+run V tracehop --stop-set "$T/two" </dev/null
+same "a stop set with two hard links: refused, exit 3" "$rc:$(cat "$T/err")" \
+    "3:tracehop: --stop-set $T/two: 2 hard links: refused"
+
 # --stop-set-age: a line not seen for longer is forgotten, and the link
 # into the router after it; 0 keeps everything.
 printf '198.18.0.2 1 - 1000\n198.18.0.3 2 198.18.0.2 %s\n' "$(date +%s)" >"$T/aged"
