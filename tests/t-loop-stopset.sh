@@ -24,8 +24,8 @@ if ! lab_up "hmls$$"; then
 	echo "not ok - the lab could not be built"
 	exit 1
 fi
-LA=(-R --netns "$LAB_VANTAGE" --rate 2000 --timeout 300ms --trace-rate 2000
-    --wait 300ms --no-extract -n 200 --once)
+LA=(-R --netns "$LAB_VANTAGE" --rate 2000 --timeout 2s --trace-rate 2000
+    --wait 1s --no-extract -n 200 --once)
 loop() { hopmap-loop "${LA[@]}" "$@"; }
 V() { ip netns exec "$LAB_VANTAGE" "$@"; }
 # The same targets again: the seeds start over and nothing is cooling.
@@ -40,6 +40,7 @@ links() {
 }
 awk '$1 == "link" { print $2, $3 }' "$LAB_TOPO" | sort -u >"$T/truth"
 
+# Waits long enough for a loaded machine (a late reply is a lost hop).
 # Targets behind r2a (TTL 4), behind the silent r3b, and behind the diamond.
 printf '%s\n' 198.19.1.0/27 198.19.2.0/28 198.19.3.0/27 >"$T/seeds"
 S=$T/s
