@@ -77,3 +77,24 @@ if clang $flags -I"$top/web" -o "$bin" "$top/tests/fuzz/http_results.c" \
 else
 	echo "not ok - fuzz http_results: build failed"; cat "$T/cc.err"
 fi
+
+# tracehop's --stop-set file (lib/trace/stopset.c), through the descriptor
+# path: read, merge and rewrite in place; what is written reads back the
+# same.  Seeds: good lines, a join, an address alone, one cut short.
+bin=$T/fuzz-stopset
+if clang $flags -o "$bin" "$top/tests/fuzz/stopset.c" "$top/lib/trace/stopset.c" \
+    $srcs -ljansson -lm 2>"$T/cc.err"; then
+	mkdir -p "$T/corpus-stopset"
+	cp "$top"/tests/fuzz/seeds/* "$T/corpus-stopset/"
+	printf '198.18.0.2 1 -\n198.18.0.3 2 198.18.0.2 999999\n198.18.0.9 4 198.18.0.33 join\n198.18.0.7\n198.18.0.4 3 198.1' \
+	    >"$T/corpus-stopset/lines"
+	(cd "$T" && "$bin" -max_len=65536 -max_total_time="$secs" -timeout=20 \
+	    "$T/corpus-stopset" >"$T/stopset.log" 2>&1)
+	frc=$?
+	check "fuzz stopset: files up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
+	[ "$frc" -eq 0 ] || tail -n 30 "$T/stopset.log"
+	check "fuzz stopset: it ran ($(grep -o 'Done [0-9]* runs' "$T/stopset.log"))" \
+	    grep -q 'Done [0-9]* runs' "$T/stopset.log"
+else
+	echo "not ok - fuzz stopset: build failed"; cat "$T/cc.err"
+fi

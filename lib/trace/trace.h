@@ -14,6 +14,7 @@
 #define HOPMAP_TRACE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum trace_method { TRACE_ICMP_PARIS, TRACE_UDP_PARIS, TRACE_TCP_PARIS };
@@ -244,10 +245,28 @@ int trace_stopset_limited(const struct trace_stopset *s, uint32_t ip);
 int trace_stopset_agrees(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl, uint32_t pred);
 size_t trace_stopset_count(const struct trace_stopset *s);
+/* The file's lines last seen more than max_age_s before now_s (0: the
+   run's start) are forgotten as they are read; max_age_s 0: none. */
+void trace_stopset_aging(struct trace_stopset *s, uint64_t max_age_s,
+    uint64_t now_s);
+/* How many lines were forgotten so (at the load and the merge). */
+size_t trace_stopset_forgotten(const struct trace_stopset *s);
 /* Read a file of addresses (a missing file is an empty set); 0 or -1. */
 int trace_stopset_load(struct trace_stopset *s, const char *path);
 /* Write it back if it changed, atomically; 0 or -1 with errno. */
 int trace_stopset_save(struct trace_stopset *s, const char *path);
+/* The file's lines from fp, name in the messages (NULL: none): bad lines
+   are said (name:line: why) and skipped; their number, or -1 on a read
+   error. */
+int trace_stopset_read(struct trace_stopset *s, FILE *fp, const char *name);
+/* Every entry as a line of the file; 0 or -1. */
+int trace_stopset_write(const struct trace_stopset *s, FILE *fp);
+/* The same through a descriptor open for reading and writing (opened
+   before privilege was dropped): read under flock(LOCK_SH); if it changed
+   (or had bad lines), merged with the file's lines and rewritten in place
+   under LOCK_EX and synced.  0, or -1 with errno. */
+int trace_stopset_load_fd(struct trace_stopset *s, int fd, const char *name);
+int trace_stopset_save_fd(struct trace_stopset *s, int fd);
 
 /* ---- trace/dgram.c: the unprivileged path, one socket per trace ---- */
 /* A datagram socket (UDP, or ICMP where ping_group_range allows) connected

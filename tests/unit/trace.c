@@ -640,6 +640,57 @@ test_stopset_file(void)
 	unlink(path);
 }
 
+/* Stale knowledge and torn files: a line older than the age is forgotten
+   and the link into it with it; a line cut short, or naming no router, is
+   skipped (0.0.0.0 with a join crashed the reader once). */
+static void
+test_stopset_file_aging(void)
+{
+	static char text[] =
+	    "198.18.0.1 1 - 1000\n"
+	    "198.18.0.2 2 198.18.0.1 100000\n"
+	    "198.18.0.3 3 198.18.0.2 100000\n"
+	    "198.18.0.9 3 198.18.0.2 join\n"
+	    "0.0.0.0 2 1.2.3.4 join\n"
+	    "255.255.255.255 2 - 5\n"
+	    "198.18.0.5 4 198.18.0.3 1000";
+	struct trace_stopset *s = trace_stopset_new();
+	FILE *fp = fmemopen(text, strlen(text), "r");
+	char *out = NULL;
+	size_t len = 0;
+	int bad;
+
+	trace_stopset_aging(s, 86400, 100010);
+	bad = trace_stopset_read(s, fp, NULL);
+	fclose(fp);
+	CHECK(bad == 3 && trace_stopset_count(s) == 3 &&
+	    trace_stopset_forgotten(s) == 1 && !trace_stopset_has(s, ROUTER(1)),
+	    "stop set aging: the old line forgotten, the bad and the cut "
+	    "one skipped (%d bad, %zu read)", bad, trace_stopset_count(s));
+	CHECK(trace_stopset_pred(s, ROUTER(2), 2) == 0 &&
+	    trace_stopset_pred(s, ROUTER(3), 3) == ROUTER(2),
+	    "stop set aging: a router whose predecessor was forgotten has no "
+	    "way home; the others keep theirs");
+	/* Seen again at its TTL: young again; at another TTL: not. */
+	trace_stopset_put(s, ROUTER(2), 2, ROUTER(7));
+	trace_stopset_put(s, ROUTER(3), 4, ROUTER(2));
+	fp = open_memstream(&out, &len);
+	CHECK(trace_stopset_write(s, fp) == 0 && fclose(fp) == 0 &&
+	    strstr(out, "198.18.0.2 2 198.18.0.7 100010\n") != NULL &&
+	    strstr(out, "198.18.0.3 3 198.18.0.2 100000\n") != NULL &&
+	    strstr(out, "198.18.0.9 3 198.18.0.2 join 100010\n") != NULL,
+	    "stop set aging: a router seen again is stamped, one seen at "
+	    "another TTL keeps its time (and ages out)");
+	free(out);
+	/* Fuzzing found it: a TTL 1 line with a predecessor, read twice (the
+	   load, then the merge at the save), gained one, and was written so. */
+	trace_stopset_put(s, ROUTER(1), 1, ROUTER(5));
+	trace_stopset_put(s, ROUTER(1), 1, ROUTER(5));
+	CHECK(trace_stopset_pred(s, ROUTER(1), 1) == 0,
+	    "stop set file: nothing before the first hop, however often read");
+	trace_stopset_free(s);
+}
+
 static void
 test_machine_rate_limit(void)
 {
@@ -767,6 +818,7 @@ main(void)
 	test_machine_guessed();
 	test_machine_splice();
 	test_stopset_file();
+	test_stopset_file_aging();
 	test_machine_rate_limit();
 	test_sendq();
 	return tap_failed != 0;
