@@ -11,7 +11,8 @@
 # tracehop runs, "LABEL=OPTIONS" separated by ";"; @STOPSET@ is a fresh
 # stop set file), BENCH_SCAMPER=0 (skip scamper), BENCH_TIMEOUT (seconds
 # a run may take, 240; a run cut short is scored on what it wrote, and
-# says so).  At the defaults (8 targets a /24, not the 64, to stay
+# says so), BENCH_KEEP=DIR (keep every run's output, stderr and score
+# there, to look into).  At the defaults (8 targets a /24, not the 64, to stay
 # within about 10 minutes on 2 loaded cores), most of it scamper's and
 # discovery's runs under the kernel's limits.
 #
@@ -49,7 +50,7 @@ done
 W=$(mktemp -d /tmp/hopmap-bench.XXXXXX)
 chmod 1777 "$W"	# tracehop writes its stop set as nobody
 lab=hmbd$$
-trap 'biglab_down "$lab"; rm -rf "$W"' EXIT
+trap 'biglab_down "$lab"; [ -z "${BENCH_KEEP:-}" ] || cp -r "$W/." "$BENCH_KEEP/"; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 
 # The runs: label, then the command in the vantage (@T@ the targets).

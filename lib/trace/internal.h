@@ -26,6 +26,8 @@ enum { HOP_RESP = 1, HOP_TARGET = 2, HOP_UNREACH = 4 };
 
 struct hop {
 	uint64_t last_sent_ms;		/* monotonic */
+	uint64_t ready_ms;		/* a retry's probes leave then (booked
+					   on its router's schedule) */
 	uint16_t answered_mask;
 	uint8_t sent, answered, flags;
 	uint8_t retries;		/* rounds probed again (rate limiting) */

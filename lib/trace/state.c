@@ -161,8 +161,7 @@ retire(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 	}
 }
 
-static int paced(const struct trace_config *c, const struct trace_machine *m,
-    unsigned ttl);
+static int paced(const struct trace_machine *m, unsigned ttl);
 
 unsigned
 trace_machine_next_ttl(const struct trace_machine *m,
@@ -174,10 +173,10 @@ trace_machine_next_ttl(const struct trace_machine *m,
 		return 0;
 	if (m->back)
 		return m->hops[m->bttl].sent < budget(c, &m->hops[m->bttl]) &&
-		    !paced(c, m, m->bttl) ? m->bttl : 0;
+		    !paced(m, m->bttl) ? m->bttl : 0;
 	for (ttl = m->lo; ttl < m->hi && ttl <= m->limit; ttl++)
 		if (m->hops[ttl].sent < budget(c, &m->hops[ttl]) &&
-		    !paced(c, m, ttl))
+		    !paced(m, ttl))
 			return ttl;
 	return 0;
 }
@@ -249,10 +248,13 @@ learn(const struct trace_config *c, const struct trace_machine *m,
  * router seen there before on the way to its /24; 0 when not known.  Every
  * router in the set has answered before, so when the one a probe was meant
  * for keeps silent, it answers some probes and not others: it is rate
- * limiting.  Then its probes are paced (trace_stopset_due) and the hop is
- * probed again, up to cfg->retries times, before it counts as silent.  A
- * router that never answers is never in the set, and its hop costs what it
- * did; so do the hops past a dark prefix's last router going forwards.
+ * limiting.  Then the hop is probed again, up to cfg->retries times, before
+ * it counts as silent, each time at a time booked on the router's schedule
+ * (trace_stopset_book: one answer a gap, the gap learnt from its answers
+ * and silences); a retry that would wait more than two waits is refused,
+ * the hop given up, and the trace goes on.  A router that never answers is
+ * never in the set, and its hop costs what it did; so do the hops past a
+ * dark prefix's last router going forwards.
  */
 static uint32_t
 meant_for(const struct trace_config *c, const struct trace_machine *m,
@@ -283,25 +285,22 @@ retry(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
 	    (h->flags & (HOP_TARGET | HOP_UNREACH)) ||
 	    (x = meant_for(c, m, ttl)) == 0)
 		return 0;
-	/* Its next answer is too far off (many traces wait for it): this
-	   hop is given up, the trace goes on; others will find the links. */
-	if (trace_stopset_due(c->stop_set, x) > now + 2 * c->wait_ms)
+	/* Booked on its schedule, unless its next free time is too far
+	   off (many traces wait for it): then this hop is given up, the
+	   trace goes on; others will find the links. */
+	if (trace_stopset_book(c->stop_set, x, now, 2 * c->wait_ms,
+	    c->queries, &h->ready_ms) != 0)
 		return 0;
-	trace_stopset_silent(c->stop_set, x, now);
 	h->retries++;
 	return 1;
 }
 
-/* May a probe at ttl leave now, or is its router paced?  Only probes
-   sent again wait: a first probe costs no time. */
+/* May a probe at ttl leave now, or is it booked later?  Only probes sent
+   again wait: a first probe costs no time. */
 static int
-paced(const struct trace_config *c, const struct trace_machine *m,
-    unsigned ttl)
+paced(const struct trace_machine *m, unsigned ttl)
 {
-	uint32_t x;
-
-	return m->hops[ttl].retries > 0 && (x = meant_for(c, m, ttl)) != 0 &&
-	    trace_stopset_due(c->stop_set, x) > m->now_ms;
+	return m->hops[ttl].retries > 0 && m->hops[ttl].ready_ms > m->now_ms;
 }
 
 /*
@@ -414,7 +413,7 @@ decide(const struct trace_config *c, struct trace_machine *m,
 /*
  * The hop just below the target is not answered yet (not probed, or
  * silent), and the router its /24 was reached through before is rate
- * limiting (trace_stopset_silent): do not wait a second for its next
+ * limiting (trace_stopset_limited): do not wait a second for its next
  * answer; the route of the /24 comes from the stop set, that hop included
  * (marked so in the record).  Links are not confirmed by this trace, and
  * none is new; the traces that did probe it found them.
@@ -563,7 +562,9 @@ trace_machine_sent(struct trace_machine *m, const struct trace_config *c,
 	h->sent++;
 	h->last_sent_ms = now_ms;
 	m->probes++;
-	if (x != 0)
+	/* A retry's probes are booked already; a first one takes its place
+	   on a limiting router's schedule. */
+	if (x != 0 && h->retries == 0)
 		trace_stopset_sent(c->stop_set, x, now_ms);
 	return decide(c, m, 0);
 }

@@ -229,11 +229,14 @@ void trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip,
 /* The router known before ip at ttl (not at a join), or 0. */
 uint32_t trace_stopset_pred(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl);
-/* Rate limiting: ip answered once and then kept silent to a probe meant for
-   it (silent); when the next probe towards it may leave (due: 0 when it is
-   not limited), one left (sent), it answered (answered). */
-void trace_stopset_silent(struct trace_stopset *s, uint32_t ip,
-    uint64_t now_ms);
+/* Rate limiting: ip answered before and kept silent now to a probe meant
+   for it: book probes (1 or more) sent again towards it, at *at, its next
+   free time or now_ms; 0, or -1 (nothing booked) when ip is not known or
+   that is more than bound_ms away.  due: its next free time (0: it is not
+   limiting); sent: a probe not booked left towards it (it takes its
+   place); answered: it answered one. */
+int trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
+    uint64_t bound_ms, unsigned probes, uint64_t *at);
 uint64_t trace_stopset_due(const struct trace_stopset *s, uint32_t ip);
 void trace_stopset_sent(struct trace_stopset *s, uint32_t ip,
     uint64_t now_ms);
