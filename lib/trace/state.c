@@ -162,6 +162,8 @@ retire(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 }
 
 static int paced(const struct trace_machine *m, unsigned ttl);
+static int below_silence(const struct trace_config *c,
+    const struct trace_machine *m, unsigned ttl);
 
 unsigned
 trace_machine_next_ttl(const struct trace_machine *m,
@@ -356,7 +358,7 @@ back_retire(const struct trace_config *c, struct trace_machine *m)
 	if (m->hops[m->bttl].flags & HOP_TARGET)
 		m->last_ttl = m->bttl;
 	/* Before this trace's own hop is put in the set: known to others. */
-	known = may_stop(c, m, m->bttl);
+	known = may_stop(c, m, m->bttl) || below_silence(c, m, m->bttl);
 	learn(c, m, m->bttl);
 	if (known) {
 		m->home = m->bttl - 1;
@@ -411,29 +413,56 @@ decide(const struct trace_config *c, struct trace_machine *m,
 }
 
 /*
- * The hop just below the target is not answered yet (not probed, or
- * silent), and the router its /24 was reached through before is rate
- * limiting (trace_stopset_limited): do not wait a second for its next
- * answer; the route of the /24 comes from the stop set, that hop included
- * (marked so in the record).  Links are not confirmed by this trace, and
- * none is new; the traces that did probe it found them.
+ * A hop on the way back is not answered yet (not probed, or silent), and
+ * the router the stop set says it is for is rate limiting: do not spend
+ * that router's allowance, nor wait for its next answer, on a link that is
+ * no news.  When the link from that router x to the one this trace saw
+ * above, y, is settled (measured by settle traces, x's way home too), or
+ * x is the router its /24 was reached through before (the hop below the
+ * target), the way home comes from the set, x included (marked so in the
+ * record).  Its answers are left to the probes that can find a link.
  */
 static int
 limited_home(const struct trace_config *c, struct trace_machine *m,
     unsigned ttl)
 {
-	uint32_t x;
+	uint32_t x, y;
 
 	if (c->stop_set == NULL || m->hops[ttl].answered > 0 ||
-	    !(m->hops[ttl + 1].flags & HOP_TARGET) || ttl + 1 > m->last_ttl ||
-	    (x = trace_stopset_last(c->stop_set, m->dst, ttl)) == 0 ||
+	    ttl >= c->max_ttl)
+		return 0;
+	if ((m->hops[ttl + 1].flags & HOP_TARGET) && ttl + 1 <= m->last_ttl) {
+		if ((x = trace_stopset_last(c->stop_set, m->dst, ttl)) == 0 ||
+		    !trace_stopset_limited(c->stop_set, x) ||
+		    !trace_stopset_chain(c->stop_set, x, ttl, m->way))
+			return 0;
+	} else if ((y = one_router(m, ttl + 1)) == 0 ||
+	    (x = trace_stopset_pred(c->stop_set, y, ttl + 1)) == 0 ||
 	    !trace_stopset_limited(c->stop_set, x) ||
-	    !trace_stopset_chain(c->stop_set, x, ttl, m->way))
+	    !trace_stopset_chain(c->stop_set, y, ttl + 1, m->way))
 		return 0;
 	m->way[ttl] = x;
 	m->home = ttl;
 	m->low_ttl = ttl + 1;
 	return 1;
+}
+
+/*
+ * The hop above ttl was silent (a router limiting its answers, or one
+ * that never answers): there is no link to compare, and going on down
+ * would only spend the allowance of the routers nearer home, every trace's
+ * way.  So when the router p that answered at ttl is known there, not
+ * where paths join, with its way home settled, the way back stops at p.
+ */
+static int
+below_silence(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t p = one_router(m, ttl);
+
+	return c->stop_set != NULL && ttl > 1 && ttl < c->max_ttl && p != 0 &&
+	    silent(m, ttl + 1) && trace_stopset_pred(c->stop_set, p, ttl) != 0 &&
+	    trace_stopset_chain(c->stop_set, p, ttl, m->way);
 }
 
 static struct trace_action

@@ -659,12 +659,22 @@ test_machine_rate_limit(void)
 	    "rate limit: a first trace learns the /24's last router");
 	/* r3 answered before: its silence now is rate limiting. */
 	a.drop_ttl = 3;
-	a.drop_n = 2;
+	a.drop_n = 1;
 	p = drive(&m, &c, &a, ROUTER(202), 5);
-	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 2 &&
-	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 5,
-	    "rate limit: a known router silent twice is probed again, not a gap "
+	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 1 &&
+	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 4,
+	    "rate limit: a known router silent is probed again, not a gap "
 	    "(%s, %u probes, %u retries)", hoplist(&m), p, m.hops[3].retries);
+	/* Limiting, and its link to r4 settled: not waited for again. */
+	a.drop_ttl = 3;
+	a.drop_n = 5;
+	p = drive(&m, &c, &a, ROUTER(205), 5);
+	CHECK(strcmp(hoplist(&m), "S1 S2 S3 4 205") == 0 && p == 3 &&
+	    m.hops[3].retries == 0,
+	    "rate limit: a limiting router whose link is settled: silent, not "
+	    "probed again, the way home from the stop set (%s, %u probes)",
+	    hoplist(&m), p);
+	a.drop_n = 0;
 	/* The /24's last router silent: probed again, then it is limiting;
 	   the next trace takes the route from the stop set at once. */
 	a.drop_ttl = 4;
