@@ -159,6 +159,10 @@ struct trace_engine {
 	struct pollfd *pfd;		/* max_active + 3 */
 	unsigned *pslot;		/* dgram mode: pfd[i] is slot pslot[i] */
 	uint64_t next_scan_ms, scan_ms;
+	unsigned admit;			/* traces at once, at most (slow
+					   start: trace/loop.c admit) */
+	uint64_t silences, cut_ms;	/* ... the silences seen when it was
+					   last halved, and when next it may be */
 	struct trace_stats st;
 };
 

@@ -58,6 +58,7 @@ struct trace_stopset {
 	size_t pmask, pcount;
 	unsigned settle;	/* links into a router measured before a way
 				   home goes through it */
+	uint64_t silences;	/* of limiting routers, noticed */
 	int dirty;
 };
 
@@ -367,6 +368,7 @@ trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
 
 	if (e == NULL)
 		return -1;
+	s->silences++;
 	e->limited = 1;
 	e->gap_ms = e->gap_ms < 100 ? 100 : e->gap_ms >= 500 ? 1000 :
 	    2 * e->gap_ms;
@@ -376,6 +378,12 @@ trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
 	e->next_ms = t + (uint64_t)e->gap_ms * (probes ? probes : 1);
 	*at = t;
 	return 0;
+}
+
+uint64_t
+trace_stopset_silences(const struct trace_stopset *s)
+{
+	return s->silences;
 }
 
 void

@@ -37,6 +37,7 @@ const char *trace_stop_name(enum trace_stop s);
 #define TRACE_MAX_TTL 255
 #define TRACE_MAX_QUERIES 16
 #define TRACE_MAX_ACTIVE 16384
+#define TRACE_SLOW_START 128
 
 struct trace_config {
 	enum trace_method method;
@@ -57,6 +58,11 @@ struct trace_config {
 	int dgram;			/* no CAP_NET_RAW: datagram sockets */
 	int no_spread;			/* send the traces with work in turn,
 					   not drawn at random (trace/sendq.c) */
+	int slow_start;			/* with a stop set: start
+					   TRACE_SLOW_START traces at once, one
+					   more as each ends with no router
+					   limiting, half as many (not below
+					   that) each wait routers limit */
 	/* After the forward part, probe back from the start TTL - 1 until a
 	   router the set knows at that TTL, with the way home, answers; the
 	   hops below are taken from the set (NULL: back to TTL 1).  Every
@@ -238,6 +244,8 @@ uint32_t trace_stopset_pred(const struct trace_stopset *s, uint32_t ip,
 int trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
     uint64_t bound_ms, unsigned probes, uint64_t *at);
 uint64_t trace_stopset_due(const struct trace_stopset *s, uint32_t ip);
+/* How many silences of limiting routers were noticed (book calls). */
+uint64_t trace_stopset_silences(const struct trace_stopset *s);
 void trace_stopset_sent(struct trace_stopset *s, uint32_t ip,
     uint64_t now_ms);
 void trace_stopset_answered(struct trace_stopset *s, uint32_t ip);

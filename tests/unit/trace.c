@@ -805,6 +805,36 @@ seen:
 	trace_stopset_free(c.stop_set);
 }
 
+/* Slow start: with a stop set and no -n, TRACE_SLOW_START traces at
+   first, not the thousands the rate allows; -n (slow_start 0) gets all.
+   No probe leaves: the traces (to 127/8, whose route is always there)
+   are added, never polled (sockets -1). */
+static void
+test_slow_start(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_sockets none = { -1, -1, -1 };
+	struct trace_engine *e;
+	unsigned n[2], k;
+
+	c.rate = 10000;
+	c.stop_set = trace_stopset_new();
+	for (k = 0; k < 2; k++) {
+		c.slow_start = k == 0;
+		c.max_active = 0;
+		if ((e = trace_engine_new(&c, &none)) == NULL) {
+			CHECK(0, "slow start: an engine");
+			break;
+		}
+		for (n[k] = 0; n[k] < 1000 && !trace_engine_full(e); n[k]++)
+			(void)trace_engine_add(e, 0x7f000001u + n[k], 0, NULL);
+		trace_engine_free(e);
+	}
+	CHECK(n[0] == TRACE_SLOW_START && n[1] == 1000,
+	    "slow start: %u traces at first (%u without it)", n[0], n[1]);
+	trace_stopset_free(c.stop_set);
+}
+
 /* The longest run of draws of one /24 (slots 0..63: A, 64..127: B), over
    rounds rounds, every trace queued again once drawn. */
 static unsigned
@@ -884,6 +914,7 @@ main(void)
 	test_stopset_file();
 	test_machine_rate_limit();
 	test_machine_booking();
+	test_slow_start();
 	test_sendq();
 	return tap_failed != 0;
 }
