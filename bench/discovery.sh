@@ -28,7 +28,13 @@
 # (for tracehop, those that answered the ping), probes (pings included),
 # links and interfaces of the truth found, false links (a link the truth
 # lacks, or a wrong last hop before a target), wall time; then the issue's
-# targets beside the figures.
+# targets beside the figures.  Under the kernel's limits scamper's time is
+# its own wait: 5 s a probe, 2 attempts a hop, and most traces end on its
+# gap limit of 5 silent hops (50 s), so about 70 s in every run here (the
+# 6 s once quoted was issue 12's smaller lab).  Two big labs up at once (two
+# benches) overflow the kernel's neighbour table (one for all namespaces,
+# gc_thresh3 1024): "neighbor table overflow" in dmesg, and a third of the
+# pings unanswered; compare only rows whose "traced" is every target.
 set -u
 top=${HOPMAP_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${HOPMAP_BIN:-$top/bin}
