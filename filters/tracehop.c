@@ -51,7 +51,8 @@ static const char usage[] =
 "  -r, --rate PPS       probes per second, all traces (default 100; at\n"
 "                       most 1000 unless root)\n"
 "  -n, --in-flight N    traces probed at once, 1..16384 (default: rate\n"
-"                       x wait / window, enough to keep the rate)\n"
+"                       x wait / window, enough to keep the rate, from\n"
+"                       128 up while no router limits its answers)\n"
 "  -p, --port PORT      destination port for udp-paris (default 33434)\n"
 "                       and tcp-paris (default 80)\n"
 "  -s, --stats          a summary on standard error at exit\n"
@@ -544,12 +545,15 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		opt_progress = isatty(2);
 }
 
-/* -n, or as many as the rate and the wait need. */
+/* -n, or as many as the rate and the wait need, started slowly while
+   routers limit their answers (trace/loop.c). */
 static void
 in_flight(struct trace_config *cfg)
 {
-	if (cfg->max_active == 0)
+	if (cfg->max_active == 0) {
 		cfg->max_active = trace_in_flight(cfg);
+		cfg->slow_start = 1;
+	}
 }
 
 /*

@@ -38,9 +38,9 @@ struct entry {
 	uint8_t seen;		/* links into it measured (at most 255) */
 	uint32_t gap_ms;	/* ... so probes towards it are this far
 				   apart */
+	uint64_t next_ms;	/* ... and the next is booked then */
 	uint64_t last_s;	/* Unix time it last answered at ttl (a run's
 				   start), for the file's aging */
-	uint64_t next_ms;	/* ... and the next may leave then */
 };
 
 /* Traces under way to one /24 (prefix + 1, 0 empty). */
@@ -58,6 +58,7 @@ struct trace_stopset {
 	size_t pmask, pcount;
 	unsigned settle;	/* links into a router measured before a way
 				   home goes through it */
+	uint64_t silences;	/* of limiting routers, noticed */
 	int dirty;
 	uint64_t now_s;		/* Unix time: this run's start */
 	uint64_t max_age_s;	/* the file's lines older than this are
@@ -342,10 +343,16 @@ trace_stopset_pred(const struct trace_stopset *s, uint32_t ip, unsigned ttl)
 
 /*
  * Pacing towards a router that rate-limits its ICMP errors (Linux: a burst
- * of 6, then one a second to each source, by default): probes expected to
- * reach it leave gap_ms apart.  The gap doubles at each silence (from 100
- * ms to 1 s at most, Linux's rate) and shrinks by an eighth at each
- * answer, so it settles near the rate the router answers at.
+ * of 6, then one a second to each source, by default).  Each limiting
+ * router has a schedule: next_ms, the time its next answer may be had.
+ * A probe sent again (a retry) is booked a time on it, at next_ms or now,
+ * whichever is later, and next_ms moves a gap past it; a retry that would
+ * wait more than the caller's bound is refused, so that no trace waits
+ * behind a long queue (others will find the links).  A first probe
+ * towards it takes its place on the schedule too: it spends the router's
+ * allowance as much as a retry does.  The gap doubles at each silence
+ * (from 100 ms to 1 s at most, Linux's rate) and shrinks by an eighth at
+ * each answer, so it settles near the rate the router answers at.
  */
 uint64_t
 trace_stopset_due(const struct trace_stopset *s, uint32_t ip)
@@ -361,21 +368,35 @@ trace_stopset_sent(struct trace_stopset *s, uint32_t ip, uint64_t now_ms)
 	struct entry *e = find(s, ip);
 
 	if (e != NULL && e->limited)
-		e->next_ms = now_ms + e->gap_ms;
+		e->next_ms = (e->next_ms > now_ms ? e->next_ms : now_ms) +
+		    e->gap_ms;
 }
 
-void
-trace_stopset_silent(struct trace_stopset *s, uint32_t ip, uint64_t now_ms)
+int
+trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
+    uint64_t bound_ms, unsigned probes, uint64_t *at)
 {
 	struct entry *e = find(s, ip);
+	uint64_t t;
 
 	if (e == NULL)
-		return;
+		return -1;
+	s->silences++;
 	e->limited = 1;
 	e->gap_ms = e->gap_ms < 100 ? 100 : e->gap_ms >= 500 ? 1000 :
 	    2 * e->gap_ms;
-	if (e->next_ms < now_ms + e->gap_ms)
-		e->next_ms = now_ms + e->gap_ms;
+	t = e->next_ms > now_ms ? e->next_ms : now_ms;
+	if (t > now_ms + bound_ms)
+		return -1;
+	e->next_ms = t + (uint64_t)e->gap_ms * (probes ? probes : 1);
+	*at = t;
+	return 0;
+}
+
+uint64_t
+trace_stopset_silences(const struct trace_stopset *s)
+{
+	return s->silences;
 }
 
 void
