@@ -11,7 +11,8 @@
 # tracehop runs, "LABEL=OPTIONS" separated by ";"; @STOPSET@ is a fresh
 # stop set file), BENCH_SCAMPER=0 (skip scamper), BENCH_TIMEOUT (seconds
 # a run may take, 240; a run cut short is scored on what it wrote, and
-# says so).  At the defaults (8 targets a /24, not the issue's 64, to stay
+# says so), BENCH_KEEP=DIR (keep every run's output, stderr and score
+# there, to look into).  At the defaults (8 targets a /24, not the issue's 64, to stay
 # within about 10 minutes on 2 loaded cores), most of it scamper's and
 # discovery's runs under the kernel's limits.
 #
@@ -27,7 +28,13 @@
 # (for tracehop, those that answered the ping), probes (pings included),
 # links and interfaces of the truth found, false links (a link the truth
 # lacks, or a wrong last hop before a target), wall time; then the issue's
-# targets beside the figures.
+# targets beside the figures.  Under the kernel's limits scamper's time is
+# its own wait: 5 s a probe, 2 attempts a hop, and most traces end on its
+# gap limit of 5 silent hops (50 s), so about 70 s in every run here (the
+# 6 s once quoted was issue 12's smaller lab).  Two big labs up at once (two
+# benches) overflow the kernel's neighbour table (one for all namespaces,
+# gc_thresh3 1024): "neighbor table overflow" in dmesg, and a third of the
+# pings unanswered; compare only rows whose "traced" is every target.
 set -u
 top=${HOPMAP_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${HOPMAP_BIN:-$top/bin}
@@ -49,7 +56,7 @@ done
 W=$(mktemp -d /tmp/hopmap-bench.XXXXXX)
 chmod 1777 "$W"	# tracehop writes its stop set as nobody
 lab=hmbd$$
-trap 'biglab_down "$lab"; rm -rf "$W"' EXIT
+trap 'biglab_down "$lab"; [ -z "${BENCH_KEEP:-}" ] || cp -r "$W/." "$BENCH_KEEP/"; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 
 # The runs: label, then the command in the vantage (@T@ the targets).

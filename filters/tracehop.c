@@ -15,11 +15,13 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,8 @@
 static const char usage[] =
 "usage: tracehop [-s] [-f TTL] [-m TTL] [-q N] [-w WAIT] [-p PORT]\n"
 "                [-P METHOD] [-g N] [-r PPS] [-n N] [--window N]\n"
-"                [--stop-set FILE] [--no-stop-set] [--no-guess] [--retries N]\n"
+"                [--stop-set FILE] [--stop-set-age AGE] [--no-stop-set]\n"
+"                [--no-guess] [--retries N]\n"
 "                [--no-spread] [--node NAME]\n"
 "                [--user USER] [--progress]\n"
 "                [--metrics FILE] [--strict] [FILE...]\n"
@@ -48,7 +51,8 @@ static const char usage[] =
 "  -r, --rate PPS       probes per second, all traces (default 100; at\n"
 "                       most 1000 unless root)\n"
 "  -n, --in-flight N    traces probed at once, 1..16384 (default: rate\n"
-"                       x wait / window, enough to keep the rate)\n"
+"                       x wait / window, enough to keep the rate, from\n"
+"                       128 up while no router limits its answers)\n"
 "  -p, --port PORT      destination port for udp-paris (default 33434)\n"
 "                       and tcp-paris (default 80)\n"
 "  -s, --stats          a summary on standard error at exit\n"
@@ -58,6 +62,9 @@ static const char usage[] =
 "      --stop-set FILE  keep the stop set in FILE across runs; targets\n"
 "                       without a guess start at --first-ttl (default 3\n"
 "                       here) and probe back until a known hop answers\n"
+"      --stop-set-age AGE\n"
+"                       forget the file's routers not seen for AGE\n"
+"                       (default 1d; 0: never)\n"
 "      --no-stop-set    probe every hop (backwards too) instead of\n"
 "                       taking the way home from routers already found\n"
 "      --no-guess       start at --first-ttl, not at the distance the\n"
@@ -78,6 +85,7 @@ enum {
 	OPT_USER,
 	OPT_STOP_SET,
 	OPT_NO_STOP_SET,
+	OPT_STOP_SET_AGE,
 	OPT_NO_GUESS,
 	OPT_RETRIES,
 	OPT_NO_SPREAD,
@@ -85,6 +93,10 @@ enum {
 };
 
 static const char *node_name, *run_user, *stop_set_path;
+static int stop_set_fd = -1;
+/* --stop-set-age: a day, so a changed route below the hop where traces
+   stop is seen within one (trace_stopset_aging says how). */
+static uint64_t stop_set_age_s = 86400;
 static uint64_t records_in, records_traced, records_passed;
 /* The engine's counters, copied out so they outlive it (hm_exit writes the
    metrics file once more). */
@@ -409,6 +421,7 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "stop-set", required_argument, NULL, OPT_STOP_SET },
 		{ "no-stop-set", no_argument, NULL, OPT_NO_STOP_SET },
+		{ "stop-set-age", required_argument, NULL, OPT_STOP_SET_AGE },
 		{ "no-guess", no_argument, NULL, OPT_NO_GUESS },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "no-spread", no_argument, NULL, OPT_NO_SPREAD },
@@ -484,6 +497,10 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		case OPT_NO_STOP_SET:
 			opt_no_stop_set = 1;
 			break;
+		case OPT_STOP_SET_AGE:
+			stop_set_age_s = hm_parse_duration(optarg,
+			    "stop-set-age") / 1000;
+			break;
 		case OPT_NO_GUESS:
 			opt_no_guess = 1;
 			break;
@@ -528,12 +545,15 @@ parse_options(int argc, char *argv[], struct trace_config *cfg)
 		opt_progress = isatty(2);
 }
 
-/* -n, or as many as the rate and the wait need. */
+/* -n, or as many as the rate and the wait need, started slowly while
+   routers limit their answers (trace/loop.c). */
 static void
 in_flight(struct trace_config *cfg)
 {
-	if (cfg->max_active == 0)
+	if (cfg->max_active == 0) {
 		cfg->max_active = trace_in_flight(cfg);
+		cfg->slow_start = 1;
+	}
 }
 
 /*
@@ -573,17 +593,68 @@ open_sockets(struct trace_config *cfg, struct trace_sockets *socks, int raw)
 	}
 }
 
-/* The stop set is saved at the end, as the user we now run as: find out
-   now if that cannot be done, not after the run. */
+/*
+ * The stop set's file is opened here, before privilege is dropped, as the
+ * user who started us (root, in hopmap-loop), then read and rewritten in
+ * place through that descriptor (trace_stopset_load_fd/save_fd): the user
+ * we then run as (nobody) needs no right to the file or its directory, so
+ * the file can be root's, out of reach of every other process running as
+ * nobody.  Whoever may write the file can feed us false links, so one
+ * that neither root nor the user who started us owns, or that group or
+ * others may write, is refused.  Created here, it is 0644 whatever the
+ * umask.  Never through a symbolic link (O_NOFOLLOW).
+ */
 static void
-stopset_writable(void)
+stopset_owner(const char *path, const struct stat *st)
 {
-	struct hm_atomic a;
+	if (st->st_uid != 0 && st->st_uid != getuid())
+		hm_errx(HM_EXIT_FAIL, "--stop-set %s: owned by uid %lu, neither "
+		    "root nor uid %lu who runs tracehop: refused (whoever "
+		    "writes it can feed false links)", path,
+		    (unsigned long)st->st_uid, (unsigned long)getuid());
+}
 
-	if (hm_atomic_open(&a, stop_set_path, 0644, 0) != 0)
-		hm_err(HM_EXIT_FAIL, "--stop-set %s: cannot write beside it",
-		    stop_set_path);
-	hm_atomic_abort(&a);
+static int
+stopset_open(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd >= 0 && fchmod(fd, 0644) != 0)
+		hm_err(HM_EXIT_FAIL, "--stop-set %s", path);
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	/* Without CAP_DAC_OVERRIDE (dropped already) root is refused
+	   another user's file: say why it would be refused anyway. */
+	if (fd < 0 && errno == EACCES) {
+		if (lstat(path, &st) == 0)
+			stopset_owner(path, &st);
+		else if (getuid() == 0)
+			hm_errx(HM_EXIT_FAIL, "--stop-set %s: cannot create it: "
+			    "Permission denied (root keeps no CAP_DAC_OVERRIDE: "
+			    "its directory must be root's)", path);
+		errno = EACCES;
+	}
+	if (fd < 0 && errno == ELOOP)
+		hm_errx(HM_EXIT_FAIL, "--stop-set %s: a symbolic link: refused",
+		    path);
+	if (fd < 0)
+		hm_err(HM_EXIT_FAIL, "--stop-set %s", path);
+	if (fstat(fd, &st) != 0)
+		hm_err(HM_EXIT_FAIL, "--stop-set %s", path);
+	if (!S_ISREG(st.st_mode))
+		hm_errx(HM_EXIT_FAIL, "--stop-set %s: not a regular file", path);
+	stopset_owner(path, &st);
+	if (st.st_nlink != 1)	/* another name for it could be anything */
+		hm_errx(HM_EXIT_FAIL, "--stop-set %s: %lu hard links: refused",
+		    path, (unsigned long)st.st_nlink);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		hm_errx(HM_EXIT_FAIL, "--stop-set %s: group or others may write "
+		    "it (mode %04o): refused (whoever writes it can feed false "
+		    "links); chmod go-w", path, (unsigned)(st.st_mode & 07777));
+	return fd;
 }
 
 /* The receiving sockets, for their drop counts. */
@@ -750,16 +821,19 @@ main(int argc, char *argv[])
 	hm_input_init(&in, argv + optind, argc - optind);
 	if (!probe_priv_limited())
 		hm_input_preopen(&in);
+	if (stop_set_path != NULL)
+		stop_set_fd = stopset_open(stop_set_path);
 	probe_priv_drop(run_user);
 
 	if (!opt_no_stop_set &&
 	    (cfg.stop_set = trace_stopset_new()) == NULL)
 		hm_err(HM_EXIT_FAIL, "malloc");
-	if (stop_set_path != NULL) {
-		if (trace_stopset_load(cfg.stop_set, stop_set_path) != 0)
-			hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
-		stopset_writable();
-	}
+	/* Read as the user we now are: a parser never runs privileged. */
+	if (cfg.stop_set != NULL)
+		trace_stopset_aging(cfg.stop_set, stop_set_age_s, 0);
+	if (stop_set_fd >= 0 &&
+	    trace_stopset_load_fd(cfg.stop_set, stop_set_fd, stop_set_path) != 0)
+		hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
 	if ((eng = trace_engine_new(&cfg, &socks)) == NULL)
 		hm_err(HM_EXIT_FAIL, "cannot start the trace engine");
 	hm_signals_init(0);
@@ -825,8 +899,8 @@ main(int argc, char *argv[])
 	progress(eng, 1);
 	if (opt_stats)
 		summary(eng);
-	if (stop_set_path != NULL &&
-	    trace_stopset_save(cfg.stop_set, stop_set_path) != 0)
+	if (stop_set_fd >= 0 &&
+	    trace_stopset_save_fd(cfg.stop_set, stop_set_fd) != 0)
 		hm_err(HM_EXIT_FAIL, "%s", stop_set_path);
 	trace_stopset_free(cfg.stop_set);
 	trace_engine_free(eng);

@@ -23,6 +23,10 @@
 #   round.cooling, hops.extracting
 #                   markers: cooldown or hopextract was at work, and may
 #                   have recorded more than it wrote
+#   stopset         tracehop's stop set (--stop-set), kept across rounds
+#                   and runs: tracehop opens it before it drops privilege
+#                   and rewrites it in place under a lock (a killed write
+#                   costs routers, never a false link: tracehop(1))
 #
 # This file tells the run: options, the state directory and its lock, and
 # the loop over rounds.  The round's steps are in sh/loop/: round.sh (its
@@ -48,7 +52,8 @@ usage() {
 usage: $prog [-qR] [-d DIR] [-n N] [-r N | --once] [-T DURATION]
                    [-p DURATION] [-s K/N] [-x FILE]... [--shuffle SEED]
                    [-t DURATION] [--db PATH | --sink-cmd CMD]
-                   [--hops-cmd CMD] [--no-extract] [--netns NS]
+                   [--hops-cmd CMD] [--no-extract] [--no-stop-set]
+                   [--netns NS]
                    [--node NAME] [--user USER] [probe options] [--wait-lock]
                    [--metrics FILE]
                    RANGEFILE...
@@ -71,6 +76,8 @@ in the traces back as targets, and store the results.
       --sink-cmd CMD     pipe the results into sh -c CMD instead
       --hops-cmd CMD     each round, queue the hop targets sh -c CMD prints
       --no-extract       queue no hops from this node's own traces
+      --no-stop-set      tracehop keeps no stop set in DIR/stopset: every
+                         hop probed, none taken from earlier rounds
       --netns NS         run icmpprobe and tracehop in network namespace NS
       --node NAME        vantage point name (default: host name)
       --user USER        icmpprobe and tracehop run as USER once their
@@ -118,7 +125,7 @@ state=${HOPMAP_STATE:-${HOME:-/}/.local/state/hopmap}
 limit=1000 rounds=1 maxtime='' pause=0 shard='' excludes='' shuffle=''
 reserved='' cooldown=1h db='' sinkcmd='' netns='' node='' rate='' timeout=''
 method='' trate='' twait='' tmethod='' maxttl='' probeargs='' traceargs='' user=''
-waitlock=0 quiet=0 hopscmd='' extract=1 metrics=''
+waitlock=0 quiet=0 hopscmd='' extract=1 metrics='' stopset=1
 stage=0 rounds_total=0 probed_total=0 alive_total=0 traced_total=0 routers_total=0
 
 # Long options take their value as --opt=VALUE or --opt VALUE.
@@ -160,6 +167,7 @@ while [ $# -gt 0 ]; do
 	--sink-cmd) sinkcmd=$val ;;
 	--hops-cmd) hopscmd=$val ;;
 	--no-extract) extract=0 ;;
+	--no-stop-set) stopset=0 ;;
 	--netns) netns=$val ;;
 	--node) node=$val ;;
 	--user) user=$val ;;

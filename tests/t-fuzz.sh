@@ -16,6 +16,17 @@ big_seeds() {
 		for (i = 0; i < n; i++) printf "x"
 		printf "\",\"ping\":{\"ok\":true}}" }' >"$1"
 }
+# Run target NAME on its corpus for the time budget: no crash, and it ran
+# (libFuzzer reports its executions at the end).  WHAT names the inputs.
+fuzz_run() {
+	(cd "$T" && "$T/fuzz-$1" -max_len=65536 -max_total_time="$secs" -timeout=20 \
+	    "$T/corpus-$1" >"$T/$1.log" 2>&1)
+	frc=$?
+	check "fuzz $1: $2 up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
+	[ "$frc" -eq 0 ] || tail -n 30 "$T/$1.log"
+	check "fuzz $1: it ran ($(grep -o 'Done [0-9]* runs' "$T/$1.log"))" \
+	    grep -q 'Done [0-9]* runs' "$T/$1.log"
+}
 # A target of web/ (http_*) compiles the file it fuzzes too.
 web_http_gate_in="-I$top/web $top/web/httpd/gate_in_parse.c"
 for target in record range lines http_gate_in; do
@@ -28,14 +39,7 @@ for target in record range lines http_gate_in; do
 	cp "$top"/tests/fuzz/seeds/* "$T/corpus-$target/"
 	big_seeds "$T/corpus-$target/big4k" 3000
 	big_seeds "$T/corpus-$target/big64k" 64000
-	(cd "$T" && "$bin" -max_len=65536 -max_total_time="$secs" -timeout=20 \
-	    "$T/corpus-$target" >"$T/$target.log" 2>&1)
-	frc=$?
-	check "fuzz $target: inputs up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
-	[ "$frc" -eq 0 ] || tail -n 30 "$T/$target.log"
-	# The run did fuzz: libFuzzer reports its executions at the end.
-	check "fuzz $target: it ran ($(grep -o 'Done [0-9]* runs' "$T/$target.log"))" \
-	    grep -q 'Done [0-9]* runs' "$T/$target.log"
+	fuzz_run "$target" inputs
 done
 
 # hopmap-httpd's reading of a request outside libmicrohttpd (the dispatch,
@@ -47,17 +51,11 @@ if ! clang $flags -I"$top/web" -o "$bin" "$top/tests/fuzz/http_request.c" \
     $wsrcs $srcs -lsodium -lsqlite3 -lpthread -ljansson -lm 2>"$T/cc.err"; then
 	echo "not ok - fuzz http_request: build failed"; cat "$T/cc.err"
 else
-	mkdir -p "$T/corpus-http"
-	printf 'GET\n/health\nn=1&ip=%%41\nBearer kkk\n\n' >"$T/corpus-http/get"
+	mkdir -p "$T/corpus-http_request"
+	printf 'GET\n/health\nn=1&ip=%%41\nBearer kkk\n\n' >"$T/corpus-http_request/get"
 	printf 'POST\n/metrics\n\nbearer  x\napplication/json\n# TYPE a_total counter\na_total{program="x",l="\\\\"} 1\nb_bucket{le="+Inf"} 2\n' \
-	    >"$T/corpus-http/prom"
-	(cd "$T" && "$bin" -max_len=65536 -max_total_time="$secs" -timeout=20 \
-	    "$T/corpus-http" >"$T/http.log" 2>&1)
-	frc=$?
-	check "fuzz http_request: inputs up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
-	[ "$frc" -eq 0 ] || tail -n 30 "$T/http.log"
-	check "fuzz http_request: it ran ($(grep -o 'Done [0-9]* runs' "$T/http.log"))" \
-	    grep -q 'Done [0-9]* runs' "$T/http.log"
+	    >"$T/corpus-http_request/prom"
+	fuzz_run http_request inputs
 fi
 
 # POST /results bodies (web/httpd/gate_out_body.c): NDJSON and JSON arrays.
@@ -67,13 +65,22 @@ if clang $flags -I"$top/web" -o "$bin" "$top/tests/fuzz/http_results.c" \
 	mkdir -p "$T/corpus-http_results"
 	cp "$top"/tests/fuzz/seeds/* "$T/corpus-http_results/"
 	printf '[{"a":"],["},\n {"b":[1,{"c":"\\""}]}]' >"$T/corpus-http_results/array"
-	(cd "$T" && "$bin" -max_len=65536 -max_total_time="$secs" -timeout=20 \
-	    "$T/corpus-http_results" >"$T/http_results.log" 2>&1)
-	frc=$?
-	check "fuzz http_results: bodies up to 65536 bytes for ${secs}s without a crash" test "$frc" -eq 0
-	[ "$frc" -eq 0 ] || tail -n 30 "$T/http_results.log"
-	check "fuzz http_results: it ran ($(grep -o 'Done [0-9]* runs' "$T/http_results.log"))" \
-	    grep -q 'Done [0-9]* runs' "$T/http_results.log"
+	fuzz_run http_results bodies
 else
 	echo "not ok - fuzz http_results: build failed"; cat "$T/cc.err"
+fi
+
+# tracehop's --stop-set file (lib/trace/stopset.c), through the descriptor
+# path: read, merge and rewrite in place; what is written reads back the
+# same.  Seeds: good lines, a join, an address alone, one cut short.
+bin=$T/fuzz-stopset
+if clang $flags -o "$bin" "$top/tests/fuzz/stopset.c" "$top/lib/trace/stopset.c" \
+    $srcs -ljansson -lm 2>"$T/cc.err"; then
+	mkdir -p "$T/corpus-stopset"
+	cp "$top"/tests/fuzz/seeds/* "$T/corpus-stopset/"
+	printf '198.18.0.2 1 -\n198.18.0.3 2 198.18.0.2 999999\n198.18.0.9 4 198.18.0.33 join\n198.18.0.7\n198.18.0.4 3 198.1' \
+	    >"$T/corpus-stopset/lines"
+	fuzz_run stopset files
+else
+	echo "not ok - fuzz stopset: build failed"; cat "$T/cc.err"
 fi

@@ -4,7 +4,7 @@
 # and a move to another hub (export, import: no address skipped or
 # repeated), hops reach every consumer once, --shard gives each address to
 # exactly one of three consumers, and bad requests get 4xx JSON.
-# Ports 23000-23099.
+# Ports: the first free ones in 23000-23099, taken as each daemon starts.
 . "$(dirname "$0")/lib.sh"
 p=hopmap-httpd
 
@@ -61,8 +61,9 @@ same "the ranges: 320 addresses" "$(wc -l <"$T/all")" 320
 W1=$(key "$A" w1) W2=$(key "$A" w2) W3=$(key "$A" w3) ADM=$(key "$A" --admin boss)
 W3B=$(key "$B" w3)
 
-check "up: hub A on 127.0.0.1:23001" up a 23001 --hub "$A"
-u=http://127.0.0.1:23001
+take_port pa 23000 23099
+check "up: hub A on the loopback" up a "$pa" --hub "$A"
+u=http://127.0.0.1:$pa
 same "GET /targets without a key: 401 JSON" \
     "$(get $u/targets '')$(json '.error | length > 0')" "401true"
 bad=
@@ -79,7 +80,10 @@ jq -r .ip "$T/body" >"$T/w1"
 
 # ---- resumable across a restart ----
 down a
-check "up: hub A again" up a 23001 --hub "$A"
+# The port may have gone to another in the meantime: the URL follows.
+take_port pa 23000 23099
+check "up: hub A again" up a "$pa" --hub "$A"
+u=http://127.0.0.1:$pa
 same "w1 after the restart: on until 204" "$(drain $u "$W1" 37 "$T/w1")" 204
 same "w1: every address once, across the restart" \
     "$(sort "$T/w1" | uniq -d | wc -l):$(sort -u "$T/w1" | diff - "$T/all" >/dev/null && echo all)" \
@@ -129,8 +133,9 @@ same "GET /export: w3's own state" \
     "$(get "$u/export" "$W3")$(json '[.consumer, .ranges.done, (.hops | map(.ip) | join(","))] | join(" ")')" \
     "200w3 117 9.9.9.4"
 cp "$T/body" "$T/w3.state"
-check "up: hub B on 127.0.0.1:23002" up b 23002 --hub "$B"
-ub=http://127.0.0.1:23002
+take_port pb 23000 23099
+check "up: hub B on the loopback" up b "$pb" --hub "$B"
+ub=http://127.0.0.1:$pb
 printf '{"consumer":"w3","ranges":{}}' >"$T/bad.state"
 same "POST /import: a bad state is 400 JSON" \
     "$(post $ub/import "$W3B" "$T/bad.state")$(json '.error | length > 0')" 400true
@@ -151,8 +156,9 @@ C=$T/c
 mkdir -p "$C/ranges"
 cp "$A/ranges/one.txt" "$C/ranges/"
 X=$(key "$C" x) Y=$(key "$C" y) Z=$(key "$C" z)
-check "up: hub C --shard on 127.0.0.1:23003" up c 23003 --hub "$C" --shard
-uc=http://127.0.0.1:23003
+take_port pc 23000 23099
+check "up: hub C --shard on the loopback" up c "$pc" --hub "$C" --shard
+uc=http://127.0.0.1:$pc
 : >"$T/shard"
 for i in $(seq 100); do
 	busy=0
@@ -176,12 +182,14 @@ D=$T/d
 mkdir -p "$D/ranges"
 printf '10.1.0.0/30\n' >"$D/ranges/lab.txt"
 R=$(key "$D" r)
-check "up: hub D on 127.0.0.1:23004" up d 23004 --hub "$D"
+take_port pd 23000 23099
+check "up: hub D on the loopback" up d "$pd" --hub "$D"
 same "special-purpose ranges are left out" \
-    "$(get "http://127.0.0.1:23004/targets" "$R")" 204
+    "$(get "http://127.0.0.1:$pd/targets" "$R")" 204
 down d
-check "up: hub D --allow-reserved" up d 23004 --hub "$D" --allow-reserved
+take_port pd 23000 23099
+check "up: hub D --allow-reserved" up d "$pd" --hub "$D" --allow-reserved
 same "--allow-reserved keeps them" \
-    "$(get "http://127.0.0.1:23004/targets" "$R")$(jq -r .ip "$T/body" | sort | tr '\n' ' ')" \
+    "$(get "http://127.0.0.1:$pd/targets" "$R")$(jq -r .ip "$T/body" | sort | tr '\n' ' ')" \
     "20010.1.0.0 10.1.0.1 10.1.0.2 10.1.0.3 "
 check "no sanitizer report" sh -c "! grep -q 'runtime error\|Sanitizer' '$T'/*.log"

@@ -445,10 +445,36 @@ same "SIGTERM: the target in flight finished, nothing more read" \
 check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/stream.err"
 
 # ---- a named pipe as the input file (regression: it waited on stdin) ----
+# Both orders, each made by an event (the other side blocked in its open,
+# /proc/PID/wchan), not by a sleep: the reader first, and the writer first
+# (the files opened ahead while root let a waiting writer go on into a pipe
+# closed again: the line lost, and icmpprobe waiting for another writer).
+in_fifo_open() { # PID: a child of PID (under timeout) waits in its open
+	local c
+	for c in $(pgrep -P "$1"); do
+		case $(cat "/proc/$c/wchan" 2>/dev/null) in
+		wait_for_partner | fifo_open) return 0 ;;
+		esac
+	done
+	return 1
+}
 mkfifo "$T/named"
-(sleep 0.3; echo 127.0.0.1 >"$T/named") &
+timeout 20 icmpprobe "$T/named" </dev/null >"$T/out" 2>"$T/err" &
+tp=$!
+until_ok 30 in_fifo_open "$tp" ||
+    skip "named pipe input: icmpprobe not seen in its open (no wchan here)"
+timeout 30 sh -c 'echo 127.0.0.1 >"$1"' sh "$T/named"
+wait "$tp"
+rc=$?
+same "named pipe input, the reader first: probed" "$rc:$(jqo .ping.ok)" "0:true"
+timeout 30 sh -c 'echo 127.0.0.1 >"$1"' sh "$T/named" &
+wp=$!
+until_ok 30 in_fifo_open "$wp" ||
+    skip "named pipe input: the writer not seen in its open (no wchan here)"
 run timeout 20 icmpprobe "$T/named" </dev/null
-same "named pipe input: probed" "$rc:$(jqo .ping.ok)" "0:true"
+same "named pipe input, the writer first: probed" "$rc:$(jqo .ping.ok)" "0:true"
+kill "$wp" 2>/dev/null
+wait "$wp" 2>/dev/null
 
 # ---- output that fails ----
 icmpprobe --rate 100000 "$T/lo64" >/dev/full 2>"$T/err"

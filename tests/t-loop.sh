@@ -459,23 +459,32 @@ same "working sink: the round redone, every result delivered" \
 # SIGKILL to the loop's shell alone: its stages finish the round and hold
 # the lock meanwhile, so no second run starts under them.
 S=$T/orphan
-mkdir -p "$T/ltmp"
-# The stages' wait (--timeout 20s on dark targets) must outlast the kill and
-# the second run's start on a loaded machine: held, not raced.
-TMPDIR=$T/ltmp hopmap-loop "${LA[@]}" -d "$S" -n 4 --once --timeout 20s "$T/dark.txt" \
-    >"$T/o.out" 2>"$T/o.err" &
-op=$!
-for _ in $(seq 300); do
-	[ -f "$S/round.admitted" ] && break
+mkdir -p "$T/ltmp" "$T/hold"
+# The stages are held by an event, not by a long --timeout a loaded machine
+# may outlast: the sink (first on PATH, a stage that inherits the lock) says
+# it started, then waits for the test's word before it stores.
+cat >"$T/hold/sqlsink" <<EOF
+#!/bin/sh
+: >'$T/hold.started'
+for _ in \$(seq 3000); do
+	[ -e '$T/hold.release' ] || [ ! -d '$T/hold' ] && break
 	sleep 0.1
 done
+exec '$(command -v sqlsink)' "\$@"
+EOF
+chmod +x "$T/hold/sqlsink"
+cleanup_hooks+=(": >'$T/hold.release'")
+TMPDIR=$T/ltmp PATH=$T/hold:$PATH hopmap-loop "${LA[@]}" -d "$S" -n 4 --once "$T/dark.txt" \
+    >"$T/o.out" 2>"$T/o.err" &
+op=$!
+until_ok 60 test -e "$T/hold.started"
 kill -9 "$op"
 wait "$op" 2>/dev/null
 run loop -d "$S" -n 4 --once "$T/dark.txt"
 same "shell killed alone: its stages still hold the lock" \
     "$rc:$(cat "$T/err")" "0:hopmap-loop: another run holds $S/lock"
-# The orphaned stages end by themselves (--timeout 20s), but a loaded
-# machine with the sanitizer build takes its time: a bound, not a measure.
+: >"$T/hold.release"
+# The orphaned sink stores the round and ends: a bound, not a measure.
 until_ok 180 flock -n "$S/lock" true
 run loop -d "$S" -n 4 --once "$T/dark.txt"
 same "shell killed alone: the next run closes the round, each result once" \

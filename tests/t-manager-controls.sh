@@ -14,15 +14,8 @@ unset HOPMAP_MANAGER_KEY HOPMAP_MANAGER_HUB_DB
 httpd=$HOPMAP_BIN/hopmap-httpd
 [ -x "$httpd" ] || { skip "no hopmap-httpd"; exit 0; }
 
-# Two free ports of this test's own (24300-24399).
-ports=
-for p in $(seq 24300 24399); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports="$ports $p"
-	[ "$(echo $ports | wc -w)" = 2 ] && break
-done
-set -- $ports
-[ $# = 2 ] || { skip "no 2 free ports in 24300..24399"; exit 0; }
-phub=$1 port=$2
+# Free ports of this test's own (24300-24399), each taken as its daemon
+# starts (taken together, a port another took since would fail the test).
 
 hopmap-hub serve -d "$H" 2>"$T/hub.log" &
 hubpid=$!
@@ -30,6 +23,7 @@ cleanup_hooks+=("kill $hubpid 2>/dev/null; wait $hubpid 2>/dev/null")
 check "hub: its sink's socket" until_ok 60 test -S "$H/sink.sock"
 K1=$("$httpd" key add -d "$H" w1 2>/dev/null)
 K2=$("$httpd" key add -d "$H" w2 2>/dev/null)
+take_port phub 24300 24399
 "$httpd" -l "127.0.0.1:$phub" --hub "$H" --name hub1 2>"$T/httpd.log" &
 hpid=$!
 cleanup_hooks+=("kill $hpid 2>/dev/null; wait $hpid 2>/dev/null")
@@ -52,6 +46,7 @@ same "w1 posts a trace to the hub" "$(trace "$K1" w1 198.18.1.1 198.18.0.1 198.1
 same "w2 posts one by another path" "$(trace "$K2" w2 198.18.2.2 198.18.0.9)" 200
 
 . "$(dirname "$0")/manager-server.sh"
+take_port port 24300 24399
 manager_up "$port" "$M" HOPMAP_MANAGER_LOG="$LOG" HOPMAP_MANAGER_HUB_DB="$H/map.db" HOPMAP_MANAGER_HUB_DIR="$H" HOPMAP_MANAGER_HUB_URL="$G" HOPMAP_MANAGER_HTTPD="$httpd"
 
 req() {

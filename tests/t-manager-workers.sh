@@ -16,15 +16,8 @@ unset HOPMAP_MANAGER_KEY HOPMAP_MANAGER_HUB_DB
 httpd=$HOPMAP_BIN/hopmap-httpd
 [ -x "$httpd" ] || { skip "no hopmap-httpd"; exit 0; }
 
-# Four free ports of this test's own (24200-24299).
-ports=
-for p in $(seq 24200 24299); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports="$ports $p"
-	[ "$(echo $ports | wc -w)" = 4 ] && break
-done
-set -- $ports
-[ $# = 4 ] || { skip "no 4 free ports in 24200..24299"; exit 0; }
-pw1=$1 pw2=$2 phub=$3 port=$4
+# Free ports of this test's own (24200-24299), each taken as its daemon
+# starts (taken together, a port another took since would fail the test).
 
 up() {
 	local name=$1 p=$2
@@ -35,12 +28,16 @@ up() {
 	until_ok 60 grep -qs "listening on 127.0.0.1:$p" "$T/$name.log"
 }
 mkdir -p "$H" "$W1" "$W2"
+take_port pw1 24200 24299
 check "up: a worker's face (w1)" up w1 "$pw1" -d "$W1" --name w1
 W2KEY=$("$httpd" key add -d "$W2" manager 2>/dev/null)
+take_port pw2 24200 24299
 check "up: a worker whose node face needs a key (w2)" up w2 "$pw2" -d "$W2" --name w2 --health-key
+take_port phub 24200 24299
 check "up: the hub's face (hub1)" up hub "$phub" --hub "$H" --name hub1
 
 . "$(dirname "$0")/manager-server.sh"
+take_port port 24200 24299
 manager_up "$port" "$M" HOPMAP_MANAGER_LOG="$LOG" HOPMAP_MANAGER_HUB_DIR="$H" HOPMAP_MANAGER_HTTPD="$httpd"
 
 req() {

@@ -13,11 +13,7 @@ LOG=$T/auth.log
 unset HOPMAP_MANAGER_KEY
 
 # A free port of this test's own (24000-24999 are the manager's).
-port=
-for p in 24101 24111 24121 24131 24141; do
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { skip "no free port in 24101..24141"; exit 0; }
+take_port port 24100 24199
 
 hub=$T/hub.db
 . "$(dirname "$0")/manager-server.sh"

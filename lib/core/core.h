@@ -118,7 +118,8 @@ size_t hm_ip_format(uint32_t ip, char *buf);
    Returns 0, or -1 with *why set to a reason for the diagnostic. */
 int hm_range_parse(const char *s, size_t len, uint32_t *lo, uint32_t *hi,
     const char **why);
-/* True when s looks like an IPv6 address or prefix (has a ':'). */
+/* True when s is an IPv6 address, prefix or range as written (hex groups,
+   at most one "::", a dotted quad tail, /len), not any text with a ':'. */
 int hm_looks_ipv6(const char *s, size_t len);
 static inline uint32_t
 hm_prefix_mask(unsigned int len)

@@ -37,7 +37,13 @@ hm_input_preopen(struct hm_input *in)
 		in->fds[i] = -1;
 		if (strcmp(in->files[i], "-") == 0)
 			continue;
-		/* O_NONBLOCK: a named pipe must not stop us here. */
+		/* Regular files only: even a non-blocking open of a named
+		   pipe lets a writer waiting in its open go on, to write
+		   into a pipe we would close again (the line lost, and our
+		   later open waiting for a writer that has gone). */
+		if (stat(in->files[i], &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		/* O_NONBLOCK: one swapped for a pipe since must not stop us. */
 		fd = open(in->files[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK |
 		    O_NOCTTY);
 		if (fd < 0)

@@ -1,4 +1,6 @@
-/* ipv4.c: a strict, fast dotted-quad parser and formatter, and ranges. */
+/* ipv4.c: a strict, fast dotted-quad parser and formatter, ranges, and
+   whether text is IPv6 (to say so rather than "not an address"). */
+#include <ctype.h>
 #include <string.h>
 
 #include "core.h"
@@ -79,10 +81,74 @@ hm_ip_format(uint32_t ip, char *buf)
 	return (size_t)(p - 1 - buf);
 }
 
+/* One IPv6 address as written (RFC 4291, 2.2): groups of 1 to 4 hex digits
+   joined by ':', at most one "::" for a run of zero groups, a dotted quad
+   for the last two; eight groups, or fewer with the "::". */
+static int
+ipv6_address(const char *s, size_t len)
+{
+	size_t i = 0, start, digits;
+	int groups = 0, gap = 0;
+	uint32_t quad;
+
+	if (len >= 2 && s[0] == ':' && s[1] == ':') {
+		gap = 1;
+		i = 2;
+	} else if (len > 0 && s[0] == ':') {
+		return 0;
+	}
+	while (i < len) {
+		start = i;
+		for (digits = 0; i < len && isxdigit((unsigned char)s[i]); i++)
+			digits++;
+		if (i < len && s[i] == '.') {
+			if (hm_ip_parse(s + start, len - start, &quad) != 0)
+				return 0;
+			groups += 2;
+			break;
+		}
+		if (digits == 0 || digits > 4)
+			return 0;
+		groups++;
+		if (i == len)
+			break;
+		if (s[i] != ':' || ++i == len)
+			return 0;
+		if (s[i] == ':') {
+			if (gap)
+				return 0;
+			gap = 1;
+			i++;
+		}
+	}
+	return gap ? groups <= 7 : groups == 8;
+}
+
+/* An address, a prefix (ADDRESS/0 to /128) or a range (ADDRESS-ADDRESS,
+   which cidr-expand counts as IPv6 too); anything else with a ':' in it is
+   just not an address, and is told so. */
 int
 hm_looks_ipv6(const char *s, size_t len)
 {
-	return memchr(s, ':', len) != NULL;
+	const char *p;
+	size_t i, n;
+	unsigned int bits = 0;
+
+	if ((p = memchr(s, '/', len)) != NULL) {
+		n = len - (size_t)(p - s) - 1;
+		if (n == 0 || n > 3)
+			return 0;
+		for (i = 1; i <= n; i++) {
+			if (p[i] < '0' || p[i] > '9')
+				return 0;
+			bits = bits * 10 + (unsigned int)(p[i] - '0');
+		}
+		return bits <= 128 && ipv6_address(s, (size_t)(p - s));
+	}
+	if ((p = memchr(s, '-', len)) != NULL)
+		return ipv6_address(s, (size_t)(p - s)) &&
+		    ipv6_address(p + 1, len - (size_t)(p - s) - 1);
+	return ipv6_address(s, len);
 }
 
 int

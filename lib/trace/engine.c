@@ -94,6 +94,9 @@ trace_finish(struct trace_engine *e, struct trace *t)
 	e->nactive--;
 	e->freelist[e->nfree++] = (unsigned)(t - e->slots);
 	e->st.done++;
+	/* Slow start: a trace that met no limiting router, one more. */
+	if (r->limited == 0 && e->admit < e->cfg.max_active)
+		e->admit++;
 }
 
 struct trace *
@@ -147,6 +150,9 @@ trace_engine_new(const struct trace_config *cfg, const struct trace_sockets *s)
 		e->freelist[cfg->max_active - 1 - i] = i;
 	}
 	e->nfree = cfg->max_active;
+	e->admit = cfg->slow_start && cfg->stop_set != NULL &&
+	    cfg->max_active > TRACE_SLOW_START ? TRACE_SLOW_START :
+	    cfg->max_active;
 	/* ICMP ids may be anything; ports stay clear of the well-known ones
 	   and of wrapping past 65535. */
 	span = 65536 - 20000 - cfg->max_active;
@@ -191,7 +197,7 @@ trace_engine_free(struct trace_engine *e)
 int
 trace_engine_full(const struct trace_engine *e)
 {
-	return e->nfree == 0;
+	return e->nfree == 0 || e->nactive >= e->admit;
 }
 
 unsigned

@@ -28,6 +28,8 @@ enum { HOP_RESP = 1, HOP_TARGET = 2, HOP_UNREACH = 4,
 
 struct hop {
 	uint64_t last_sent_ms;		/* monotonic */
+	uint64_t ready_ms;		/* a retry's probes leave then (booked
+					   on its router's schedule) */
 	uint16_t answered_mask;
 	uint8_t sent, answered, flags;
 	uint8_t retries;		/* rounds probed again (rate limiting) */
@@ -159,6 +161,10 @@ struct trace_engine {
 	struct pollfd *pfd;		/* max_active + 3 */
 	unsigned *pslot;		/* dgram mode: pfd[i] is slot pslot[i] */
 	uint64_t next_scan_ms, scan_ms;
+	unsigned admit;			/* traces at once, at most (slow
+					   start: trace/loop.c admit) */
+	uint64_t silences, cut_ms;	/* ... the silences seen when it was
+					   last halved, and when next it may be */
 	struct trace_stats st;
 };
 

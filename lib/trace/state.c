@@ -161,8 +161,9 @@ retire(const struct trace_config *c, struct trace_machine *m, unsigned ttl)
 	}
 }
 
-static int paced(const struct trace_config *c, const struct trace_machine *m,
-    unsigned ttl);
+static int paced(const struct trace_machine *m, unsigned ttl);
+static int below_silence(const struct trace_config *c,
+    const struct trace_machine *m, unsigned ttl);
 
 unsigned
 trace_machine_next_ttl(const struct trace_machine *m,
@@ -174,10 +175,10 @@ trace_machine_next_ttl(const struct trace_machine *m,
 		return 0;
 	if (m->back)
 		return m->hops[m->bttl].sent < budget(c, &m->hops[m->bttl]) &&
-		    !paced(c, m, m->bttl) ? m->bttl : 0;
+		    !paced(m, m->bttl) ? m->bttl : 0;
 	for (ttl = m->lo; ttl < m->hi && ttl <= m->limit; ttl++)
 		if (m->hops[ttl].sent < budget(c, &m->hops[ttl]) &&
-		    !paced(c, m, ttl))
+		    !paced(m, ttl))
 			return ttl;
 	return 0;
 }
@@ -249,10 +250,13 @@ learn(const struct trace_config *c, const struct trace_machine *m,
  * router seen there before on the way to its /24; 0 when not known.  Every
  * router in the set has answered before, so when the one a probe was meant
  * for keeps silent, it answers some probes and not others: it is rate
- * limiting.  Then its probes are paced (trace_stopset_due) and the hop is
- * probed again, up to cfg->retries times, before it counts as silent.  A
- * router that never answers is never in the set, and its hop costs what it
- * did; so do the hops past a dark prefix's last router going forwards.
+ * limiting.  Then the hop is probed again, up to cfg->retries times, before
+ * it counts as silent, each time at a time booked on the router's schedule
+ * (trace_stopset_book: one answer a gap, the gap learnt from its answers
+ * and silences); a retry that would wait more than two waits is refused,
+ * the hop given up, and the trace goes on.  A router that never answers is
+ * never in the set, and its hop costs what it did; so do the hops past a
+ * dark prefix's last router going forwards.
  */
 static uint32_t
 meant_for(const struct trace_config *c, const struct trace_machine *m,
@@ -283,25 +287,22 @@ retry(const struct trace_config *c, struct trace_machine *m, unsigned ttl,
 	    (h->flags & (HOP_TARGET | HOP_UNREACH)) ||
 	    (x = meant_for(c, m, ttl)) == 0)
 		return 0;
-	/* Its next answer is too far off (many traces wait for it): this
-	   hop is given up, the trace goes on; others will find the links. */
-	if (trace_stopset_due(c->stop_set, x) > now + 2 * c->wait_ms)
+	/* Booked on its schedule, unless its next free time is too far
+	   off (many traces wait for it): then this hop is given up, the
+	   trace goes on; others will find the links. */
+	if (trace_stopset_book(c->stop_set, x, now, 2 * c->wait_ms,
+	    c->queries, &h->ready_ms) != 0)
 		return 0;
-	trace_stopset_silent(c->stop_set, x, now);
 	h->retries++;
 	return 1;
 }
 
-/* May a probe at ttl leave now, or is its router paced?  Only probes
-   sent again wait: a first probe costs no time. */
+/* May a probe at ttl leave now, or is it booked later?  Only probes sent
+   again wait: a first probe costs no time. */
 static int
-paced(const struct trace_config *c, const struct trace_machine *m,
-    unsigned ttl)
+paced(const struct trace_machine *m, unsigned ttl)
 {
-	uint32_t x;
-
-	return m->hops[ttl].retries > 0 && (x = meant_for(c, m, ttl)) != 0 &&
-	    trace_stopset_due(c->stop_set, x) > m->now_ms;
+	return m->hops[ttl].retries > 0 && m->hops[ttl].ready_ms > m->now_ms;
 }
 
 /* The target answered at ttl + 1 and ends the trace there. */
@@ -390,7 +391,7 @@ back_retire(const struct trace_config *c, struct trace_machine *m)
 	if (m->hops[m->bttl].flags & HOP_TARGET)
 		m->last_ttl = m->bttl;
 	/* Before this trace's own hop is put in the set: known to others. */
-	known = may_stop(c, m, m->bttl);
+	known = may_stop(c, m, m->bttl) || below_silence(c, m, m->bttl);
 	learn(c, m, m->bttl);
 	if (known) {
 		m->home = m->bttl - 1;
@@ -459,29 +460,56 @@ decide(const struct trace_config *c, struct trace_machine *m,
 }
 
 /*
- * The hop just below the target is not answered yet (not probed, or
- * silent), and the router its /24 was reached through before is rate
- * limiting (trace_stopset_silent): do not wait a second for its next
- * answer; the route of the /24 comes from the stop set, that hop included
- * (marked so in the record).  Links are not confirmed by this trace, and
- * none is new; the traces that did probe it found them.
+ * A hop on the way back is not answered yet (not probed, or silent), and
+ * the router the stop set says it is for is rate limiting: do not spend
+ * that router's allowance, nor wait for its next answer, on a link that is
+ * no news.  When the link from that router x to the one this trace saw
+ * above, y, is settled (measured by settle traces, x's way home too), or
+ * x is the router its /24 was reached through before (the hop below the
+ * target), the way home comes from the set, x included (marked so in the
+ * record).  Its answers are left to the probes that can find a link.
  */
 static int
 limited_home(const struct trace_config *c, struct trace_machine *m,
     unsigned ttl)
 {
-	uint32_t x;
+	uint32_t x, y;
 
 	if (c->stop_set == NULL || m->hops[ttl].answered > 0 ||
-	    !(m->hops[ttl + 1].flags & HOP_TARGET) || ttl + 1 > m->last_ttl ||
-	    (x = trace_stopset_last(c->stop_set, m->dst, ttl)) == 0 ||
+	    ttl >= c->max_ttl)
+		return 0;
+	if ((m->hops[ttl + 1].flags & HOP_TARGET) && ttl + 1 <= m->last_ttl) {
+		if ((x = trace_stopset_last(c->stop_set, m->dst, ttl)) == 0 ||
+		    !trace_stopset_limited(c->stop_set, x) ||
+		    !trace_stopset_chain(c->stop_set, x, ttl, m->way))
+			return 0;
+	} else if ((y = one_router(m, ttl + 1)) == 0 ||
+	    (x = trace_stopset_pred(c->stop_set, y, ttl + 1)) == 0 ||
 	    !trace_stopset_limited(c->stop_set, x) ||
-	    !trace_stopset_chain(c->stop_set, x, ttl, m->way))
+	    !trace_stopset_chain(c->stop_set, y, ttl + 1, m->way))
 		return 0;
 	m->way[ttl] = x;
 	m->home = ttl;
 	m->low_ttl = ttl + 1;
 	return 1;
+}
+
+/*
+ * The hop above ttl was silent (a router limiting its answers, or one
+ * that never answers): there is no link to compare, and going on down
+ * would only spend the allowance of the routers nearer home, every trace's
+ * way.  So when the router p that answered at ttl is known there, not
+ * where paths join, with its way home settled, the way back stops at p.
+ */
+static int
+below_silence(const struct trace_config *c, const struct trace_machine *m,
+    unsigned ttl)
+{
+	uint32_t p = one_router(m, ttl);
+
+	return c->stop_set != NULL && ttl > 1 && ttl < c->max_ttl && p != 0 &&
+	    silent(m, ttl + 1) && trace_stopset_pred(c->stop_set, p, ttl) != 0 &&
+	    trace_stopset_chain(c->stop_set, p, ttl, m->way);
 }
 
 static struct trace_action
@@ -611,7 +639,9 @@ trace_machine_sent(struct trace_machine *m, const struct trace_config *c,
 	h->sent++;
 	h->last_sent_ms = now_ms;
 	m->probes++;
-	if (x != 0)
+	/* A retry's probes are booked already; a first one takes its place
+	   on a limiting router's schedule. */
+	if (x != 0 && h->retries == 0)
 		trace_stopset_sent(c->stop_set, x, now_ms);
 	return decide(c, m, 0);
 }

@@ -12,16 +12,14 @@
  * diamond it may show the branch another flow took, never a mix.
  *
  * An open-addressing set of IPv4 addresses, kept in a file between runs
- * (written to a temporary name and renamed): a line per address, "ADDR TTL
- * PRED" (PRED "-" when not known), "join" after it where two paths meet
- * (PRED is then the first seen), or "ADDR"
- * alone (a file of an older tracehop, or written by hand: known, but at no
- * TTL, so never a stop).
+ * (its reader and writers are at the end of this file).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -41,7 +39,9 @@ struct entry {
 	uint16_t below;		/* traces going on down below it now */
 	uint32_t gap_ms;	/* ... so probes towards it are this far
 				   apart */
-	uint64_t next_ms;	/* ... and the next may leave then */
+	uint64_t next_ms;	/* ... and the next is booked then */
+	uint64_t last_s;	/* Unix time it last answered at ttl (a run's
+				   start), for the file's aging */
 };
 
 /* Traces under way to one /24 (prefix + 1, 0 empty). */
@@ -59,7 +59,12 @@ struct trace_stopset {
 	size_t pmask, pcount;
 	unsigned settle;	/* links into a router measured before a way
 				   home goes through it */
+	uint64_t silences;	/* of limiting routers, noticed */
 	int dirty;
+	uint64_t now_s;		/* Unix time: this run's start */
+	uint64_t max_age_s;	/* the file's lines older than this are
+				   forgotten (0: never) */
+	size_t forgotten;	/* ... so many */
 };
 
 static size_t
@@ -79,6 +84,7 @@ trace_stopset_new(void)
 	}
 	s->mask = 1023;
 	s->settle = TRACE_STOPSET_SETTLE;
+	s->now_s = (uint64_t)time(NULL);
 	return s;
 }
 
@@ -138,6 +144,8 @@ trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 
 	if (ip == 0xffffffffu || ip == 0 || ttl > TRACE_MAX_TTL)
 		return;
+	if (ttl <= 1)
+		pred = 0;	/* nothing before the first hop */
 	if ((e = find(s, ip)) != NULL) {
 		/* The first TTL seen stays (a router at two TTLs, on paths
 		   of two lengths, stops only the traces that agree); a
@@ -146,8 +154,13 @@ trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 			e->ttl = (uint8_t)ttl;
 			e->pred = pred;
 			e->seen = pred != 0;
+			e->last_s = s->now_s;
 			s->dirty = 1;
 			return;
+		}
+		if (e->ttl == ttl && e->last_s < s->now_s) {
+			e->last_s = s->now_s;	/* still there */
+			s->dirty = 1;
 		}
 		if (e->ttl != ttl || pred == 0)
 			return;
@@ -167,8 +180,9 @@ trace_stopset_put(struct trace_stopset *s, uint32_t ip, unsigned ttl,
 	memset(&s->slot[i], 0, sizeof(s->slot[i]));
 	s->slot[i].ip1 = ip + 1;
 	s->slot[i].ttl = (uint8_t)ttl;
-	s->slot[i].pred = ttl > 1 ? pred : 0;
+	s->slot[i].pred = pred;
 	s->slot[i].seen = s->slot[i].pred != 0;
+	s->slot[i].last_s = s->now_s;
 	s->count++;
 	s->dirty = 1;
 }
@@ -369,10 +383,16 @@ trace_stopset_pred(const struct trace_stopset *s, uint32_t ip, unsigned ttl)
 
 /*
  * Pacing towards a router that rate-limits its ICMP errors (Linux: a burst
- * of 6, then one a second to each source, by default): probes expected to
- * reach it leave gap_ms apart.  The gap doubles at each silence (from 100
- * ms to 1 s at most, Linux's rate) and shrinks by an eighth at each
- * answer, so it settles near the rate the router answers at.
+ * of 6, then one a second to each source, by default).  Each limiting
+ * router has a schedule: next_ms, the time its next answer may be had.
+ * A probe sent again (a retry) is booked a time on it, at next_ms or now,
+ * whichever is later, and next_ms moves a gap past it; a retry that would
+ * wait more than the caller's bound is refused, so that no trace waits
+ * behind a long queue (others will find the links).  A first probe
+ * towards it takes its place on the schedule too: it spends the router's
+ * allowance as much as a retry does.  The gap doubles at each silence
+ * (from 100 ms to 1 s at most, Linux's rate) and shrinks by an eighth at
+ * each answer, so it settles near the rate the router answers at.
  */
 uint64_t
 trace_stopset_due(const struct trace_stopset *s, uint32_t ip)
@@ -388,21 +408,35 @@ trace_stopset_sent(struct trace_stopset *s, uint32_t ip, uint64_t now_ms)
 	struct entry *e = find(s, ip);
 
 	if (e != NULL && e->limited)
-		e->next_ms = now_ms + e->gap_ms;
+		e->next_ms = (e->next_ms > now_ms ? e->next_ms : now_ms) +
+		    e->gap_ms;
 }
 
-void
-trace_stopset_silent(struct trace_stopset *s, uint32_t ip, uint64_t now_ms)
+int
+trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
+    uint64_t bound_ms, unsigned probes, uint64_t *at)
 {
 	struct entry *e = find(s, ip);
+	uint64_t t;
 
 	if (e == NULL)
-		return;
+		return -1;
+	s->silences++;
 	e->limited = 1;
 	e->gap_ms = e->gap_ms < 100 ? 100 : e->gap_ms >= 500 ? 1000 :
 	    2 * e->gap_ms;
-	if (e->next_ms < now_ms + e->gap_ms)
-		e->next_ms = now_ms + e->gap_ms;
+	t = e->next_ms > now_ms ? e->next_ms : now_ms;
+	if (t > now_ms + bound_ms)
+		return -1;
+	e->next_ms = t + (uint64_t)e->gap_ms * (probes ? probes : 1);
+	*at = t;
+	return 0;
+}
+
+uint64_t
+trace_stopset_silences(const struct trace_stopset *s)
+{
+	return s->silences;
 }
 
 void
@@ -432,74 +466,184 @@ trace_stopset_agrees(const struct trace_stopset *s, uint32_t ip,
 	    (e->multi || e->pred == 0 || e->pred == pred);
 }
 
+void
+trace_stopset_aging(struct trace_stopset *s, uint64_t max_age_s,
+    uint64_t now_s)
+{
+	s->max_age_s = max_age_s;
+	if (now_s != 0)
+		s->now_s = now_s;
+}
+
 size_t
 trace_stopset_count(const struct trace_stopset *s)
 {
 	return s->count;
 }
 
-int
-trace_stopset_load(struct trace_stopset *s, const char *path)
+size_t
+trace_stopset_forgotten(const struct trace_stopset *s)
 {
-	FILE *fp = fopen(path, "r");
-	char line[128];
-	unsigned long n = 0;
+	return s->forgotten;
+}
 
-	if (fp == NULL)
-		return errno == ENOENT ? 0 : -1;	/* a first run */
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *tok[4], *save = NULL, *end;
-		uint32_t ip, pred = 0;
-		unsigned long ttl = 0;
-		int k = 0;
+/*
+ * The file.  A line per router, "ADDR TTL PRED" (PRED "-" when not known),
+ * "join" after it where two paths meet (PRED is then the first seen), then
+ * the Unix time it last answered at TTL; or "ADDR" alone (known at no
+ * TTL).  Every line is checked whole: a line cut short (no newline at the
+ * end: a run killed while it wrote), too long, or holding a NUL byte is
+ * said and skipped, never read in part, so a torn file gives true entries
+ * or none, never a false link.
+ *
+ * Aging: a route may have changed since a line was written, below the hop
+ * where traces stop (the hops above it are measured every time, and a
+ * link the set does not know there is no stop).  A line older than the
+ * maximum age is forgotten as it is read, and a router whose predecessor
+ * is not in the set any more loses it: the next traces through it walk
+ * home again, measuring, and learn the way as it is now.  A router seen
+ * again is young again; one on every trace's way home is seen only when
+ * its line is forgotten, so the way home is measured anew once per age.
+ */
+#define LINE_MAX_BYTES 128
 
-		n++;
-		line[strcspn(line, "\r\n")] = '\0';
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		for (tok[k] = strtok_r(line, " \t", &save); tok[k] != NULL &&
-		    k < 3; tok[k] = strtok_r(NULL, " \t", &save))
-			k++;
-		if (k == 0)
-			continue;
-		if (hm_ip_parse(tok[0], strlen(tok[0]), &ip) != 0) {
-			hm_linewarn(path, n, "not an IPv4 address, skipped");
-			continue;
-		}
-		if (k > 1 && (k != 3 ||
-		    (tok[3] != NULL && strcmp(tok[3], "join") != 0) ||
-		    (ttl = strtoul(tok[1], &end, 10)) < 1 ||
-		    ttl > TRACE_MAX_TTL || *end != '\0' ||
-		    (strcmp(tok[2], "-") != 0 &&
-		    hm_ip_parse(tok[2], strlen(tok[2]), &pred) != 0) ||
-		    strtok_r(NULL, " \t", &save) != NULL)) {
-			hm_linewarn(path, n, "not ADDR TTL PRED [join], skipped");
-			continue;
-		}
-		trace_stopset_put(s, ip, (unsigned)ttl, pred);
-		if (k == 3 && tok[3] != NULL)
-			find(s, ip)->multi = 1;
-		if (pred != 0)	/* settled in an earlier run */
-			find(s, ip)->seen = 255;
+/* Split line into at most max blank-separated words: their number, or
+   max + 1 when there are more. */
+static int
+words(char *line, char **w, int max)
+{
+	char *save = NULL, *t;
+	int k = 0;
+
+	for (t = strtok_r(line, " \t", &save); t != NULL;
+	    t = strtok_r(NULL, " \t", &save)) {
+		if (k == max)
+			return max + 1;
+		w[k++] = t;
 	}
-	fclose(fp);
-	s->dirty = 0;
+	return k;
+}
+
+/* One line, newline removed: 0 read (or blank, or a comment, or too
+   old), -1 bad. */
+static int
+read_line(struct trace_stopset *s, char *line)
+{
+	char *w[5];
+	uint32_t ip, pred = 0;
+	uint64_t ttl, at = s->now_s, was;
+	const char *why;
+	struct entry *e;
+	int k = words(line, w, 5), join;
+
+	if (k == 0 || w[0][0] == '#')
+		return 0;
+	if (hm_ip_parse(w[0], strlen(w[0]), &ip) != 0 || ip == 0 ||
+	    ip == 0xffffffffu)
+		return -1;
+	if (k == 1) {
+		trace_stopset_add(s, ip);
+		return 0;
+	}
+	/* The time is optional: lines of an older tracehop have none, and
+	   count as seen now. */
+	join = k > 3 && strcmp(w[3], "join") == 0;
+	if (k < 3 || k > 4 + join || (k == 4 + join &&
+	    hm_strtou64(w[k - 1], 0, UINT64_MAX, &at, &why) != 0) ||
+	    hm_strtou64(w[1], 1, TRACE_MAX_TTL, &ttl, &why) != 0 ||
+	    (strcmp(w[2], "-") != 0 &&
+	    hm_ip_parse(w[2], strlen(w[2]), &pred) != 0))
+		return -1;
+	if (s->max_age_s > 0 && at < s->now_s &&
+	    s->now_s - at > s->max_age_s) {
+		s->forgotten++;	/* too old */
+		return 0;
+	}
+	was = (e = find(s, ip)) != NULL ? e->last_s : 0;
+	trace_stopset_put(s, ip, (unsigned)ttl, pred);
+	/* A router at two TTLs keeps the first: the rest of this line is
+	   not about that entry. */
+	if ((e = find(s, ip)) == NULL || e->ttl != ttl)
+		return 0;
+	e->last_s = was > at ? was : at;
+	if (join)
+		e->multi = 1;
+	if (e->pred != 0)	/* settled in an earlier run */
+		e->seen = 255;
 	return 0;
 }
 
-int
-trace_stopset_save(struct trace_stopset *s, const char *path)
+/* A predecessor not in the set (forgotten, or its line lost) is no way
+   home: the link into the router is to be measured again, and settle. */
+static void
+orphans(struct trace_stopset *s)
 {
-	struct hm_atomic a;
+	size_t i;
+
+	for (i = 0; i <= s->mask; i++) {
+		struct entry *e = &s->slot[i];
+
+		if (e->ip1 == 0)
+			continue;
+		if (e->pred != 0 && find(s, e->pred) == NULL) {
+			e->pred = 0;
+			e->seen = 0;
+		}
+		if (e->pred2 != 0 && find(s, e->pred2) == NULL) {
+			e->pred2 = 0;
+			e->seen = 0;
+		}
+	}
+}
+
+int
+trace_stopset_read(struct trace_stopset *s, FILE *fp, const char *name)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned long n = 0;
+	int bad = 0;
+
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		const char *why = NULL;
+
+		n++;
+		if (line[len - 1] != '\n')
+			why = "cut short (no newline at the end: written by a "
+			    "run that was stopped), skipped";
+		else if ((size_t)len > LINE_MAX_BYTES)
+			why = "line too long, skipped";
+		else if (memchr(line, '\0', (size_t)len) != NULL)
+			why = "NUL byte in the line, skipped";
+		else {
+			line[len - 1] = '\0';
+			if (len > 1 && line[len - 2] == '\r')
+				line[len - 2] = '\0';
+			if (read_line(s, line) != 0)
+				why = "not ADDR TTL PRED [join] [TIME], skipped";
+		}
+		if (why != NULL) {
+			if (name != NULL)
+				hm_linewarn(name, n, "%s", why);
+			bad++;
+		}
+	}
+	free(line);
+	if (ferror(fp))
+		return -1;
+	orphans(s);
+	return bad;
+}
+
+int
+trace_stopset_write(const struct trace_stopset *s, FILE *fp)
+{
 	char ip[16];
 	size_t i;
 
-	if (!s->dirty)
-		return 0;
-	/* fsync: the next run starts from this file. */
-	if (hm_atomic_open(&a, path, 0644, 1) != 0)
-		return -1;
-	fprintf(a.fp, "# tracehop stop set: address, TTL, the hop before\n");
+	fprintf(fp, "# tracehop stop set: address, TTL, the hop before, "
+	    "[join,] when last seen\n");
 	for (i = 0; i <= s->mask; i++) {
 		const struct entry *e = &s->slot[i];
 
@@ -507,16 +651,116 @@ trace_stopset_save(struct trace_stopset *s, const char *path)
 			continue;
 		hm_ip_format(e->ip1 - 1, ip);
 		if (e->ttl == 0) {
-			fprintf(a.fp, "%s\n", ip);
+			fprintf(fp, "%s\n", ip);
 			continue;
 		}
-		fprintf(a.fp, "%s %u ", ip, e->ttl);
+		fprintf(fp, "%s %u ", ip, e->ttl);
 		hm_ip_format(e->pred, ip);
-		fprintf(a.fp, "%s%s\n", e->pred != 0 ? ip : "-",
-		    e->multi ? " join" : "");
+		fprintf(fp, "%s%s %llu\n", e->pred != 0 ? ip : "-",
+		    e->multi ? " join" : "", (unsigned long long)e->last_s);
+	}
+	return ferror(fp) ? -1 : 0;
+}
+
+int
+trace_stopset_load(struct trace_stopset *s, const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	int rc;
+
+	if (fp == NULL)
+		return errno == ENOENT ? 0 : -1;	/* a first run */
+	rc = trace_stopset_read(s, fp, path);
+	fclose(fp);
+	s->dirty = 0;
+	return rc < 0 ? -1 : 0;
+}
+
+int
+trace_stopset_save(struct trace_stopset *s, const char *path)
+{
+	struct hm_atomic a;
+
+	if (!s->dirty)
+		return 0;
+	/* fsync: the next run starts from this file. */
+	if (hm_atomic_open(&a, path, 0644, 1) != 0)
+		return -1;
+	if (trace_stopset_write(s, a.fp) != 0) {
+		hm_atomic_abort(&a);
+		return -1;
 	}
 	if (hm_atomic_commit(&a) != 0)
 		return -1;
 	s->dirty = 0;
 	return 0;
+}
+
+/*
+ * Through a descriptor opened before privilege was dropped (tracehop: the
+ * user it runs as may not write in the file's directory, so no new file
+ * and rename): read under a shared lock; rewritten in place under an
+ * exclusive one, after reading again what another run saved meanwhile (a
+ * set only learns, so both runs' routers are kept).  Killed while it
+ * writes, the file holds the first lines of the new set and a line cut
+ * short, which the reader skips: routers lost, to be found again, and no
+ * false one.
+ */
+int
+trace_stopset_load_fd(struct trace_stopset *s, int fd, const char *name)
+{
+	FILE *fp;
+	int rc = -1, dfd, e;
+
+	if (flock(fd, LOCK_SH) != 0)
+		return -1;
+	if (lseek(fd, 0, SEEK_SET) == 0 && (dfd = dup(fd)) >= 0) {
+		if ((fp = fdopen(dfd, "r")) == NULL)
+			close(dfd);
+		else {
+			rc = trace_stopset_read(s, fp, name);
+			fclose(fp);
+		}
+	}
+	e = errno;
+	(void)flock(fd, LOCK_UN);
+	errno = e;
+	/* Bad lines (said now) and old ones go at the next save. */
+	s->dirty = rc > 0 || s->forgotten > 0;
+	return rc < 0 ? -1 : 0;
+}
+
+int
+trace_stopset_save_fd(struct trace_stopset *s, int fd)
+{
+	FILE *fp = NULL;
+	int rc = -1, dfd, e;
+
+	if (!s->dirty)
+		return 0;
+	if (flock(fd, LOCK_EX) != 0)
+		return -1;
+	if (lseek(fd, 0, SEEK_SET) != 0 || (dfd = dup(fd)) < 0)
+		goto out;
+	if ((fp = fdopen(dfd, "r+")) == NULL) {
+		close(dfd);
+		goto out;
+	}
+	if (trace_stopset_read(s, fp, NULL) < 0)	/* said at the load */
+		goto out;
+	rewind(fp);
+	if (ftruncate(dfd, 0) != 0 || trace_stopset_write(s, fp) != 0 ||
+	    fflush(fp) != 0 || fsync(dfd) != 0)
+		goto out;
+	rc = 0;
+	s->dirty = 0;
+out:
+	e = errno;
+	if (fp != NULL && fclose(fp) != 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	(void)flock(fd, LOCK_UN);
+	errno = e;
+	return rc;
 }

@@ -14,6 +14,7 @@
 #define HOPMAP_TRACE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum trace_method { TRACE_ICMP_PARIS, TRACE_UDP_PARIS, TRACE_TCP_PARIS };
@@ -37,6 +38,7 @@ const char *trace_stop_name(enum trace_stop s);
 #define TRACE_MAX_TTL 255
 #define TRACE_MAX_QUERIES 16
 #define TRACE_MAX_ACTIVE 16384
+#define TRACE_SLOW_START 128
 
 struct trace_config {
 	enum trace_method method;
@@ -57,6 +59,11 @@ struct trace_config {
 	int dgram;			/* no CAP_NET_RAW: datagram sockets */
 	int no_spread;			/* send the traces with work in turn,
 					   not drawn at random (trace/sendq.c) */
+	int slow_start;			/* with a stop set: start
+					   TRACE_SLOW_START traces at once, one
+					   more as each ends with no router
+					   limiting, half as many (not below
+					   that) each wait routers limit */
 	/* After the forward part, probe back from the start TTL - 1 until a
 	   router the set knows at that TTL, with the way home, answers; the
 	   hops below are taken from the set (NULL: back to TTL 1).  Every
@@ -242,12 +249,17 @@ void trace_stopset_dark_below(struct trace_stopset *s, uint32_t ip,
 /* The router known before ip at ttl (not at a join), or 0. */
 uint32_t trace_stopset_pred(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl);
-/* Rate limiting: ip answered once and then kept silent to a probe meant for
-   it (silent); when the next probe towards it may leave (due: 0 when it is
-   not limited), one left (sent), it answered (answered). */
-void trace_stopset_silent(struct trace_stopset *s, uint32_t ip,
-    uint64_t now_ms);
+/* Rate limiting: ip answered before and kept silent now to a probe meant
+   for it: book probes (1 or more) sent again towards it, at *at, its next
+   free time or now_ms; 0, or -1 (nothing booked) when ip is not known or
+   that is more than bound_ms away.  due: its next free time (0: it is not
+   limiting); sent: a probe not booked left towards it (it takes its
+   place); answered: it answered one. */
+int trace_stopset_book(struct trace_stopset *s, uint32_t ip, uint64_t now_ms,
+    uint64_t bound_ms, unsigned probes, uint64_t *at);
 uint64_t trace_stopset_due(const struct trace_stopset *s, uint32_t ip);
+/* How many silences of limiting routers were noticed (book calls). */
+uint64_t trace_stopset_silences(const struct trace_stopset *s);
 void trace_stopset_sent(struct trace_stopset *s, uint32_t ip,
     uint64_t now_ms);
 void trace_stopset_answered(struct trace_stopset *s, uint32_t ip);
@@ -257,10 +269,28 @@ int trace_stopset_limited(const struct trace_stopset *s, uint32_t ip);
 int trace_stopset_agrees(const struct trace_stopset *s, uint32_t ip,
     unsigned ttl, uint32_t pred);
 size_t trace_stopset_count(const struct trace_stopset *s);
+/* The file's lines last seen more than max_age_s before now_s (0: the
+   run's start) are forgotten as they are read; max_age_s 0: none. */
+void trace_stopset_aging(struct trace_stopset *s, uint64_t max_age_s,
+    uint64_t now_s);
+/* How many lines were forgotten so (at the load and the merge). */
+size_t trace_stopset_forgotten(const struct trace_stopset *s);
 /* Read a file of addresses (a missing file is an empty set); 0 or -1. */
 int trace_stopset_load(struct trace_stopset *s, const char *path);
 /* Write it back if it changed, atomically; 0 or -1 with errno. */
 int trace_stopset_save(struct trace_stopset *s, const char *path);
+/* The file's lines from fp, name in the messages (NULL: none): bad lines
+   are said (name:line: why) and skipped; their number, or -1 on a read
+   error. */
+int trace_stopset_read(struct trace_stopset *s, FILE *fp, const char *name);
+/* Every entry as a line of the file; 0 or -1. */
+int trace_stopset_write(const struct trace_stopset *s, FILE *fp);
+/* The same through a descriptor open for reading and writing (opened
+   before privilege was dropped): read under flock(LOCK_SH); if it changed
+   (or had bad lines), merged with the file's lines and rewritten in place
+   under LOCK_EX and synced.  0, or -1 with errno. */
+int trace_stopset_load_fd(struct trace_stopset *s, int fd, const char *name);
+int trace_stopset_save_fd(struct trace_stopset *s, int fd);
 
 /* ---- trace/dgram.c: the unprivileged path, one socket per trace ---- */
 /* A datagram socket (UDP, or ICMP where ping_group_range allows) connected

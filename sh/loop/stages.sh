@@ -24,6 +24,16 @@ run_tracehop() {
 	if [ -n "$twait" ]; then set -- "$@" --wait "$twait"; fi
 	if [ -n "$tmethod" ]; then set -- "$@" --method "$tmethod"; fi
 	if [ -n "$maxttl" ]; then set -- "$@" --max-ttl "$maxttl"; fi
+	# The stop set, kept across rounds (the hops near home are probed
+	# once, not once a round), unless --trace-args says otherwise.
+	case " $traceargs " in
+	*" --stop-set "* | *" --stop-set="* | *" --no-stop-set "*) ;;
+	*) if [ "$stopset" = 1 ]; then
+		set -- "$@" --stop-set "$state/stopset"
+	   else
+		set -- "$@" --no-stop-set
+	   fi ;;
+	esac
 	# shellcheck disable=SC2086 # documented: split on blanks
 	set -- "$@" $traceargs
 	if [ -n "$netns" ]; then set -- ip netns exec "$netns" "$@"; fi

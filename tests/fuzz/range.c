@@ -27,6 +27,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    hi != ip)
 			abort();
 	}
-	hm_looks_ipv6(s, size);
+	/* IPv6 always has a ':', so never an IPv4 address or range too. */
+	if (hm_looks_ipv6(s, size) && (memchr(s, ':', size) == NULL ||
+	    hm_range_parse(s, size, &lo, &hi, &why) == 0))
+		abort();
 	return 0;
 }

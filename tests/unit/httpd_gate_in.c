@@ -113,6 +113,12 @@ test_ranges(void)
 	CHECK(r.total == 2 && r.bad == 2, "ranges: bad lines counted, the "
 	    "good one kept");
 	gi_ranges_free(&r);
+	gi_ranges_from_text(&r, "host:80\n2001:db8::1-2001:db8::9\n"
+	    "1.2.3.0/31\n", 0);
+	CHECK(r.total == 2 && r.bad == 1, "ranges: text with a colon is bad, "
+	    "an IPv6 range skipped (%llu, %lu)", (unsigned long long)r.total,
+	    r.bad);
+	gi_ranges_free(&r);
 }
 
 static void

@@ -93,8 +93,30 @@ test_range_parse(void)
 		    "hm_range_parse(\"%s\") %s", cases[i].s,
 		    cases[i].ok ? "accepts" : "refuses with a reason");
 	}
-	CHECK(hm_looks_ipv6("2001:db8::1", 11) && !hm_looks_ipv6("1.2.3.4", 7),
-	    "hm_looks_ipv6");
+	{
+		/* IPv6 when it is one, as written; other text with a ':' is
+		   not an address, and is told so (not "IPv6"). */
+		static const struct { const char *s; int v6; } v6[] = {
+			{ "2001:db8::1", 1 }, { "::", 1 }, { "::1", 1 },
+			{ "1::", 1 }, { "2a01:4f8::/31", 1 }, { "::/0", 1 },
+			{ "1:2:3:4:5:6:7:8", 1 }, { "::ffff:192.0.2.1", 1 },
+			{ "64:ff9b::192.0.2.1/96", 1 }, { "FE80::A", 1 },
+			{ "2001:db8::1-2001:db8::ff", 1 },
+			{ "1.2.3.4", 0 }, { "", 0 }, { ":", 0 }, { ":::", 0 },
+			{ "1:2", 0 }, { ":1", 0 }, { "1:", 0 }, { "1::2::3", 0 },
+			{ "1:2:3:4:5:6:7:8:9", 0 }, { "1:2:3:4:5:6:7::8", 0 },
+			{ "12345::", 0 }, { "foo:bar", 0 }, { "g::1", 0 },
+			{ "::1/129", 0 }, { "::1/", 0 }, { "::1/6x", 0 },
+			{ "::1.2.3", 0 }, { "::1.2.3.4:5", 0 }, { "::1-", 0 },
+			{ "1.2.3.4-::1", 0 }, { " ::1", 0 }, { "http://x", 0 },
+			{ "\xff\xfe:\x80", 0 }, { "a:b:c:d:e:f:0:1.2.3.4", 0 },
+		};
+
+		for (i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
+			CHECK(hm_looks_ipv6(v6[i].s, strlen(v6[i].s)) ==
+			    v6[i].v6, "hm_looks_ipv6(\"%s\") is %d", v6[i].s,
+			    v6[i].v6);
+	}
 }
 
 static void
@@ -256,6 +278,18 @@ test_records(void)
 	line = "{\"ip\":\"2001:db8::1\"}";
 	CHECK(hm_record_parse(line, strlen(line), &rec, &why) == HM_REC_BAD &&
 	    strstr(why, "IPv6"), "record: IPv6 ip is bad, says IPv6");
+	line = "{\"ip\":\"foo:bar\"}";
+	CHECK(hm_record_parse(line, strlen(line), &rec, &why) == HM_REC_BAD &&
+	    strcmp(why, "\"ip\" is not an IPv4 address") == 0,
+	    "record: an ip of text with a colon is not an IPv4 address, not IPv6");
+	line = "2001:db8::1";
+	CHECK(hm_record_parse(line, strlen(line), &rec, &why) == HM_REC_BAD &&
+	    strcmp(why, "IPv6 address (IPv4 only)") == 0,
+	    "record: a bare IPv6 line says IPv6");
+	line = "\xc3(:garbage";
+	CHECK(hm_record_parse(line, strlen(line), &rec, &why) == HM_REC_BAD &&
+	    strcmp(why, "neither a JSON object nor an IPv4 address") == 0,
+	    "record: a bare line of bytes with a colon is not called IPv6");
 	line = "{\"ip\":\"1.2.3.4\"";
 	CHECK(hm_record_parse(line, strlen(line), &rec, &why) == HM_REC_BAD &&
 	    strstr(why, "bad JSON"), "record: truncated JSON is bad");

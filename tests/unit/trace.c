@@ -767,6 +767,57 @@ test_stopset_file(void)
 	unlink(path);
 }
 
+/* Stale knowledge and torn files: a line older than the age is forgotten
+   and the link into it with it; a line cut short, or naming no router, is
+   skipped (0.0.0.0 with a join crashed the reader once). */
+static void
+test_stopset_file_aging(void)
+{
+	static char text[] =
+	    "198.18.0.1 1 - 1000\n"
+	    "198.18.0.2 2 198.18.0.1 100000\n"
+	    "198.18.0.3 3 198.18.0.2 100000\n"
+	    "198.18.0.9 3 198.18.0.2 join\n"
+	    "0.0.0.0 2 1.2.3.4 join\n"
+	    "255.255.255.255 2 - 5\n"
+	    "198.18.0.5 4 198.18.0.3 1000";
+	struct trace_stopset *s = trace_stopset_new();
+	FILE *fp = fmemopen(text, strlen(text), "r");
+	char *out = NULL;
+	size_t len = 0;
+	int bad;
+
+	trace_stopset_aging(s, 86400, 100010);
+	bad = trace_stopset_read(s, fp, NULL);
+	fclose(fp);
+	CHECK(bad == 3 && trace_stopset_count(s) == 3 &&
+	    trace_stopset_forgotten(s) == 1 && !trace_stopset_has(s, ROUTER(1)),
+	    "stop set aging: the old line forgotten, the bad and the cut "
+	    "one skipped (%d bad, %zu read)", bad, trace_stopset_count(s));
+	CHECK(trace_stopset_pred(s, ROUTER(2), 2) == 0 &&
+	    trace_stopset_pred(s, ROUTER(3), 3) == ROUTER(2),
+	    "stop set aging: a router whose predecessor was forgotten has no "
+	    "way home; the others keep theirs");
+	/* Seen again at its TTL: young again; at another TTL: not. */
+	trace_stopset_put(s, ROUTER(2), 2, ROUTER(7));
+	trace_stopset_put(s, ROUTER(3), 4, ROUTER(2));
+	fp = open_memstream(&out, &len);
+	CHECK(trace_stopset_write(s, fp) == 0 && fclose(fp) == 0 &&
+	    strstr(out, "198.18.0.2 2 198.18.0.7 100010\n") != NULL &&
+	    strstr(out, "198.18.0.3 3 198.18.0.2 100000\n") != NULL &&
+	    strstr(out, "198.18.0.9 3 198.18.0.2 join 100010\n") != NULL,
+	    "stop set aging: a router seen again is stamped, one seen at "
+	    "another TTL keeps its time (and ages out)");
+	free(out);
+	/* Fuzzing found it: a TTL 1 line with a predecessor, read twice (the
+	   load, then the merge at the save), gained one, and was written so. */
+	trace_stopset_put(s, ROUTER(1), 1, ROUTER(5));
+	trace_stopset_put(s, ROUTER(1), 1, ROUTER(5));
+	CHECK(trace_stopset_pred(s, ROUTER(1), 1) == 0,
+	    "stop set file: nothing before the first hop, however often read");
+	trace_stopset_free(s);
+}
+
 static void
 test_machine_rate_limit(void)
 {
@@ -787,12 +838,23 @@ test_machine_rate_limit(void)
 	/* r3 answered before: its silence now is rate limiting (a trace to
 	   another /24 behind r4, which probes r3). */
 	a.drop_ttl = 3;
-	a.drop_n = 2;
+	a.drop_n = 1;
 	p = drive(&m, &c, &a, OTHER24(1, 202), 5);
-	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 2 &&
-	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 5,
-	    "rate limit: a known router silent twice is probed again, not a gap "
+	CHECK(strcmp(hoplist(&m), "S1 S2 3 4 202") == 0 && m.hops[3].retries == 1 &&
+	    trace_stopset_limited(c.stop_set, ROUTER(3)) && p == 4,
+	    "rate limit: a known router silent is probed again, not a gap "
 	    "(%s, %u probes, %u retries)", hoplist(&m), p, m.hops[3].retries);
+	/* Limiting, and its link to r4 settled: not waited for again (a
+	   third /24 behind r4, which probes r3). */
+	a.drop_ttl = 3;
+	a.drop_n = 5;
+	p = drive(&m, &c, &a, OTHER24(2, 205), 5);
+	CHECK(strcmp(hoplist(&m), "S1 S2 S3 4 205") == 0 && p == 3 &&
+	    m.hops[3].retries == 0,
+	    "rate limit: a limiting router whose link is settled: silent, not "
+	    "probed again, the way home from the stop set (%s, %u probes)",
+	    hoplist(&m), p);
+	a.drop_n = 0;
 	/* The /24's last router silent: probed again, then it is limiting;
 	   the next trace takes the route from the stop set at once. */
 	a.drop_ttl = 4;
@@ -815,6 +877,141 @@ test_machine_rate_limit(void)
 	    "rate limit: a silent router costs what it did (%u, %u probes)",
 	    p, p0);
 	trace_machine_free(&m);
+	trace_stopset_free(c.stop_set);
+}
+
+/*
+ * Several traces retry at one rate-limiting router.  The net: r1, a silent
+ * router at TTL 2, r3 that answers one probe a second (a token bucket of
+ * one, as Linux's after its burst), r4, the target at 5.  A first trace
+ * learns the way; then K traces to K /24s, in step (10 ms ticks), all
+ * back from the target and all silent at r3 at once: each retry is booked
+ * its own time on r3's schedule, none more than two waits ahead, those
+ * that would be are refused (the trace goes on); the silent hop at TTL 2
+ * is never retried; every trace ends within a bound.
+ */
+#define BOOK_K 6
+static void
+test_machine_booking(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_machine m[BOOK_K];
+	struct trace_action a[BOOK_K];
+	struct net n = { { 0, ROUTER(1), 0, ROUTER(3), ROUTER(4) }, 5, 0, 0 };
+	uint64_t booked[BOOK_K * 8], r3_next = 0, now, end = 0;
+	unsigned nb = 0, i, j, k, retries[BOOK_K], refused = 0, answered = 0;
+	int distinct = 1, bounded = 1, retried2 = 0;
+
+	c.retries = 3;
+	c.stop_set = trace_stopset_new();
+	trace_stopset_settle(c.stop_set, 255);	/* never a way home */
+	(void)trace_machine_init(&m[0], &c);
+	(void)drive(&m[0], &c, &n, ROUTER(200), 5);
+	trace_machine_free(&m[0]);
+	r3_next = 1000;		/* that trace had r3's answer at 0 */
+	for (k = 0; k < BOOK_K; k++) {
+		(void)trace_machine_init(&m[k], &c);
+		a[k] = trace_machine_start(&m[k], &c,
+		    DST + ((k + 1) << 8), 5, 0);
+		retries[k] = 0;
+	}
+	for (now = 0; now < 30000; now += 10) {
+		int live = 0;
+
+		for (k = 0; k < BOOK_K; k++) {
+			struct trace_match mt;
+			unsigned ttl = a[k].ttl;
+
+			if (a[k].what == TRACE_OVER)
+				continue;
+			live = 1;
+			if (a[k].what == TRACE_WAIT) {
+				a[k] = trace_machine_tick(&m[k], &c, now);
+				goto seen;
+			}
+			a[k] = trace_machine_sent(&m[k], &c, ttl, now * 1000,
+			    now);
+			memset(&mt, 0, sizeof(mt));
+			mt.dst = m[k].dst;
+			mt.tag = (uint16_t)(ttl << 8 | (m[k].hops[ttl].sent - 1));
+			mt.from = ttl >= n.dist ? mt.dst : n.path[ttl];
+			mt.from_target = ttl >= n.dist;
+			mt.icmp_type = ttl >= n.dist ? 0 : 11;
+			if (mt.from == 0)
+				continue;
+			if (mt.from == ROUTER(3)) {
+				if (now < r3_next)
+					continue;
+				r3_next = now + 1000;
+				answered++;
+			}
+			a[k] = trace_machine_reply(&m[k], &c, &mt,
+			    now * 1000 + 100, now);
+seen:
+			if (m[k].back && m[k].bttl == 3 &&
+			    m[k].hops[3].retries > retries[k]) {
+				retries[k] = m[k].hops[3].retries;
+				if (m[k].hops[3].ready_ms > now + 2 * c.wait_ms)
+					bounded = 0;
+				if (nb < BOOK_K * 8)
+					booked[nb++] = m[k].hops[3].ready_ms;
+			}
+			if (m[k].back && m[k].bttl == 2 &&
+			    m[k].hops[2].retries > 0)
+				retried2 = 1;
+		}
+		if (!live)
+			break;
+		end = now;
+	}
+	for (i = 0; i < nb; i++)
+		for (j = i + 1; j < nb; j++)
+			if (booked[i] == booked[j])
+				distinct = 0;
+	for (k = 0; k < BOOK_K; k++)
+		if (retries[k] < c.retries && m[k].hops[3].answered == 0)
+			refused++;
+	CHECK(nb >= BOOK_K && distinct && bounded,
+	    "booking: traces retrying at one router get distinct booked "
+	    "times, none more than two waits ahead (%u bookings)", nb);
+	CHECK(refused > 0 && answered >= 2,
+	    "booking: past that a retry is refused, the hop given up (%u "
+	    "refused, %u answered by r3)", refused, answered);
+	CHECK(!retried2, "booking: the silent router's hop is never retried");
+	CHECK(end < 10000, "booking: every trace over within 10 s (%llu ms)",
+	    (unsigned long long)end);
+	for (k = 0; k < BOOK_K; k++)
+		trace_machine_free(&m[k]);
+	trace_stopset_free(c.stop_set);
+}
+
+/* Slow start: with a stop set and no -n, TRACE_SLOW_START traces at
+   first, not the thousands the rate allows; -n (slow_start 0) gets all.
+   No probe leaves: the traces (to 127/8, whose route is always there)
+   are added, never polled (sockets -1). */
+static void
+test_slow_start(void)
+{
+	struct trace_config c = machine_config();
+	struct trace_sockets none = { -1, -1, -1 };
+	struct trace_engine *e;
+	unsigned n[2], k;
+
+	c.rate = 10000;
+	c.stop_set = trace_stopset_new();
+	for (k = 0; k < 2; k++) {
+		c.slow_start = k == 0;
+		c.max_active = 0;
+		if ((e = trace_engine_new(&c, &none)) == NULL) {
+			CHECK(0, "slow start: an engine");
+			break;
+		}
+		for (n[k] = 0; n[k] < 1000 && !trace_engine_full(e); n[k]++)
+			(void)trace_engine_add(e, 0x7f000001u + n[k], 0, NULL);
+		trace_engine_free(e);
+	}
+	CHECK(n[0] == TRACE_SLOW_START && n[1] == 1000,
+	    "slow start: %u traces at first (%u without it)", n[0], n[1]);
 	trace_stopset_free(c.stop_set);
 }
 
@@ -896,7 +1093,10 @@ main(void)
 	test_machine_splice();
 	test_machine_settling();
 	test_stopset_file();
+	test_stopset_file_aging();
 	test_machine_rate_limit();
+	test_machine_booking();
+	test_slow_start();
 	test_sendq();
 	return tap_failed != 0;
 }
