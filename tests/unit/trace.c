@@ -190,21 +190,29 @@ machine_config(void)
 	return c;
 }
 
-/* A reply to attempt 0 at ttl: a time exceeded from a router, or the
-   target's own answer. */
+/* One answer to the probe at ttl of the trace to dst: a router's time
+   exceeded, or (from == dst) the target's own. */
 static struct trace_action
-reply(struct trace_machine *m, const struct trace_config *c, unsigned ttl,
-    uint32_t from, uint64_t now)
+answer(struct trace_machine *m, const struct trace_config *c, uint32_t dst,
+    unsigned ttl, uint32_t from, uint64_t now)
 {
 	struct trace_match mt;
 
 	memset(&mt, 0, sizeof(mt));
-	mt.dst = DST;
+	mt.dst = dst;
 	mt.tag = (uint16_t)(ttl << 8);
 	mt.from = from;
-	mt.from_target = from == DST;
-	mt.icmp_type = from == DST ? 0 : 11;
+	mt.from_target = from == dst;
+	mt.icmp_type = from == dst ? 0 : 11;
 	return trace_machine_reply(m, c, &mt, now * 1000 + 500, now);
+}
+
+/* The same for the trace to DST. */
+static struct trace_action
+reply(struct trace_machine *m, const struct trace_config *c, unsigned ttl,
+    uint32_t from, uint64_t now)
+{
+	return answer(m, c, DST, ttl, from, now);
 }
 
 static int
@@ -633,23 +641,6 @@ test_machine_splice(void)
 	}
 	trace_machine_free(&m);
 	trace_stopset_free(c.stop_set);
-}
-
-/* One answer to the probe at ttl of the trace to dst: a router's time
-   exceeded, or (from == dst) the target's own. */
-static struct trace_action
-answer(struct trace_machine *m, const struct trace_config *c, uint32_t dst,
-    unsigned ttl, uint32_t from, uint64_t now)
-{
-	struct trace_match mt;
-
-	memset(&mt, 0, sizeof(mt));
-	mt.dst = dst;
-	mt.tag = (uint16_t)(ttl << 8);
-	mt.from = from;
-	mt.from_target = from == dst;
-	mt.icmp_type = from == dst ? 0 : 11;
-	return trace_machine_reply(m, c, &mt, now * 1000 + 500, now);
 }
 
 /*
